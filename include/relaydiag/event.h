@@ -1,0 +1,81 @@
+/*
+ * event.h - the JSON objects of the event contract (docs/events.md,
+ * docs/event.schema.json), schema "relaydiag.event/1".
+ *
+ * Builds each event type from plain views of the session, serializes it
+ * compactly and returns a malloc'ed string for the sink. All network text is
+ * made valid UTF-8 first (text.h rd_text_json): jansson returns NULL for
+ * invalid UTF-8 and would silently drop the member.
+ * Threads: pure; jansson objects are private to the call.
+ */
+#ifndef RELAYDIAG_EVENT_H
+#define RELAYDIAG_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "relaydiag/classify.h"
+#include "relaydiag/diagnose.h"
+
+#define RD_EVENT_SCHEMA	"relaydiag.event/1"
+
+/* The members shared by every event of one session. */
+struct rd_event_common {
+	const char	*type;		/* "rcpt" "message" "session" "alert" */
+	const char	*id;
+	const struct timespec *ts;
+	const char	*host;
+	const char	*session;
+	const char	*queue_id;
+	/* client */
+	const char	*client_ip;
+	unsigned	 client_port;
+	const char	*client_name;
+	const char	*helo;
+	bool		 trusted;
+	/* server */
+	const char	*daemon;
+	unsigned	 server_port;
+	bool		 submission;
+	/* tls: NULL version = no TLS */
+	const char	*tls_version;
+	const char	*tls_cipher;
+	const char	*tls_bits;
+	/* auth: NULL user = none */
+	const char	*auth_mech;
+	const char	*auth_user;
+	/* sender: NULL = no transaction */
+	const char	*sender_addr;
+	const char	*sender_domain;
+	bool		 sender_local;
+	const char	*action;	/* "none" "header" "reject" "tempfail" */
+};
+
+struct rd_event_rcpt {
+	const char	*addr;
+	const char	*domain;
+	const struct rd_rcpt_class *cls;
+	const struct rd_mta_result *mta;
+	const struct rd_diagnosis *diag;
+};
+
+struct rd_event_counts {
+	unsigned	 rcpts_accepted;
+	unsigned	 rcpts_rejected;
+	unsigned	 messages;
+	long long	 duration_ms;
+	const char	*const *diag_ids;	/* distinct ids seen */
+	size_t		 ndiag_ids;
+	unsigned	 rcpts;			/* message: recipients */
+};
+
+/* Each returns a malloc'ed compact JSON object, or NULL when out of memory. */
+char	*rd_event_rcpt_json(const struct rd_event_common *c,
+	    const struct rd_event_rcpt *r);
+char	*rd_event_message_json(const struct rd_event_common *c,
+	    const struct rd_event_counts *n, const struct rd_diagnosis *worst);
+char	*rd_event_session_json(const struct rd_event_common *c,
+	    const struct rd_event_counts *n);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * reply.h - the explanatory multi-line SMTP reply for a refused recipient,
+ * and the diagnostic header for accepted mail.
+ *
+ * Owns the shape of both texts. Everything from the network passes the
+ * reply (resp. header) sanitizer: no CR, LF, NUL or 8-bit byte reaches the
+ * MTA, '%' is doubled for smfi_setmlreply, and lines stay within
+ * libmilter's limits (32 lines of 980 octets) and well under RFC 5321's
+ * 512. Threads: pure.
+ */
+#ifndef RELAYDIAG_REPLY_H
+#define RELAYDIAG_REPLY_H
+
+#include "relaydiag/diagnose.h"
+#include "relaydiag/session.h"
+
+/*
+ * rd_reply_build - fill v->code, v->dsn and v->lines for a reject (code
+ * "554", dsn "5.7.1") or tempfail ("451", "4.7.1"): first line "Relay
+ * access denied for <rcpt>." (or the summary for other ids), then the
+ * summary and the client remedy wrapped, then "Ref <id> <event id>".
+ */
+void	rd_reply_build(struct rd_verdict *v, enum rd_action action,
+	    const struct rd_diagnosis *d, const char *rcpt, const char *eid);
+
+/* The header's view of one message. */
+struct rd_header_info {
+	const char	*host;		/* the reporting MTA */
+	const char	*session;
+	const char	*client_ip;
+	const char	*helo;
+	unsigned	 port;
+	const char	*authorized;	/* "sasl", "network", "none" */
+	const char	*auth_user;
+	const char	*tls_version;	/* NULL: no TLS */
+	const char	*const *ids;	/* diagnosis ids of the message */
+	size_t		 nids;
+};
+
+/*
+ * rd_header_build - the header value, Authentication-Results style,
+ * ASCII, folded with "\n\t" before 78 columns, into out (size len):
+ *   mx.example.org; session=0123ABCD4567; client=192.0.2.5
+ *	helo=mail.example.org port=587; auth=sasl user=alice;
+ *	tls=TLSv1.3; diagnosis=relay.authorized-sasl
+ */
+void	rd_header_build(const struct rd_header_info *h, char *out, size_t len);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * reply.c - the explanatory SMTP reply and the diagnostic header.
+ *
+ * Owns the shape of both texts, their wrapping/folding, and their limits.
+ * Network-derived text reaches them only through rd_text_reply() and
+ * rd_text_header() (text.c).
+ * Threads: pure. Memory: fills the caller's buffers; the scratch rd_buf is
+ * freed before return.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "relaydiag/addr.h"
+#include "relaydiag/buf.h"
+#include "relaydiag/reply.h"
+#include "relaydiag/text.h"
+
+#define REPLY_WRAP	68	/* raw columns per reply line */
+#define HEADER_FOLD	76	/* columns before a header line is folded */
+
+static void
+reply_line(struct rd_verdict *v, const char *raw, size_t n)
+{
+	struct rd_buf	b;
+	char		tmp[REPLY_WRAP + 8];
+
+	if (v->nlines >= RD_REPLY_LINES_MAX)
+		return;
+	if (n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	memcpy(tmp, raw, n);
+	tmp[n] = '\0';
+	rd_buf_init(&b);
+	rd_text_reply(&b, tmp);
+	/* A sanitized line grows at most 4x: REPLY_WRAP * 4 fits the line. */
+	rd_strlcpy(v->lines[v->nlines++], b.data, RD_REPLY_LINE_MAX);
+	rd_buf_free(&b);
+}
+
+/* reply_wrap - add text as lines of at most REPLY_WRAP raw columns */
+static void
+reply_wrap(struct rd_verdict *v, const char *prefix, const char *text)
+{
+	char	 all[RD_DIAG_TEXT_MAX + 16];
+	char	*p;
+	size_t	 n;
+
+	snprintf(all, sizeof(all), "%s%s", prefix, text);
+	p = all;
+	while (*p != '\0' && v->nlines < RD_REPLY_LINES_MAX - 1) {
+		n = strlen(p);
+		if (n > REPLY_WRAP) {
+			size_t cut = REPLY_WRAP;
+
+			while (cut > REPLY_WRAP / 2 && p[cut] != ' ')
+				cut--;
+			if (p[cut] != ' ')
+				cut = REPLY_WRAP;
+			n = cut;
+		}
+		reply_line(v, p, n);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+void
+rd_reply_build(struct rd_verdict *v, enum rd_action action,
+    const struct rd_diagnosis *d, const char *rcpt, const char *eid)
+{
+	char first[RD_ADDR_PATH_MAX + 64];
+	char ref[128];
+
+	v->action = action;
+	v->nlines = 0;
+	if (action == RD_ACTION_TEMPFAIL) {
+		rd_strlcpy(v->code, "451", sizeof(v->code));
+		rd_strlcpy(v->dsn, "4.7.1", sizeof(v->dsn));
+	} else {
+		rd_strlcpy(v->code, "554", sizeof(v->code));
+		rd_strlcpy(v->dsn, "5.7.1", sizeof(v->dsn));
+	}
+	if (d->unauthorized_relay)
+		snprintf(first, sizeof(first), "Relay access denied for <%s>.",
+		    rcpt != NULL ? rcpt : "");
+	else
+		snprintf(first, sizeof(first), "Recipient <%s> refused.",
+		    rcpt != NULL ? rcpt : "");
+	reply_wrap(v, "", first);
+	reply_wrap(v, "", d->summary);
+	if (d->remedy_client[0] != '\0')
+		reply_wrap(v, "Fix: ", d->remedy_client);
+	snprintf(ref, sizeof(ref), "Ref %s %s", d->entry->id,
+	    eid != NULL ? eid : "");
+	/* The reference is always the last line, even when text was cut. */
+	if (v->nlines >= RD_REPLY_LINES_MAX)
+		v->nlines = RD_REPLY_LINES_MAX - 1;
+	reply_line(v, ref, strlen(ref));
+}
+
+/* header_token - append one token, folding before it when the line is full */
+static void
+header_token(struct rd_buf *b, size_t *col, const char *sep, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	if (*col > 0 && *col + strlen(sep) + n > HEADER_FOLD) {
+		/* Trailing ';' stays; the next line starts with a tab. */
+		if (sep[0] == ';')
+			rd_buf_addc(b, ';');
+		rd_buf_adds(b, "\n\t");
+		*col = 8;
+	} else {
+		rd_buf_adds(b, sep);
+		*col += strlen(sep);
+	}
+	rd_buf_adds(b, tok);
+	*col += n;
+}
+
+/* header_kv - "key=value" with the value made header-safe and unspaced */
+static void
+header_kv(struct rd_buf *tok, const char *key, const char *val)
+{
+	struct rd_buf	v;
+	size_t		i;
+
+	rd_buf_init(&v);
+	rd_text_header(&v, val != NULL && *val != '\0' ? val : "none");
+	/* Structured like Authentication-Results: no white space, ';' or '='. */
+	for (i = 0; i < v.len; i++)
+		if (v.data[i] == ' ' || v.data[i] == ';' || v.data[i] == '\t')
+			v.data[i] = '_';
+	rd_buf_reset(tok);
+	rd_buf_printf(tok, "%s=%s", key, v.data);
+	rd_buf_free(&v);
+}
+
+void
+rd_header_build(const struct rd_header_info *h, char *out, size_t len)
+{
+	struct rd_buf	b, tok;
+	size_t		col, i;
+	char		port[16];
+
+	rd_buf_init(&b);
+	rd_buf_init(&tok);
+	rd_text_header(&b, h->host != NULL ? h->host : "localhost");
+	col = 20 + b.len;	/* "X-Relay-Diagnostic: " */
+	header_kv(&tok, "session", h->session);
+	header_token(&b, &col, "; ", tok.data);
+	header_kv(&tok, "client", h->client_ip);
+	header_token(&b, &col, "; ", tok.data);
+	header_kv(&tok, "helo", h->helo);
+	header_token(&b, &col, " ", tok.data);
+	snprintf(port, sizeof(port), "%u", h->port);
+	header_kv(&tok, "port", port);
+	header_token(&b, &col, " ", tok.data);
+	header_kv(&tok, "auth", h->authorized);
+	header_token(&b, &col, "; ", tok.data);
+	if (h->auth_user != NULL && *h->auth_user != '\0') {
+		header_kv(&tok, "user", h->auth_user);
+		header_token(&b, &col, " ", tok.data);
+	}
+	header_kv(&tok, "tls", h->tls_version);
+	header_token(&b, &col, "; ", tok.data);
+	for (i = 0; i < h->nids; i++) {
+		header_kv(&tok, "diagnosis", h->ids[i]);
+		header_token(&b, &col, i == 0 ? "; " : " ", tok.data);
+	}
+	rd_strlcpy(out, b.data, len);
+	rd_buf_free(&tok);
+	rd_buf_free(&b);
+}

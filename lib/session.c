@@ -1,0 +1,480 @@
+/*
+ * session.c - one SMTP connection as the milter sees it: connection ->
+ * transactions -> recipients, and the events it produces.
+ *
+ * Owns struct rd_session: the copies of what each stage's macros said
+ * (within fixed limits), the per-message and per-session counts, and the
+ * order of work for a recipient: parse (addr.c) -> classify (classify.c) ->
+ * diagnose (diagnose.c) -> verdict (reply.c) -> event (event.c) -> sink.
+ * Nothing here talks to libmilter; the glue fills the info structs.
+ * Threads: one thread at a time per session; cfg read-only; sink
+ * thread-safe.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "relaydiag/addr.h"
+#include "relaydiag/classify.h"
+#include "relaydiag/event.h"
+#include "relaydiag/log.h"
+#include "relaydiag/reply.h"
+#include "relaydiag/session.h"
+#include "relaydiag/text.h"
+
+#define SESS_IDS_MAX	32	/* distinct diagnosis ids kept per scope */
+
+/* A set of distinct catalogue ids (pointers into the constant catalogue). */
+struct sess_ids {
+	const char	*id[SESS_IDS_MAX];
+	size_t		 n;
+};
+
+struct rd_session {
+	const struct rd_config *cfg;
+	struct rd_sink	*sink;
+	char		 sid[RD_SID_LEN + 1];
+	unsigned	 seq;			/* event counter */
+	struct timespec	 start;
+
+	/* connection */
+	char		 client_ip[64];
+	unsigned	 client_port;
+	char		 client_name[256];
+	char		 daemon[128];
+	unsigned	 daemon_port;
+	char		 host[256];
+	bool		 trusted;
+	bool		 submission;
+	char		 helo[256];
+	bool		 has_helo;
+	char		 tls_version[32];
+	char		 tls_cipher[96];
+	char		 tls_bits[8];
+
+	/* transaction */
+	bool		 in_tx;
+	char		 queue_id[64];
+	char		 auth_type[48];
+	char		 auth_user[256];
+	char		 sender[RD_ADDR_PATH_MAX + 3];
+	char		 sender_domain[RD_ADDR_DOMAIN_MAX + 1];
+	bool		 sender_local;
+	unsigned	 tx_rcpts, tx_accepted, tx_rejected;
+	struct sess_ids	 tx_ids;
+	struct rd_diagnosis tx_worst;		/* most severe of the message */
+	bool		 has_worst;
+	unsigned	 own_headers;		/* copies of our header seen */
+
+	/* session totals */
+	unsigned	 accepted, rejected, messages;
+	struct sess_ids	 ids;
+};
+
+static void
+sess_ids_add(struct sess_ids *set, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->id[i] == id || strcmp(set->id[i], id) == 0)
+			return;
+	if (set->n < SESS_IDS_MAX)
+		set->id[set->n++] = id;
+}
+
+/* sess_copy - bounded copy of a borrowed macro value ("" for NULL) */
+static void
+sess_copy(char *dst, size_t len, const char *src)
+{
+	rd_strlcpy(dst, src != NULL ? src : "", len);
+}
+
+struct rd_session *
+rd_session_new(const struct rd_config *cfg, struct rd_sink *sink)
+{
+	struct rd_session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (NULL);
+	s->cfg = cfg;
+	s->sink = sink;
+	rd_id_session(s->sid);
+	clock_gettime(CLOCK_REALTIME, &s->start);
+	sess_copy(s->host, sizeof(s->host), cfg->host_name);
+	return (s);
+}
+
+void
+rd_session_free(struct rd_session *s)
+{
+	free(s);
+}
+
+const char *
+rd_session_id(const struct rd_session *s)
+{
+	return (s->sid);
+}
+
+const struct rd_config *
+rd_session_config(const struct rd_session *s)
+{
+	return (s->cfg);
+}
+
+void
+rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
+{
+	char safe_ip[80], safe_name[128];
+
+	sess_copy(s->client_ip, sizeof(s->client_ip), ci->client_ip);
+	s->client_port = ci->client_port;
+	sess_copy(s->client_name, sizeof(s->client_name), ci->client_name);
+	sess_copy(s->daemon, sizeof(s->daemon), ci->daemon_name);
+	s->daemon_port = ci->daemon_port;
+	if (ci->mta_host != NULL && *ci->mta_host != '\0' &&
+	    s->cfg->host_name == NULL)
+		sess_copy(s->host, sizeof(s->host), ci->mta_host);
+	s->trusted = rd_netset_match(s->cfg->trusted_networks, s->client_ip);
+	s->submission = rd_config_is_submission_port(s->cfg, s->daemon_port);
+	rd_log(LOG_DEBUG, s->sid, "connect client=%s name=%s port=%u "
+	    "trusted=%s submission=%s",
+	    rd_text_log_str(safe_ip, sizeof(safe_ip), s->client_ip),
+	    rd_text_log_str(safe_name, sizeof(safe_name), s->client_name),
+	    s->daemon_port, s->trusted ? "yes" : "no",
+	    s->submission ? "yes" : "no");
+}
+
+static void
+sess_tls(struct rd_session *s, const struct rd_tls_info *tls)
+{
+	if (tls == NULL || tls->version == NULL || *tls->version == '\0')
+		return;
+	sess_copy(s->tls_version, sizeof(s->tls_version), tls->version);
+	sess_copy(s->tls_cipher, sizeof(s->tls_cipher), tls->cipher);
+	sess_copy(s->tls_bits, sizeof(s->tls_bits), tls->bits);
+}
+
+void
+rd_session_helo(struct rd_session *s, const char *helo,
+    const struct rd_tls_info *tls)
+{
+	sess_copy(s->helo, sizeof(s->helo), helo);
+	s->has_helo = true;
+	sess_tls(s, tls);
+}
+
+/* sess_tx_reset - forget the transaction (after a message, RSET, abort) */
+static void
+sess_tx_reset(struct rd_session *s)
+{
+	s->in_tx = false;
+	s->queue_id[0] = '\0';
+	s->sender[0] = '\0';
+	s->sender_domain[0] = '\0';
+	s->sender_local = false;
+	s->tx_rcpts = s->tx_accepted = s->tx_rejected = 0;
+	s->tx_ids.n = 0;
+	s->has_worst = false;
+	s->own_headers = 0;
+}
+
+void
+rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
+{
+	struct rd_addr	a;
+	struct rd_err	err;
+
+	sess_tx_reset(s);
+	s->in_tx = true;
+	sess_copy(s->queue_id, sizeof(s->queue_id), mi->queue_id);
+	/* AUTH lasts for the connection, but the MTA repeats it at MAIL. */
+	sess_copy(s->auth_type, sizeof(s->auth_type), mi->auth_type);
+	sess_copy(s->auth_user, sizeof(s->auth_user), mi->auth_authen);
+	sess_tls(s, &mi->tls);
+	if (rd_addr_parse(mi->sender, &a, &err) == 0) {
+		sess_copy(s->sender, sizeof(s->sender), a.addr);
+		sess_copy(s->sender_domain, sizeof(s->sender_domain), a.domain);
+		s->sender_local = a.has_domain &&
+		    rd_domainset_match(s->cfg->local_domains, a.domain);
+	} else {
+		char safe[RD_ADDR_PATH_MAX];
+
+		/* Keep the raw text for the record; the event sanitizes it. */
+		sess_copy(s->sender, sizeof(s->sender), mi->sender);
+		rd_log(LOG_INFO, s->sid, "sender unparsable: %s: %s",
+		    rd_text_log_str(safe, sizeof(safe), mi->sender), err.text);
+	}
+}
+
+static const char *
+sess_action_name(enum rd_action a)
+{
+	switch (a) {
+	case RD_ACTION_HEADER:
+		return ("header");
+	case RD_ACTION_REJECT:
+		return ("reject");
+	case RD_ACTION_TEMPFAIL:
+		return ("tempfail");
+	case RD_ACTION_NONE:
+		break;
+	}
+	return ("none");
+}
+
+/* sess_common - the members every event of this session shares */
+static void
+sess_common(struct rd_session *s, struct rd_event_common *c,
+    const char *type, char eid[RD_EID_MAX], const struct timespec *now)
+{
+	memset(c, 0, sizeof(*c));
+	rd_id_event(eid, s->sid, ++s->seq);
+	c->type = type;
+	c->id = eid;
+	c->ts = now;
+	c->host = s->host;
+	c->session = s->sid;
+	c->queue_id = s->queue_id;
+	c->client_ip = s->client_ip;
+	c->client_port = s->client_port;
+	c->client_name = s->client_name;
+	c->helo = s->has_helo ? s->helo : NULL;
+	c->trusted = s->trusted;
+	c->daemon = s->daemon;
+	c->server_port = s->daemon_port;
+	c->submission = s->submission;
+	c->tls_version = s->tls_version;
+	c->tls_cipher = s->tls_cipher;
+	c->tls_bits = s->tls_bits;
+	c->auth_mech = s->auth_type;
+	c->auth_user = s->auth_user;
+	c->sender_addr = s->in_tx ? s->sender : NULL;
+	c->sender_domain = s->sender_domain;
+	c->sender_local = s->sender_local;
+	c->action = "none";
+}
+
+static void
+sess_emit(struct rd_session *s, const char *type, char *json)
+{
+	if (json == NULL) {
+		rd_log(LOG_WARNING, s->sid, "event type=%s lost: out of memory",
+		    type);
+		return;
+	}
+	rd_sink_emit_take(s->sink, type, json);
+}
+
+/*
+ * sess_action - what relaydiag does about a recipient. The MTA's own
+ * refusal stands (our reply would be ignored: postfix-notes.md); in enforce
+ * mode an unauthorized relay the MTA let through (deployment 2) is refused
+ * with the explanation.
+ */
+static enum rd_action
+sess_action(const struct rd_session *s, const struct rd_mta_result *m,
+    const struct rd_diagnosis *d)
+{
+	if (m->verdict != RD_MTA_ACCEPT)
+		return (RD_ACTION_NONE);
+	if (s->cfg->mode == RD_MODE_ENFORCE && d->unauthorized_relay)
+		return (RD_ACTION_REJECT);
+	if (s->cfg->mode != RD_MODE_OBSERVE)
+		return (RD_ACTION_HEADER);
+	return (RD_ACTION_NONE);
+}
+
+void
+rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
+    struct rd_verdict *v)
+{
+	struct rd_addr		a;
+	struct rd_err		err;
+	struct rd_rcpt_class	cls;
+	struct rd_mta_result	mta;
+	struct rd_facts		f;
+	struct rd_diagnosis	d;
+	struct rd_event_common	c;
+	struct rd_event_rcpt	r;
+	struct timespec		now;
+	char			eid[RD_EID_MAX], safe[RD_ADDR_PATH_MAX];
+	const char		*addr, *domain;
+
+	memset(v, 0, sizeof(*v));
+	if (ri->queue_id != NULL && *ri->queue_id != '\0')
+		sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id);
+	if (rd_addr_parse(ri->rcpt, &a, &err) == 0) {
+		addr = a.addr;
+		domain = a.domain;
+	} else {
+		/* Unparsable: keep it whole, and class it by no domain. */
+		addr = ri->rcpt != NULL ? ri->rcpt : "";
+		domain = NULL;
+		rd_log(LOG_INFO, s->sid, "rcpt unparsable: %s: %s",
+		    rd_text_log_str(safe, sizeof(safe), ri->rcpt), err.text);
+	}
+	rd_classify_rcpt(s->cfg, domain != NULL ? domain : "", ri->mailer,
+	    s->auth_user[0] != '\0', s->trusted, &cls);
+	if (domain == NULL)	/* not the postmaster rule: we know nothing */
+		cls.rclass = RD_CLASS_EXTERNAL;
+	rd_classify_mta(ri->mailer, ri->host, ri->addr, &mta);
+
+	memset(&f, 0, sizeof(f));
+	f.client_ip = s->client_ip;
+	f.client_name = s->client_name;
+	f.helo = s->has_helo ? s->helo : NULL;
+	f.server_port = s->daemon_port;
+	f.submission_port = s->submission;
+	f.tls = s->tls_version[0] != '\0';
+	f.tls_auth_only = s->cfg->tls_auth_only;
+	f.trusted = s->trusted;
+	f.auth_user = s->auth_user[0] != '\0' ? s->auth_user : NULL;
+	f.sender = s->sender;
+	f.sender_domain = s->sender_domain;
+	f.sender_local = s->sender_local;
+	f.rcpt = addr;
+	f.rcpt_domain = domain;
+	f.cls = cls;
+	f.mta = &mta;
+	rd_diagnose_rcpt(&f, &d);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	sess_common(s, &c, "rcpt", eid, &now);
+	v->action = sess_action(s, &mta, &d);
+	if (v->action == RD_ACTION_REJECT || v->action == RD_ACTION_TEMPFAIL)
+		rd_reply_build(v, v->action, &d, addr, eid);
+	c.action = sess_action_name(v->action);
+
+	s->tx_rcpts++;
+	if (mta.verdict == RD_MTA_ACCEPT && v->action != RD_ACTION_REJECT &&
+	    v->action != RD_ACTION_TEMPFAIL) {
+		s->tx_accepted++;
+		s->accepted++;
+	} else {
+		s->tx_rejected++;
+		s->rejected++;
+	}
+	sess_ids_add(&s->tx_ids, d.entry->id);
+	sess_ids_add(&s->ids, d.entry->id);
+	if (!s->has_worst || d.entry->severity > s->tx_worst.entry->severity) {
+		s->tx_worst = d;
+		s->has_worst = true;
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.addr = addr;
+	r.domain = domain;
+	r.cls = &cls;
+	r.mta = &mta;
+	r.diag = &d;
+	sess_emit(s, "rcpt", rd_event_rcpt_json(&c, &r));
+	rd_log(d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
+	    s->sid, "rcpt=%s class=%s authorized=%s mta=%s diagnosis=%s "
+	    "action=%s", rd_text_log_str(safe, sizeof(safe), addr),
+	    rd_class_name(cls.rclass),
+	    rd_authz_name(cls.by) != NULL ? rd_authz_name(cls.by) : "none",
+	    rd_mta_verdict_name(mta.verdict), d.entry->id, c.action);
+}
+
+void
+rd_session_header(struct rd_session *s, const char *name, const char *value)
+{
+	(void)value;
+	if (name != NULL && s->cfg->header_name != NULL &&
+	    rd_strcasecmp_ascii(name, s->cfg->header_name) == 0)
+		s->own_headers++;
+}
+
+static const char *
+sess_authorized(const struct rd_session *s)
+{
+	if (s->auth_user[0] != '\0')
+		return ("sasl");
+	if (s->trusted)
+		return ("network");
+	return ("none");
+}
+
+void
+rd_session_eom(struct rd_session *s, const char *queue_id,
+    struct rd_eom_plan *plan)
+{
+	struct rd_event_common	c;
+	struct rd_event_counts	n;
+	struct rd_header_info	h;
+	struct timespec		now;
+	char			eid[RD_EID_MAX];
+	unsigned		i;
+
+	memset(plan, 0, sizeof(*plan));
+	if (queue_id != NULL && *queue_id != '\0')
+		sess_copy(s->queue_id, sizeof(s->queue_id), queue_id);
+	s->messages++;
+	if (s->cfg->mode != RD_MODE_OBSERVE) {
+		rd_strlcpy(plan->header_name, s->cfg->header_name,
+		    sizeof(plan->header_name));
+		/* Forged copies go, last first, so indexes stay valid. */
+		for (i = s->own_headers; i > 0 && plan->nremove <
+		    RD_REMOVE_MAX; i--)
+			plan->remove_index[plan->nremove++] = i;
+		memset(&h, 0, sizeof(h));
+		h.host = s->host;
+		h.session = s->sid;
+		h.client_ip = s->client_ip;
+		h.helo = s->has_helo ? s->helo : NULL;
+		h.port = s->daemon_port;
+		h.authorized = sess_authorized(s);
+		h.auth_user = s->auth_user;
+		h.tls_version = s->tls_version[0] != '\0' ? s->tls_version :
+		    NULL;
+		h.ids = s->tx_ids.id;
+		h.nids = s->tx_ids.n;
+		rd_header_build(&h, plan->header_value,
+		    sizeof(plan->header_value));
+		plan->add_header = true;
+	}
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	sess_common(s, &c, "message", eid, &now);
+	c.action = plan->add_header ? "header" : "none";
+	memset(&n, 0, sizeof(n));
+	n.rcpts = s->tx_rcpts;
+	n.rcpts_accepted = s->tx_accepted;
+	n.rcpts_rejected = s->tx_rejected;
+	n.diag_ids = s->tx_ids.id;
+	n.ndiag_ids = s->tx_ids.n;
+	sess_emit(s, "message", rd_event_message_json(&c, &n,
+	    s->has_worst ? &s->tx_worst : NULL));
+	sess_tx_reset(s);
+}
+
+void
+rd_session_abort(struct rd_session *s)
+{
+	sess_tx_reset(s);
+}
+
+void
+rd_session_close(struct rd_session *s)
+{
+	struct rd_event_common	c;
+	struct rd_event_counts	n;
+	struct timespec		now;
+	char			eid[RD_EID_MAX];
+
+	sess_tx_reset(s);
+	clock_gettime(CLOCK_REALTIME, &now);
+	sess_common(s, &c, "session", eid, &now);
+	memset(&n, 0, sizeof(n));
+	n.rcpts_accepted = s->accepted;
+	n.rcpts_rejected = s->rejected;
+	n.messages = s->messages;
+	n.duration_ms = rd_time_ms_between(&s->start, &now);
+	n.diag_ids = s->ids.id;
+	n.ndiag_ids = s->ids.n;
+	sess_emit(s, "session", rd_event_session_json(&c, &n));
+}

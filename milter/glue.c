@@ -1,0 +1,234 @@
+/*
+ * glue.c - the libmilter callbacks: arguments and macros in, one lib call,
+ * verdict out.
+ *
+ * Owns struct smfiDesc, the protocol negotiation and the failure policy. No
+ * decision about diagnoses lives here: session.c makes them. Per-session
+ * state lives only in smfi_setpriv (libmilter may serve many sessions on
+ * fewer threads); xxfi_close may come with NULL private data, or twice.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "milter.h"
+#include "relaydiag/log.h"
+#include "relaydiag/snapshot.h"
+
+static struct rd_sink *glue_sink;
+
+void
+glue_set_sink(struct rd_sink *sink)
+{
+	glue_sink = sink;
+}
+
+/*
+ * glue_failure - no session (out of memory, no configuration): mail goes on
+ * unless relaydiag is the relay gate (enforce mode, deployment 2), where
+ * failing open would make the MTA an open relay.
+ */
+static sfsistat
+glue_failure(void)
+{
+	struct rd_config *cfg = rd_snapshot_acquire();
+	sfsistat r = SMFIS_CONTINUE;
+
+	if (cfg == NULL || cfg->mode == RD_MODE_ENFORCE)
+		r = SMFIS_TEMPFAIL;
+	rd_snapshot_release(cfg);
+	return (r);
+}
+
+static sfsistat
+glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	(void)f2;
+	(void)f3;
+	/* Header edits: add ours, delete forged copies. */
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST);
+	/*
+	 * See the recipients the MTA rejected (SMFIP_RCPT_REJ), and skip the
+	 * stages relaydiag never looks at.
+	 */
+	*pf1 = f1 & (SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+	    SMFIP_NODATA | SMFIP_NOEOH);
+	*pf2 = 0;
+	*pf3 = 0;
+	if ((f1 & SMFIP_RCPT_REJ) == 0)
+		rd_log(LOG_WARNING, NULL, "the MTA does not offer "
+		    "SMFIP_RCPT_REJ: its own rejections will not be seen");
+	if ((f0 & SMFIF_SETSYMLIST) == 0 || macros_request(ctx) != 0)
+		rd_log(LOG_WARNING, NULL, "the MTA refused smfi_setsymlist: "
+		    "only its default macros will be seen");
+	return (SMFIS_CONTINUE);
+}
+
+static sfsistat
+glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct rd_config	*cfg;
+	struct rd_session	*s;
+	struct rd_conn_info	 ci;
+	char			 ip[64];
+
+	if ((cfg = rd_snapshot_acquire()) == NULL)
+		return (glue_failure());
+	if ((s = rd_session_new(cfg, glue_sink)) == NULL) {
+		rd_snapshot_release(cfg);
+		rd_log(LOG_ERR, NULL, "connect: out of memory");
+		return (glue_failure());
+	}
+	smfi_setpriv(ctx, s);
+	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
+	rd_session_connect(s, &ci);
+	return (SMFIS_CONTINUE);
+}
+
+static sfsistat
+glue_helo(SMFICTX *ctx, char *helo)
+{
+	struct rd_session	*s = smfi_getpriv(ctx);
+	struct rd_tls_info	 tls;
+
+	if (s == NULL)
+		return (glue_failure());
+	macros_tls(ctx, &tls);
+	rd_session_helo(s, helo, &tls);
+	return (SMFIS_CONTINUE);
+}
+
+static sfsistat
+glue_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct rd_session	*s = smfi_getpriv(ctx);
+	struct rd_mail_info	 mi;
+
+	if (s == NULL)
+		return (glue_failure());
+	macros_mail(ctx, argv, &mi);
+	rd_session_mail(s, &mi);
+	return (SMFIS_CONTINUE);
+}
+
+/* glue_reply - hand the explanatory reply to the MTA */
+static void
+glue_reply(SMFICTX *ctx, const struct rd_session *s,
+    const struct rd_verdict *v)
+{
+	char	*l[RD_REPLY_LINES_MAX + 1];
+	size_t	 i;
+
+	for (i = 0; i <= RD_REPLY_LINES_MAX; i++)
+		l[i] = i < v->nlines ? (char *)(uintptr_t)v->lines[i] : NULL;
+	/* smfi_setmlreply stops at the first NULL. */
+	if (smfi_setmlreply(ctx, v->code, v->dsn, l[0], l[1], l[2], l[3],
+	    l[4], l[5], l[6], l[7], l[8], l[9], l[10], l[11], l[12]) !=
+	    MI_SUCCESS)
+		rd_log(LOG_WARNING, rd_session_id(s), "reply refused by "
+		    "libmilter; the MTA sends its default text");
+}
+
+static sfsistat
+glue_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct rd_session	*s = smfi_getpriv(ctx);
+	struct rd_rcpt_info	 ri;
+	struct rd_verdict	 v;
+
+	if (s == NULL)
+		return (glue_failure());
+	macros_rcpt(ctx, argv, &ri);
+	rd_session_rcpt(s, &ri, &v);
+	switch (v.action) {
+	case RD_ACTION_REJECT:
+		glue_reply(ctx, s, &v);
+		return (SMFIS_REJECT);
+	case RD_ACTION_TEMPFAIL:
+		glue_reply(ctx, s, &v);
+		return (SMFIS_TEMPFAIL);
+	default:
+		return (SMFIS_CONTINUE);
+	}
+}
+
+static sfsistat
+glue_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct rd_session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return (glue_failure());
+	rd_session_header(s, name, value);
+	return (SMFIS_CONTINUE);
+}
+
+static sfsistat
+glue_eom(SMFICTX *ctx)
+{
+	struct rd_session	*s = smfi_getpriv(ctx);
+	struct rd_eom_plan	 plan;
+	size_t			 i;
+
+	if (s == NULL)
+		return (glue_failure());
+	rd_session_eom(s, macros_queue_id(ctx), &plan);
+	for (i = 0; i < plan.nremove; i++)
+		if (smfi_chgheader(ctx, plan.header_name,
+		    (int)plan.remove_index[i], NULL) != MI_SUCCESS)
+			rd_log(LOG_WARNING, rd_session_id(s),
+			    "could not remove a forged %s header",
+			    plan.header_name);
+	if (plan.add_header && smfi_insheader(ctx, 0, plan.header_name,
+	    plan.header_value) != MI_SUCCESS)
+		rd_log(LOG_WARNING, rd_session_id(s), "could not add the %s "
+		    "header", plan.header_name);
+	return (SMFIS_CONTINUE);
+}
+
+static sfsistat
+glue_abort(SMFICTX *ctx)
+{
+	struct rd_session *s = smfi_getpriv(ctx);
+
+	if (s != NULL)
+		rd_session_abort(s);
+	return (SMFIS_CONTINUE);
+}
+
+static sfsistat
+glue_close(SMFICTX *ctx)
+{
+	struct rd_session	*s = smfi_getpriv(ctx);
+	struct rd_config	*cfg;
+
+	if (s == NULL)
+		return (SMFIS_CONTINUE);
+	smfi_setpriv(ctx, NULL);
+	rd_session_close(s);
+	cfg = (struct rd_config *)(uintptr_t)rd_session_config(s);
+	rd_session_free(s);
+	rd_snapshot_release(cfg);
+	return (SMFIS_CONTINUE);
+}
+
+struct smfiDesc glue_desc = {
+	.xxfi_name = (char *)(uintptr_t)"relaydiag",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
+	.xxfi_connect = glue_connect,
+	.xxfi_helo = glue_helo,
+	.xxfi_envfrom = glue_envfrom,
+	.xxfi_envrcpt = glue_envrcpt,
+	.xxfi_header = glue_header,
+	.xxfi_eoh = NULL,
+	.xxfi_body = NULL,
+	.xxfi_eom = glue_eom,
+	.xxfi_abort = glue_abort,
+	.xxfi_close = glue_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = glue_negotiate,
+};

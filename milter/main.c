@@ -1,0 +1,296 @@
+/*
+ * main.c - the relaydiag daemon: options, configuration, privileges,
+ * signals, and libmilter's main loop.
+ *
+ * Owns the process: -c FILE, -n (check the configuration and exit), -f
+ * (foreground, log to stderr, events to stdout by default), -V. Order of
+ * start-up: configuration, log, privileged opens (event log, milter
+ * socket, PID file), daemon(3), privilege drop, then threads. SIGUSR1
+ * reloads the configuration from a sigwait thread of our own; libmilter's
+ * own signal thread stops the filter on SIGHUP, SIGTERM and SIGINT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "milter.h"
+#include "relaydiag/config.h"
+#include "relaydiag/log.h"
+#include "relaydiag/snapshot.h"
+#include "relaydiag/text.h"
+
+#define MAIN_DEFAULT_CONFIG	"/etc/relaydiag.conf"
+#define MAIN_DEFAULT_EVENT_LOG	"/var/log/relaydiag/events.jsonl"
+
+static const char *main_config_path = MAIN_DEFAULT_CONFIG;
+
+static void
+main_usage(FILE *fp)
+{
+	fprintf(fp, "usage: relaydiag [-fnV] [-c config]\n"
+	    "  -c FILE  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -V       print the version and exit\n", MAIN_DEFAULT_CONFIG);
+}
+
+static void
+main_fatal(const struct rd_err *err)
+{
+	char line[1024];
+
+	rd_err_format(err, line, sizeof(line));
+	fprintf(stderr, "relaydiag: %s\n", line);
+	rd_log(LOG_ERR, NULL, "%s", line);
+	exit(EXIT_FAILURE);
+}
+
+/* main_reload - SIGUSR1: a new snapshot, or the old one and the reason */
+static void
+main_reload(void)
+{
+	struct rd_config	*fresh, *old;
+	struct rd_err		 err;
+	char			 line[1024];
+
+	if ((fresh = rd_config_load(main_config_path, &err)) == NULL) {
+		rd_err_format(&err, line, sizeof(line));
+		rd_log(LOG_ERR, NULL, "reload failed, keeping the running "
+		    "configuration: %s", line);
+		return;
+	}
+	old = rd_snapshot_acquire();
+	if (old != NULL) {
+#define CHANGED(f) ((old->f == NULL) != (fresh->f == NULL) || \
+	    (old->f != NULL && strcmp(old->f, fresh->f) != 0))
+		if (CHANGED(socket) || CHANGED(user_id) ||
+		    CHANGED(event_log) || CHANGED(redis_url) ||
+		    CHANGED(pid_file))
+			rd_log(LOG_WARNING, NULL, "reload: Socket, UserID, "
+			    "PidFile, EventLog and RedisURL take effect only "
+			    "after a restart");
+#undef CHANGED
+		rd_snapshot_release(old);
+	}
+	rd_log_set_level(fresh->log_level);
+	rd_snapshot_install_take(fresh);
+	rd_log(LOG_NOTICE, NULL, "configuration reloaded from %s mode=%s",
+	    main_config_path, rd_mode_name(fresh->mode));
+}
+
+static void *
+main_signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int	  sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1)
+			main_reload();
+	}
+	return (NULL);
+}
+
+/* main_socket_prepare - parent directory of a unix socket, owned by u */
+static void
+main_socket_dir(const char *path, const struct privs_user *u)
+{
+	char	 dir[4096];
+	char	*slash;
+
+	rd_strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == 0 && u != NULL &&
+	    chown(dir, u->uid, u->gid) != 0)
+		rd_log(LOG_WARNING, NULL, "chown %s: %s", dir,
+		    strerror(errno));
+}
+
+static void
+main_socket_perms(const char *path, const struct rd_config *cfg,
+    const struct privs_user *u)
+{
+	if (chmod(path, cfg->socket_mode) != 0)
+		rd_log(LOG_WARNING, NULL, "chmod %s: %s", path,
+		    strerror(errno));
+	if (u != NULL && chown(path, u->uid, u->gid) != 0)
+		rd_log(LOG_WARNING, NULL, "chown %s: %s", path,
+		    strerror(errno));
+}
+
+static void
+main_pid_file(const char *path)
+{
+	FILE *fp;
+
+	if (path == NULL)
+		return;
+	if ((fp = fopen(path, "w")) == NULL) {
+		rd_log(LOG_WARNING, NULL, "cannot write PID file %s: %s",
+		    path, strerror(errno));
+		return;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	fclose(fp);
+}
+
+/* main_open_sink - the event sink, opened before privileges are dropped */
+static struct rd_sink *
+main_open_sink(const struct rd_config *cfg, bool foreground)
+{
+	struct rd_sink	*sk;
+	struct rd_err	 err;
+	const char	*path = cfg->event_log;
+
+	if (cfg->redis_url != NULL) {
+		rd_err_set(&err, cfg->path != NULL ? cfg->path : "config", 0,
+		    "RedisURL: the Redis publisher is not built into this "
+		    "version; use EventLog");
+		main_fatal(&err);
+	}
+	if (path == NULL)
+		path = foreground ? "-" : MAIN_DEFAULT_EVENT_LOG;
+	if ((sk = rd_sink_file_open(path, &err)) == NULL)
+		main_fatal(&err);
+	return (sk);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rd_config	*cfg;
+	struct rd_err		 err;
+	struct rd_sink		*sink;
+	struct privs_user	 user, *up = NULL;
+	bool			 foreground = false, check_only = false;
+	char			 sockpath[4096], pidfile[4096];
+	sigset_t		 set;
+	pthread_t		 tid;
+	int			 c, rc;
+
+	while ((c = getopt(argc, argv, "c:fnVh")) != -1) {
+		switch (c) {
+		case 'c':
+			main_config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'V': {
+			unsigned maj = 0, min = 0, pl = 0;
+
+			smfi_version(&maj, &min, &pl);
+			printf("relaydiag %s (libmilter %u.%u.%u, jansson %s)\n",
+			    RD_VERSION, maj, min, pl, JANSSON_VERSION);
+			return (EXIT_SUCCESS);
+		}
+		case 'h':
+			main_usage(stdout);
+			return (EXIT_SUCCESS);
+		default:
+			main_usage(stderr);
+			return (EXIT_FAILURE);
+		}
+	}
+	if (optind != argc) {
+		main_usage(stderr);
+		return (EXIT_FAILURE);
+	}
+	/* Before any thread: jansson's hash seed (milter-protocol-notes.md). */
+	json_object_seed(0);
+
+	if ((cfg = rd_config_load(main_config_path, &err)) == NULL) {
+		char line[1024];
+
+		fprintf(stderr, "relaydiag: %s\n",
+		    rd_err_format(&err, line, sizeof(line)));
+		return (EXIT_FAILURE);
+	}
+	if (check_only) {
+		printf("relaydiag: %s: OK (mode %s)\n", main_config_path,
+		    rd_mode_name(cfg->mode));
+		rd_config_free(cfg);
+		return (EXIT_SUCCESS);
+	}
+	rd_log_open("relaydiag", cfg->syslog_facility, foreground,
+	    cfg->log_level);
+
+	if (cfg->user_id != NULL) {
+		if (privs_lookup(cfg->user_id, &user, &err) != 0)
+			main_fatal(&err);
+		up = &user;
+	} else if (geteuid() == 0) {
+		rd_err_set(&err, main_config_path, 0, "refusing to run as "
+		    "root without UserID; set UserID relaydiag (or another "
+		    "unprivileged user)");
+		main_fatal(&err);
+	}
+
+	sink = main_open_sink(cfg, foreground);
+	glue_set_sink(sink);
+
+	if (smfi_register(glue_desc) != MI_SUCCESS ||
+	    smfi_setconn(cfg->socket) != MI_SUCCESS) {
+		rd_err_set(&err, main_config_path, 0, "Socket: libmilter "
+		    "refused \"%s\"", cfg->socket);
+		main_fatal(&err);
+	}
+	if (privs_socket_path(cfg->socket, sockpath, sizeof(sockpath)) == 0)
+		main_socket_dir(sockpath, up);
+	if (smfi_opensocket(true) != MI_SUCCESS) {
+		rd_err_set(&err, main_config_path, 0, "Socket: cannot open "
+		    "\"%s\" (directory missing, or in use?)", cfg->socket);
+		main_fatal(&err);
+	}
+	if (privs_socket_path(cfg->socket, sockpath, sizeof(sockpath)) == 0)
+		main_socket_perms(sockpath, cfg, up);
+
+	if (!foreground && daemon(0, 0) != 0) {
+		rd_err_set(&err, "daemon", 0, "%s", strerror(errno));
+		main_fatal(&err);
+	}
+	main_pid_file(cfg->pid_file);
+	/* cfg belongs to the snapshot from here on: a reload may free it. */
+	rd_strlcpy(pidfile, cfg->pid_file != NULL ? cfg->pid_file : "",
+	    sizeof(pidfile));
+	if (up != NULL && privs_drop(up, &err) != 0)
+		main_fatal(&err);
+
+	/* Our reload thread takes SIGUSR1; every other thread blocks it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&tid, NULL, main_signal_thread, &set) != 0) {
+		rd_err_set(&err, "pthread_create", 0, "%s", strerror(errno));
+		main_fatal(&err);
+	}
+
+	rd_snapshot_install_take(cfg);
+	rd_log(LOG_NOTICE, NULL, "relaydiag %s starting socket=%s mode=%s "
+	    "user=%s", RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
+	    up != NULL ? up->name : "(unchanged)");
+	rc = smfi_main();
+	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",
+	    rc == MI_SUCCESS ? "ok" : "failure");
+	rd_sink_close(sink);
+	if (pidfile[0] != '\0')
+		(void)unlink(pidfile);		/* may fail after the drop */
+	rd_snapshot_clear();
+	rd_log_close();
+	return (rc == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE);
+}

@@ -1,0 +1,43 @@
+/*
+ * milter.h - what the daemon's files share: the callbacks table, the macro
+ * readers, privilege dropping. Private to milter/; the only headers that
+ * include <libmilter/mfapi.h> are here and in the .c files of milter/.
+ */
+#ifndef RELAYDIAG_MILTER_H
+#define RELAYDIAG_MILTER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <libmilter/mfapi.h>
+
+#include "relaydiag/err.h"
+#include "relaydiag/session.h"
+#include "relaydiag/sink.h"
+
+/* glue.c */
+extern struct smfiDesc glue_desc;
+/* glue_set_sink - the sink every session writes to (set before smfi_main) */
+void	glue_set_sink(struct rd_sink *sink);
+
+/* macros.c */
+int	macros_request(SMFICTX *ctx);
+void	macros_connect(SMFICTX *ctx, const char *hostname,
+	    const struct sockaddr *sa, struct rd_conn_info *ci,
+	    char *ipbuf, size_t iplen);
+void	macros_tls(SMFICTX *ctx, struct rd_tls_info *tls);
+void	macros_mail(SMFICTX *ctx, char **argv, struct rd_mail_info *mi);
+void	macros_rcpt(SMFICTX *ctx, char **argv, struct rd_rcpt_info *ri);
+const char *macros_queue_id(SMFICTX *ctx);
+
+/* privs.c */
+struct privs_user {
+	uid_t	uid;
+	gid_t	gid;
+	char	name[64];
+};
+int	privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err);
+int	privs_drop(const struct privs_user *u, struct rd_err *err);
+int	privs_socket_path(const char *spec, char *path, size_t len);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * privs.c - who the daemon runs as: look up UserID, drop root for good.
+ *
+ * Owns the privilege change: supplementary groups first, then the gid, then
+ * the uid (setresgid/setresuid, so no saved id keeps root), and a check that
+ * root cannot be regained. Also turns a milter socket spec into the path of
+ * a unix socket, for chown/chmod before the drop.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "milter.h"
+#include "relaydiag/text.h"
+
+int
+privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
+{
+	char		 user[64];
+	const char	*colon = strchr(spec, ':');
+	struct passwd	*pw;
+	struct group	*gr;
+
+	memset(u, 0, sizeof(*u));
+	if (colon != NULL) {
+		if ((size_t)(colon - spec) >= sizeof(user)) {
+			rd_err_set(err, "UserID", 0, "user name too long");
+			return (-1);
+		}
+		memcpy(user, spec, (size_t)(colon - spec));
+		user[colon - spec] = '\0';
+	} else
+		rd_strlcpy(user, spec, sizeof(user));
+	/* Once at start-up, before any thread: getpwnam is fine. */
+	if ((pw = getpwnam(user)) == NULL) {
+		rd_err_set(err, "UserID", 0, "no such user \"%s\"; create it "
+		    "(adduser --system --group %s) or change UserID", user,
+		    user);
+		return (-1);
+	}
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	rd_strlcpy(u->name, user, sizeof(u->name));
+	if (colon != NULL) {
+		if ((gr = getgrnam(colon + 1)) == NULL) {
+			rd_err_set(err, "UserID", 0, "no such group \"%s\"",
+			    colon + 1);
+			return (-1);
+		}
+		u->gid = gr->gr_gid;
+	}
+	return (0);
+}
+
+int
+privs_drop(const struct privs_user *u, struct rd_err *err)
+{
+	if (setgroups(1, &u->gid) != 0 ||
+	    setresgid(u->gid, u->gid, u->gid) != 0 ||
+	    setresuid(u->uid, u->uid, u->uid) != 0) {
+		rd_err_set(err, "UserID", 0, "cannot become %s: %s", u->name,
+		    strerror(errno));
+		return (-1);
+	}
+	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		rd_err_set(err, "UserID", 0, "root could be regained after "
+		    "dropping privileges; refusing to run");
+		return (-1);
+	}
+	return (0);
+}
+
+/* privs_socket_path - the path of a "unix:" / "local:" socket, else -1 */
+int
+privs_socket_path(const char *spec, char *path, size_t len)
+{
+	const char *p;
+
+	if (strncmp(spec, "unix:", 5) == 0)
+		p = spec + 5;
+	else if (strncmp(spec, "local:", 6) == 0)
+		p = spec + 6;
+	else if (spec[0] == '/')
+		p = spec;
+	else
+		return (-1);
+	return (rd_strlcpy(path, p, len) < len ? 0 : -1);
+}
