@@ -28,9 +28,9 @@
 #include "relaydiag/err.h"
 #include "relaydiag/text.h"
 
-#define ADDR_SOURCE	"<address>"
-#define ADDR_QUOTE_MAX	100	/* input quoted in an error, at most */
-#define ADDR_LABEL_MAX	63	/* RFC 1035 2.3.4 */
+#define ADDR_SOURCE "<address>"
+#define ADDR_QUOTE_MAX 100 /* input quoted in an error, at most */
+#define ADDR_LABEL_MAX 63  /* RFC 1035 2.3.4 */
 
 enum addr_dom {
 	ADDR_DOM_OK,
@@ -45,8 +45,7 @@ enum addr_dom {
 };
 
 /* addr_fail - err: bad address "in": reason; returns -1 */
-static int
-addr_fail(struct rd_err *err, const char *in, const char *fmt, ...)
+static int addr_fail(struct rd_err *err, const char *in, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -62,8 +61,8 @@ addr_fail(struct rd_err *err, const char *in, const char *fmt, ...)
 		rd_err_set(err, ADDR_SOURCE, 0, "bad address \"%.*s...\": %s",
 		    ADDR_QUOTE_MAX, in, reason);
 	else
-		rd_err_set(err, ADDR_SOURCE, 0, "bad address \"%s\": %s", in,
-		    reason);
+		rd_err_set(
+		    err, ADDR_SOURCE, 0, "bad address \"%s\": %s", in, reason);
 	return (-1);
 }
 
@@ -82,7 +81,7 @@ static bool
 addr_is_ldh(unsigned char c)
 {
 	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-');
+		(c >= '0' && c <= '9') || c == '-');
 }
 
 /*
@@ -136,29 +135,40 @@ addr_domain_fail(struct rd_err *err, const char *in, enum addr_dom why,
 	case ADDR_DOM_EMPTY:
 		return (addr_fail(err, in, "empty domain after '@'"));
 	case ADDR_DOM_TOO_LONG:
-		return (addr_fail(err, in, "domain too long: %zu octets, "
-		    "RFC 5321 4.5.3.1.2 allows %d", len, RD_ADDR_DOMAIN_MAX));
+		return (addr_fail(err, in,
+		    "domain too long: %zu octets, "
+		    "RFC 5321 4.5.3.1.2 allows %d",
+		    len, RD_ADDR_DOMAIN_MAX));
 	case ADDR_DOM_EMPTY_LABEL:
-		return (addr_fail(err, in, "bad domain label: empty label "
+		return (addr_fail(err, in,
+		    "bad domain label: empty label "
 		    "(leading, trailing or double dot)"));
 	case ADDR_DOM_LONG_LABEL:
-		return (addr_fail(err, in, "bad domain label: a label is "
-		    "longer than %d octets", ADDR_LABEL_MAX));
+		return (addr_fail(err, in,
+		    "bad domain label: a label is "
+		    "longer than %d octets",
+		    ADDR_LABEL_MAX));
 	case ADDR_DOM_HYPHEN:
 		end = memchr(label, '.', len - bad);
-		return (addr_fail(err, in, "bad domain label \"%.*s\": starts "
-		    "or ends with '-'", (int)((end != NULL ? end : d + len) -
-		    label), label));
+		return (addr_fail(err, in,
+		    "bad domain label \"%.*s\": starts "
+		    "or ends with '-'",
+		    (int)((end != NULL ? end : d + len) - label), label));
 	case ADDR_DOM_8BIT:
-		return (addr_fail(err, in, "8-bit byte 0x%02X in domain: an "
+		return (addr_fail(err, in,
+		    "8-bit byte 0x%02X in domain: an "
 		    "internationalized domain must be sent as A-labels "
-		    "(xn--...)", (unsigned char)d[bad]));
+		    "(xn--...)",
+		    (unsigned char)d[bad]));
 	case ADDR_DOM_AT:
-		return (addr_fail(err, in, "more than one '@' (an '@' in the "
+		return (addr_fail(err, in,
+		    "more than one '@' (an '@' in the "
 		    "local part must be quoted)"));
 	case ADDR_DOM_CHAR:
-		return (addr_fail(err, in, "bad domain label: character '%c' "
-		    "is not allowed in a domain", d[bad]));
+		return (addr_fail(err, in,
+		    "bad domain label: character '%c' "
+		    "is not allowed in a domain",
+		    d[bad]));
 	case ADDR_DOM_OK:
 		break;
 	}
@@ -183,9 +193,9 @@ addr_literal(const char *p, size_t len, char *out, size_t outlen)
 	if (len < 2 || p[0] != '[')
 		return ("not an address literal");
 	if (p[len - 1] != ']')
-		return (memchr(p, ']', len) != NULL ?
-		    "text after the address literal" :
-		    "unterminated address literal (missing ']')");
+		return (memchr(p, ']', len) != NULL
+			    ? "text after the address literal"
+			    : "unterminated address literal (missing ']')");
 	c = p + 1;
 	clen = len - 2;
 	v6 = clen >= 5 && strncasecmp(c, "IPv6:", 5) == 0;
@@ -194,17 +204,17 @@ addr_literal(const char *p, size_t len, char *out, size_t outlen)
 		clen -= 5;
 	} else if (memchr(c, ':', clen) != NULL)
 		return ("unknown address literal tag "
-		    "(want [192.0.2.1] or [IPv6:2001:db8::1])");
+			"(want [192.0.2.1] or [IPv6:2001:db8::1])");
 	if (clen == 0 || clen >= sizeof(text))
-		return (v6 ? "bad IPv6 address literal" :
-		    "bad IPv4 address literal");
+		return (v6 ? "bad IPv6 address literal"
+			   : "bad IPv4 address literal");
 	memcpy(text, c, clen);
 	text[clen] = '\0';
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, text, bin) != 1)
-		return (v6 ? "bad IPv6 address literal" :
-		    "bad IPv4 address literal");
+		return (v6 ? "bad IPv6 address literal"
+			   : "bad IPv4 address literal");
 	if (snprintf(out, outlen, "[%s%s]", v6 ? "IPv6:" : "",
-	    rd_lower_ascii(text)) >= (int)outlen)
+		rd_lower_ascii(text)) >= (int)outlen)
 		return ("address literal too long");
 	return (NULL);
 }
@@ -264,8 +274,10 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 		if (c == '\r' || c == '\n')
 			return (addr_fail(err, in, "CR or LF in the address"));
 		if (c < 0x20 || c == 0x7f)
-			return (addr_fail(err, in, "control character 0x%02X "
-			    "in the address", c));
+			return (addr_fail(err, in,
+			    "control character 0x%02X "
+			    "in the address",
+			    c));
 	}
 	s = in;
 	e = p;
@@ -274,22 +286,26 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 	while (e > s && e[-1] == ' ')
 		e--;
 	if (s == e)
-		return (addr_fail(err, in, "empty address (the null sender "
+		return (addr_fail(err, in,
+		    "empty address (the null sender "
 		    "is \"<>\")"));
 
 	/* Brackets: both or neither; MTAs usually pass them. */
 	if (*s == '<') {
 		if (e - s < 2 || e[-1] != '>')
-			return (addr_fail(err, in, "unbalanced brackets: '<' "
+			return (addr_fail(err, in,
+			    "unbalanced brackets: '<' "
 			    "without '>'"));
 		s++;
 		e--;
 	} else if (e[-1] == '>')
-		return (addr_fail(err, in, "unbalanced brackets: '>' without "
+		return (addr_fail(err, in,
+		    "unbalanced brackets: '>' without "
 		    "'<'"));
 	/* RFC 5321 4.5.3.1.3: 256 octets with the brackets, as sent. */
 	if ((size_t)(e - s) + 2 > RD_ADDR_PATH_MAX)
-		return (addr_fail(err, in, "address too long: %zu octets, "
+		return (addr_fail(err, in,
+		    "address too long: %zu octets, "
 		    "RFC 5321 4.5.3.1.3 allows %d with the brackets",
 		    (size_t)(e - s) + 2, RD_ADDR_PATH_MAX));
 	if (s == e) {
@@ -305,22 +321,26 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 		} else if (*p == '"')
 			inq = true;
 		else if (*p == '<' || *p == '>')
-			return (addr_fail(err, in, "unbalanced brackets: stray "
-			    "'%c'", *p));
+			return (addr_fail(err, in,
+			    "unbalanced brackets: stray "
+			    "'%c'",
+			    *p));
 	}
 
 	/* A source route "@a,@b:" is checked, then dropped. */
 	if (*s == '@') {
 		colon = memchr(s, ':', (size_t)(e - s));
 		if (colon == NULL)
-			return (addr_fail(err, in, "empty local part before "
+			return (addr_fail(err, in,
+			    "empty local part before "
 			    "'@'"));
 		if (!addr_route(s, (size_t)(colon - s)))
 			return (addr_fail(err, in, "bad source route \"%.*s\"",
 			    (int)(colon - s), s));
 		s = colon + 1;
 		if (s == e)
-			return (addr_fail(err, in, "no mailbox after the "
+			return (addr_fail(err, in,
+			    "no mailbox after the "
 			    "source route"));
 	}
 
@@ -330,11 +350,13 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 			if (*p == '\\' && ++p == e)
 				break;
 		if (p >= e)
-			return (addr_fail(err, in, "unterminated quoted local "
+			return (addr_fail(err, in,
+			    "unterminated quoted local "
 			    "part"));
 		at = p + 1;
 		if (at < e && *at != '@')
-			return (addr_fail(err, in, "text after the quoted local "
+			return (addr_fail(err, in,
+			    "text after the quoted local "
 			    "part (want '@')"));
 	} else {
 		at = memchr(s, '@', (size_t)(e - s));
@@ -344,16 +366,20 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 			unsigned char c = (unsigned char)*p;
 
 			if (c < 0x80 && c != '.' && !addr_is_atext(c))
-				return (addr_fail(err, in, "character '%c' in "
-				    "the local part must be quoted", c));
+				return (addr_fail(err, in,
+				    "character '%c' in "
+				    "the local part must be quoted",
+				    c));
 		}
 	}
 	llen = (size_t)(at - s);
 	if (llen == 0)
 		return (addr_fail(err, in, "empty local part before '@'"));
 	if (llen > RD_ADDR_LOCAL_MAX)
-		return (addr_fail(err, in, "local part too long: %zu octets, "
-		    "RFC 5321 4.5.3.1.1 allows %d", llen, RD_ADDR_LOCAL_MAX));
+		return (addr_fail(err, in,
+		    "local part too long: %zu octets, "
+		    "RFC 5321 4.5.3.1.1 allows %d",
+		    llen, RD_ADDR_LOCAL_MAX));
 	if (!rd_utf8_valid(s, llen))
 		return (addr_fail(err, in, "invalid UTF-8 in the local part"));
 
@@ -376,19 +402,20 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 		}
 		out->is_literal = true;
 	} else {
-		if (dom[dlen - 1] == '.')	/* the root: "example.org." */
+		if (dom[dlen - 1] == '.') /* the root: "example.org." */
 			dlen--;
 		code = addr_domain_check(dom, dlen, &bad);
 		if (code != ADDR_DOM_OK)
-			return (addr_domain_fail(err, in, code, dom, dlen, bad));
+			return (
+			    addr_domain_fail(err, in, code, dom, dlen, bad));
 		memcpy(out->domain, dom, dlen);
 		rd_lower_ascii(out->domain);
 	}
 	dlen = strlen(out->domain);
 	/* The path limit keeps local@domain far below sizeof(out->addr). */
 	if (llen + 1 + dlen >= sizeof(out->addr))
-		rd_panic("rd_addr_parse: %zu + 1 + %zu octets do not fit",
-		    llen, dlen);
+		rd_panic("rd_addr_parse: %zu + 1 + %zu octets do not fit", llen,
+		    dlen);
 	memcpy(out->local, s, llen);
 	memcpy(out->addr, s, llen);
 	out->addr[llen] = '@';
@@ -434,7 +461,7 @@ rd_helo_is_fqdn(const char *helo)
 	top = helo + len;
 	while (top > helo && top[-1] != '.')
 		top--;
-	if (top == helo)	/* no dot: "UserPC", "localhost" */
+	if (top == helo) /* no dot: "UserPC", "localhost" */
 		return (false);
 	for (i = 0; top + i < helo + len; i++)
 		if (top[i] < '0' || top[i] > '9')

@@ -21,7 +21,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/err.h"
 
-#define BUF_MIN_CAP	64
+#define BUF_MIN_CAP 64
 
 /* Read only: the data of every buffer that owns no memory. */
 static char buf_empty[1];

@@ -31,24 +31,24 @@
 #include "relaydiag/config.h"
 #include "relaydiag/text.h"
 
-#define CONFIG_LINE_MAX		4096	/* bytes per line, without the '\n' */
-#define CONFIG_PORT_MAX		65535
+#define CONFIG_LINE_MAX 4096 /* bytes per line, without the '\n' */
+#define CONFIG_PORT_MAX 65535
 
-#define CONFIG_DEF_SOCKET	"local:/run/relaydiag/relaydiag.sock"
-#define CONFIG_DEF_SOCKET_MODE	0660
-#define CONFIG_DEF_TRUSTED	"127.0.0.0/8 [::1]/128"
-#define CONFIG_DEF_STREAM	"relaydiag:events"
-#define CONFIG_DEF_SPOOL	"/var/spool/relaydiag"
-#define CONFIG_DEF_HEADER	"X-Relay-Diagnostic"
+#define CONFIG_DEF_SOCKET "local:/run/relaydiag/relaydiag.sock"
+#define CONFIG_DEF_SOCKET_MODE 0660
+#define CONFIG_DEF_TRUSTED "127.0.0.0/8 [::1]/128"
+#define CONFIG_DEF_STREAM "relaydiag:events"
+#define CONFIG_DEF_SPOOL "/var/spool/relaydiag"
+#define CONFIG_DEF_HEADER "X-Relay-Diagnostic"
 
-static const unsigned short config_def_ports[] = { 587, 465 };
+static const unsigned short config_def_ports[] = {587, 465};
 
 /* Where a value came from: the file and line its errors name. */
 struct config_at {
-	const char	*source;	/* the config file or a "file:" list */
-	unsigned	 line;
-	const char	*key;		/* canonical key name, for messages */
-	int		 in_list_file;	/* 1 inside a "file:" list */
+	const char *source; /* the config file or a "file:" list */
+	unsigned line;
+	const char *key;  /* canonical key name, for messages */
+	int in_list_file; /* 1 inside a "file:" list */
 };
 
 struct config_parse;
@@ -59,7 +59,7 @@ struct config_key;
  * setter gets one entry at a time. Both return 0, or -1 with p->err set.
  */
 typedef int config_setter(struct config_parse *, const struct config_key *,
-    const struct config_at *, const char *);
+			  const struct config_at *, const char *);
 /* A list key's reset drops the default at the key's first line. */
 typedef int config_reset(struct config_parse *);
 
@@ -69,124 +69,109 @@ enum config_kind {
 };
 
 struct config_key {
-	const char	*name;
+	const char *name;
 	enum config_kind kind;
-	config_setter	*set;
-	config_reset	*reset;		/* lists only; may be NULL */
-	size_t		 off;		/* string keys: offsetof the char * */
+	config_setter *set;
+	config_reset *reset; /* lists only; may be NULL */
+	size_t off;          /* string keys: offsetof the char * */
 };
 
 /* One file being read, line by line. */
 struct config_reader {
-	FILE		*fp;
-	const char	*source;
-	unsigned	 line;
-	char		 buf[CONFIG_LINE_MAX + 1];
+	FILE *fp;
+	const char *source;
+	unsigned line;
+	char buf[CONFIG_LINE_MAX + 1];
 };
 
-static config_setter config_set_socket,
-    config_set_socket_mode, config_set_mode, config_set_bool,
-    config_set_redis_url, config_set_stream, config_set_abs_path,
-    config_set_event_log, config_set_header_name, config_set_user_id,
-    config_set_log_level, config_set_facility, config_set_host_name,
-    config_add_local, config_add_relay, config_add_trusted, config_add_port;
+static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
+    config_set_bool, config_set_redis_url, config_set_stream,
+    config_set_abs_path, config_set_event_log, config_set_header_name,
+    config_set_user_id, config_set_log_level, config_set_facility,
+    config_set_host_name, config_add_local, config_add_relay,
+    config_add_trusted, config_add_port;
 static config_reset config_reset_trusted, config_reset_ports;
 
-#define CONFIG_STR(field)	offsetof(struct rd_config, field)
+#define CONFIG_STR(field) offsetof(struct rd_config, field)
 
 static const struct config_key config_keys[] = {
-	{ "Socket", CONFIG_SCALAR, config_set_socket, NULL,
-	    CONFIG_STR(socket) },
-	{ "SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0 },
-	{ "Mode", CONFIG_SCALAR, config_set_mode, NULL, 0 },
-	{ "LocalDomains", CONFIG_LIST, config_add_local, NULL, 0 },
-	{ "RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0 },
-	{ "TrustedNetworks", CONFIG_LIST, config_add_trusted,
-	    config_reset_trusted, 0 },
-	{ "SubmissionPorts", CONFIG_LIST, config_add_port,
-	    config_reset_ports, 0 },
-	{ "TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL, 0 },
-	{ "RedisURL", CONFIG_SCALAR, config_set_redis_url, NULL,
-	    CONFIG_STR(redis_url) },
-	{ "RedisStream", CONFIG_SCALAR, config_set_stream, NULL,
-	    CONFIG_STR(redis_stream) },
-	{ "SpoolDir", CONFIG_SCALAR, config_set_abs_path, NULL,
-	    CONFIG_STR(spool_dir) },
-	{ "EventLog", CONFIG_SCALAR, config_set_event_log, NULL,
-	    CONFIG_STR(event_log) },
-	{ "HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
-	    CONFIG_STR(header_name) },
-	{ "UserID", CONFIG_SCALAR, config_set_user_id, NULL,
-	    CONFIG_STR(user_id) },
-	{ "PidFile", CONFIG_SCALAR, config_set_abs_path, NULL,
-	    CONFIG_STR(pid_file) },
-	{ "LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0 },
-	{ "SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0 },
-	{ "HostName", CONFIG_SCALAR, config_set_host_name, NULL,
-	    CONFIG_STR(host_name) },
+    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket)},
+    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0},
+    {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0},
+    {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0},
+    {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0},
+    {"TrustedNetworks", CONFIG_LIST, config_add_trusted, config_reset_trusted,
+     0},
+    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0},
+    {"TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL, 0},
+    {"RedisURL", CONFIG_SCALAR, config_set_redis_url, NULL,
+     CONFIG_STR(redis_url)},
+    {"RedisStream", CONFIG_SCALAR, config_set_stream, NULL,
+     CONFIG_STR(redis_stream)},
+    {"SpoolDir", CONFIG_SCALAR, config_set_abs_path, NULL,
+     CONFIG_STR(spool_dir)},
+    {"EventLog", CONFIG_SCALAR, config_set_event_log, NULL,
+     CONFIG_STR(event_log)},
+    {"HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
+     CONFIG_STR(header_name)},
+    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id)},
+    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file)},
+    {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0},
+    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0},
+    {"HostName", CONFIG_SCALAR, config_set_host_name, NULL,
+     CONFIG_STR(host_name)},
 };
 
-#define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 struct config_parse {
 	struct rd_config *cfg;
-	const char	*path;		/* the config file, as given */
-	struct rd_err	*err;		/* the caller's; may be NULL */
-	unsigned	 seen[CONFIG_NKEYS];	/* line of a key's first use */
+	const char *path;            /* the config file, as given */
+	struct rd_err *err;          /* the caller's; may be NULL */
+	unsigned seen[CONFIG_NKEYS]; /* line of a key's first use */
 };
 
 /* A word and the value it stands for (Mode, LogLevel, SyslogFacility). */
 struct config_name {
-	const char	*name;
-	int		 value;
+	const char *name;
+	int value;
 };
 
 static const struct config_name config_modes[] = {
-	{ "observe", RD_MODE_OBSERVE },
-	{ "annotate", RD_MODE_ANNOTATE },
-	{ "enforce", RD_MODE_ENFORCE },
+    {"observe", RD_MODE_OBSERVE},
+    {"annotate", RD_MODE_ANNOTATE},
+    {"enforce", RD_MODE_ENFORCE},
 };
 
 static const struct config_name config_levels[] = {
-	{ "error", LOG_ERR },
-	{ "warning", LOG_WARNING },
-	{ "notice", LOG_NOTICE },
-	{ "info", LOG_INFO },
-	{ "debug", LOG_DEBUG },
+    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
 };
 
 static const struct config_name config_facilities[] = {
-	{ "mail", LOG_MAIL },
-	{ "daemon", LOG_DAEMON },
-	{ "local0", LOG_LOCAL0 },
-	{ "local1", LOG_LOCAL1 },
-	{ "local2", LOG_LOCAL2 },
-	{ "local3", LOG_LOCAL3 },
-	{ "local4", LOG_LOCAL4 },
-	{ "local5", LOG_LOCAL5 },
-	{ "local6", LOG_LOCAL6 },
-	{ "local7", LOG_LOCAL7 },
+    {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+    {"local7", LOG_LOCAL7},
 };
 
 static const struct config_name config_bools[] = {
-	{ "yes", 1 }, { "no", 0 },
-	{ "true", 1 }, { "false", 0 },
-	{ "1", 1 }, { "0", 0 },
+    {"yes", 1}, {"no", 0}, {"true", 1}, {"false", 0}, {"1", 1}, {"0", 0},
 };
 
-#define CONFIG_NNAMES(t)	(sizeof(t) / sizeof((t)[0]))
+#define CONFIG_NNAMES(t) (sizeof(t) / sizeof((t)[0]))
 
 /* config_error - fill p->err at "at", always return -1 */
-static int
-config_error(struct config_parse *p, const char *source, unsigned line,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int config_error(struct config_parse *p, const char *source,
+			unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
 config_error(struct config_parse *p, const char *source, unsigned line,
-    const char *fmt, ...)
+	     const char *fmt, ...)
 {
-	char		 text[sizeof(p->err->text)];
-	va_list		 ap;
+	char text[sizeof(p->err->text)];
+	va_list ap;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(text, sizeof(text), fmt, ap);
@@ -218,7 +203,7 @@ static int
 config_is_alnum(int c)
 {
 	return (config_is_digit(c) || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'));
+		(c >= 'A' && c <= 'Z'));
 }
 
 static int
@@ -232,11 +217,10 @@ config_lower(int c)
  * no white space); 0, or -1 when s is not one.
  */
 static int
-config_number(const char *s, size_t len, unsigned long max,
-    unsigned long *out)
+config_number(const char *s, size_t len, unsigned long max, unsigned long *out)
 {
-	unsigned long	 v = 0;
-	size_t		 i;
+	unsigned long v = 0;
+	size_t i;
 
 	if (len == 0)
 		return (-1);
@@ -256,17 +240,17 @@ static int
 config_prefix(const char *s, const char *w)
 {
 	for (; *w != '\0'; s++, w++)
-		if (config_lower((unsigned char)*s) != config_lower((unsigned char)*w))
+		if (config_lower((unsigned char)*s) !=
+		    config_lower((unsigned char)*w))
 			return (0);
 	return (1);
 }
 
 /* config_lookup - value of the word s in table t (ASCII case folded) */
 static int
-config_lookup(const struct config_name *t, size_t n, const char *s,
-    int *out)
+config_lookup(const struct config_name *t, size_t n, const char *s, int *out)
 {
-	size_t		 i;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (rd_strcasecmp_ascii(t[i].name, s) == 0) {
@@ -280,14 +264,14 @@ config_lookup(const struct config_name *t, size_t n, const char *s,
 /* config_store - replace the string at k->off with a copy of value */
 static int
 config_store(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+	     const struct config_at *at, const char *value)
 {
-	char		**slot;
-	char		 *copy;
+	char **slot;
+	char *copy;
 
 	if ((copy = strdup(value)) == NULL)
 		return (config_error(p, at->source, at->line,
-		    "%s: out of memory", k->name));
+				     "%s: out of memory", k->name));
 	slot = (char **)(void *)((char *)p->cfg + k->off);
 	free(*slot);
 	*slot = copy;
@@ -300,21 +284,23 @@ config_store(struct config_parse *p, const struct config_key *k,
  */
 static int
 config_set_socket(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		  const struct config_at *at, const char *value)
 {
 	struct sockaddr_un sa;
-	const char	*rest, *host;
-	unsigned long	 port;
+	const char *rest, *host;
+	unsigned long port;
 
 	if (config_prefix(value, "unix:") || config_prefix(value, "local:")) {
 		rest = strchr(value, ':') + 1;
 		if (rest[0] != '/')
-			return (config_error(p, at->source, at->line,
+			return (config_error(
+			    p, at->source, at->line,
 			    "%s: \"%s\": the socket path must be absolute",
 			    k->name, value));
 		/* bind() takes at most sizeof(sun_path) - 1 bytes. */
 		if (strlen(rest) >= sizeof(sa.sun_path))
-			return (config_error(p, at->source, at->line,
+			return (config_error(
+			    p, at->source, at->line,
 			    "%s: socket path longer than %zu bytes", k->name,
 			    sizeof(sa.sun_path) - 1));
 		return (config_store(p, k, at, value));
@@ -322,37 +308,44 @@ config_set_socket(struct config_parse *p, const struct config_key *k,
 	if (config_prefix(value, "inet:") || config_prefix(value, "inet6:")) {
 		rest = strchr(value, ':') + 1;
 		host = strchr(rest, '@');
-		if (config_number(rest, host ? (size_t)(host - rest) :
-		    strlen(rest), CONFIG_PORT_MAX, &port) == -1 || port == 0)
-			return (config_error(p, at->source, at->line,
+		if (config_number(rest,
+				  host ? (size_t)(host - rest) : strlen(rest),
+				  CONFIG_PORT_MAX, &port) == -1 ||
+		    port == 0)
+			return (config_error(
+			    p, at->source, at->line,
 			    "%s: \"%s\": expected a port number (1..65535) "
-			    "after \"%.*s\"", k->name, value,
-			    (int)(rest - value), value));
+			    "after \"%.*s\"",
+			    k->name, value, (int)(rest - value), value));
 		if (host != NULL && host[1] == '\0')
 			return (config_error(p, at->source, at->line,
-			    "%s: \"%s\": no host after '@'", k->name, value));
+					     "%s: \"%s\": no host after '@'",
+					     k->name, value));
 		return (config_store(p, k, at, value));
 	}
 	if (value[0] == '/')
 		return (config_error(p, at->source, at->line,
-		    "%s: \"%s\": did you mean \"local:%s\"?", k->name, value,
-		    value));
-	return (config_error(p, at->source, at->line,
+				     "%s: \"%s\": did you mean \"local:%s\"?",
+				     k->name, value, value));
+	return (config_error(
+	    p, at->source, at->line,
 	    "%s: \"%s\": expected local:/path, unix:/path, inet:port@host "
-	    "or inet6:port@host", k->name, value));
+	    "or inet6:port@host",
+	    k->name, value));
 }
 
 /* config_set_socket_mode - octal permission bits, at most 0777 */
 static int
 config_set_socket_mode(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		       const struct config_at *at, const char *value)
 {
-	unsigned long	 mode = 0;
-	const char	*s;
+	unsigned long mode = 0;
+	const char *s;
 
 	for (s = value; *s != '\0'; s++) {
 		if (*s < '0' || *s > '7')
-			return (config_error(p, at->source, at->line,
+			return (config_error(
+			    p, at->source, at->line,
 			    "%s: \"%s\" is not an octal mode (e.g. 0660)",
 			    k->name, value));
 		mode = mode * 8 + (unsigned long)(*s - '0');
@@ -360,22 +353,25 @@ config_set_socket_mode(struct config_parse *p, const struct config_key *k,
 			break;
 	}
 	if (mode > 0777)
-		return (config_error(p, at->source, at->line,
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\" is more than 0777 (only permission bits are "
-		    "allowed)", k->name, value));
+		    "allowed)",
+		    k->name, value));
 	p->cfg->socket_mode = (mode_t)mode;
 	return (0);
 }
 
 static int
 config_set_mode(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		const struct config_at *at, const char *value)
 {
-	int		 v;
+	int v;
 
 	if (config_lookup(config_modes, CONFIG_NNAMES(config_modes), value,
-	    &v) == -1)
-		return (config_error(p, at->source, at->line,
+			  &v) == -1)
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\": expected observe, annotate or enforce",
 		    k->name, value));
 	p->cfg->mode = (enum rd_mode)v;
@@ -385,14 +381,15 @@ config_set_mode(struct config_parse *p, const struct config_key *k,
 /* config_set_bool - TLSAuthOnly, the only boolean so far */
 static int
 config_set_bool(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		const struct config_at *at, const char *value)
 {
-	int		 v;
+	int v;
 
 	if (config_lookup(config_bools, CONFIG_NNAMES(config_bools), value,
-	    &v) == -1)
+			  &v) == -1)
 		return (config_error(p, at->source, at->line,
-		    "%s: \"%s\": expected yes or no", k->name, value));
+				     "%s: \"%s\": expected yes or no", k->name,
+				     value));
 	p->cfg->tls_auth_only = v != 0;
 	return (0);
 }
@@ -405,11 +402,11 @@ config_set_bool(struct config_parse *p, const struct config_key *k,
 static const char *
 config_redis_tcp(const char *s)
 {
-	char		 addr[INET6_ADDRSTRLEN + 1];
-	unsigned char	 bin[sizeof(struct in6_addr)];
-	const char	*end, *at, *h, *q;
-	unsigned long	 n;
-	size_t		 len;
+	char addr[INET6_ADDRSTRLEN + 1];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *end, *at, *h, *q;
+	unsigned long n;
+	size_t len;
 
 	/* The authority ends at the path; userinfo at its last '@'. */
 	end = s + strcspn(s, "/?#");
@@ -436,15 +433,17 @@ config_redis_tcp(const char *s)
 		q++;
 	} else {
 		for (q = h; q < end && (config_is_alnum((unsigned char)*q) ||
-		    *q == '.' || *q == '-' || *q == '_'); q++)
+					*q == '.' || *q == '-' || *q == '_');
+		     q++)
 			;
 		if (q == h)
 			return ("no host name");
 	}
 	if (q < end && *q == ':') {
 		q++;
-		if (config_number(q, (size_t)(end - q), CONFIG_PORT_MAX,
-		    &n) == -1 || n == 0)
+		if (config_number(q, (size_t)(end - q), CONFIG_PORT_MAX, &n) ==
+			-1 ||
+		    n == 0)
 			return ("the port must be a number from 1 to 65535");
 		q = end;
 	}
@@ -454,7 +453,7 @@ config_redis_tcp(const char *s)
 		return (NULL);
 	if (*end != '/')
 		return ("no query or fragment allowed after the host "
-		    "(the database goes after '/')");
+			"(the database goes after '/')");
 	if (config_number(end + 1, strlen(end + 1), INT_MAX, &n) == -1)
 		return ("the database after '/' must be a number");
 	return (NULL);
@@ -464,12 +463,12 @@ config_redis_tcp(const char *s)
 static const char *
 config_redis_unix(const char *s)
 {
-	const char	*q;
-	unsigned long	 n;
+	const char *q;
+	unsigned long n;
 
 	if (s[0] != '/')
 		return ("the socket path after unix:// must be absolute "
-		    "(unix:///run/redis/redis.sock)");
+			"(unix:///run/redis/redis.sock)");
 	if ((q = strchr(s, '?')) == NULL)
 		return (s[1] == '\0' ? "no socket path" : NULL);
 	if (q == s + 1)
@@ -486,9 +485,9 @@ config_redis_unix(const char *s)
  */
 static int
 config_set_redis_url(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		     const struct config_at *at, const char *value)
 {
-	const char	*why;
+	const char *why;
 
 	if (config_prefix(value, "redis://"))
 		why = config_redis_tcp(value + 8);
@@ -496,63 +495,70 @@ config_set_redis_url(struct config_parse *p, const struct config_key *k,
 		why = config_redis_unix(value + 7);
 	else
 		why = "expected redis://[user:password@]host[:port][/db] or "
-		    "unix:///path[?db=N]";
+		      "unix:///path[?db=N]";
 	if (why != NULL)
-		return (config_error(p, at->source, at->line, "%s: %s",
-		    k->name, why));
+		return (config_error(p, at->source, at->line, "%s: %s", k->name,
+				     why));
 	return (config_store(p, k, at, value));
 }
 
 /* config_set_stream - a Redis key; printable ASCII so logs show it whole */
 static int
 config_set_stream(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		  const struct config_at *at, const char *value)
 {
-	const char	*s;
+	const char *s;
 
 	for (s = value; *s != '\0'; s++)
 		if ((unsigned char)*s < 33 || (unsigned char)*s > 126)
-			return (config_error(p, at->source, at->line,
+			return (config_error(
+			    p, at->source, at->line,
 			    "%s: \"%s\": only printable ASCII is allowed in a "
-			    "stream name", k->name, value));
+			    "stream name",
+			    k->name, value));
 	return (config_store(p, k, at, value));
 }
 
 static int
 config_set_abs_path(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		    const struct config_at *at, const char *value)
 {
 	if (value[0] != '/')
 		return (config_error(p, at->source, at->line,
-		    "%s: \"%s\" is not an absolute path", k->name, value));
+				     "%s: \"%s\" is not an absolute path",
+				     k->name, value));
 	return (config_store(p, k, at, value));
 }
 
 /* config_set_event_log - an absolute path, or "-" for standard output */
 static int
 config_set_event_log(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		     const struct config_at *at, const char *value)
 {
 	if (value[0] != '/' && strcmp(value, "-") != 0)
-		return (config_error(p, at->source, at->line,
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\": expected an absolute path or \"-\" "
-		    "(standard output)", k->name, value));
+		    "(standard output)",
+		    k->name, value));
 	return (config_store(p, k, at, value));
 }
 
 /* config_set_header_name - RFC 5322 section 2.2 ftext: %d33-57 / %d59-126 */
 static int
 config_set_header_name(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		       const struct config_at *at, const char *value)
 {
-	const char	*s;
+	const char *s;
 
 	for (s = value; *s != '\0'; s++)
 		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 ||
 		    *s == ':')
-			return (config_error(p, at->source, at->line,
+			return (config_error(
+			    p, at->source, at->line,
 			    "%s: \"%s\": a header field name is printable "
-			    "ASCII without ':' (RFC 5322)", k->name, value));
+			    "ASCII without ':' (RFC 5322)",
+			    k->name, value));
 	return (config_store(p, k, at, value));
 }
 
@@ -564,7 +570,7 @@ config_set_header_name(struct config_parse *p, const struct config_key *k,
 static int
 config_name_ok(const char *s, size_t len)
 {
-	size_t		 i;
+	size_t i;
 
 	if (len == 0 || s[0] == '-')
 		return (0);
@@ -582,40 +588,45 @@ config_name_ok(const char *s, size_t len)
 /* config_set_user_id - "user" or "user:group"; existence is main.c's job */
 static int
 config_set_user_id(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		   const struct config_at *at, const char *value)
 {
-	const char	*colon;
-	size_t		 ulen;
+	const char *colon;
+	size_t ulen;
 
 	colon = strchr(value, ':');
 	ulen = colon ? (size_t)(colon - value) : strlen(value);
 	if (!config_name_ok(value, ulen) ||
 	    (colon != NULL && !config_name_ok(colon + 1, strlen(colon + 1))))
-		return (config_error(p, at->source, at->line,
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\": expected user or user:group (letters, "
-		    "digits, '.', '_', '-')", k->name, value));
+		    "digits, '.', '_', '-')",
+		    k->name, value));
 	return (config_store(p, k, at, value));
 }
 
 static int
 config_set_log_level(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		     const struct config_at *at, const char *value)
 {
 	if (config_lookup(config_levels, CONFIG_NNAMES(config_levels), value,
-	    &p->cfg->log_level) == -1)
-		return (config_error(p, at->source, at->line,
+			  &p->cfg->log_level) == -1)
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\": expected error, warning, notice, info or "
-		    "debug", k->name, value));
+		    "debug",
+		    k->name, value));
 	return (0);
 }
 
 static int
 config_set_facility(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		    const struct config_at *at, const char *value)
 {
 	if (config_lookup(config_facilities, CONFIG_NNAMES(config_facilities),
-	    value, &p->cfg->syslog_facility) == -1)
-		return (config_error(p, at->source, at->line,
+			  value, &p->cfg->syslog_facility) == -1)
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\": expected mail, daemon or local0 .. local7",
 		    k->name, value));
 	return (0);
@@ -624,41 +635,44 @@ config_set_facility(struct config_parse *p, const struct config_key *k,
 /* config_set_host_name - letters, digits, '-', '.', '_'; at most 253 */
 static int
 config_set_host_name(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *value)
+		     const struct config_at *at, const char *value)
 {
-	const char	*s;
+	const char *s;
 
 	for (s = value; *s != '\0'; s++)
 		if (!config_is_alnum((unsigned char)*s) && *s != '-' &&
 		    *s != '.' && *s != '_')
 			break;
 	if (*s != '\0' || s - value > 253)
-		return (config_error(p, at->source, at->line,
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"%s\": expected a host name (letters, digits, '-', "
-		    "'.', at most 253 bytes)", k->name, value));
+		    "'.', at most 253 bytes)",
+		    k->name, value));
 	return (config_store(p, k, at, value));
 }
 
 /* config_domain - one domainset entry; its error gets our file:line */
 static int
 config_domain(struct config_parse *p, struct rd_domainset *set,
-    const struct config_at *at, const char *entry)
+	      const struct config_at *at, const char *entry)
 {
-	struct rd_err	 e;
+	struct rd_err e;
 
 	rd_err_clear(&e);
 	if (rd_domainset_add(set, entry, &e) == 0)
 		return (0);
 	if (e.text[0] == '\0')
 		return (config_error(p, at->source, at->line,
-		    "%s: invalid domain \"%s\"", at->key, entry));
-	return (config_error(p, at->source, at->line, "%s: %s", at->key,
-	    e.text));
+				     "%s: invalid domain \"%s\"", at->key,
+				     entry));
+	return (
+	    config_error(p, at->source, at->line, "%s: %s", at->key, e.text));
 }
 
 static int
 config_add_local(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *entry)
+		 const struct config_at *at, const char *entry)
 {
 	(void)k;
 	return (config_domain(p, p->cfg->local_domains, at, entry));
@@ -666,7 +680,7 @@ config_add_local(struct config_parse *p, const struct config_key *k,
 
 static int
 config_add_relay(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *entry)
+		 const struct config_at *at, const char *entry)
 {
 	(void)k;
 	return (config_domain(p, p->cfg->relay_domains, at, entry));
@@ -674,18 +688,19 @@ config_add_relay(struct config_parse *p, const struct config_key *k,
 
 static int
 config_add_trusted(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *entry)
+		   const struct config_at *at, const char *entry)
 {
-	struct rd_err	 e;
+	struct rd_err e;
 
 	rd_err_clear(&e);
 	if (rd_netset_add(p->cfg->trusted_networks, entry, &e) == 0)
 		return (0);
 	if (e.text[0] == '\0')
 		return (config_error(p, at->source, at->line,
-		    "%s: invalid network \"%s\"", k->name, entry));
-	return (config_error(p, at->source, at->line, "%s: %s", k->name,
-	    e.text));
+				     "%s: invalid network \"%s\"", k->name,
+				     entry));
+	return (
+	    config_error(p, at->source, at->line, "%s: %s", k->name, e.text));
 }
 
 /* config_reset_trusted - the file's list replaces the default one */
@@ -703,25 +718,26 @@ config_reset_trusted(struct config_parse *p)
 
 static int
 config_add_port(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *entry)
+		const struct config_at *at, const char *entry)
 {
 	struct rd_config *cfg = p->cfg;
-	unsigned long	 port;
-	size_t		 i;
+	unsigned long port;
+	size_t i;
 
 	if (config_number(entry, strlen(entry), CONFIG_PORT_MAX, &port) == -1 ||
 	    port == 0)
-		return (config_error(p, at->source, at->line,
-		    "%s: \"%s\" is not a port number (1..65535)", k->name,
-		    entry));
+		return (
+		    config_error(p, at->source, at->line,
+				 "%s: \"%s\" is not a port number (1..65535)",
+				 k->name, entry));
 	for (i = 0; i < cfg->n_submission_ports; i++)
 		if (cfg->submission_ports[i] == port)
 			return (0);
 	if (cfg->n_submission_ports == RD_CONFIG_PORTS_MAX)
 		return (config_error(p, at->source, at->line,
-		    "%s: more than %d ports", k->name, RD_CONFIG_PORTS_MAX));
-	cfg->submission_ports[cfg->n_submission_ports++] =
-	    (unsigned short)port;
+				     "%s: more than %d ports", k->name,
+				     RD_CONFIG_PORTS_MAX));
+	cfg->submission_ports[cfg->n_submission_ports++] = (unsigned short)port;
 	return (0);
 }
 
@@ -739,61 +755,67 @@ config_reset_ports(struct config_parse *p)
  * NUL byte cannot make us allocate or miss anything.
  */
 static int
-config_read_line(struct config_parse *p, struct config_reader *r,
-    char **out)
+config_read_line(struct config_parse *p, struct config_reader *r, char **out)
 {
-	char		 ebuf[128];
-	char		*s, *e;
-	size_t		 n = 0, i;
-	int		 c;
+	char ebuf[128];
+	char *s, *e;
+	size_t n = 0, i;
+	int c;
 
+	*out = r->buf; /* defined on every path, used only on 1 */
 	while ((c = getc(r->fp)) != EOF && c != '\n') {
 		if (n < CONFIG_LINE_MAX)
 			r->buf[n] = (char)c;
 		n++;
 	}
 	if (c == EOF && ferror(r->fp))
-		return (config_error(p, r->source, 0, "cannot read: %s",
-		    config_strerror(errno, ebuf, sizeof(ebuf))));
+		return (
+		    config_error(p, r->source, 0, "cannot read: %s",
+				 config_strerror(errno, ebuf, sizeof(ebuf))));
 	if (c == EOF && n == 0)
 		return (0);
 	r->line++;
 	if (n > CONFIG_LINE_MAX)
 		return (config_error(p, r->source, r->line,
-		    "line longer than %d bytes", CONFIG_LINE_MAX));
+				     "line longer than %d bytes",
+				     CONFIG_LINE_MAX));
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)r->buf[i];
 		if (c == '\r' && i == n - 1)
-			return (config_error(p, r->source, r->line,
+			return (config_error(
+			    p, r->source, r->line,
 			    "carriage return at the end of the line (DOS line "
 			    "endings? convert the file with dos2unix)"));
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return (config_error(p, r->source, r->line,
+			return (config_error(
+			    p, r->source, r->line,
 			    "control character 0x%02x at byte %zu", c, i + 1));
 	}
 	if (!rd_utf8_valid(r->buf, n))
 		return (config_error(p, r->source, r->line,
-		    "line is not valid UTF-8"));
+				     "line is not valid UTF-8"));
 	/* C1 controls, U+0080..U+009F: 0xc2 0x80..0x9f in UTF-8. */
 	for (i = 0; i + 1 < n; i++)
 		if ((unsigned char)r->buf[i] == 0xc2 &&
 		    (unsigned char)r->buf[i + 1] < 0xa0)
-			return (config_error(p, r->source, r->line,
-			    "control character U+%04X at byte %zu",
-			    (unsigned char)r->buf[i + 1], i + 1));
+			return (
+			    config_error(p, r->source, r->line,
+					 "control character U+%04X at byte %zu",
+					 (unsigned char)r->buf[i + 1], i + 1));
 	r->buf[n] = '\0';
 
 	/* '#' starts a comment at the line's start or after white space. */
 	for (i = 0; i < n; i++)
-		if (r->buf[i] == '#' && (i == 0 ||
-		    config_is_space((unsigned char)r->buf[i - 1]))) {
+		if (r->buf[i] == '#' &&
+		    (i == 0 || config_is_space((unsigned char)r->buf[i - 1]))) {
 			r->buf[i] = '\0';
 			n = i;
 			break;
 		}
 	for (s = r->buf; config_is_space((unsigned char)*s); s++)
 		;
-	for (e = r->buf + n; e > s && config_is_space((unsigned char)e[-1]); e--)
+	for (e = r->buf + n; e > s && config_is_space((unsigned char)e[-1]);
+	     e--)
 		;
 	*e = '\0';
 	*out = s;
@@ -804,7 +826,7 @@ config_read_line(struct config_parse *p, struct config_reader *r,
 static char *
 config_word(char **sp)
 {
-	char		*s = *sp, *w;
+	char *s = *sp, *w;
 
 	while (*s == ',' || config_is_space((unsigned char)*s))
 		s++;
@@ -820,7 +842,7 @@ config_word(char **sp)
 }
 
 static int config_list(struct config_parse *, const struct config_key *,
-    const struct config_at *, char *);
+		       const struct config_at *, char *);
 
 /*
  * config_list_file - the entries of a "file:" list. A relative name is
@@ -828,23 +850,25 @@ static int config_list(struct config_parse *, const struct config_key *,
  */
 static int
 config_list_file(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, const char *name)
+		 const struct config_at *at, const char *name)
 {
 	struct config_reader r;
 	struct config_at fat;
-	struct rd_buf	 path;
-	const char	*slash;
-	char		 ebuf[128];
-	char		*s;
-	int		 rc, saved;
+	struct rd_buf path;
+	const char *slash;
+	char ebuf[128];
+	char *s;
+	int rc, saved;
 
 	if (at->in_list_file)
-		return (config_error(p, at->source, at->line,
+		return (config_error(
+		    p, at->source, at->line,
 		    "%s: \"file:%s\": a file: list cannot name another file",
 		    k->name, name));
 	if (name[0] == '\0')
 		return (config_error(p, at->source, at->line,
-		    "%s: \"file:\" needs a file name", k->name));
+				     "%s: \"file:\" needs a file name",
+				     k->name));
 	rd_buf_init(&path);
 	if (name[0] != '/' && (slash = strrchr(p->path, '/')) != NULL)
 		rd_buf_add(&path, p->path, (size_t)(slash - p->path) + 1);
@@ -855,8 +879,9 @@ config_list_file(struct config_parse *p, const struct config_key *k,
 	if ((r.fp = fopen(path.data, "re")) == NULL) {
 		saved = errno;
 		rc = config_error(p, at->source, at->line,
-		    "%s: cannot open \"%s\": %s", k->name, path.data,
-		    config_strerror(saved, ebuf, sizeof(ebuf)));
+				  "%s: cannot open \"%s\": %s", k->name,
+				  path.data,
+				  config_strerror(saved, ebuf, sizeof(ebuf)));
 		rd_buf_free(&path);
 		return (rc);
 	}
@@ -876,9 +901,9 @@ config_list_file(struct config_parse *p, const struct config_key *k,
 /* config_list - every entry of a list value (destroys value) */
 static int
 config_list(struct config_parse *p, const struct config_key *k,
-    const struct config_at *at, char *value)
+	    const struct config_at *at, char *value)
 {
-	char		*w;
+	char *w;
 
 	while ((w = config_word(&value)) != NULL) {
 		if (strncmp(w, "file:", 5) == 0) {
@@ -894,7 +919,7 @@ config_list(struct config_parse *p, const struct config_key *k,
 static size_t
 config_distance(const char *a, size_t alen, const char *b, size_t blen)
 {
-	size_t		 row[32], i, j, prev, cur;
+	size_t row[32], i, j, prev, cur;
 
 	if (blen >= sizeof(row) / sizeof(row[0]))
 		return (SIZE_MAX);
@@ -924,7 +949,7 @@ config_distance(const char *a, size_t alen, const char *b, size_t blen)
 static size_t
 config_fold(const char *s, size_t len, int squash, char *out, size_t outlen)
 {
-	size_t		 i, n = 0;
+	size_t i, n = 0;
 
 	for (i = 0; i < len; i++) {
 		if (squash && (s[i] == '_' || s[i] == '-'))
@@ -942,15 +967,16 @@ static const struct config_key *
 config_suggest(const char *word, size_t wlen)
 {
 	const struct config_key *best = NULL;
-	char		 w[32], ws[32], kn[32];
-	size_t		 i, d, bestd = 3, wl, wsl, kl;
+	char w[32], ws[32], kn[32];
+	size_t i, d, bestd = 3, wl, wsl, kl;
 
 	if ((wl = config_fold(word, wlen, 0, w, sizeof(w))) == SIZE_MAX)
 		return (NULL);
 	wsl = config_fold(word, wlen, 1, ws, sizeof(ws));
 	for (i = 0; i < CONFIG_NKEYS; i++) {
-		kl = config_fold(config_keys[i].name,
-		    strlen(config_keys[i].name), 0, kn, sizeof(kn));
+		kl =
+		    config_fold(config_keys[i].name,
+				strlen(config_keys[i].name), 0, kn, sizeof(kn));
 		if (wsl == kl && strcmp(ws, kn) == 0)
 			return (&config_keys[i]);
 		if (wl > kl + 2 || kl > wl + 2)
@@ -966,7 +992,7 @@ config_suggest(const char *word, size_t wlen)
 static const struct config_key *
 config_find(const char *name, size_t len)
 {
-	size_t		 i;
+	size_t i;
 
 	for (i = 0; i < CONFIG_NKEYS; i++)
 		if (strlen(config_keys[i].name) == len &&
@@ -978,11 +1004,11 @@ config_find(const char *name, size_t len)
 /* config_unknown - the error for an unknown key, with the likely fix */
 static int
 config_unknown(struct config_parse *p, const struct config_at *at,
-    const char *key, const char *value)
+	       const char *key, const char *value)
 {
 	const struct config_key *k;
-	const char	*rest;
-	size_t		 n;
+	const char *rest;
+	size_t n;
 
 	/* "Mode=enforce" or "Mode: enforce": a separator we do not use. */
 	n = strcspn(key, "=:");
@@ -990,17 +1016,18 @@ config_unknown(struct config_parse *p, const struct config_at *at,
 		rest = key + n + 1;
 		if (*rest == '\0' && *value == '\0')
 			value = "value";
-		return (config_error(p, at->source, at->line,
+		return (config_error(
+		    p, at->source, at->line,
 		    "unknown key \"%s\"; did you mean \"%s %s%s%s\"?", key,
 		    k->name, rest, *rest != '\0' && *value != '\0' ? " " : "",
 		    value));
 	}
 	if ((k = config_suggest(key, strlen(key))) != NULL)
 		return (config_error(p, at->source, at->line,
-		    "unknown key \"%s\"; did you mean \"%s\"?", key,
-		    k->name));
-	return (config_error(p, at->source, at->line, "unknown key \"%s\"",
-	    key));
+				     "unknown key \"%s\"; did you mean \"%s\"?",
+				     key, k->name));
+	return (
+	    config_error(p, at->source, at->line, "unknown key \"%s\"", key));
 }
 
 /* config_line - one non-empty line of the config file */
@@ -1009,8 +1036,8 @@ config_line(struct config_parse *p, unsigned line, char *s)
 {
 	const struct config_key *k;
 	struct config_at at;
-	char		*value;
-	size_t		 klen, i;
+	char *value;
+	size_t klen, i;
 
 	klen = strcspn(s, " \t");
 	value = s + klen;
@@ -1021,21 +1048,22 @@ config_line(struct config_parse *p, unsigned line, char *s)
 
 	at.source = p->path;
 	at.line = line;
+	at.key = NULL;
 	at.in_list_file = 0;
 	if ((k = config_find(s, klen)) == NULL)
 		return (config_unknown(p, &at, s, value));
 	at.key = k->name;
 	i = (size_t)(k - config_keys);
 
-	if (value[strspn(value, k->kind == CONFIG_LIST ? ", \t" : "")] ==
-	    '\0')
+	if (value[strspn(value, k->kind == CONFIG_LIST ? ", \t" : "")] == '\0')
 		return (config_error(p, at.source, line, "%s: missing value",
-		    k->name));
-	if (value[0] == '=' && (value[1] == '\0' ||
-	    config_is_space((unsigned char)value[1]))) {
+				     k->name));
+	if (value[0] == '=' &&
+	    (value[1] == '\0' || config_is_space((unsigned char)value[1]))) {
 		for (value++; config_is_space((unsigned char)*value); value++)
 			;
-		return (config_error(p, at.source, line,
+		return (config_error(
+		    p, at.source, line,
 		    "%s: no '=' between a key and its value; write \"%s %s\"",
 		    k->name, k->name, *value != '\0' ? value : "value"));
 	}
@@ -1043,18 +1071,20 @@ config_line(struct config_parse *p, unsigned line, char *s)
 	if (k->kind == CONFIG_SCALAR) {
 		if (p->seen[i] != 0)
 			return (config_error(p, at.source, line,
-			    "%s: already set at line %u", k->name, p->seen[i]));
+					     "%s: already set at line %u",
+					     k->name, p->seen[i]));
 		p->seen[i] = line;
 		if (value[strcspn(value, " \t")] != '\0')
 			return (config_error(p, at.source, line,
-			    "%s: \"%s\": expected one value", k->name, value));
+					     "%s: \"%s\": expected one value",
+					     k->name, value));
 		return (k->set(p, k, &at, value));
 	}
 	if (p->seen[i] == 0) {
 		p->seen[i] = line;
 		if (k->reset != NULL && k->reset(p) == -1)
 			return (config_error(p, at.source, line,
-			    "%s: out of memory", k->name));
+					     "%s: out of memory", k->name));
 	}
 	return (config_list(p, k, &at, value));
 }
@@ -1070,9 +1100,9 @@ struct rd_config *
 rd_config_defaults(void)
 {
 	struct rd_config *cfg;
-	struct rd_err	 e;
-	char		 host[HOST_NAME_MAX + 1];
-	size_t		 i;
+	struct rd_err e;
+	char host[HOST_NAME_MAX + 1];
+	size_t i;
 
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		return (NULL);
@@ -1103,10 +1133,10 @@ rd_config_defaults(void)
 		return (NULL);
 	}
 	rd_err_clear(&e);
-	if (rd_netset_add_list(cfg->trusted_networks, CONFIG_DEF_TRUSTED,
-	    &e) == -1)
+	if (rd_netset_add_list(cfg->trusted_networks, CONFIG_DEF_TRUSTED, &e) ==
+	    -1)
 		rd_panic("config: default TrustedNetworks \"%s\": %s",
-		    CONFIG_DEF_TRUSTED, e.text);
+			 CONFIG_DEF_TRUSTED, e.text);
 	return (cfg);
 }
 
@@ -1115,9 +1145,9 @@ rd_config_load(const char *path, struct rd_err *err)
 {
 	struct config_parse p;
 	struct config_reader r;
-	char		 ebuf[128];
-	char		*s;
-	int		 rc, saved;
+	char ebuf[128];
+	char *s;
+	int rc, saved;
 
 	if (err != NULL)
 		rd_err_clear(err);
@@ -1136,7 +1166,7 @@ rd_config_load(const char *path, struct rd_err *err)
 	if ((r.fp = fopen(path, "re")) == NULL) {
 		saved = errno;
 		(void)config_error(&p, path, 0, "cannot open: %s",
-		    config_strerror(saved, ebuf, sizeof(ebuf)));
+				   config_strerror(saved, ebuf, sizeof(ebuf)));
 		rd_config_free(p.cfg);
 		return (NULL);
 	}
@@ -1178,7 +1208,7 @@ rd_config_free(struct rd_config *cfg)
 bool
 rd_config_is_submission_port(const struct rd_config *cfg, unsigned port)
 {
-	size_t		 i;
+	size_t i;
 
 	if (cfg == NULL)
 		return (false);

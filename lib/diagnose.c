@@ -13,6 +13,7 @@
 
 #include "relaydiag/addr.h"
 #include "relaydiag/diagnose.h"
+#include "relaydiag/err.h"
 #include "relaydiag/text.h"
 
 /*
@@ -149,6 +150,14 @@ static const struct {
 	const char	*needle;
 	const char	*id;
 } diag_mta_texts[] = {
+	/*
+	 * Postfix smtpd_check.c: "<%s>: Sender address rejected:
+	 * undeliverable address: %s" (or "unverified address" when 4xx),
+	 * where %s quotes the remote's reply to the probe, which may itself
+	 * say "User unknown" or "Relay access denied": match these first.
+	 */
+	{ "sender address rejected: undeliverable address", "mta.sender-verify-failed" },
+	{ "sender address rejected: unverified address", "mta.sender-verify-failed" },
 	{ "relay access denied",			"relay" },	/* Postfix */
 	{ "relaying denied",				"relay" },	/* Sendmail */
 	{ "client host rejected",			"mta.client-rejected" },
@@ -206,6 +215,8 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 	if (IS("helo"))
 		return (f->helo);
 	if (IS("port")) {
+		if (f->server_port == 0)	/* unknown: reads "unknown" */
+			return (NULL);
 		snprintf(tmp, tmplen, "%u", f->server_port);
 		return (tmp);
 	}
@@ -258,10 +269,18 @@ diag_fill(const char *tpl, const struct rd_facts *f, char *out, size_t len)
 static void
 diag_fact(struct rd_diagnosis *d, const char *key, const char *val)
 {
+	char	*dst;
+	size_t	 n;
+
 	if (d->nfacts >= RD_DIAG_FACTS_MAX)
 		return;
-	snprintf(d->facts[d->nfacts++], RD_DIAG_FACT_MAX, "%s=%s", key,
-	    val != NULL && *val != '\0' ? val : "none");
+	dst = d->facts[d->nfacts++];
+	n = rd_strlcpy(dst, key, RD_DIAG_FACT_MAX);
+	if (n + 1 >= RD_DIAG_FACT_MAX)
+		return;
+	dst[n++] = '=';
+	rd_strlcpy(dst + n, val != NULL && *val != '\0' ? val : "none",
+	    RD_DIAG_FACT_MAX - n);
 }
 
 /*
@@ -333,12 +352,13 @@ void
 rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out)
 {
 	const struct rd_catalogue_entry *e;
+	const char *id;
 	char port[16];
 
 	memset(out, 0, sizeof(*out));
-	e = rd_catalogue_find(diag_pick(f, &out->unauthorized_relay));
-	if (e == NULL)		/* every id diag_pick returns is listed */
-		e = rd_catalogue_find("mta.other");
+	id = diag_pick(f, &out->unauthorized_relay);
+	if ((e = rd_catalogue_find(id)) == NULL)
+		rd_panic("diagnose: id %s is not in the catalogue", id);
 	out->entry = e;
 	diag_fill(e->summary, f, out->summary, sizeof(out->summary));
 	diag_fill(e->remedy_client, f, out->remedy_client,

@@ -27,20 +27,20 @@
 #include "relaydiag/err.h"
 #include "relaydiag/text.h"
 
-#define DOMAINSET_SOURCE	"<domain list>"
-#define DOMAINSET_SEP		", \t\r\n"
-#define DOMAINSET_MIN_CAP	16
+#define DOMAINSET_SOURCE "<domain list>"
+#define DOMAINSET_SEP ", \t\r\n"
+#define DOMAINSET_MIN_CAP 16
 
 struct domainset_slot {
-	char		*key;		/* NULL: empty slot */
-	size_t		 len;
-	uint64_t	 hash;
+	char *key; /* NULL: empty slot */
+	size_t len;
+	uint64_t hash;
 };
 
 struct rd_domainset {
 	struct domainset_slot *slots;
-	size_t		 cap;		/* a power of two, or 0 */
-	size_t		 count;
+	size_t cap; /* a power of two, or 0 */
+	size_t count;
 };
 
 /* domainset_lower - ASCII lower case without the locale */
@@ -92,13 +92,13 @@ domainset_find(const struct rd_domainset *set, const char *p, size_t len)
 
 /* domainset_put - place a slot into a table known to have room */
 static void
-domainset_put(struct domainset_slot *slots, size_t cap,
-    const struct domainset_slot *sl)
+domainset_put(
+    struct domainset_slot *slots, size_t cap, const struct domainset_slot *sl)
 {
 	size_t i;
 
 	for (i = (size_t)sl->hash & (cap - 1); slots[i].key != NULL;
-	    i = (i + 1) & (cap - 1))
+	     i = (i + 1) & (cap - 1))
 		;
 	slots[i] = *sl;
 }
@@ -147,8 +147,8 @@ rd_domainset_free(struct rd_domainset *set)
 
 /* domainset_add_one - add the entry p[0..len); -1 with err */
 static int
-domainset_add_one(struct rd_domainset *set, const char *p, size_t len,
-    struct rd_err *err)
+domainset_add_one(
+    struct rd_domainset *set, const char *p, size_t len, struct rd_err *err)
 {
 	char name[RD_ADDR_DOMAIN_MAX + 2];
 	struct domainset_slot sl;
@@ -161,21 +161,25 @@ domainset_add_one(struct rd_domainset *set, const char *p, size_t len,
 		return (-1);
 	}
 	if (p[0] == '*') {
-		rd_err_set(err, DOMAINSET_SOURCE, 0, "bad domain \"%.*s\": "
+		rd_err_set(err, DOMAINSET_SOURCE, 0,
+		    "bad domain \"%.*s\": "
 		    "wildcards are not supported; \".example.org\" matches "
-		    "every sub-domain of example.org", (int)len, p);
+		    "every sub-domain of example.org",
+		    (int)len, p);
 		return (-1);
 	}
 	for (i = 0; i < len; i++) {
 		if (p[i] == ':' || p[i] == '/' || p[i] == '$') {
-			rd_err_set(err, DOMAINSET_SOURCE, 0, "\"%.*s\" is not "
+			rd_err_set(err, DOMAINSET_SOURCE, 0,
+			    "\"%.*s\" is not "
 			    "a domain: lookup tables, $parameters and file "
 			    "names are not supported in a domain list",
 			    (int)len, p);
 			return (-1);
 		}
 		if ((unsigned char)p[i] >= 0x80) {
-			rd_err_set(err, DOMAINSET_SOURCE, 0, "bad domain "
+			rd_err_set(err, DOMAINSET_SOURCE, 0,
+			    "bad domain "
 			    "\"%.*s\": 8-bit byte 0x%02X; write an "
 			    "internationalized domain as A-labels (xn--...)",
 			    (int)len, p, (unsigned char)p[i]);
@@ -191,10 +195,15 @@ domainset_add_one(struct rd_domainset *set, const char *p, size_t len,
 		memcpy(name, body, blen);
 		name[blen] = '\0';
 	}
-	if (blen == 0 || blen > RD_ADDR_DOMAIN_MAX || !rd_domain_valid(name)) {
-		rd_err_set(err, DOMAINSET_SOURCE, 0, "bad domain \"%.*s\": want "
+	/* One trailing dot was taken off: rd_domain_valid must not allow
+	 * another. */
+	if (blen == 0 || blen > RD_ADDR_DOMAIN_MAX || name[blen - 1] == '.' ||
+	    !rd_domain_valid(name)) {
+		rd_err_set(err, DOMAINSET_SOURCE, 0,
+		    "bad domain \"%.*s\": want "
 		    "a name like example.org, or .example.org for its "
-		    "sub-domains", (int)len, p);
+		    "sub-domains",
+		    (int)len, p);
 		return (-1);
 	}
 
@@ -202,7 +211,8 @@ domainset_add_one(struct rd_domainset *set, const char *p, size_t len,
 	sl.len = blen + parent;
 	if (domainset_find(set, parent ? body - 1 : body, sl.len) != NULL)
 		return (0);
-	if (domainset_grow(set) == -1 || (sl.key = malloc(sl.len + 1)) == NULL) {
+	if (domainset_grow(set) == -1 ||
+	    (sl.key = malloc(sl.len + 1)) == NULL) {
 		rd_err_set(err, DOMAINSET_SOURCE, 0, "out of memory");
 		return (-1);
 	}
@@ -218,8 +228,8 @@ domainset_add_one(struct rd_domainset *set, const char *p, size_t len,
 
 /* rd_domainset_add - add one entry; -1 with err on an invalid domain */
 int
-rd_domainset_add(struct rd_domainset *set, const char *entry,
-    struct rd_err *err)
+rd_domainset_add(
+    struct rd_domainset *set, const char *entry, struct rd_err *err)
 {
 	if (entry == NULL)
 		entry = "";
@@ -231,8 +241,8 @@ rd_domainset_add(struct rd_domainset *set, const char *entry,
  * list; stops at the first bad entry (those before it stay added).
  */
 int
-rd_domainset_add_list(struct rd_domainset *set, const char *list,
-    struct rd_err *err)
+rd_domainset_add_list(
+    struct rd_domainset *set, const char *list, struct rd_err *err)
 {
 	const char *p;
 	size_t n;

@@ -54,24 +54,24 @@ rd_err_clear(struct rd_err *err)
 
 /* rd_err_set - fill err from a printf format; unsafe bytes become '?' */
 void
-rd_err_set(struct rd_err *err, const char *source, unsigned line,
-    const char *fmt, ...)
+rd_err_set(
+    struct rd_err *err, const char *source, unsigned line, const char *fmt, ...)
 {
 	char src[sizeof(err->source)];
 	char text[sizeof(err->text)];
 	va_list ap;
-	int n;
+	int n, ns;
 
 	if (err == NULL)
 		return;
 	/* Format into the stack first: arguments may alias err's fields. */
-	n = snprintf(src, sizeof(src), "%s", source != NULL ? source : "");
-	err_safe_copy(err->source, sizeof(err->source), src, n);
+	ns = snprintf(src, sizeof(src), "%s", source != NULL ? source : "");
 	va_start(ap, fmt);
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		text[0] = '\0';
+	err_safe_copy(err->source, sizeof(err->source), src, ns);
 	err_safe_copy(err->text, sizeof(err->text), text, n);
 	err->line = line;
 }
@@ -88,8 +88,8 @@ rd_err_format(const struct rd_err *err, char *buf, size_t len)
 	if (err == NULL)
 		buf[0] = '\0';
 	else if (err->source[0] != '\0' && err->line > 0)
-		snprintf(buf, len, "%s:%u: %s", err->source, err->line,
-		    err->text);
+		snprintf(
+		    buf, len, "%s:%u: %s", err->source, err->line, err->text);
 	else if (err->source[0] != '\0')
 		snprintf(buf, len, "%s: %s", err->source, err->text);
 	else

@@ -49,7 +49,8 @@ rd_time_rfc3339(char out[RD_TS_MAX], const struct timespec *ts)
 
 	gmtime_r(&ts->tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, RD_TS_MAX, "%s.%03ldZ", base, ts->tv_nsec / 1000000);
+	snprintf(out, RD_TS_MAX, "%.19s.%03dZ", base,
+	    (int)(ts->tv_nsec / 1000000) % 1000);
 }
 
 long long

@@ -26,20 +26,20 @@
 #include "relaydiag/err.h"
 #include "relaydiag/netset.h"
 
-#define NETSET_SOURCE	"<network list>"
-#define NETSET_SEP	", \t\r\n"
-#define NETSET_ENTRY_MAX 128	/* longer than any address with a prefix */
-#define NETSET_HINT	"want 192.0.2.0/24, 2001:db8::/32 or [::1]/128"
+#define NETSET_SOURCE "<network list>"
+#define NETSET_SEP ", \t\r\n"
+#define NETSET_ENTRY_MAX 128 /* longer than any address with a prefix */
+#define NETSET_HINT "want 192.0.2.0/24, 2001:db8::/32 or [::1]/128"
 
 struct netset_net {
-	unsigned char	addr[16];	/* host bits zero */
-	unsigned	prefix;		/* 0-128, in the IPv6 view */
+	unsigned char addr[16]; /* host bits zero */
+	unsigned prefix;        /* 0-128, in the IPv6 view */
 };
 
 struct rd_netset {
 	struct netset_net *nets;
-	size_t		 count;
-	size_t		 cap;
+	size_t count;
+	size_t cap;
 };
 
 /*
@@ -113,8 +113,8 @@ netset_fail(struct rd_err *err, const char *p, size_t len, const char *why)
 
 /* netset_add_one - add the entry p[0..len); -1 with err */
 static int
-netset_add_one(struct rd_netset *set, const char *p, size_t len,
-    struct rd_err *err)
+netset_add_one(
+    struct rd_netset *set, const char *p, size_t len, struct rd_err *err)
 {
 	char shown[INET6_ADDRSTRLEN + 1];
 	const char *a, *rest, *close, *colon;
@@ -131,14 +131,17 @@ netset_add_one(struct rd_netset *set, const char *p, size_t len,
 	if (len > NETSET_ENTRY_MAX)
 		return (netset_fail(err, p, len, "too long"));
 	if (p[0] == '!')
-		return (netset_fail(err, p, len, "negation (\"!\") is not "
+		return (netset_fail(err, p, len,
+		    "negation (\"!\") is not "
 		    "supported; list only the networks to trust"));
 	/* "/file/name" and "type:/table": a ':' directly before a '/' is
 	 * never an IPv6 address. */
 	colon = memchr(p, ':', len);
-	if (p[0] == '/' || (p[0] != '[' && colon != NULL &&
-	    (size_t)(colon - p) + 1 < len && colon[1] == '/'))
-		return (netset_fail(err, p, len, "files and lookup tables "
+	if (p[0] == '/' ||
+	    (p[0] != '[' && colon != NULL && (size_t)(colon - p) + 1 < len &&
+		colon[1] == '/'))
+		return (netset_fail(err, p, len,
+		    "files and lookup tables "
 		    "are not supported here"));
 
 	/* "[addr]/len", "[addr]", "addr/len" or "addr" */
@@ -159,40 +162,44 @@ netset_add_one(struct rd_netset *set, const char *p, size_t len,
 	}
 	rlen = (size_t)(p + len - rest);
 	if (netset_parse_addr(a, alen, host, &v4) == -1)
-		return (netset_fail(err, p, len, "not an IP address; "
-		    NETSET_HINT));
+		return (netset_fail(
+		    err, p, len, "not an IP address; " NETSET_HINT));
 	max = v4 ? 32 : 128;
 	if (rlen == 0)
 		prefix = max;
 	else {
 		if (rest[0] != '/')
-			return (netset_fail(err, p, len, "text after ']' "
+			return (netset_fail(err, p, len,
+			    "text after ']' "
 			    "(want /prefix-length)"));
 		if (rlen == 1)
-			return (netset_fail(err, p, len, "missing prefix "
+			return (netset_fail(err, p, len,
+			    "missing prefix "
 			    "length after '/'"));
 		for (prefix = 0, i = 1; i < rlen; i++) {
 			if (rest[i] < '0' || rest[i] > '9' || i > 3)
-				return (netset_fail(err, p, len, v4 ?
-				    "bad prefix length (want 0-32)" :
-				    "bad prefix length (want 0-128)"));
+				return (netset_fail(err, p, len,
+				    v4 ? "bad prefix length (want 0-32)"
+				       : "bad prefix length (want 0-128)"));
 			prefix = prefix * 10 + (unsigned)(rest[i] - '0');
 		}
 		if (prefix > max)
-			return (netset_fail(err, p, len, v4 ?
-			    "prefix length out of range (want 0-32)" :
-			    "prefix length out of range (want 0-128)"));
+			return (netset_fail(err, p, len,
+			    v4 ? "prefix length out of range (want 0-32)"
+			       : "prefix length out of range (want 0-128)"));
 	}
 	net.prefix = v4 ? prefix + 96 : prefix;
 	memcpy(net.addr, host, 16);
 	netset_mask(net.addr, net.prefix);
 	if (memcmp(net.addr, host, 16) != 0) {
 		/* As Postfix does: name the network the user probably meant. */
-		inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? net.addr + 12 :
-		    net.addr, shown, sizeof(shown));
-		rd_err_set(err, NETSET_SOURCE, 0, "host bits set in \"%.*s\"; "
-		    "did you mean \"%s%s%s/%u\"?", (int)len, p,
-		    bracketed ? "[" : "", shown, bracketed ? "]" : "", prefix);
+		inet_ntop(v4 ? AF_INET : AF_INET6,
+		    v4 ? net.addr + 12 : net.addr, shown, sizeof(shown));
+		rd_err_set(err, NETSET_SOURCE, 0,
+		    "host bits set in \"%.*s\"; "
+		    "did you mean \"%s%s%s/%u\"?",
+		    (int)len, p, bracketed ? "[" : "", shown,
+		    bracketed ? "]" : "", prefix);
 		return (-1);
 	}
 
@@ -246,8 +253,7 @@ rd_netset_add(struct rd_netset *set, const char *entry, struct rd_err *err)
  * list; stops at the first bad entry (those before it stay added).
  */
 int
-rd_netset_add_list(struct rd_netset *set, const char *list,
-    struct rd_err *err)
+rd_netset_add_list(struct rd_netset *set, const char *list, struct rd_err *err)
 {
 	const char *p;
 	size_t n;
@@ -291,7 +297,7 @@ rd_netset_match(const struct rd_netset *set, const char *ip)
 	if (len >= 5 && strncasecmp(p, "IPv6:", 5) == 0) {
 		p += 5;
 		len -= 5;
-		if (memchr(p, ':', len) == NULL)	/* "IPv6:192.0.2.1" */
+		if (memchr(p, ':', len) == NULL) /* "IPv6:192.0.2.1" */
 			return (false);
 	}
 	if ((zone = memchr(p, '%', len)) != NULL && memchr(p, ':', len) != NULL)

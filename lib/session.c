@@ -37,7 +37,7 @@ struct rd_session {
 	struct rd_sink	*sink;
 	char		 sid[RD_SID_LEN + 1];
 	unsigned	 seq;			/* event counter */
-	struct timespec	 start;
+	struct timespec	 start;			/* CLOCK_MONOTONIC */
 
 	/* connection */
 	char		 client_ip[64];
@@ -102,7 +102,7 @@ rd_session_new(const struct rd_config *cfg, struct rd_sink *sink)
 	s->cfg = cfg;
 	s->sink = sink;
 	rd_id_session(s->sid);
-	clock_gettime(CLOCK_REALTIME, &s->start);
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	sess_copy(s->host, sizeof(s->host), cfg->host_name);
 	return (s);
 }
@@ -319,8 +319,13 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	}
 	rd_classify_rcpt(s->cfg, domain != NULL ? domain : "", ri->mailer,
 	    s->auth_user[0] != '\0', s->trusted, &cls);
-	if (domain == NULL)	/* not the postmaster rule: we know nothing */
+	if (domain == NULL) {
+		/* Not the postmaster rule: nothing says it is ours. */
 		cls.rclass = RD_CLASS_EXTERNAL;
+		cls.source = RD_CLASS_BY_DEFAULT;
+		cls.by = s->auth_user[0] != '\0' ? RD_AUTHZ_SASL :
+		    s->trusted ? RD_AUTHZ_NETWORK : RD_AUTHZ_NONE;
+	}
 	rd_classify_mta(ri->mailer, ri->host, ri->addr, &mta);
 
 	memset(&f, 0, sizeof(f));
@@ -463,7 +468,7 @@ rd_session_close(struct rd_session *s)
 {
 	struct rd_event_common	c;
 	struct rd_event_counts	n;
-	struct timespec		now;
+	struct timespec		now, mono;
 	char			eid[RD_EID_MAX];
 
 	sess_tx_reset(s);
@@ -473,7 +478,8 @@ rd_session_close(struct rd_session *s)
 	n.rcpts_accepted = s->accepted;
 	n.rcpts_rejected = s->rejected;
 	n.messages = s->messages;
-	n.duration_ms = rd_time_ms_between(&s->start, &now);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	n.duration_ms = rd_time_ms_between(&s->start, &mono);
 	n.diag_ids = s->ids.id;
 	n.ndiag_ids = s->ids.n;
 	sess_emit(s, "session", rd_event_session_json(&c, &n));

@@ -161,7 +161,8 @@ text_escape(struct rd_buf *b, const char *s, enum text_rule rule)
 		s = "";
 	/* Copy runs of plain bytes at once; escape the rest one by one. */
 	for (run = s, p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p >= 0x20 && *p < 0x7f && !(*p == '%' && rule == TEXT_REPLY))
+		if (*p >= 0x20 && *p < 0x7f &&
+		    !(*p == '%' && rule == TEXT_REPLY))
 			continue;
 		rd_buf_add(b, run, (size_t)((const char *)p - run));
 		n = text_unit(*p, rule, out);
@@ -196,7 +197,7 @@ rd_text_reply(struct rd_buf *b, const char *s)
 void
 rd_text_json(struct rd_buf *b, const char *s)
 {
-	static const char replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 	const unsigned char *p;
 	size_t len, i, n;
 	bool ok;
@@ -204,7 +205,7 @@ rd_text_json(struct rd_buf *b, const char *s)
 	if (s == NULL)
 		return;
 	p = (const unsigned char *)s;
-	len = strlen(s);	/* a C string: NUL cannot occur inside */
+	len = strlen(s); /* a C string: NUL cannot occur inside */
 	for (i = 0; i < len; i += n) {
 		n = text_utf8_seq(p + i, len - i, &ok);
 		if (ok)

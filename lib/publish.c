@@ -1,0 +1,1029 @@
+/*
+ * publish.c - the Redis sink: the publisher thread, sole owner of the
+ * hiredis context, fed by evqueue.c and falling back on spool.c.
+ *
+ * Owns struct redis_sink (behind struct rd_sink) and RedisURL parsing.
+ * The contract is in publish.h; the event transport in events.md.
+ *
+ * Order. Events reach Redis in the order they were queued, across
+ * failures, because an event only ever goes behind the ones older than it:
+ *   - while the spool holds anything, queued events are appended to it and
+ *     Redis gets them from there (the publisher replays it in order);
+ *   - a batch cut short by a failure is spooled (its undelivered tail)
+ *     before anything newer can be;
+ *   - an event that finds the queue full is spooled by its session thread,
+ *     but only after that thread has spooled what is older: the batch the
+ *     publisher has in flight, then the whole queue.
+ * The mutex "order" serializes these moves; the publisher takes it only to
+ * take a batch from the queue or to spool, never while talking to Redis. A
+ * batch in flight that a session thread spooled may also reach Redis: the
+ * spool then replays it a second time (at least once; consumers dedupe by
+ * "id").
+ * Threads: one publisher thread; it alone touches ctx and the fields
+ * marked "publisher" below. Counters are atomics.
+ * Memory: the batch buffers are allocated at open; each event's json is
+ * freed by whoever holds it last (publisher, spooler or dropper).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "relaydiag/evqueue.h"
+#include "relaydiag/publish.h"
+#include "relaydiag/text.h"
+
+#define PUB_CONNECT_MS		1000
+#define PUB_COMMAND_MS		1000
+#define PUB_BACKOFF_MIN_MS	100
+#define PUB_BACKOFF_MAX_MS	5000
+#define PUB_DRAIN_MS		5000
+#define PUB_QUEUE		10000
+#define PUB_BATCH		256
+#define PUB_SPOOL_MAX		(64ull << 20)
+#define PUB_IDLE_MS		250	/* publisher's longest sleep */
+#define PUB_ERR_MAX		256
+#define PUB_XADD_ARGS		10
+
+enum pub_state {
+	PUB_INIT,			/* no attempt yet */
+	PUB_UP,
+	PUB_DOWN,
+};
+
+struct redis_sink {
+	struct rd_sink	 base;		/* first: rd_sink * <-> redis_sink * */
+	struct rd_redis_url url;
+	char		*stream;
+	char		 maxlen[24];	/* decimal; "" : no trimming */
+	struct timeval	 connect_tv;
+	struct timeval	 command_tv;
+	unsigned	 backoff_max_ms;
+	unsigned	 drain_ms;
+	size_t		 batch;
+	uint64_t	 spool_max;
+	void		(*log)(int, const char *);
+
+	struct rd_evqueue *q;
+	struct rd_spool	*sp;		/* NULL: no spool */
+	pthread_t	 thread;
+	atomic_bool	 stop;
+	_Atomic int64_t	 drain_until_ms;	/* set by close before stop */
+
+	pthread_mutex_t	 order;		/* see the file comment */
+	struct rd_evqueue_item *inflight;	/* order: batch being sent */
+	size_t		 ninflight;		/* order */
+	bool		 inflight_spooled;	/* order: a session spooled it */
+
+	_Atomic uint64_t emitted;
+	_Atomic uint64_t delivered;
+	_Atomic uint64_t dropped;	/* besides what the spool counts */
+
+	/* publisher */
+	redisContext	*ctx;
+	enum pub_state	 state;
+	int64_t		 down_since_ms;
+	int64_t		 next_try_ms;
+	unsigned	 backoff_ms;
+	bool		 replaying;	/* up again, spool not yet empty */
+	uint64_t	 replayed;
+	char		 last_err[PUB_ERR_MAX];	/* sanitized */
+	struct rd_spool_stats seen;	/* spool counters last looked at */
+	bool		 spool_full_logged;
+	bool		 spool_io_logged;
+	struct rd_evqueue_item *items;	/* batch buffer, batch entries */
+	struct rd_spool_rec *recs;	/* batch buffer, batch entries */
+};
+
+/* pub_now_ms - CLOCK_MONOTONIC in milliseconds */
+static int64_t
+pub_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static struct timeval
+pub_tv(unsigned ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return (tv);
+}
+
+static void
+pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* pub_log - one state-change line to the daemon's log callback */
+static void
+pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	if (s->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->log(prio, msg);
+}
+
+/* pub_where - "host:port" or "unix:path", for log lines */
+static const char *
+pub_where(const struct redis_sink *s, char *buf, size_t len)
+{
+	if (s->url.is_unix)
+		snprintf(buf, len, "unix:%s", s->url.path);
+	else if (strchr(s->url.host, ':') != NULL)
+		snprintf(buf, len, "[%s]:%u", s->url.host, s->url.port);
+	else
+		snprintf(buf, len, "%s:%u", s->url.host, s->url.port);
+	return (buf);
+}
+
+/*
+ * RedisURL parsing.
+ */
+
+static int
+url_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * url_decode - %-decode s[0..n) into dst (size len). 0, or -1: bad
+ * escape, NUL or control character, or too long.
+ */
+static int
+url_decode(const char *s, size_t n, char *dst, size_t len)
+{
+	size_t i, o = 0;
+	int hi, lo;
+	unsigned char c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return (-1);
+			if ((hi = url_hex(s[i + 1])) < 0 ||
+			    (lo = url_hex(s[i + 2])) < 0)
+				return (-1);
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f || o + 1 >= len)
+			return (-1);
+		dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+	return (0);
+}
+
+/* url_number - decimal s[0..n) within [min, max]; 0, or -1 */
+static int
+url_number(const char *s, size_t n, unsigned long min, unsigned long max,
+    unsigned *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < min || v > max)
+		return (-1);
+	*out = (unsigned)v;
+	return (0);
+}
+
+/* url_userinfo - "[user]:pass" or "pass" into u; 0, or -1 with err */
+static int
+url_userinfo(const char *s, size_t n, struct rd_redis_url *u,
+    struct rd_err *err)
+{
+	const char *colon = memchr(s, ':', n);
+
+	if (colon == NULL) {
+		if (url_decode(s, n, u->pass, sizeof(u->pass)) != 0)
+			goto bad;
+		return (0);
+	}
+	if (url_decode(s, (size_t)(colon - s), u->user, sizeof(u->user)) != 0 ||
+	    url_decode(colon + 1, n - (size_t)(colon - s) - 1, u->pass,
+	    sizeof(u->pass)) != 0)
+		goto bad;
+	return (0);
+bad:
+	rd_err_set(err, "RedisURL", 0, "bad user or password: too long, a "
+	    "control character, or a %% not followed by two hex digits "
+	    "(write @ as %%40, : as %%3A, %% as %%25)");
+	return (-1);
+}
+
+/* url_host - "host[:port]" or "[v6][:port]"; 0, or -1 with err */
+static int
+url_host(const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
+{
+	const char *end = s + n, *hend, *port = NULL;
+	size_t i, hn;
+
+	if (n > 0 && s[0] == '[') {
+		if ((hend = memchr(s, ']', n)) == NULL)
+			goto bad;
+		s++;
+		if (hend + 1 < end) {
+			if (hend[1] != ':')
+				goto bad;
+			port = hend + 2;
+		}
+	} else {
+		hend = memchr(s, ':', n);
+		if (hend != NULL)
+			port = hend + 1;
+		else
+			hend = end;
+	}
+	hn = (size_t)(hend - s);
+	for (i = 0; i < hn; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '-' || s[i] == '_' ||
+		    (s[i] == ':' && s[-1] == '[')))
+			goto bad;
+	if (hn == 0)
+		rd_strlcpy(u->host, "127.0.0.1", sizeof(u->host));
+	else if (hn >= sizeof(u->host))
+		goto bad;
+	else {
+		memcpy(u->host, s, hn);
+		u->host[hn] = '\0';
+	}
+	if (port != NULL &&
+	    url_number(port, (size_t)(end - port), 1, 65535, &u->port) != 0) {
+		rd_err_set(err, "RedisURL", 0,
+		    "port must be a number from 1 to 65535");
+		return (-1);
+	}
+	return (0);
+bad:
+	rd_err_set(err, "RedisURL", 0, "bad host: expected a name, an IPv4 "
+	    "address or an [IPv6] address, then an optional :port");
+	return (-1);
+}
+
+int
+rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
+{
+	const char *p, *auth_end, *at, *q;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	u->port = 6379;
+	if (url == NULL || url[0] == '\0') {
+		rd_err_set(err, "RedisURL", 0, "empty URL");
+		return (-1);
+	}
+	if (strncmp(url, "redis://", 8) == 0)
+		p = url + 8;
+	else if (strncmp(url, "unix://", 7) == 0) {
+		p = url + 7;
+		u->is_unix = true;
+	} else if (strncmp(url, "rediss://", 9) == 0) {
+		rd_err_set(err, "RedisURL", 0, "rediss:// (TLS) is not "
+		    "supported: hiredis 0.14 has no TLS; use redis:// on a "
+		    "trusted network, unix://, or a local TLS tunnel");
+		return (-1);
+	} else {
+		rd_err_set(err, "RedisURL", 0, "expected "
+		    "redis://[[user]:password@]host[:port][/db] or "
+		    "unix://[[user]:password@]/path[?db=N]");
+		return (-1);
+	}
+
+	/* The authority ends at the first '/' (or '?'); user info at its
+	   last '@', so that a password may hold an unencoded '@'. */
+	auth_end = p + strcspn(p, "/?");
+	at = NULL;
+	for (q = p; q < auth_end; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		if (url_userinfo(p, (size_t)(at - p), u, err) != 0)
+			return (-1);
+		p = at + 1;
+	}
+
+	if (u->is_unix) {
+		if (p != auth_end || *p != '/') {
+			rd_err_set(err, "RedisURL", 0, "unix:// takes an "
+			    "absolute socket path, as in unix:///run/redis.sock "
+			    "or unix://:password@/run/redis.sock?db=1");
+			return (-1);
+		}
+		n = strcspn(p, "?");
+		if (url_decode(p, n, u->path, sizeof(u->path)) != 0) {
+			rd_err_set(err, "RedisURL", 0, "bad socket path (longer "
+			    "than %zu bytes, or a control character)",
+			    sizeof(u->path) - 1);
+			return (-1);
+		}
+		p += n;
+		if (*p == '\0')
+			return (0);
+		if (strncmp(p, "?db=", 4) != 0 ||
+		    url_number(p + 4, strlen(p + 4), 0, 2147483647, &u->db)) {
+			rd_err_set(err, "RedisURL", 0, "after the socket path "
+			    "only ?db=N is allowed");
+			return (-1);
+		}
+		return (0);
+	}
+
+	if (url_host(p, (size_t)(auth_end - p), u, err) != 0)
+		return (-1);
+	p = auth_end;
+	if (*p == '\0')
+		return (0);
+	if (*p == '/') {
+		p++;
+		if (*p == '\0')
+			return (0);
+		if (url_number(p, strlen(p), 0, 2147483647, &u->db) == 0)
+			return (0);
+	}
+	rd_err_set(err, "RedisURL", 0, "after the host only /db is allowed "
+	    "(a database number, as in redis://host:6379/2)");
+	return (-1);
+}
+
+/*
+ * The publisher's side of Redis.
+ */
+
+/* pub_redis_error - a reply's or the context's error, sanitized */
+static void
+pub_redis_error(char *dst, size_t len, const char *prefix, const char *text)
+{
+	char clean[PUB_ERR_MAX];
+
+	rd_text_log_str(clean, sizeof(clean), text);
+	snprintf(dst, len, "%s%s", prefix, clean);
+}
+
+/* pub_disconnect - drop the connection (no logging) */
+static void
+pub_disconnect(struct redis_sink *s)
+{
+	if (s->ctx != NULL) {
+		redisFree(s->ctx);
+		s->ctx = NULL;
+	}
+}
+
+/*
+ * pub_down - the connection failed (or could not be made): schedule the
+ * next attempt, log when the state or the reason changed.
+ */
+static void
+pub_down(struct redis_sink *s, const char *why)
+{
+	int64_t now = pub_now_ms();
+	const char *what = s->sp != NULL ? "spooling" :
+	    "dropping events (no SpoolDir)";
+
+	pub_disconnect(s);
+	s->next_try_ms = now + s->backoff_ms;
+	s->backoff_ms = s->backoff_ms * 2 > s->backoff_max_ms ?
+	    s->backoff_max_ms : s->backoff_ms * 2;
+	s->replaying = false;
+	if (s->state != PUB_DOWN) {
+		s->state = PUB_DOWN;
+		s->down_since_ms = now;
+		pub_log(s, LOG_ERR, "redis: down: %s; %s", why, what);
+	} else if (strcmp(s->last_err, why) != 0)
+		pub_log(s, LOG_ERR, "redis: still down: %s", why);
+	rd_strlcpy(s->last_err, why, sizeof(s->last_err));
+}
+
+/*
+ * pub_command - one command on a fresh connection (AUTH, SELECT): 0, or
+ * -1 with why set.
+ */
+static int
+pub_command(redisContext *c, int argc, const char **argv, char *why,
+    size_t len)
+{
+	redisReply *r;
+	char prefix[64];
+
+	r = redisCommandArgv(c, argc, argv, NULL);
+	if (r == NULL) {
+		pub_redis_error(why, len, "", c->errstr[0] ? c->errstr :
+		    "no reply");
+		return (-1);
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(prefix, sizeof(prefix), "%s refused: ", argv[0]);
+		pub_redis_error(why, len, prefix, r->str);
+		freeReplyObject(r);
+		return (-1);
+	}
+	freeReplyObject(r);
+	return (0);
+}
+
+/* pub_connect - connect, AUTH and SELECT; on failure, pub_down */
+static void
+pub_connect(struct redis_sink *s)
+{
+	const char *argv[3];
+	char why[PUB_ERR_MAX], where[300], db[16];
+	redisContext *c;
+	int argc;
+
+	if (s->url.is_unix)
+		c = redisConnectUnixWithTimeout(s->url.path, s->connect_tv);
+	else
+		c = redisConnectWithTimeout(s->url.host, (int)s->url.port,
+		    s->connect_tv);
+	if (c == NULL) {
+		pub_down(s, "out of memory");
+		return;
+	}
+	if (c->err) {
+		pub_redis_error(why, sizeof(why), "", c->errstr);
+		redisFree(c);
+		pub_down(s, why);
+		return;
+	}
+	redisSetTimeout(c, s->command_tv);
+	if (!s->url.is_unix)
+		redisEnableKeepAlive(c);
+	if (s->url.pass[0] != '\0') {
+		argc = 0;
+		argv[argc++] = "AUTH";
+		if (s->url.user[0] != '\0')
+			argv[argc++] = s->url.user;
+		argv[argc++] = s->url.pass;
+		if (pub_command(c, argc, argv, why, sizeof(why)) != 0)
+			goto fail;
+	}
+	if (s->url.db != 0) {
+		snprintf(db, sizeof(db), "%u", s->url.db);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		if (pub_command(c, 2, argv, why, sizeof(why)) != 0)
+			goto fail;
+	}
+	s->ctx = c;
+	s->backoff_ms = PUB_BACKOFF_MIN_MS;
+	s->last_err[0] = '\0';
+	if (s->state == PUB_DOWN && s->sp != NULL) {
+		s->replaying = true;	/* logged when the spool is empty */
+		s->replayed = 0;
+	} else if (s->state == PUB_DOWN)
+		pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s",
+		    (pub_now_ms() - s->down_since_ms + 500) / 1000);
+	else
+		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s",
+		    pub_where(s, where, sizeof(where)), s->stream);
+	s->state = PUB_UP;
+	return;
+fail:
+	redisFree(c);
+	pub_down(s, why);
+}
+
+/*
+ * pub_send - pipeline one XADD per event, then read the replies. Returns
+ * how many were accepted, in order; fewer than n means the connection is
+ * to be given up, and why says why.
+ */
+static size_t
+pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
+    const char *(*json)(void *, size_t, size_t *), void *v, char *why,
+    size_t whylen)
+{
+	const char *argv[PUB_XADD_ARGS] = { NULL };
+	size_t argvlen[PUB_XADD_ARGS], i, ok;
+	redisReply *r;
+	int argc = 0, t;
+
+	argv[argc++] = "XADD";
+	argv[argc++] = s->stream;
+	if (s->maxlen[0] != '\0') {
+		argv[argc++] = "MAXLEN";
+		argv[argc++] = "~";
+		argv[argc++] = s->maxlen;
+	}
+	argv[argc++] = "*";
+	argv[argc++] = "type";
+	t = argc++;
+	argv[argc++] = "event";
+	argc++;
+	for (i = 0; i < (size_t)argc; i++)
+		argvlen[i] = argv[i] != NULL ? strlen(argv[i]) : 0;
+	for (i = 0; i < n; i++) {
+		argv[t] = type(v, i);
+		argvlen[t] = strlen(argv[t]);
+		argv[t + 2] = json(v, i, &argvlen[t + 2]);
+		if (redisAppendCommandArgv(s->ctx, argc, argv, argvlen) !=
+		    REDIS_OK) {
+			rd_strlcpy(why, "out of memory", whylen);
+			return (0);
+		}
+	}
+	for (ok = 0; ok < n; ok++) {
+		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK || r == NULL) {
+			pub_redis_error(why, whylen, "", s->ctx->errstr[0] ?
+			    s->ctx->errstr : "no reply");
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			pub_redis_error(why, whylen, "XADD refused: ", r->str);
+			freeReplyObject(r);
+			break;
+		}
+		freeReplyObject(r);
+	}
+	atomic_fetch_add_explicit(&s->delivered, ok, memory_order_relaxed);
+	return (ok);
+}
+
+static const char *
+pub_item_type(void *v, size_t i)
+{
+	return (((struct rd_evqueue_item *)v)[i].type);
+}
+
+static const char *
+pub_item_json(void *v, size_t i, size_t *len)
+{
+	*len = ((struct rd_evqueue_item *)v)[i].len;
+	return (((struct rd_evqueue_item *)v)[i].json);
+}
+
+static const char *
+pub_rec_type(void *v, size_t i)
+{
+	return (((struct rd_spool_rec *)v)[i].type);
+}
+
+static const char *
+pub_rec_json(void *v, size_t i, size_t *len)
+{
+	*len = ((struct rd_spool_rec *)v)[i].len;
+	return (((struct rd_spool_rec *)v)[i].json);
+}
+
+/*
+ * Moving events to the spool. Every function named *_locked runs with
+ * s->order held.
+ */
+
+/* pub_spool_one_locked - spool (or, without a spool, drop) one event */
+static void
+pub_spool_one_locked(struct redis_sink *s, const struct rd_evqueue_item *it)
+{
+	if (s->sp == NULL || rd_spool_append(s->sp, it->type, it->json,
+	    it->len) != 0) {
+		if (s->sp == NULL || errno == EINVAL)
+			atomic_fetch_add_explicit(&s->dropped, 1,
+			    memory_order_relaxed);
+		/* else counted by the spool */
+	}
+}
+
+/* pub_spool_inflight_locked - spool the batch in flight, once */
+static void
+pub_spool_inflight_locked(struct redis_sink *s, size_t from)
+{
+	size_t i;
+
+	if (s->inflight == NULL || s->inflight_spooled)
+		return;
+	for (i = from; i < s->ninflight; i++)
+		pub_spool_one_locked(s, &s->inflight[i]);
+	s->inflight_spooled = true;
+}
+
+/* pub_queue_to_spool_locked - move everything queued into the spool */
+static void
+pub_queue_to_spool_locked(struct redis_sink *s)
+{
+	struct rd_evqueue_item tmp[32];
+	size_t n, i;
+
+	while ((n = rd_evqueue_get(s->q, tmp, 32, 0)) > 0)
+		for (i = 0; i < n; i++) {
+			pub_spool_one_locked(s, &tmp[i]);
+			free(tmp[i].json);
+		}
+}
+
+static void
+pub_queue_to_spool(struct redis_sink *s)
+{
+	pthread_mutex_lock(&s->order);
+	pub_queue_to_spool_locked(s);
+	pthread_mutex_unlock(&s->order);
+	if (s->sp != NULL)
+		rd_spool_sync(s->sp);
+}
+
+/*
+ * emit_take when the queue is full: spool the event behind everything
+ * older (the batch in flight, then the queue), or drop it.
+ */
+static int
+pub_overflow(struct redis_sink *s, const char *type, char *json)
+{
+	struct rd_evqueue_item it;
+	int r = 0;
+
+	if (s->sp == NULL) {
+		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		free(json);
+		return (-1);
+	}
+	if (rd_strlcpy(it.type, type, sizeof(it.type)) >= sizeof(it.type)) {
+		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		free(json);
+		return (-1);
+	}
+	it.json = json;
+	it.len = strlen(json);
+	pthread_mutex_lock(&s->order);
+	pub_spool_inflight_locked(s, 0);
+	pub_queue_to_spool_locked(s);
+	if (rd_spool_append(s->sp, it.type, it.json, it.len) != 0)
+		r = -1;			/* counted by the spool */
+	pthread_mutex_unlock(&s->order);
+	free(json);
+	return (r);
+}
+
+/*
+ * The publisher thread.
+ */
+
+/* pub_take - a batch from the queue into s->inflight, unless the spool
+   holds anything (then its turn comes first); the count */
+static size_t
+pub_take(struct redis_sink *s, int wait_ms)
+{
+	size_t n = 0;
+
+	if (!rd_evqueue_wait(s->q, wait_ms))
+		return (0);
+	pthread_mutex_lock(&s->order);
+	if (s->sp == NULL || rd_spool_pending(s->sp) == 0) {
+		n = rd_evqueue_get(s->q, s->items, s->batch, 0);
+		s->inflight = s->items;
+		s->ninflight = n;
+		s->inflight_spooled = false;
+	}
+	pthread_mutex_unlock(&s->order);
+	return (n);
+}
+
+/* pub_send_inflight - send the batch taken; spool what did not go */
+static void
+pub_send_inflight(struct redis_sink *s)
+{
+	char why[PUB_ERR_MAX];
+	size_t n = s->ninflight, ok, i;
+
+	ok = pub_send(s, n, pub_item_type, pub_item_json, s->items, why,
+	    sizeof(why));
+	pthread_mutex_lock(&s->order);
+	if (ok < n)
+		pub_spool_inflight_locked(s, ok);
+	s->inflight = NULL;
+	s->ninflight = 0;
+	s->inflight_spooled = false;
+	pthread_mutex_unlock(&s->order);
+	for (i = 0; i < n; i++)
+		free(s->items[i].json);
+	if (ok < n) {
+		if (s->sp != NULL)
+			rd_spool_sync(s->sp);
+		pub_down(s, why);
+	}
+}
+
+/* pub_replay - send one batch from the spool; acknowledge what went */
+static void
+pub_replay(struct redis_sink *s)
+{
+	char why[PUB_ERR_MAX];
+	size_t n, ok, i;
+
+	n = rd_spool_read(s->sp, s->recs, s->batch);
+	if (n == 0)
+		return;
+	ok = pub_send(s, n, pub_rec_type, pub_rec_json, s->recs, why,
+	    sizeof(why));
+	rd_spool_ack(s->sp, ok);
+	for (i = 0; i < n; i++)
+		free(s->recs[i].json);
+	s->replayed += ok;
+	if (ok < n)
+		pub_down(s, why);
+}
+
+/* pub_watch_spool - log changes in the spool's drop counters */
+static void
+pub_watch_spool(struct redis_sink *s)
+{
+	struct rd_spool_stats now;
+	char ebuf[128];
+
+	if (s->sp == NULL)
+		return;
+	rd_spool_stats(s->sp, &now);
+	if (now.dropped_oldest + now.dropped_newest >
+	    s->seen.dropped_oldest + s->seen.dropped_newest &&
+	    !s->spool_full_logged) {
+		pub_log(s, LOG_WARNING, "spool: full (SpoolMaxSize %" PRIu64
+		    " bytes); dropping the %s events", s->spool_max,
+		    now.dropped_newest > s->seen.dropped_newest ? "newest" :
+		    "oldest");
+		s->spool_full_logged = true;
+	} else if (s->spool_full_logged && now.pending == 0) {
+		pub_log(s, LOG_NOTICE, "spool: empty again; %" PRIu64 " events "
+		    "were dropped while it was full",
+		    now.dropped_oldest + now.dropped_newest);
+		s->spool_full_logged = false;
+	}
+	if (now.dropped_io > s->seen.dropped_io && !s->spool_io_logged) {
+		pub_log(s, LOG_ERR, "spool: write error: %s; dropping events",
+		    strerror_r(now.last_errno, ebuf, sizeof(ebuf)));
+		s->spool_io_logged = true;
+	} else if (s->spool_io_logged && now.dropped_io == s->seen.dropped_io &&
+	    now.appended > s->seen.appended) {
+		pub_log(s, LOG_NOTICE, "spool: writing again; %" PRIu64
+		    " events lost to write errors so far", now.dropped_io);
+		s->spool_io_logged = false;
+	}
+	if (now.corrupt > s->seen.corrupt)
+		pub_log(s, LOG_WARNING, "spool: skipped %" PRIu64 " damaged "
+		    "record(s) (torn by a crash, or a disk error)",
+		    now.corrupt - s->seen.corrupt);
+	s->seen = now;
+}
+
+/* pub_replay_done - the spool is empty again after an outage */
+static void
+pub_replay_done(struct redis_sink *s)
+{
+	s->replaying = false;
+	pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s; %" PRIu64
+	    " events replayed", (pub_now_ms() - s->down_since_ms + 500) / 1000,
+	    s->replayed);
+}
+
+/* pub_drained - whether close()'s time for sending is over */
+static bool
+pub_drained(struct redis_sink *s)
+{
+	return (atomic_load(&s->stop) &&
+	    pub_now_ms() >= atomic_load(&s->drain_until_ms));
+}
+
+static void *
+pub_main(void *arg)
+{
+	struct redis_sink *s = arg;
+	int64_t wait;
+	bool stopping;
+
+	for (;;) {
+		stopping = atomic_load(&s->stop);
+		if (s->ctx == NULL && (s->state == PUB_INIT ||
+		    (!stopping && pub_now_ms() >= s->next_try_ms)))
+			pub_connect(s);
+		if (s->ctx != NULL) {
+			if (s->sp != NULL && rd_spool_pending(s->sp) > 0) {
+				/* Replay, new events queued behind. */
+				pub_queue_to_spool(s);
+				pub_replay(s);
+			} else {
+				if (s->replaying)
+					pub_replay_done(s);
+				if (pub_take(s, stopping ? 0 : PUB_IDLE_MS) > 0)
+					pub_send_inflight(s);
+				else if (stopping && rd_evqueue_len(s->q) == 0 &&
+				    (s->sp == NULL ||
+				    rd_spool_pending(s->sp) == 0))
+					break;
+			}
+			if (pub_drained(s))
+				break;
+		} else {
+			if (stopping)
+				break;
+			wait = s->next_try_ms - pub_now_ms();
+			if (wait > PUB_IDLE_MS)
+				wait = PUB_IDLE_MS;
+			if (rd_evqueue_wait(s->q, wait > 0 ? (int)wait : 0))
+				pub_queue_to_spool(s);
+		}
+		pub_watch_spool(s);
+	}
+	/* Whatever is still queued goes to the spool (or is dropped). */
+	pub_queue_to_spool(s);
+	pub_watch_spool(s);
+	pub_disconnect(s);
+	return (NULL);
+}
+
+/*
+ * The sink interface.
+ */
+
+static int
+pub_emit_take(struct rd_sink *sk, const char *type, char *json)
+{
+	struct redis_sink *s = (struct redis_sink *)sk;
+
+	atomic_fetch_add_explicit(&s->emitted, 1, memory_order_relaxed);
+	if (json == NULL) {
+		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		return (-1);
+	}
+	if (rd_evqueue_put_take(s->q, type, json) == 0)
+		return (0);
+	if (errno == ENOBUFS)
+		return (pub_overflow(s, type, json));
+	atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+	free(json);			/* bad type, or closed */
+	return (-1);
+}
+
+static void
+pub_stats(struct rd_sink *sk, struct rd_sink_stats *out)
+{
+	struct redis_sink *s = (struct redis_sink *)sk;
+	struct rd_spool_stats ss;
+
+	memset(out, 0, sizeof(*out));
+	out->emitted = atomic_load_explicit(&s->emitted, memory_order_relaxed);
+	out->delivered = atomic_load_explicit(&s->delivered,
+	    memory_order_relaxed);
+	out->dropped = atomic_load_explicit(&s->dropped, memory_order_relaxed);
+	if (s->sp != NULL) {
+		rd_spool_stats(s->sp, &ss);
+		out->spooled = ss.appended;
+		out->dropped += ss.dropped_oldest + ss.dropped_newest +
+		    ss.dropped_io + ss.corrupt;
+	}
+}
+
+/* pub_free - release everything; the thread is not running */
+static void
+pub_free(struct redis_sink *s)
+{
+	rd_spool_close(s->sp);
+	rd_evqueue_free(s->q);
+	pthread_mutex_destroy(&s->order);
+	free(s->items);
+	free(s->recs);
+	free(s->stream);
+	explicit_bzero(&s->url, sizeof(s->url));
+	free(s);
+}
+
+static void
+pub_close(struct rd_sink *sk)
+{
+	struct redis_sink *s = (struct redis_sink *)sk;
+
+	atomic_store(&s->drain_until_ms, pub_now_ms() + (int64_t)s->drain_ms);
+	atomic_store(&s->stop, true);
+	rd_evqueue_close(s->q);		/* wakes the publisher */
+	pthread_join(s->thread, NULL);
+	pub_free(s);
+}
+
+static const struct rd_sink_ops pub_ops = {
+	.emit_take = pub_emit_take,
+	.stats = pub_stats,
+	.close = pub_close,
+};
+
+/* pub_stream_ok - a stream key we are willing to send */
+static bool
+pub_stream_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > 256)
+		return (false);
+	for (; *k; k++)
+		if ((unsigned char)*k <= 0x20 || *k == 0x7f)
+			return (false);
+	return (true);
+}
+
+struct rd_sink *
+rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
+{
+	struct rd_spool_params spp;
+	struct redis_sink *s;
+	sigset_t all, old;
+	const char *stream;
+	int e;
+
+	stream = p->stream != NULL ? p->stream : RD_REDIS_DEFAULT_STREAM;
+	if (!pub_stream_ok(stream)) {
+		rd_err_set(err, "RedisStream", 0, "stream key must be 1 to 256 "
+		    "printable characters without spaces");
+		return (NULL);
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		rd_err_set(err, "RedisURL", 0, "out of memory");
+		return (NULL);
+	}
+	pthread_mutex_init(&s->order, NULL);
+	s->base.ops = &pub_ops;
+	if (rd_redis_url_parse(p->url != NULL ? p->url : RD_REDIS_DEFAULT_URL,
+	    &s->url, err) != 0)
+		goto fail;
+	if (p->maxlen > 0)
+		snprintf(s->maxlen, sizeof(s->maxlen), "%" PRIu64, p->maxlen);
+	s->connect_tv = pub_tv(p->connect_timeout_ms ? p->connect_timeout_ms :
+	    PUB_CONNECT_MS);
+	s->command_tv = pub_tv(p->command_timeout_ms ? p->command_timeout_ms :
+	    PUB_COMMAND_MS);
+	s->backoff_max_ms = p->backoff_max_ms ? p->backoff_max_ms :
+	    PUB_BACKOFF_MAX_MS;
+	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms ?
+	    PUB_BACKOFF_MIN_MS : s->backoff_max_ms;
+	s->drain_ms = p->drain_timeout_ms ? p->drain_timeout_ms : PUB_DRAIN_MS;
+	s->batch = p->batch_size ? p->batch_size : PUB_BATCH;
+	s->spool_max = p->spool_max_bytes ? p->spool_max_bytes : PUB_SPOOL_MAX;
+	s->log = p->log;
+	s->state = PUB_INIT;
+	if ((s->stream = strdup(stream)) == NULL ||
+	    (s->items = calloc(s->batch, sizeof(*s->items))) == NULL ||
+	    (s->recs = calloc(s->batch, sizeof(*s->recs))) == NULL) {
+		rd_err_set(err, "RedisURL", 0, "out of memory");
+		goto fail;
+	}
+	if ((s->q = rd_evqueue_new(p->queue_size ? p->queue_size : PUB_QUEUE,
+	    err)) == NULL)
+		goto fail;
+	if (p->spool_dir != NULL) {
+		memset(&spp, 0, sizeof(spp));
+		spp.dir = p->spool_dir;
+		spp.max_bytes = s->spool_max;
+		spp.policy = p->spool_policy;
+		if ((s->sp = rd_spool_open(&spp, err)) == NULL)
+			goto fail;
+		rd_spool_stats(s->sp, &s->seen);
+	}
+	/* The publisher takes no signal: they belong to the daemon's signal
+	   thread; a SIGPIPE from a dead Redis socket stays pending here. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&s->thread, NULL, pub_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		rd_err_set(err, "RedisURL", 0, "cannot start the publisher "
+		    "thread: error %d", e);
+		goto fail;
+	}
+	return (&s->base);
+fail:
+	pub_free(s);
+	return (NULL);
+}
