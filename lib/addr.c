@@ -136,8 +136,7 @@ addr_domain_fail(struct rd_err *err, const char *in, enum addr_dom why,
 		return (addr_fail(err, in, "empty domain after '@'"));
 	case ADDR_DOM_TOO_LONG:
 		return (addr_fail(err, in,
-		    "domain too long: %zu octets, "
-		    "RFC 5321 4.5.3.1.2 allows %d",
+		    "domain too long: %zu octets, RFC 5321 4.5.3.1.2 allows %d",
 		    len, RD_ADDR_DOMAIN_MAX));
 	case ADDR_DOM_EMPTY_LABEL:
 		return (addr_fail(err, in,
@@ -145,14 +144,12 @@ addr_domain_fail(struct rd_err *err, const char *in, enum addr_dom why,
 		    "(leading, trailing or double dot)"));
 	case ADDR_DOM_LONG_LABEL:
 		return (addr_fail(err, in,
-		    "bad domain label: a label is "
-		    "longer than %d octets",
+		    "bad domain label: a label is longer than %d octets",
 		    ADDR_LABEL_MAX));
 	case ADDR_DOM_HYPHEN:
 		end = memchr(label, '.', len - bad);
 		return (addr_fail(err, in,
-		    "bad domain label \"%.*s\": starts "
-		    "or ends with '-'",
+		    "bad domain label \"%.*s\": starts or ends with '-'",
 		    (int)((end != NULL ? end : d + len) - label), label));
 	case ADDR_DOM_8BIT:
 		return (addr_fail(err, in,
@@ -275,9 +272,7 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 			return (addr_fail(err, in, "CR or LF in the address"));
 		if (c < 0x20 || c == 0x7f)
 			return (addr_fail(err, in,
-			    "control character 0x%02X "
-			    "in the address",
-			    c));
+			    "control character 0x%02X in the address", c));
 	}
 	s = in;
 	e = p;
@@ -286,22 +281,19 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 	while (e > s && e[-1] == ' ')
 		e--;
 	if (s == e)
-		return (addr_fail(err, in,
-		    "empty address (the null sender "
-		    "is \"<>\")"));
+		return (addr_fail(
+		    err, in, "empty address (the null sender is \"<>\")"));
 
 	/* Brackets: both or neither; MTAs usually pass them. */
 	if (*s == '<') {
 		if (e - s < 2 || e[-1] != '>')
-			return (addr_fail(err, in,
-			    "unbalanced brackets: '<' "
-			    "without '>'"));
+			return (addr_fail(
+			    err, in, "unbalanced brackets: '<' without '>'"));
 		s++;
 		e--;
 	} else if (e[-1] == '>')
-		return (addr_fail(err, in,
-		    "unbalanced brackets: '>' without "
-		    "'<'"));
+		return (
+		    addr_fail(err, in, "unbalanced brackets: '>' without '<'"));
 	/* RFC 5321 4.5.3.1.3: 256 octets with the brackets, as sent. */
 	if ((size_t)(e - s) + 2 > RD_ADDR_PATH_MAX)
 		return (addr_fail(err, in,
@@ -321,27 +313,23 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 		} else if (*p == '"')
 			inq = true;
 		else if (*p == '<' || *p == '>')
-			return (addr_fail(err, in,
-			    "unbalanced brackets: stray "
-			    "'%c'",
-			    *p));
+			return (addr_fail(
+			    err, in, "unbalanced brackets: stray '%c'", *p));
 	}
 
 	/* A source route "@a,@b:" is checked, then dropped. */
 	if (*s == '@') {
 		colon = memchr(s, ':', (size_t)(e - s));
 		if (colon == NULL)
-			return (addr_fail(err, in,
-			    "empty local part before "
-			    "'@'"));
+			return (
+			    addr_fail(err, in, "empty local part before '@'"));
 		if (!addr_route(s, (size_t)(colon - s)))
 			return (addr_fail(err, in, "bad source route \"%.*s\"",
 			    (int)(colon - s), s));
 		s = colon + 1;
 		if (s == e)
-			return (addr_fail(err, in,
-			    "no mailbox after the "
-			    "source route"));
+			return (addr_fail(
+			    err, in, "no mailbox after the source route"));
 	}
 
 	/* Local part: Quoted-string or Dot-string (RFC 5321 4.1.2). */
@@ -350,14 +338,12 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 			if (*p == '\\' && ++p == e)
 				break;
 		if (p >= e)
-			return (addr_fail(err, in,
-			    "unterminated quoted local "
-			    "part"));
+			return (addr_fail(
+			    err, in, "unterminated quoted local part"));
 		at = p + 1;
 		if (at < e && *at != '@')
 			return (addr_fail(err, in,
-			    "text after the quoted local "
-			    "part (want '@')"));
+			    "text after the quoted local part (want '@')"));
 	} else {
 		at = memchr(s, '@', (size_t)(e - s));
 		if (at == NULL)

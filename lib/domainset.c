@@ -179,8 +179,7 @@ domainset_add_one(
 		}
 		if ((unsigned char)p[i] >= 0x80) {
 			rd_err_set(err, DOMAINSET_SOURCE, 0,
-			    "bad domain "
-			    "\"%.*s\": 8-bit byte 0x%02X; write an "
+			    "bad domain \"%.*s\": 8-bit byte 0x%02X; write an "
 			    "internationalized domain as A-labels (xn--...)",
 			    (int)len, p, (unsigned char)p[i]);
 			return (-1);
@@ -195,8 +194,7 @@ domainset_add_one(
 		memcpy(name, body, blen);
 		name[blen] = '\0';
 	}
-	/* One trailing dot was taken off: rd_domain_valid must not allow
-	 * another. */
+	/* One trailing dot is gone; rd_domain_valid would allow another. */
 	if (blen == 0 || blen > RD_ADDR_DOMAIN_MAX || name[blen - 1] == '.' ||
 	    !rd_domain_valid(name)) {
 		rd_err_set(err, DOMAINSET_SOURCE, 0,

@@ -134,15 +134,13 @@ netset_add_one(
 		return (netset_fail(err, p, len,
 		    "negation (\"!\") is not "
 		    "supported; list only the networks to trust"));
-	/* "/file/name" and "type:/table": a ':' directly before a '/' is
-	 * never an IPv6 address. */
+	/* "/file/name", "type:/table": no IPv6 address has ':' before '/'. */
 	colon = memchr(p, ':', len);
 	if (p[0] == '/' ||
 	    (p[0] != '[' && colon != NULL && (size_t)(colon - p) + 1 < len &&
 		colon[1] == '/'))
 		return (netset_fail(err, p, len,
-		    "files and lookup tables "
-		    "are not supported here"));
+		    "files and lookup tables are not supported here"));
 
 	/* "[addr]/len", "[addr]", "addr/len" or "addr" */
 	bracketed = p[0] == '[';
@@ -170,12 +168,10 @@ netset_add_one(
 	else {
 		if (rest[0] != '/')
 			return (netset_fail(err, p, len,
-			    "text after ']' "
-			    "(want /prefix-length)"));
+			    "text after ']' (want /prefix-length)"));
 		if (rlen == 1)
-			return (netset_fail(err, p, len,
-			    "missing prefix "
-			    "length after '/'"));
+			return (netset_fail(
+			    err, p, len, "missing prefix length after '/'"));
 		for (prefix = 0, i = 1; i < rlen; i++) {
 			if (rest[i] < '0' || rest[i] > '9' || i > 3)
 				return (netset_fail(err, p, len,
@@ -196,8 +192,7 @@ netset_add_one(
 		inet_ntop(v4 ? AF_INET : AF_INET6,
 		    v4 ? net.addr + 12 : net.addr, shown, sizeof(shown));
 		rd_err_set(err, NETSET_SOURCE, 0,
-		    "host bits set in \"%.*s\"; "
-		    "did you mean \"%s%s%s/%u\"?",
+		    "host bits set in \"%.*s\"; did you mean \"%s%s%s/%u\"?",
 		    (int)len, p, bracketed ? "[" : "", shown,
 		    bracketed ? "]" : "", prefix);
 		return (-1);

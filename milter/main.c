@@ -176,7 +176,7 @@ main(int argc, char **argv)
 	struct privs_user	 user, *up = NULL;
 	bool			 foreground = false, check_only = false;
 	char			 sockpath[4096], pidfile[4096];
-	sigset_t		 set;
+	sigset_t		 set, stopset;
 	pthread_t		 tid;
 	int			 c, rc;
 
@@ -271,10 +271,21 @@ main(int argc, char **argv)
 	if (up != NULL && privs_drop(up, &err) != 0)
 		main_fatal(&err);
 
-	/* Our reload thread takes SIGUSR1; every other thread blocks it. */
+	/*
+	 * Our reload thread waits for SIGUSR1; libmilter's own signal thread
+	 * for SIGHUP, SIGTERM and SIGINT. Every thread, ours included, blocks
+	 * all four, or a stop signal could land on a thread that would let
+	 * it kill the process before smfi_main returns and flushes.
+	 */
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGUSR1);
+	sigaddset(&stopset, SIGHUP);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (pthread_create(&tid, NULL, main_signal_thread, &set) != 0) {
 		rd_err_set(&err, "pthread_create", 0, "%s", strerror(errno));
 		main_fatal(&err);
