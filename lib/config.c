@@ -649,6 +649,7 @@ config_set_host_name(struct config_parse *p, const struct config_key *k,
 		    "%s: \"%s\": expected a host name (letters, digits, '-', "
 		    "'.', at most 253 bytes)",
 		    k->name, value));
+	p->cfg->host_name_set = true;
 	return (config_store(p, k, at, value));
 }
 

@@ -512,6 +512,11 @@ pub_connect(struct redis_sink *s)
 	} else if (s->state == PUB_DOWN)
 		pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s",
 		    (pub_now_ms() - s->down_since_ms + 500) / 1000);
+	else if (s->sp != NULL && rd_spool_pending(s->sp) > 0)
+		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s; "
+		    "replaying %" PRIu64 " spooled events",
+		    pub_where(s, where, sizeof(where)), s->stream,
+		    rd_spool_pending(s->sp));
 	else
 		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s",
 		    pub_where(s, where, sizeof(where)), s->stream);

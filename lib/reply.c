@@ -17,6 +17,8 @@
 
 #define REPLY_WRAP	68	/* raw columns per reply line */
 #define HEADER_FOLD	76	/* columns before a header line is folded */
+/* A token must fit a folded line: tab (8 columns) + token <= HEADER_FOLD. */
+#define HEADER_TOKEN_MAX	(HEADER_FOLD - 8)
 
 static void
 reply_line(struct rd_verdict *v, const char *raw, size_t n)
@@ -132,6 +134,22 @@ header_kv(struct rd_buf *tok, const char *key, const char *val)
 	for (i = 0; i < v.len; i++)
 		if (v.data[i] == ' ' || v.data[i] == ';' || v.data[i] == '\t')
 			v.data[i] = '_';
+	/*
+	 * A token is never folded inside, so a long value (a 255-octet HELO
+	 * escaped to 1,020) would make a line longer than 78 columns, or than
+	 * RFC 5322's 998 octets: cut it to fit, marked with "...".
+	 */
+	if (strlen(key) + 1 + v.len > HEADER_TOKEN_MAX) {
+		size_t keep = HEADER_TOKEN_MAX - strlen(key) - 1 - 3;
+
+		/* Never inside a "\xHH" escape. */
+		for (i = keep > 3 ? keep - 3 : 0; i < keep; i++)
+			if (v.data[i] == '\\')
+				keep = i;
+		v.data[keep] = '\0';
+		v.len = keep;
+		rd_buf_adds(&v, "...");
+	}
 	rd_buf_reset(tok);
 	rd_buf_printf(tok, "%s=%s", key, v.data);
 	rd_buf_free(&v);
@@ -169,7 +187,13 @@ rd_header_build(const struct rd_header_info *h, char *out, size_t len)
 		header_kv(&tok, "diagnosis", h->ids[i]);
 		header_token(&b, &col, i == 0 ? "; " : " ", tok.data);
 	}
-	rd_strlcpy(out, b.data, len);
+	if (rd_strlcpy(out, b.data, len) >= len && len > 0) {
+		size_t n = strlen(out);
+
+		/* Cut: never end in a fold ("\n" alone starts a new line). */
+		while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\t'))
+			out[--n] = '\0';
+	}
 	rd_buf_free(&tok);
 	rd_buf_free(&b);
 }

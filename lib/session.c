@@ -135,8 +135,9 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 	sess_copy(s->client_name, sizeof(s->client_name), ci->client_name);
 	sess_copy(s->daemon, sizeof(s->daemon), ci->daemon_name);
 	s->daemon_port = ci->daemon_port;
+	/* The MTA's own name ({j}) unless HostName says otherwise. */
 	if (ci->mta_host != NULL && *ci->mta_host != '\0' &&
-	    s->cfg->host_name == NULL)
+	    !s->cfg->host_name_set)
 		sess_copy(s->host, sizeof(s->host), ci->mta_host);
 	s->trusted = rd_netset_match(s->cfg->trusted_networks, s->client_ip);
 	s->submission = rd_config_is_submission_port(s->cfg, s->daemon_port);

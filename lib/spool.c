@@ -363,6 +363,7 @@ static void
 spool_trim(struct rd_spool *sp, bool moved)
 {
 	struct spool_seg *s;
+	bool at_end;
 
 	while (sp->nsegs > 0) {
 		s = &sp->segs[0];
@@ -373,8 +374,10 @@ spool_trim(struct rd_spool *sp, bool moved)
 		}
 		if (sp->commit.seq == s->seq && sp->commit.off < s->size)
 			break;
+		at_end = sp->commit.seq == s->seq;
 		spool_remove_first(sp);
-		sp->commit = spool_first_pos(sp);
+		if (at_end)
+			sp->commit = spool_first_pos(sp);
 		moved = true;
 	}
 	if (sp->nsegs == 0)
@@ -400,7 +403,8 @@ spool_drop_oldest(struct rd_spool *sp)
 	sp->dropped_oldest += lost;
 	sp->pending = sp->pending > lost ? sp->pending - lost : 0;
 	spool_remove_first(sp);
-	sp->commit = spool_first_pos(sp);
+	if (sp->commit.seq <= seq)
+		sp->commit = spool_first_pos(sp);
 	if (sp->rd.seq <= seq)
 		sp->rd = sp->commit;
 	spool_cursor_save(sp);

@@ -133,7 +133,7 @@ rd_utf8_valid(const char *s, size_t len)
 static size_t
 text_unit(unsigned char c, enum text_rule rule, char out[4])
 {
-	if (c >= 0x20 && c < 0x7f) {
+	if (c >= 0x20 && c < 0x7f && !(c == '\\' && rule == TEXT_LOG)) {
 		out[0] = (char)c;
 		if (c == '%' && rule == TEXT_REPLY) {
 			out[1] = '%';
@@ -162,7 +162,8 @@ text_escape(struct rd_buf *b, const char *s, enum text_rule rule)
 	/* Copy runs of plain bytes at once; escape the rest one by one. */
 	for (run = s, p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p >= 0x20 && *p < 0x7f &&
-		    !(*p == '%' && rule == TEXT_REPLY))
+		    !(*p == '%' && rule == TEXT_REPLY) &&
+		    !(*p == '\\' && rule == TEXT_LOG))
 			continue;
 		rd_buf_add(b, run, (size_t)((const char *)p - run));
 		n = text_unit(*p, rule, out);
@@ -172,7 +173,10 @@ text_escape(struct rd_buf *b, const char *s, enum text_rule rule)
 	rd_buf_add(b, run, (size_t)((const char *)p - run));
 }
 
-/* rd_text_log - printable ASCII kept, everything else as \xHH */
+/*
+ * rd_text_log - printable ASCII kept, everything else as \xHH; a backslash
+ * too, so a client's literal "\x0A" cannot pass for an escaped LF.
+ */
 void
 rd_text_log(struct rd_buf *b, const char *s)
 {

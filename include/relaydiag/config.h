@@ -47,6 +47,7 @@ struct rd_config {
 	int	 log_level;		/* LogLevel: syslog priority (LOG_ERR .. LOG_DEBUG) */
 	int	 syslog_facility;	/* SyslogFacility: LOG_MAIL default */
 	char	*host_name;		/* HostName: for events; default gethostname() */
+	bool	 host_name_set;		/* HostName given: it beats the MTA's {j} */
 
 	/* what relaydiag does */
 	enum rd_mode mode;		/* Mode: observe|annotate|enforce */

@@ -4,7 +4,7 @@
  * Every byte that came from the network (HELO, addresses, AUTH user, the
  * MTA's reply text, header values) passes one of these before it reaches a
  * log line, a header, an SMTP reply or JSON. Each sink has its own rule:
- *   log:    printable ASCII kept, everything else as \xHH (OpenSMTPD strnvis)
+ *   log:    printable ASCII but backslash kept, the rest as \xHH (strnvis)
  *   header: printable ASCII kept, everything else as \xHH (no CR, LF, NUL)
  *   reply:  like header, and '%' doubled for smfi_setmlreply
  *   json:   valid UTF-8 kept (control characters too: jansson escapes them),

@@ -401,25 +401,26 @@ test_cap_newest_refuses(void **state)
 	struct fixture *f = *state;
 	struct rd_spool_stats st;
 	struct rd_spool *sp;
-	unsigned i, ok = 0;
+	unsigned i, ok = 0, skip[200], nskip = 0;
 	char j[128];
 
 	sp = open_spool(f->dir, 4096, 1024, RD_SPOOL_DROP_NEWEST);
 	for (i = 0; i < 200; i++) {
 		ev(j, sizeof(j), i);
-		if (rd_spool_append(sp, type_of(i), j, strlen(j)) == 0) {
-			if (ok != i)
-				fail_msg("e%u accepted after a refusal", i);
-			ok++;
-		} else
+		if (rd_spool_append(sp, type_of(i), j, strlen(j)) == 0)
+			ok++;		/* a shorter one may still fit */
+		else {
 			assert_int_equal(errno, ENOSPC);
+			skip[nskip++] = i;
+		}
 	}
 	rd_spool_stats(sp, &st);
 	assert_true(ok > 20 && ok < 200);
-	assert_int_equal(st.dropped_newest, 200 - ok);
+	assert_int_equal(st.dropped_newest, nskip);
 	assert_int_equal(st.dropped_oldest, 0);
 	assert_true(st.bytes <= 4096);
-	read_expect(sp, 0, ok, NULL, 0, 16);	/* the oldest kept */
+	assert_true(st.bytes > 4096 - 100);	/* refused only when full */
+	read_expect(sp, 0, 200, skip, nskip, 16);	/* the oldest kept */
 	rd_spool_close(sp);
 }
 
@@ -438,7 +439,7 @@ test_cap_oldest_drops_segments(void **state)
 	assert_int_equal(st.dropped_newest, 0);
 	assert_true(st.dropped_oldest > 0);
 	assert_int_equal(st.dropped_oldest + st.pending, 200);
-	assert_true(count_segments(f->dir) <= 4);
+	assert_true(count_segments(f->dir) <= 5);
 	read_expect(sp, (unsigned)st.dropped_oldest, 200, NULL, 0, 16);
 	rd_spool_close(sp);
 }
@@ -698,11 +699,10 @@ test_concurrent_appends_and_reads(void **state)
 			total++;
 			free(recs[k].json);
 		}
-		/* acknowledge only part of it now and then: re-reads */
+		/* now and then acknowledge all but the last: it is read
+		   again (id still holds its writer) */
 		if (total % 7 == 3 && n > 1) {
 			rd_spool_ack(sp, n - 1);
-			id = 0;
-			sscanf(recs[n - 1].json, "%u", &id);
 			total--;
 			next[id]--;
 		} else

@@ -1,0 +1,98 @@
+#!/bin/bash
+# demo.sh - the main job, on a fresh Debian 12 machine as root: install what
+# is needed, build relaydiag, start a private Postfix (Dovecot SASL,
+# STARTTLS) with relaydiag attached on loopback, replay real failure cases
+# from the field reports with swaks, and show what relaydiag concluded.
+#
+# Nothing outside a temporary directory is touched; everything started is
+# stopped at the end. RD_KEEP=1 keeps the directory (events, logs, mail).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo.sh: the demo runs a private Postfix: run as root" >&2
+	exit 1
+fi
+sh scripts/install-deps.sh >/dev/null
+cmake -S . -B build -DRD_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+set +eu
+
+export RD_SRC=$top RELAYDIAG_BIN=$top/build/milter/relaydiag
+# The harness of the end-to-end tests starts and stops the daemons.
+. "$top/tests/e2e/lib.sh"
+
+bold=$(tput bold 2>/dev/null || true)
+norm=$(tput sgr0 2>/dev/null || true)
+
+say() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$norm" >&7; }
+
+# The MTA's view: example.test is delivered here; the submission-like port
+# offers AUTH only after STARTTLS, as in the field reports
+# (smtpd_tls_auth_only = yes). relaydiag is told the same, plus a domain
+# that was "migrated" here but is missing from Postfix's configuration.
+RD_E2E_SUBMISSION_OPTS="-o smtpd_tls_auth_only=yes"
+rd_e2e_start_milter "Mode annotate" "LocalDomains example.test newdomain.test" "TLSAuthOnly no"
+rd_e2e_start_postfix
+
+# case TITLE SWAKS-ARGS...: replay one session and show the reply
+case_() {
+	local title=$1
+	shift
+	say "$title"
+	printf '   swaks %s\n' "$*" >&7
+	rd_e2e_swaks "$@"
+	grep -E '^<[-~*]+ +[45][0-9][0-9][ -]' "$RD_TRANSCRIPT" | sed 's/^/   server: /' >&7
+	grep -E '^<[-~] +250 2\.0\.0 Ok: queued' "$RD_TRANSCRIPT" | sed 's/^/   server: /' >&7
+}
+
+case_ "1. Outlook on a desktop, port 25, never logged in (seed: 95% of tickets)" \
+	--helo DESKTOP-4F2K --from anna@client.test --to bob@gmail.test --quit-after RCPT
+case_ "2. A server that talks SMTP properly but is not allowed to relay" \
+	--local-interface 127.0.0.5 --helo mail.partner.test --from noreply@partner.test --to carol@remote.test --quit-after RCPT
+case_ "3. A phone on the submission port, logged in over STARTTLS" \
+	--port "$RD_E2E_SUBMISSION_PORT" --tls --auth PLAIN --auth-user "$RD_ALICE_USER" \
+	--auth-password "$RD_ALICE_PASS" --from "$RD_ALICE_USER" --to dave@gmail.test
+case_ "4. An office server in the trusted network (mynetworks)" \
+	--local-interface "$RD_TRUSTED_IP" --helo office.example.test --to erin@gmail.test
+case_ "5. After a migration: newdomain.test was moved here but Postfix was not told" \
+	--local-interface 127.0.0.7 --helo mx.google.test --from friend@gmail.test --to info@newdomain.test --quit-after RCPT
+case_ "6. A cancelled account" \
+	--helo mx.google.test --from friend@gmail.test --to nobody@example.test --quit-after RCPT
+case_ "7. Mail for a local user, with a forged diagnostic header from outside" \
+	--helo mx.google.test --from friend@gmail.test --to "$RD_ALICE_USER" \
+	--header "Subject: hello" --add-header "X-Relay-Diagnostic: forged; diagnosis=relay.authorized-sasl"
+
+rd_e2e_wait_for "$RD_EVENTS" 'select(.type=="session" and .counts.messages==1 and .auth==null and .client.ip=="127.0.0.1")' 10 || true
+rd_e2e_wait_delivered 1 10 "$RD_ALICE_USER" || true
+sleep 0.3
+
+say "What relaydiag concluded (one rcpt event per recipient; $RD_EVENTS)"
+jq -r 'select(.type=="rcpt") |
+	"\n  \(.client.ip) helo=\(.client.helo) port=\(.server.port) auth=\(.auth.user // "none") tls=\(.tls.version // "none")\n" +
+	"  -> <\(.rcpt.addr)> class=\(.rcpt.class), MTA \(.mta.verdict)\(if .mta.dsn then " " + .mta.dsn + " " + .mta.text else "" end)\n" +
+	"  diagnosis: \(.diagnosis.id) [\(.diagnosis.severity)]\n" +
+	"  summary:   \(.diagnosis.summary)" +
+	(if .diagnosis.remedy_client != null then "\n  client:    \(.diagnosis.remedy_client)" else "" end) +
+	(if .diagnosis.remedy_admin != null then "\n  admin:     \(.diagnosis.remedy_admin)" else "" end)' \
+	"$RD_EVENTS" >&7
+
+say "The header on the delivered message (the forged copy is gone)"
+msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
+sed -n '/^X-Relay-Diagnostic:/,/^[^\t]/p' "${msg:-/dev/null}" | sed '$d' | sed 's/^/   /' >&7
+
+say "relaydiag's log (syslog in production)"
+grep -E 'rcpt=' "$RD_MILTER_LOG" | sed 's/^/   /' >&7
+
+ok=1
+"$top/tests/tools/check-events" "$RD_EVENTS" >&7 || ok=0
+n=$(jq -r 'select(.type=="rcpt") | .diagnosis.id' "$RD_EVENTS" | sort -u | wc -l)
+[ "$n" -ge 6 ] || ok=0
+_RD_FINISHED=1
+[ "${RD_KEEP:-0}" = 1 ] && printf '\nrun directory kept: %s\n' "$RD_E2E_DIR" >&7
+if [ "$ok" = 1 ]; then
+	printf '\ndemo: %d distinct diagnoses from 7 sessions.\n' "$n" >&7
+	exit 0
+fi
+printf '\ndemo: FAILED (see above)\n' >&7
+exit 1
