@@ -29,6 +29,10 @@
 
 #include "relaydiag/buf.h"
 #include "relaydiag/config.h"
+#include "relaydiag/diagnose.h"
+#include "relaydiag/postconf.h"
+#include "relaydiag/rules.h"
+#include "relaydiag/templates.h"
 #include "relaydiag/text.h"
 
 #define CONFIG_LINE_MAX 4096 /* bytes per line, without the '\n' */
@@ -73,7 +77,8 @@ struct config_key {
 	enum config_kind kind;
 	config_setter *set;
 	config_reset *reset; /* lists only; may be NULL */
-	size_t off;          /* string keys: offsetof the char * */
+	size_t off;          /* offsetof the field (string, bool, number) */
+	unsigned long min, max; /* numbers: the range */
 };
 
 /* One file being read, line by line. */
@@ -89,37 +94,78 @@ static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
     config_set_abs_path, config_set_event_log, config_set_header_name,
     config_set_user_id, config_set_log_level, config_set_facility,
     config_set_host_name, config_add_local, config_add_relay,
-    config_add_trusted, config_add_port;
+    config_add_trusted, config_add_port, config_set_uint, config_set_size,
+    config_add_action, config_add_rules, config_set_templates,
+    config_add_mx_host, config_set_drop_policy, config_set_import;
 static config_reset config_reset_trusted, config_reset_ports;
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
+#define CONFIG_OFF(field) offsetof(struct rd_config, field)
+#define CONFIG_UINT(name, field, lo, hi)                                       \
+	{name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), lo, hi}
 
 static const struct config_key config_keys[] = {
-    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket)},
-    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0},
-    {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0},
-    {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0},
-    {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0},
+    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket), 0, 0},
+    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0, 0, 0},
+    {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0, 0, 0},
+    {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0, 0, 0},
+    {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0, 0, 0},
     {"TrustedNetworks", CONFIG_LIST, config_add_trusted, config_reset_trusted,
-     0},
-    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0},
-    {"TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL, 0},
+     0, 0, 0},
+    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0, 0, 0},
+    {"TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL,
+     CONFIG_OFF(tls_auth_only), 0, 0},
     {"RedisURL", CONFIG_SCALAR, config_set_redis_url, NULL,
-     CONFIG_STR(redis_url)},
+     CONFIG_STR(redis_url), 0, 0},
     {"RedisStream", CONFIG_SCALAR, config_set_stream, NULL,
-     CONFIG_STR(redis_stream)},
+     CONFIG_STR(redis_stream), 0, 0},
     {"SpoolDir", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(spool_dir)},
+     CONFIG_STR(spool_dir), 0, 0},
     {"EventLog", CONFIG_SCALAR, config_set_event_log, NULL,
-     CONFIG_STR(event_log)},
+     CONFIG_STR(event_log), 0, 0},
     {"HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
-     CONFIG_STR(header_name)},
-    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id)},
-    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file)},
-    {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0},
-    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0},
+     CONFIG_STR(header_name), 0, 0},
+    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0, 0},
+    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file), 0, 0},
+    {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0, 0, 0},
+    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0, 0, 0},
     {"HostName", CONFIG_SCALAR, config_set_host_name, NULL,
-     CONFIG_STR(host_name)},
+     CONFIG_STR(host_name), 0, 0},
+    /* diagnosis */
+    {"RelayGate", CONFIG_SCALAR, config_set_bool, NULL,
+     CONFIG_OFF(relay_gate), 0, 0},
+    {"Action", CONFIG_LIST, config_add_action, NULL, 0, 0, 0},
+    {"ReplyRules", CONFIG_LIST, config_add_rules, NULL, 0, 0, 0},
+    {"TemplateFile", CONFIG_SCALAR, config_set_templates, NULL,
+     CONFIG_STR(template_file), 0, 0},
+    /* history */
+    CONFIG_UINT("HistoryWindow", history_window, 60, 90 * 86400),
+    CONFIG_UINT("ProbeWindow", probe_window, 10, 86400),
+    CONFIG_UINT("ProbeDomains", probe_domains, 1, 1000),
+    CONFIG_UINT("AlertProbeAttempts", alert_probe_attempts, 1, 1000000),
+    CONFIG_UINT("OutageWindow", outage_window, 10, 86400),
+    CONFIG_UINT("OutageSenders", outage_senders, 1, 100000),
+    CONFIG_UINT("HistoryCacheSize", history_cache_size, 16, 10000000),
+    CONFIG_UINT("HistoryTimeout", history_timeout_ms, 1, 10000),
+    /* DNS */
+    {"MXCheck", CONFIG_SCALAR, config_set_bool, NULL, CONFIG_OFF(mx_check), 0, 0},
+    {"MXHosts", CONFIG_LIST, config_add_mx_host, NULL, 0, 0, 0},
+    CONFIG_UINT("DNSTimeout", dns_timeout_ms, 1, 30000),
+    {"DNSConfig", CONFIG_SCALAR, config_set_abs_path, NULL,
+     CONFIG_STR(dns_config), 0, 0},
+    {"ImportPostfix", CONFIG_SCALAR, config_set_import, NULL,
+     CONFIG_STR(import_postfix), 0, 0},
+    /* events */
+    CONFIG_UINT("RedisMaxLen", redis_maxlen, 100, 1000000000),
+    CONFIG_UINT("RedisTimeout", redis_timeout_ms, 10, 60000),
+    CONFIG_UINT("EventQueueSize", event_queue_size, 16, 10000000),
+    {"SpoolMaxSize", CONFIG_SCALAR, config_set_size, NULL,
+     CONFIG_OFF(spool_max_size), 0, 0},
+    {"SpoolDropPolicy", CONFIG_SCALAR, config_set_drop_policy, NULL, 0, 0, 0},
+    {"HashPersonalData", CONFIG_SCALAR, config_set_bool, NULL,
+     CONFIG_OFF(hash_personal), 0, 0},
+    {"HashKeyFile", CONFIG_SCALAR, config_set_abs_path, NULL,
+     CONFIG_STR(hash_key_file), 0, 0},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -378,7 +424,7 @@ config_set_mode(struct config_parse *p, const struct config_key *k,
 	return (0);
 }
 
-/* config_set_bool - TLSAuthOnly, the only boolean so far */
+/* config_set_bool - yes/no keys, into the bool at k->off */
 static int
 config_set_bool(struct config_parse *p, const struct config_key *k,
 		const struct config_at *at, const char *value)
@@ -390,7 +436,7 @@ config_set_bool(struct config_parse *p, const struct config_key *k,
 		return (config_error(p, at->source, at->line,
 				     "%s: \"%s\": expected yes or no", k->name,
 				     value));
-	p->cfg->tls_auth_only = v != 0;
+	*(bool *)(void *)((char *)p->cfg + k->off) = v != 0;
 	return (0);
 }
 
@@ -749,6 +795,185 @@ config_reset_ports(struct config_parse *p)
 	return (0);
 }
 
+/* config_set_uint - a number within [k->min, k->max] into the unsigned */
+static int
+config_set_uint(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	unsigned long v;
+
+	if (config_number(value, strlen(value), k->max, &v) == -1 ||
+	    v < k->min)
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected a whole number from %lu to %lu",
+		    k->name, value, k->min, k->max));
+	*(unsigned *)(void *)((char *)p->cfg + k->off) = (unsigned)v;
+	return (0);
+}
+
+/* config_set_size - bytes, with an optional k, M or G suffix (1024s) */
+static int
+config_set_size(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	size_t		len = strlen(value);
+	unsigned long	v, mult = 1;
+
+	if (len > 0 && strchr("kKmMgG", value[len - 1]) != NULL) {
+		mult = value[len - 1] == 'k' || value[len - 1] == 'K' ? 1024UL :
+		    value[len - 1] == 'm' || value[len - 1] == 'M' ?
+		    1024UL * 1024 : 1024UL * 1024 * 1024;
+		len--;
+	}
+	if (config_number(value, len, 1UL << 40, &v) == -1 || v == 0 ||
+	    v > (1UL << 50) / mult)
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected a size such as 268435456, 512k, "
+		    "256M or 2G", k->name, value));
+	*(unsigned long long *)(void *)((char *)p->cfg + k->off) =
+	    (unsigned long long)v * mult;
+	return (0);
+}
+
+static const struct config_name config_actions[] = {
+    {"none", RD_ACTION_NONE}, {"header", RD_ACTION_HEADER},
+    {"reject", RD_ACTION_REJECT}, {"tempfail", RD_ACTION_TEMPFAIL},
+};
+
+/* config_add_action - "id=action": that diagnosis's action beats Mode */
+static int
+config_add_action(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *entry)
+{
+	struct rd_config *cfg = p->cfg;
+	const char	*eq = strchr(entry, '=');
+	char		 id[sizeof(cfg->actions[0].id)];
+	size_t		 i;
+	int		 v;
+
+	if (eq == NULL || (size_t)(eq - entry) >= sizeof(id))
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected id=action, e.g. "
+		    "sender.login-mismatch=reject", k->name, entry));
+	memcpy(id, entry, (size_t)(eq - entry));
+	id[eq - entry] = '\0';
+	if (rd_catalogue_find(id) == NULL)
+		return (config_error(p, at->source, at->line,
+		    "%s: unknown diagnosis id \"%s\"", k->name, id));
+	if (config_lookup(config_actions, CONFIG_NNAMES(config_actions),
+	    eq + 1, &v) == -1)
+		return (config_error(p, at->source, at->line,
+		    "%s: %s: \"%s\": expected none, header, reject or "
+		    "tempfail", k->name, id, eq + 1));
+	if ((v == RD_ACTION_REJECT || v == RD_ACTION_TEMPFAIL) &&
+	    strncmp(id, "alert.", 6) == 0)
+		return (config_error(p, at->source, at->line,
+		    "%s: %s is an alert, not a recipient decision: it can "
+		    "only be none or header", k->name, id));
+	for (i = 0; i < cfg->n_actions; i++)
+		if (strcmp(cfg->actions[i].id, id) == 0)
+			break;
+	if (i == RD_CONFIG_ACTIONS_MAX)
+		return (config_error(p, at->source, at->line,
+		    "%s: more than %d actions", k->name, RD_CONFIG_ACTIONS_MAX));
+	if (i == cfg->n_actions)
+		cfg->n_actions++;
+	(void)rd_strlcpy(cfg->actions[i].id, id, sizeof(cfg->actions[i].id));
+	cfg->actions[i].action = (enum rd_action)v;
+	return (0);
+}
+
+/* config_path - name relative to the config file's directory, in b */
+static void
+config_path(struct config_parse *p, const char *name, struct rd_buf *b)
+{
+	const char *slash;
+
+	rd_buf_init(b);
+	if (name[0] != '/' && p->path != NULL &&
+	    (slash = strrchr(p->path, '/')) != NULL)
+		rd_buf_add(b, p->path, (size_t)(slash - p->path) + 1);
+	rd_buf_adds(b, name);
+}
+
+/* config_add_rules - an admin's reply-text rules, before the built-in */
+static int
+config_add_rules(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *entry)
+{
+	struct rd_buf	path;
+	struct rd_err	e;
+	int		rc;
+
+	(void)k;
+	(void)at;
+	config_path(p, entry, &path);
+	rd_err_clear(&e);
+	rc = rd_rules_add_file(p->cfg->rules, path.data, &e);
+	rd_buf_free(&path);
+	if (rc != 0) {
+		/* The error is the rules file's own file:line. */
+		rd_err_set(p->err, e.source, e.line, "%s", e.text);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+config_set_templates(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	struct rd_buf	path;
+	struct rd_err	e;
+
+	config_path(p, value, &path);
+	rd_err_clear(&e);
+	rd_templates_free(p->cfg->templates);
+	p->cfg->templates = rd_templates_load(path.data, &e);
+	rd_buf_free(&path);
+	if (p->cfg->templates == NULL) {
+		rd_err_set(p->err, e.source, e.line, "%s", e.text);
+		return (-1);
+	}
+	return (config_store(p, k, at, value));
+}
+
+static int
+config_add_mx_host(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *entry)
+{
+	(void)k;
+	return (config_domain(p, p->cfg->mx_hosts, at, entry));
+}
+
+static int
+config_set_drop_policy(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	if (strcmp(value, "oldest") == 0)
+		p->cfg->spool_drop_policy = RD_DROP_OLDEST;
+	else if (strcmp(value, "newest") == 0)
+		p->cfg->spool_drop_policy = RD_DROP_NEWEST;
+	else
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected oldest or newest", k->name, value));
+	return (0);
+}
+
+/* config_set_import - "yes" (postconf's default) or a config directory */
+static int
+config_set_import(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	if (strcmp(value, "no") == 0)
+		return (0);
+	if (strcmp(value, "yes") != 0 && value[0] != '/')
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected yes, no, or the absolute path of a "
+		    "Postfix configuration directory", k->name, value));
+	return (config_store(p, k, at, value));
+}
+
 /*
  * config_read_line - the next line of r, checked, without its comment and
  * surrounding white space: 1 with *out set, 0 at the end, -1 with p->err.
@@ -1097,8 +1322,9 @@ config_dup(char **slot, const char *s)
 	return ((*slot = strdup(s)) == NULL ? -1 : 0);
 }
 
-struct rd_config *
-rd_config_defaults(void)
+/* config_new - every default, but not yet the built-in reply rules */
+static struct rd_config *
+config_new(void)
 {
 	struct rd_config *cfg;
 	struct rd_err e;
@@ -1113,6 +1339,20 @@ rd_config_defaults(void)
 	cfg->syslog_facility = LOG_MAIL;
 	cfg->mode = RD_MODE_OBSERVE;
 	cfg->tls_auth_only = false;
+	cfg->history_window = 86400;
+	cfg->probe_window = 600;
+	cfg->probe_domains = 3;
+	cfg->alert_probe_attempts = 20;
+	cfg->outage_window = 900;
+	cfg->outage_senders = 5;
+	cfg->history_cache_size = 10000;
+	cfg->history_timeout_ms = 50;
+	cfg->dns_timeout_ms = 500;
+	cfg->redis_maxlen = 1000000;
+	cfg->redis_timeout_ms = 1000;
+	cfg->event_queue_size = 65536;
+	cfg->spool_max_size = 256ULL * 1024 * 1024;
+	cfg->spool_drop_policy = RD_DROP_OLDEST;
 	for (i = 0; i < CONFIG_NNAMES(config_def_ports); i++)
 		cfg->submission_ports[i] = config_def_ports[i];
 	cfg->n_submission_ports = i;
@@ -1129,7 +1369,9 @@ rd_config_defaults(void)
 	    config_dup(&cfg->spool_dir, CONFIG_DEF_SPOOL) == -1 ||
 	    (cfg->local_domains = rd_domainset_new()) == NULL ||
 	    (cfg->relay_domains = rd_domainset_new()) == NULL ||
-	    (cfg->trusted_networks = rd_netset_new()) == NULL) {
+	    (cfg->trusted_networks = rd_netset_new()) == NULL ||
+	    (cfg->mx_hosts = rd_domainset_new()) == NULL ||
+	    (cfg->rules = rd_rules_new()) == NULL) {
 		rd_config_free(cfg);
 		return (NULL);
 	}
@@ -1138,6 +1380,46 @@ rd_config_defaults(void)
 	    -1)
 		rd_panic("config: default TrustedNetworks \"%s\": %s",
 			 CONFIG_DEF_TRUSTED, e.text);
+	return (cfg);
+}
+
+/*
+ * config_finish - what follows from the whole file: the built-in reply rules
+ * after the admin's, the Postfix import, the checks between keys.
+ */
+static int
+config_finish(struct rd_config *cfg, const char *path, struct rd_err *err)
+{
+	const char *src = path != NULL ? path : "<defaults>";
+
+	if (rd_rules_add_default(cfg->rules, err) != 0)
+		return (-1);
+	if (cfg->import_postfix != NULL &&
+	    rd_postconf_import(cfg, strcmp(cfg->import_postfix, "yes") == 0 ?
+	    NULL : cfg->import_postfix, NULL, err) != 0)
+		return (-1);
+	if (rd_domainset_count(cfg->mx_hosts) == 0 && cfg->host_name != NULL &&
+	    rd_domainset_add(cfg->mx_hosts, cfg->host_name, NULL) != 0)
+		(void)0;	/* a host name that is no domain: no MX matches */
+	if (cfg->hash_personal && cfg->hash_key_file == NULL) {
+		rd_err_set(err, src, 0, "HashPersonalData needs HashKeyFile "
+		    "(a file with a secret key)");
+		return (-1);
+	}
+	return (0);
+}
+
+struct rd_config *
+rd_config_defaults(void)
+{
+	struct rd_config *cfg;
+
+	if ((cfg = config_new()) == NULL)
+		return (NULL);
+	if (config_finish(cfg, NULL, NULL) != 0) {
+		rd_config_free(cfg);
+		return (NULL);
+	}
 	return (cfg);
 }
 
@@ -1155,7 +1437,7 @@ rd_config_load(const char *path, struct rd_err *err)
 	memset(&p, 0, sizeof(p));
 	p.path = path;
 	p.err = err;
-	if ((p.cfg = rd_config_defaults()) == NULL ||
+	if ((p.cfg = config_new()) == NULL ||
 	    config_dup(&p.cfg->path, path) == -1) {
 		rd_config_free(p.cfg);
 		(void)config_error(&p, path, 0, "out of memory");
@@ -1178,7 +1460,7 @@ rd_config_load(const char *path, struct rd_err *err)
 			break;
 	}
 	(void)fclose(r.fp);
-	if (rc == -1) {
+	if (rc == -1 || config_finish(p.cfg, path, err) != 0) {
 		rd_config_free(p.cfg);
 		return (NULL);
 	}
@@ -1188,6 +1470,8 @@ rd_config_load(const char *path, struct rd_err *err)
 void
 rd_config_free(struct rd_config *cfg)
 {
+	size_t i;
+
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
@@ -1203,6 +1487,15 @@ rd_config_free(struct rd_config *cfg)
 	free(cfg->redis_stream);
 	free(cfg->spool_dir);
 	free(cfg->event_log);
+	rd_rules_free(cfg->rules);
+	rd_templates_free(cfg->templates);
+	free(cfg->template_file);
+	rd_domainset_free(cfg->mx_hosts);
+	free(cfg->dns_config);
+	free(cfg->import_postfix);
+	for (i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->hash_key_file);
 	free(cfg);
 }
 
@@ -1231,4 +1524,31 @@ rd_mode_name(enum rd_mode mode)
 		return ("enforce");
 	}
 	return ("unknown");
+}
+
+const char *
+rd_action_name(enum rd_action a)
+{
+	switch (a) {
+	case RD_ACTION_HEADER:
+		return ("header");
+	case RD_ACTION_REJECT:
+		return ("reject");
+	case RD_ACTION_TEMPFAIL:
+		return ("tempfail");
+	case RD_ACTION_NONE:
+		break;
+	}
+	return ("none");
+}
+
+int
+rd_config_action(const struct rd_config *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; cfg != NULL && i < cfg->n_actions; i++)
+		if (strcmp(cfg->actions[i].id, id) == 0)
+			return ((int)cfg->actions[i].action);
+	return (-1);
 }

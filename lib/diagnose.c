@@ -8,19 +8,25 @@
  * filled texts are raw (sinks sanitize them).
  * Threads: pure functions of their arguments and of constant tables.
  */
+#include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "relaydiag/addr.h"
 #include "relaydiag/diagnose.h"
+#include "relaydiag/dns.h"
 #include "relaydiag/err.h"
+#include "relaydiag/rules.h"
+#include "relaydiag/templates.h"
 #include "relaydiag/text.h"
 
 /*
  * The catalogue. Ids are a public interface (events, headers, logs,
  * dashboards): never rename one, only add. Placeholders: ${client}
  * ${client_name} ${helo} ${port} ${user} ${sender} ${sender_domain} ${rcpt}
- * ${domain} ${mta_text} ${dsn}.
+ * ${domain} ${mta_text} ${dsn} ${elsewhere} ${mx}.
  */
 static const struct rd_catalogue_entry diag_catalogue[] = {
 	{ "relay.authorized-sasl", RD_SEV_INFO,
@@ -58,8 +64,8 @@ static const struct rd_catalogue_entry diag_catalogue[] = {
 	  "without TLS never see it." },
 	{ "relay.ip-changed", RD_SEV_ERROR,
 	  "Relay access denied for <${rcpt}>: ${sender} relayed with "
-	  "authorization from another address recently, but not from "
-	  "${client}.",
+	  "authorization from ${elsewhere} recently, but ${client} is not "
+	  "authorized.",
 	  "Your address changed (new network or Wi-Fi); use SMTP "
 	  "authentication instead of POP-before-SMTP.",
 	  "Authorization tied to a client address (POP-before-SMTP) broke "
@@ -77,13 +83,14 @@ static const struct rd_catalogue_entry diag_catalogue[] = {
 	  "",
 	  "Not a user to help; consider blocking ${client}." },
 	{ "rcpt.domain-not-accepted", RD_SEV_ERROR,
-	  "The MTA refused ${domain} as relaying, but relaydiag's "
-	  "configuration lists it as local.",
+	  "The MTA refused ${domain} as relaying, but the domain is handled "
+	  "here (relaydiag's configuration or its MX say so).",
 	  "The recipient's server is misconfigured; tell its administrator.",
 	  "Add ${domain} to mydestination, virtual_mailbox_domains or "
 	  "relay_domains (common after a migration)." },
 	{ "rcpt.mx-elsewhere", RD_SEV_WARNING,
-	  "The MX records of ${domain} do not point to this server.",
+	  "${domain} is delivered here, but its MX points to ${mx}, not to "
+	  "this server.",
 	  "", "Fix the MX records of ${domain}." },
 	{ "rcpt.unknown-user", RD_SEV_NOTICE,
 	  "The MTA rejected <${rcpt}>: no such user (${mta_text}).",
@@ -141,33 +148,6 @@ static const struct rd_catalogue_entry diag_catalogue[] = {
 
 #define DIAG_N	(sizeof(diag_catalogue) / sizeof(diag_catalogue[0]))
 
-/*
- * The MTA's reply texts, matched case-insensitively as substrings, first
- * match wins. "relay" marks a relay refusal: its id comes from the relay
- * rules below, not from this table.
- */
-static const struct {
-	const char	*needle;
-	const char	*id;
-} diag_mta_texts[] = {
-	/*
-	 * Postfix smtpd_check.c: "<%s>: Sender address rejected:
-	 * undeliverable address: %s" (or "unverified address" when 4xx),
-	 * where %s quotes the remote's reply to the probe, which may itself
-	 * say "User unknown" or "Relay access denied": match these first.
-	 */
-	{ "sender address rejected: undeliverable address", "mta.sender-verify-failed" },
-	{ "sender address rejected: unverified address", "mta.sender-verify-failed" },
-	{ "relay access denied",			"relay" },	/* Postfix */
-	{ "relaying denied",				"relay" },	/* Sendmail */
-	{ "client host rejected",			"mta.client-rejected" },
-	{ "user unknown",				"rcpt.unknown-user" },
-	{ "recipient address rejected: access denied",	"mta.recipient-access-denied" },
-	{ "sender address verification failed",		"mta.sender-verify-failed" },
-	{ "address verification failed",		"mta.sender-verify-failed" },
-	{ "blocked using",				"mta.rbl-listed" },
-	{ "domain not found",				"mta.unknown-domain" },
-};
 
 const char *
 rd_severity_name(enum rd_severity s)
@@ -196,12 +176,6 @@ rd_catalogue_all(size_t *n)
 	return (diag_catalogue);
 }
 
-/* diag_has - case-insensitive substring */
-static bool
-diag_has(const char *hay, const char *needle)
-{
-	return (hay != NULL && strcasestr(hay, needle) != NULL);
-}
 
 static const char *
 diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
@@ -234,6 +208,10 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 		return (f->mta != NULL ? f->mta->text : NULL);
 	if (IS("dsn"))
 		return (f->mta != NULL ? f->mta->dsn : NULL);
+	if (IS("elsewhere"))
+		return (f->elsewhere_ip);
+	if (IS("mx"))
+		return (f->mx_host);
 #undef IS
 	return (NULL);
 }
@@ -284,44 +262,170 @@ diag_fact(struct rd_diagnosis *d, const char *key, const char *val)
 }
 
 /*
- * diag_unauthorized_relay - the most specific id for an external recipient
- * the client was not authorized to relay to. Precedence, most specific
- * first (diagnoses.md): relay.probe > relay.ip-changed > relay.auth-stopped
- * > relay.tls-required-for-auth > relay.client-on-port-25 > relay.no-auth.
- * The history-based ids need correlation across sessions (history.c); the
- * rest are decided on this session's facts.
+ * The built-in reply rules, for callers that give none (unit tests, tools):
+ * built once, read-only afterwards.
  */
-static const char *
-diag_unauthorized_relay(const struct rd_facts *f)
+static pthread_once_t diag_rules_once = PTHREAD_ONCE_INIT;
+static struct rd_rules *diag_rules_builtin;
+
+static void
+diag_rules_init(void)
 {
-	if (f->tls_auth_only && !f->tls)
-		return ("relay.tls-required-for-auth");
-	if (!f->submission_port &&
-	    (f->helo == NULL || !rd_helo_is_fqdn(f->helo)))
-		return ("relay.client-on-port-25");
+	struct rd_err err;
+
+	if ((diag_rules_builtin = rd_rules_new()) == NULL ||
+	    rd_rules_add_default(diag_rules_builtin, &err) != 0)
+		rd_panic("diagnose: the built-in reply rules do not load");
+}
+
+static const struct rd_rules *
+diag_rules(const struct rd_facts *f)
+{
+	if (f->rules != NULL)
+		return (f->rules);
+	pthread_once(&diag_rules_once, diag_rules_init);
+	return (diag_rules_builtin);
+}
+
+bool
+rd_helo_implausible(const char *helo, const char *client_ip,
+    const char *our_name)
+{
+	struct in6_addr a6, c6;
+	struct in_addr	a4;
+	char		lit[80];
+	size_t		n;
+
+	if (helo == NULL || *helo == '\0')
+		return (false);
+	if (our_name != NULL && *our_name != '\0' &&
+	    rd_strcasecmp_ascii(helo, our_name) == 0)
+		return (true);
+	/* RFC 5321 4.1.3: an address goes in brackets; bare is a bot's habit. */
+	if (inet_pton(AF_INET, helo, &a4) == 1)
+		return (true);
+	n = strlen(helo);
+	if (helo[0] != '[' || helo[n - 1] != ']' || n - 2 >= sizeof(lit))
+		return (false);
+	memcpy(lit, helo + 1, n - 2);
+	lit[n - 2] = '\0';
+	if (client_ip == NULL)
+		return (false);
+	if (inet_pton(AF_INET, lit, &a4) == 1) {
+		struct in_addr c4;
+
+		if (inet_pton(AF_INET, client_ip, &c4) == 1)
+			return (a4.s_addr != c4.s_addr);
+		/* An IPv4-mapped client address: compare the IPv4 part. */
+		if (inet_pton(AF_INET6, client_ip, &c6) == 1)
+			return (memcmp(&c6.s6_addr[12], &a4, 4) != 0);
+		return (false);
+	}
+	if (strncasecmp(lit, "IPv6:", 5) == 0 &&
+	    inet_pton(AF_INET6, lit + 5, &a6) == 1 &&
+	    inet_pton(AF_INET6, client_ip, &c6) == 1)
+		return (memcmp(&a6, &c6, sizeof(a6)) != 0);
+	return (false);
+}
+
+/*
+ * The unauthorized-relay ids, most specific first (diagnoses.md). Each test
+ * reads only facts; the first that holds names the cause. The history-based
+ * ones need has_history (history.c answered).
+ */
+static bool
+diag_is_probe(const struct rd_facts *f)
+{
+	/* A lost user has a local sender or an authorized past; a prober not. */
+	if (f->sender_local || !f->has_history || f->sender_authorized_ever ||
+	    f->client_authorized_ever)
+		return (false);
+	return (f->client_refused_domains >= f->probe_domains ||
+	    rd_helo_implausible(f->helo, f->client_ip, f->our_name));
+}
+
+static bool
+diag_is_ip_changed(const struct rd_facts *f)
+{
+	return (f->has_history && f->sender_authorized_elsewhere);
+}
+
+static bool
+diag_is_auth_stopped(const struct rd_facts *f)
+{
+	return (f->has_history && f->sender_sasl_here);
+}
+
+static bool
+diag_is_tls_required(const struct rd_facts *f)
+{
+	return (f->tls_auth_only && !f->tls);
+}
+
+static bool
+diag_is_port25_client(const struct rd_facts *f)
+{
+	return (!f->submission_port &&
+	    (f->helo == NULL || !rd_helo_is_fqdn(f->helo)));
+}
+
+static const struct {
+	const char	*id;
+	bool		(*holds)(const struct rd_facts *);
+} diag_relay_precedence[] = {
+	{ "relay.probe",			diag_is_probe },
+	{ "relay.ip-changed",			diag_is_ip_changed },
+	{ "relay.auth-stopped",			diag_is_auth_stopped },
+	{ "relay.tls-required-for-auth",	diag_is_tls_required },
+	{ "relay.client-on-port-25",		diag_is_port25_client },
+};
+
+/* diag_unauthorized_relay - the most specific id for an unauthorized relay */
+static const char *
+diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
+{
+	size_t i;
+
+	/* The domain is ours: the MTA, not the client, is wrong. */
+	if ((f->cls.rclass == RD_CLASS_LOCAL &&
+	    f->cls.source == RD_CLASS_BY_CONFIG) || f->mx == RD_MX_HERE)
+		return ("rcpt.domain-not-accepted");
+	*unauth = true;
+	for (i = 0; i < sizeof(diag_relay_precedence) /
+	    sizeof(diag_relay_precedence[0]); i++)
+		if (diag_relay_precedence[i].holds(f))
+			return (diag_relay_precedence[i].id);
 	return ("relay.no-auth");
+}
+
+bool
+rd_diagnose_is_unauthorized_relay(const struct rd_facts *f)
+{
+	const char *id;
+
+	if (f->cls.rclass == RD_CLASS_LOCAL && f->cls.source ==
+	    RD_CLASS_BY_CONFIG)
+		return (false);
+	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) {
+		id = rd_rules_match(diag_rules(f), f->mta->text);
+		return (id != NULL && strcmp(id, "relay") == 0);
+	}
+	return (f->cls.by == RD_AUTHZ_NONE);
 }
 
 static const char *
 diag_pick(const struct rd_facts *f, bool *unauth)
 {
-	size_t i;
+	const char *id;
 
 	*unauth = false;
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) {
-		for (i = 0; i < sizeof(diag_mta_texts) /
-		    sizeof(diag_mta_texts[0]); i++) {
-			if (!diag_has(f->mta->text, diag_mta_texts[i].needle))
-				continue;
-			if (strcmp(diag_mta_texts[i].id, "relay") != 0)
-				return (diag_mta_texts[i].id);
-			if (f->cls.rclass == RD_CLASS_LOCAL &&
-			    f->cls.source == RD_CLASS_BY_CONFIG)
-				return ("rcpt.domain-not-accepted");
-			*unauth = true;
-			return (diag_unauthorized_relay(f));
-		}
-		return ("mta.other");
+		id = rd_rules_match(diag_rules(f), f->mta->text);
+		if (id == NULL)
+			return ("mta.other");
+		if (strcmp(id, "relay") == 0)
+			return (diag_unauthorized_relay(f, unauth));
+		return (id);
 	}
 	/* Accepted by the MTA (or decided by relaydiag, deployment 2). */
 	switch (f->cls.by) {
@@ -332,6 +436,8 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 			if (f->submission_port)
 				return ("submission.no-auth");
 		}
+		if (f->cls.rclass == RD_CLASS_LOCAL && f->mx == RD_MX_ELSEWHERE)
+			return ("rcpt.mx-elsewhere");
 		return ("delivery.local");
 	case RD_AUTHZ_SASL:
 		if (f->auth_user != NULL && strchr(f->auth_user, '@') != NULL &&
@@ -344,27 +450,29 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 	case RD_AUTHZ_NONE:
 		break;
 	}
-	*unauth = true;
-	return (diag_unauthorized_relay(f));
+	return (diag_unauthorized_relay(f, unauth));
 }
 
-void
-rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out)
+int
+rd_diagnose_fill(const char *id, const struct rd_facts *f,
+    struct rd_diagnosis *out)
 {
 	const struct rd_catalogue_entry *e;
-	const char *id;
+	const struct rd_template *t;
 	char port[16];
 
 	memset(out, 0, sizeof(*out));
-	id = diag_pick(f, &out->unauthorized_relay);
 	if ((e = rd_catalogue_find(id)) == NULL)
-		rd_panic("diagnose: id %s is not in the catalogue", id);
+		return (-1);
 	out->entry = e;
-	diag_fill(e->summary, f, out->summary, sizeof(out->summary));
-	diag_fill(e->remedy_client, f, out->remedy_client,
+	t = rd_templates_find(f->templates, e->id);
+	diag_fill(t != NULL && t->summary != NULL ? t->summary : e->summary,
+	    f, out->summary, sizeof(out->summary));
+	diag_fill(t != NULL && t->remedy_client != NULL ? t->remedy_client :
+	    e->remedy_client, f, out->remedy_client,
 	    sizeof(out->remedy_client));
-	diag_fill(e->remedy_admin, f, out->remedy_admin,
-	    sizeof(out->remedy_admin));
+	diag_fill(t != NULL && t->remedy_admin != NULL ? t->remedy_admin :
+	    e->remedy_admin, f, out->remedy_admin, sizeof(out->remedy_admin));
 
 	snprintf(port, sizeof(port), "%u", f->server_port);
 	diag_fact(out, "port", port);
@@ -376,4 +484,25 @@ rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out)
 	diag_fact(out, "class", rd_class_name(f->cls.rclass));
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT)
 		diag_fact(out, "mta", f->mta->text);
+	if (f->mx >= 0)
+		diag_fact(out, "mx", rd_mx_answer_name((enum rd_mx_answer)f->mx));
+	if (f->has_history && strcmp(e->id, "relay.ip-changed") == 0)
+		diag_fact(out, "authorized_from", f->elsewhere_ip);
+	if (f->has_history && strcmp(e->id, "relay.probe") == 0) {
+		snprintf(port, sizeof(port), "%u", f->client_refused_domains);
+		diag_fact(out, "refused_domains", port);
+	}
+	return (0);
+}
+
+void
+rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out)
+{
+	const char	*id;
+	bool		 unauth;
+
+	id = diag_pick(f, &unauth);
+	if (rd_diagnose_fill(id, f, out) != 0)
+		rd_panic("diagnose: id %s is not in the catalogue", id);
+	out->unauthorized_relay = unauth;
 }

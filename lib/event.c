@@ -211,3 +211,39 @@ rd_event_session_json(const struct rd_event_common *c,
 	json_object_set_new(o, "diagnoses", ev_ids(n));
 	return (ev_dump(o));
 }
+
+static json_t *
+ev_text_array(const char *const *v, size_t n)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, ev_text(v[i]));
+	return (a);
+}
+
+char *
+rd_event_alert_json(const struct rd_event_common *c,
+    const struct rd_event_alert *a)
+{
+	struct timespec	start = *c->ts;
+	char		ts0[RD_TS_MAX], ts1[RD_TS_MAX];
+	json_t		*o;
+
+	if ((o = ev_common(c)) == NULL)
+		return (NULL);
+	start.tv_sec -= a->window_s;
+	rd_time_rfc3339(ts0, &start);
+	rd_time_rfc3339(ts1, c->ts);
+	json_object_set_new(o, "diagnosis", ev_diagnosis(a->diag));
+	json_object_set_new(o, "window", json_pack("{s:s,s:s,s:i}",
+	    "start", ts0, "end", ts1, "seconds", (int)a->window_s));
+	json_object_set_new(o, "threshold", json_pack("{s:s,s:i,s:i}",
+	    "metric", a->metric, "limit", (int)a->limit,
+	    "observed", (int)a->observed));
+	json_object_set_new(o, "sample", json_pack("{s:o,s:o}",
+	    "clients", ev_text_array(a->clients, a->nclients),
+	    "senders", ev_text_array(a->senders, a->nsenders)));
+	return (ev_dump(o));
+}

@@ -392,10 +392,31 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 static void
 pub_redis_error(char *dst, size_t len, const char *prefix, const char *text)
 {
-	char clean[PUB_ERR_MAX];
+	size_t n;
 
-	rd_text_log_str(clean, sizeof(clean), text);
-	snprintf(dst, len, "%s%s", prefix, clean);
+	if ((n = rd_strlcpy(dst, prefix, len)) < len)
+		rd_text_log_str(dst + n, len - n, text);
+	/* "...or user is disabled." reads better before "; spooling" bare */
+	n = strlen(dst);
+	while (n > 0 && (dst[n - 1] == '.' || dst[n - 1] == ' '))
+		dst[--n] = '\0';
+}
+
+/*
+ * pub_ctx_error - why the context failed: hiredis reports a timeout as
+ * strerror(EAGAIN), "Resource temporarily unavailable"; say what it is.
+ */
+static void
+pub_ctx_error(const struct redis_sink *s, redisContext *c, int e, char *dst,
+    size_t len)
+{
+	if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
+		snprintf(dst, len, "no reply within %ld ms (RedisTimeout)",
+		    (long)(s->command_tv.tv_sec * 1000 +
+		    s->command_tv.tv_usec / 1000));
+	else
+		pub_redis_error(dst, len, "", c->errstr[0] ? c->errstr :
+		    "no reply");
 }
 
 /* pub_disconnect - drop the connection (no logging) */
@@ -438,16 +459,15 @@ pub_down(struct redis_sink *s, const char *why)
  * -1 with why set.
  */
 static int
-pub_command(redisContext *c, int argc, const char **argv, char *why,
-    size_t len)
+pub_command(const struct redis_sink *s, redisContext *c, int argc,
+    const char **argv, char *why, size_t len)
 {
 	redisReply *r;
 	char prefix[64];
 
 	r = redisCommandArgv(c, argc, argv, NULL);
 	if (r == NULL) {
-		pub_redis_error(why, len, "", c->errstr[0] ? c->errstr :
-		    "no reply");
+		pub_ctx_error(s, c, errno, why, len);
 		return (-1);
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -487,24 +507,26 @@ pub_connect(struct redis_sink *s)
 	redisSetTimeout(c, s->command_tv);
 	if (!s->url.is_unix)
 		redisEnableKeepAlive(c);
-	if (s->url.pass[0] != '\0') {
+	if (s->url.pass[0] != '\0' || s->url.user[0] != '\0') {
 		argc = 0;
 		argv[argc++] = "AUTH";
 		if (s->url.user[0] != '\0')
 			argv[argc++] = s->url.user;
 		argv[argc++] = s->url.pass;
-		if (pub_command(c, argc, argv, why, sizeof(why)) != 0)
+		if (pub_command(s, c, argc, argv, why, sizeof(why)) != 0)
 			goto fail;
 	}
 	if (s->url.db != 0) {
 		snprintf(db, sizeof(db), "%u", s->url.db);
 		argv[0] = "SELECT";
 		argv[1] = db;
-		if (pub_command(c, 2, argv, why, sizeof(why)) != 0)
+		if (pub_command(s, c, 2, argv, why, sizeof(why)) != 0)
 			goto fail;
 	}
+	/* The backoff is reset by the first XADD accepted, not here: a
+	   Redis that accepts connections and refuses every XADD (WRONGTYPE,
+	   OOM, NOAUTH) is retried at the slowest pace. */
 	s->ctx = c;
-	s->backoff_ms = PUB_BACKOFF_MIN_MS;
 	s->last_err[0] = '\0';
 	if (s->state == PUB_DOWN && s->sp != NULL) {
 		s->replaying = true;	/* logged when the spool is empty */
@@ -568,8 +590,7 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 	}
 	for (ok = 0; ok < n; ok++) {
 		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK || r == NULL) {
-			pub_redis_error(why, whylen, "", s->ctx->errstr[0] ?
-			    s->ctx->errstr : "no reply");
+			pub_ctx_error(s, s->ctx, errno, why, whylen);
 			break;
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
@@ -579,6 +600,9 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 		}
 		freeReplyObject(r);
 	}
+	if (ok > 0)
+		s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms ?
+		    PUB_BACKOFF_MIN_MS : s->backoff_max_ms;
 	atomic_fetch_add_explicit(&s->delivered, ok, memory_order_relaxed);
 	return (ok);
 }
@@ -863,6 +887,8 @@ pub_main(void *arg)
 				pub_queue_to_spool(s);
 		}
 		pub_watch_spool(s);
+		if (s->sp != NULL)
+			rd_spool_sync(s->sp);	/* what sessions spooled */
 	}
 	/* Whatever is still queued goes to the spool (or is dropped). */
 	pub_queue_to_spool(s);

@@ -35,6 +35,8 @@ struct sess_ids {
 struct rd_session {
 	const struct rd_config *cfg;
 	struct rd_sink	*sink;
+	struct rd_history *history;		/* may be NULL */
+	struct rd_dns	*dns;			/* may be NULL */
 	char		 sid[RD_SID_LEN + 1];
 	unsigned	 seq;			/* event counter */
 	struct timespec	 start;			/* CLOCK_MONOTONIC */
@@ -66,6 +68,7 @@ struct rd_session {
 	struct sess_ids	 tx_ids;
 	struct rd_diagnosis tx_worst;		/* most severe of the message */
 	bool		 has_worst;
+	bool		 tx_header;		/* an accepted rcpt wants the header */
 	unsigned	 own_headers;		/* copies of our header seen */
 
 	/* session totals */
@@ -111,6 +114,14 @@ void
 rd_session_free(struct rd_session *s)
 {
 	free(s);
+}
+
+void
+rd_session_use(struct rd_session *s, struct rd_history *history,
+    struct rd_dns *dns)
+{
+	s->history = history;
+	s->dns = dns;
 }
 
 const char *
@@ -180,6 +191,7 @@ sess_tx_reset(struct rd_session *s)
 	s->tx_rcpts = s->tx_accepted = s->tx_rejected = 0;
 	s->tx_ids.n = 0;
 	s->has_worst = false;
+	s->tx_header = false;
 	s->own_headers = 0;
 }
 
@@ -211,21 +223,6 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 	}
 }
 
-static const char *
-sess_action_name(enum rd_action a)
-{
-	switch (a) {
-	case RD_ACTION_HEADER:
-		return ("header");
-	case RD_ACTION_REJECT:
-		return ("reject");
-	case RD_ACTION_TEMPFAIL:
-		return ("tempfail");
-	case RD_ACTION_NONE:
-		break;
-	}
-	return ("none");
-}
 
 /* sess_common - the members every event of this session shares */
 static void
@@ -272,21 +269,125 @@ sess_emit(struct rd_session *s, const char *type, char *json)
 
 /*
  * sess_action - what relaydiag does about a recipient. The MTA's own
- * refusal stands (our reply would be ignored: postfix-notes.md); in enforce
- * mode an unauthorized relay the MTA let through (deployment 2) is refused
- * with the explanation.
+ * refusal stands (our reply would be ignored: postfix-notes.md). As the
+ * relay gate (RelayGate, deployment 2) or in enforce mode, an unauthorized
+ * relay the MTA let through is refused with the explanation, and with
+ * RelayGate no Action can weaken that: the MTA relies on us. Otherwise a
+ * per-id Action beats the mode; annotate and enforce add the header.
  */
 static enum rd_action
 sess_action(const struct rd_session *s, const struct rd_mta_result *m,
     const struct rd_diagnosis *d)
 {
+	int a;
+
 	if (m->verdict != RD_MTA_ACCEPT)
 		return (RD_ACTION_NONE);
-	if (s->cfg->mode == RD_MODE_ENFORCE && d->unauthorized_relay)
+	a = rd_config_action(s->cfg, d->entry->id);
+	if (d->unauthorized_relay && s->cfg->relay_gate)
+		return (a == RD_ACTION_TEMPFAIL ? RD_ACTION_TEMPFAIL :
+		    RD_ACTION_REJECT);
+	if (a >= 0)
+		return ((enum rd_action)a);
+	if (d->unauthorized_relay && s->cfg->mode == RD_MODE_ENFORCE)
 		return (RD_ACTION_REJECT);
-	if (s->cfg->mode != RD_MODE_OBSERVE)
-		return (RD_ACTION_HEADER);
-	return (RD_ACTION_NONE);
+	return (s->cfg->mode != RD_MODE_OBSERVE ? RD_ACTION_HEADER :
+	    RD_ACTION_NONE);
+}
+
+/* sess_alerts - the alert events the last refusal completed */
+static void
+sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
+    const struct rd_facts *f)
+{
+	struct rd_event_common	c;
+	struct rd_event_alert	a;
+	struct rd_diagnosis	d;
+	struct timespec		now;
+	char			eid[RD_EID_MAX];
+	const char		*senders[5], *clients[1];
+	unsigned		i;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	clients[0] = s->client_ip;
+	if (al->auth_outage && rd_diagnose_fill("alert.auth-outage", f,
+	    &d) == 0) {
+		sess_common(s, &c, "alert", eid, &now);
+		memset(&a, 0, sizeof(a));
+		for (i = 0; i < al->outage_nsample && i < 5; i++)
+			senders[i] = al->outage_sample[i];
+		a.diag = &d;
+		a.window_s = s->cfg->outage_window;
+		a.metric = "refused_senders_with_sasl_history";
+		a.limit = s->cfg->outage_senders;
+		a.observed = al->outage_senders;
+		a.senders = senders;
+		a.nsenders = i;
+		a.clients = clients;
+		a.nclients = 1;
+		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
+		rd_log(LOG_CRIT, s->sid, "alert=alert.auth-outage senders=%u "
+		    "window=%us: many senders that used to log in are refused; "
+		    "check the authentication service", al->outage_senders,
+		    s->cfg->outage_window);
+	}
+	if (al->relay_probe && rd_diagnose_fill("alert.relay-probe", f,
+	    &d) == 0) {
+		sess_common(s, &c, "alert", eid, &now);
+		memset(&a, 0, sizeof(a));
+		a.diag = &d;
+		a.window_s = s->cfg->probe_window;
+		a.metric = "refused_relay_attempts";
+		a.limit = s->cfg->alert_probe_attempts;
+		a.observed = al->probe_attempts;
+		a.clients = clients;
+		a.nclients = 1;
+		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
+		rd_log(LOG_WARNING, s->sid, "alert=alert.relay-probe client=%s "
+		    "attempts=%u window=%us", s->client_ip, al->probe_attempts,
+		    s->cfg->probe_window);
+	}
+}
+
+/*
+ * sess_correlate - what history and DNS add to the facts of a recipient;
+ * also records authorized relays for later sessions.
+ */
+static void
+sess_correlate(struct rd_session *s, struct rd_facts *f,
+    struct rd_history_facts *hf, char *mx, size_t mxlen)
+{
+	struct rd_history_alerts al;
+	bool	unauth = rd_diagnose_is_unauthorized_relay(f);
+	time_t	now = time(NULL);
+
+	if (s->dns != NULL && s->cfg->mx_check && f->rcpt_domain != NULL &&
+	    ((unauth && f->cls.rclass == RD_CLASS_EXTERNAL) ||
+	    (f->cls.rclass == RD_CLASS_LOCAL && f->mta->verdict ==
+	    RD_MTA_ACCEPT))) {
+		f->mx = (int)rd_dns_mx(s->dns, f->rcpt_domain, mx, mxlen);
+		f->mx_host = mx;
+	}
+	if (s->history == NULL)
+		return;
+	if (unauth && f->mx != RD_MX_HERE) {
+		memset(&al, 0, sizeof(al));
+		rd_history_refused(s->history, s->sender, s->client_ip,
+		    f->rcpt_domain != NULL ? f->rcpt_domain : "", now, hf, &al);
+		f->has_history = true;
+		f->sender_authorized_elsewhere = hf->sender_authorized_elsewhere;
+		f->elsewhere_ip = hf->elsewhere_ip;
+		f->sender_sasl_here = hf->sender_sasl_here;
+		f->sender_authorized_ever = hf->sender_authorized_ever;
+		f->client_authorized_ever = hf->client_authorized_ever;
+		f->client_refused_domains = hf->client_refused_domains;
+		if (al.auth_outage || al.relay_probe)
+			sess_alerts(s, &al, f);
+	} else if (f->mta->verdict == RD_MTA_ACCEPT &&
+	    (f->cls.by == RD_AUTHZ_SASL || f->cls.by == RD_AUTHZ_NETWORK) &&
+	    s->sender[0] != '\0')
+		rd_history_note_authorized(s->history, s->sender,
+		    s->client_ip, f->cls.by == RD_AUTHZ_SASL, now);
 }
 
 void
@@ -298,7 +399,9 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	struct rd_rcpt_class	cls;
 	struct rd_mta_result	mta;
 	struct rd_facts		f;
+	struct rd_history_facts	hf;
 	struct rd_diagnosis	d;
+	char			mx[256];
 	struct rd_event_common	c;
 	struct rd_event_rcpt	r;
 	struct timespec		now;
@@ -346,6 +449,12 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	f.rcpt_domain = domain;
 	f.cls = cls;
 	f.mta = &mta;
+	f.rules = s->cfg->rules;
+	f.templates = s->cfg->templates;
+	f.our_name = s->host;
+	f.probe_domains = s->cfg->probe_domains;
+	f.mx = -1;
+	sess_correlate(s, &f, &hf, mx, sizeof(mx));
 	rd_diagnose_rcpt(&f, &d);
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -353,7 +462,9 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	v->action = sess_action(s, &mta, &d);
 	if (v->action == RD_ACTION_REJECT || v->action == RD_ACTION_TEMPFAIL)
 		rd_reply_build(v, v->action, &d, addr, eid);
-	c.action = sess_action_name(v->action);
+	c.action = rd_action_name(v->action);
+	if (v->action == RD_ACTION_HEADER)
+		s->tx_header = true;
 
 	s->tx_rcpts++;
 	if (mta.verdict == RD_MTA_ACCEPT && v->action != RD_ACTION_REJECT &&
@@ -420,13 +531,18 @@ rd_session_eom(struct rd_session *s, const char *queue_id,
 	if (queue_id != NULL && *queue_id != '\0')
 		sess_copy(s->queue_id, sizeof(s->queue_id), queue_id);
 	s->messages++;
-	if (s->cfg->mode != RD_MODE_OBSERVE) {
-		rd_strlcpy(plan->header_name, s->cfg->header_name,
-		    sizeof(plan->header_name));
-		/* Forged copies go, last first, so indexes stay valid. */
+	rd_strlcpy(plan->header_name, s->cfg->header_name,
+	    sizeof(plan->header_name));
+	/*
+	 * Wherever relaydiag may change mail, copies of its header that came
+	 * from outside go (last first, so the indexes stay valid): nobody can
+	 * forge a diagnosis, even on a message that gets none of ours.
+	 */
+	if (s->cfg->mode != RD_MODE_OBSERVE || s->tx_header)
 		for (i = s->own_headers; i > 0 && plan->nremove <
 		    RD_REMOVE_MAX; i--)
 			plan->remove_index[plan->nremove++] = i;
+	if (s->tx_header) {
 		memset(&h, 0, sizeof(h));
 		h.host = s->host;
 		h.session = s->sid;

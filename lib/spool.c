@@ -34,6 +34,7 @@
 #define SPOOL_SEG_MIN		(64ull << 10)
 #define SPOOL_SEG_MAX		(16ull << 20)
 #define SPOOL_NAME_LEN		26		/* spool-<16 digits>.log */
+#define SPOOL_NAME_BUF		32		/* room for 20 digits */
 #define SPOOL_CURSOR		"cursor"
 #define SPOOL_CURSOR_TMP	"cursor.tmp"
 #define SPOOL_LOCK		"lock"
@@ -131,7 +132,7 @@ spool_get32(const unsigned char *p)
 	    (uint32_t)p[3] << 24);
 }
 
-/* spool_seg_name - "spool-<seq>.log" into buf (SPOOL_NAME_LEN + 1 bytes) */
+/* spool_seg_name - "spool-<seq>.log" into buf (SPOOL_NAME_BUF bytes) */
 static void
 spool_seg_name(uint64_t seq, char *buf, size_t len)
 {
@@ -334,7 +335,7 @@ spool_cursor_load(struct rd_spool *sp)
 static void
 spool_remove_first(struct rd_spool *sp)
 {
-	char name[SPOOL_NAME_LEN + 1];
+	char name[SPOOL_NAME_BUF];
 	struct spool_seg *s = &sp->segs[0];
 
 	if (sp->nsegs == 1 && sp->wfd >= 0) {
@@ -419,7 +420,7 @@ static int
 spool_scan(struct rd_spool *sp, struct spool_seg *sg,
     const struct spool_pos *at, uint64_t *idx_at, bool *at_ok)
 {
-	char name[SPOOL_NAME_LEN + 1];
+	char name[SPOOL_NAME_BUF];
 	struct stat st;
 	uint64_t off = 0, next;
 	int fd, r;
@@ -514,7 +515,7 @@ static int
 spool_load(struct rd_spool *sp, struct rd_err *err)
 {
 	struct spool_pos cur = spool_cursor_load(sp);
-	char name[SPOOL_NAME_LEN + 1], ebuf[128];
+	char name[SPOOL_NAME_BUF], ebuf[128];
 	uint64_t *seqs = NULL, idx = 0;
 	struct spool_seg sg;
 	bool at_ok = false;
@@ -659,7 +660,7 @@ rd_spool_close(struct rd_spool *sp)
 static int
 spool_new_segment(struct rd_spool *sp)
 {
-	char name[SPOOL_NAME_LEN + 1];
+	char name[SPOOL_NAME_BUF];
 	struct spool_seg *ns;
 	int fd;
 
@@ -896,7 +897,7 @@ spool_damaged(struct rd_spool *sp, uint64_t size)
 size_t
 rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max)
 {
-	char name[SPOOL_NAME_LEN + 1];
+	char name[SPOOL_NAME_BUF];
 	struct spool_seg *s;
 	bool moved = false;
 	uint64_t next;

@@ -15,18 +15,25 @@
 #include "relaydiag/log.h"
 #include "relaydiag/snapshot.h"
 
+/* Shared by every session; set once before smfi_main starts threads. */
 static struct rd_sink *glue_sink;
+static struct rd_history *glue_history;
+static struct rd_dns *glue_dns;
 
 void
-glue_set_sink(struct rd_sink *sink)
+glue_set_services(struct rd_sink *sink, struct rd_history *history,
+    struct rd_dns *dns)
 {
 	glue_sink = sink;
+	glue_history = history;
+	glue_dns = dns;
 }
 
 /*
- * glue_failure - no session (out of memory, no configuration): mail goes on
- * unless relaydiag is the relay gate (enforce mode, deployment 2), where
- * failing open would make the MTA an open relay.
+ * glue_failure - the failure policy, for a callback without its session
+ * (out of memory, no configuration): mail goes on, unless relaydiag is the
+ * relay gate (RelayGate or enforce mode, deployment 2), where failing open
+ * would make the MTA an open relay.
  */
 static sfsistat
 glue_failure(void)
@@ -34,7 +41,7 @@ glue_failure(void)
 	struct rd_config *cfg = rd_snapshot_acquire();
 	sfsistat r = SMFIS_CONTINUE;
 
-	if (cfg == NULL || cfg->mode == RD_MODE_ENFORCE)
+	if (cfg == NULL || cfg->relay_gate || cfg->mode == RD_MODE_ENFORCE)
 		r = SMFIS_TEMPFAIL;
 	rd_snapshot_release(cfg);
 	return (r);
@@ -81,6 +88,7 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		rd_log(LOG_ERR, NULL, "connect: out of memory");
 		return (glue_failure());
 	}
+	rd_session_use(s, glue_history, glue_dns);
 	smfi_setpriv(ctx, s);
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);

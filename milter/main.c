@@ -167,12 +167,60 @@ main_open_sink(const struct rd_config *cfg, bool foreground)
 	return (sk);
 }
 
+/*
+ * main_open_history - history across sessions: in Redis when RedisURL is
+ * set (shared by every MTA reporting there), else a local cache only.
+ */
+static struct rd_history *
+main_open_history(const struct rd_config *cfg)
+{
+	struct rd_history_params p;
+	struct rd_history	*h;
+	struct rd_err		 err;
+
+	memset(&p, 0, sizeof(p));
+	p.redis_url = cfg->redis_url;
+	p.timeout_ms = cfg->history_timeout_ms;
+	p.history_window = cfg->history_window;
+	p.probe_window = cfg->probe_window;
+	p.outage_window = cfg->outage_window;
+	p.outage_senders = cfg->outage_senders;
+	p.alert_probe_attempts = cfg->alert_probe_attempts;
+	p.cache_size = cfg->history_cache_size;
+	p.log = rd_log_callback;
+	if ((h = rd_history_new(&p, &err)) == NULL)
+		main_fatal(&err);
+	return (h);
+}
+
+/* main_open_dns - the resolver for the MX check, when MXCheck is on */
+static struct rd_dns *
+main_open_dns(const struct rd_config *cfg)
+{
+	struct rd_dns_params	p;
+	struct rd_dns		*d;
+	struct rd_err		 err;
+
+	if (!cfg->mx_check)
+		return (NULL);
+	memset(&p, 0, sizeof(p));
+	p.config_file = cfg->dns_config;
+	p.timeout_ms = cfg->dns_timeout_ms;
+	p.our_names = cfg->mx_hosts;
+	if ((d = rd_dns_new(&p, &err)) == NULL)
+		main_fatal(&err);
+	return (d);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct rd_config	*cfg;
 	struct rd_err		 err;
 	struct rd_sink		*sink;
+	struct rd_history	*history;
+	struct rd_dns		*dns;
+	size_t			 i;
 	struct privs_user	 user, *up = NULL;
 	bool			 foreground = false, check_only = false;
 	char			 sockpath[4096], pidfile[4096];
@@ -222,6 +270,9 @@ main(int argc, char **argv)
 		return (EXIT_FAILURE);
 	}
 	if (check_only) {
+		for (i = 0; i < cfg->n_warnings; i++)
+			printf("relaydiag: %s: warning: %s\n",
+			    main_config_path, cfg->warnings[i]);
 		printf("relaydiag: %s: OK (mode %s)\n", main_config_path,
 		    rd_mode_name(cfg->mode));
 		rd_config_free(cfg);
@@ -241,8 +292,12 @@ main(int argc, char **argv)
 		main_fatal(&err);
 	}
 
+	for (i = 0; i < cfg->n_warnings; i++)
+		rd_log(LOG_WARNING, NULL, "%s", cfg->warnings[i]);
 	sink = main_open_sink(cfg, foreground);
-	glue_set_sink(sink);
+	history = main_open_history(cfg);
+	dns = main_open_dns(cfg);
+	glue_set_services(sink, history, dns);
 
 	if (smfi_register(glue_desc) != MI_SUCCESS ||
 	    smfi_setconn(cfg->socket) != MI_SUCCESS) {
@@ -299,6 +354,8 @@ main(int argc, char **argv)
 	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",
 	    rc == MI_SUCCESS ? "ok" : "failure");
 	rd_sink_close(sink);
+	rd_history_free(history);
+	rd_dns_free(dns);
 	if (pidfile[0] != '\0')
 		(void)unlink(pidfile);		/* may fail after the drop */
 	rd_snapshot_clear();

@@ -17,8 +17,13 @@
 
 /* glue.c */
 extern struct smfiDesc glue_desc;
-/* glue_set_sink - the sink every session writes to (set before smfi_main) */
-void	glue_set_sink(struct rd_sink *sink);
+/*
+ * glue_set_services - what every session uses: the event sink, history
+ * across sessions, the MX check (the last two may be NULL). Set once,
+ * before smfi_main.
+ */
+void	glue_set_services(struct rd_sink *sink, struct rd_history *history,
+	    struct rd_dns *dns);
 
 /* macros.c */
 int	macros_request(SMFICTX *ctx);

@@ -10,7 +10,9 @@
  * Precedence among the unauthorized-relay ids, most specific first, is
  * explicit in one table in diagnose.c: relay.probe > relay.ip-changed >
  * relay.auth-stopped > relay.tls-required-for-auth >
- * relay.client-on-port-25 > relay.no-auth.
+ * relay.client-on-port-25 > relay.no-auth. Before them all, a refused
+ * recipient whose domain is ours (by configuration, or by its MX) is
+ * rcpt.domain-not-accepted: the MTA is wrong, not the client.
  * Threads: pure functions of their arguments.
  */
 #ifndef RELAYDIAG_DIAGNOSE_H
@@ -20,6 +22,9 @@
 #include <stddef.h>
 
 #include "relaydiag/classify.h"
+
+struct rd_rules;
+struct rd_templates;
 
 enum rd_severity {
 	RD_SEV_INFO = 0,
@@ -55,6 +60,25 @@ struct rd_facts {
 	const char	*rcpt_domain;
 	struct rd_rcpt_class cls;
 	const struct rd_mta_result *mta;
+
+	/* Policy: the reply-text rules and the admin's texts (NULL: built-in). */
+	const struct rd_rules *rules;
+	const struct rd_templates *templates;
+	const char	*our_name;		/* this MTA's host name */
+
+	/* History across sessions (history.c); valid when has_history. */
+	bool		 has_history;
+	bool		 sender_authorized_elsewhere;
+	const char	*elsewhere_ip;
+	bool		 sender_sasl_here;
+	bool		 sender_authorized_ever;
+	bool		 client_authorized_ever;
+	unsigned	 client_refused_domains;
+	unsigned	 probe_domains;		/* ProbeDomains threshold */
+
+	/* The MX check (dns.c): RD_MX_* as int; -1 when not checked. */
+	int		 mx;
+	const char	*mx_host;
 };
 
 #define RD_DIAG_TEXT_MAX	512
@@ -73,6 +97,28 @@ struct rd_diagnosis {
 
 /* rd_diagnose_rcpt - name the cause of one recipient decision; never fails */
 void	rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out);
+
+/*
+ * rd_diagnose_is_unauthorized_relay - whether the facts (before history
+ * and the MX check) are a refused or unauthorized relay to a domain that
+ * is not ours by configuration: the cases history.c and dns.c refine.
+ */
+bool	rd_diagnose_is_unauthorized_relay(const struct rd_facts *f);
+
+/*
+ * rd_diagnose_fill - the texts of the catalogue entry id (or the admin's
+ * templates) filled from f, into out; for alerts and tests. -1: unknown id.
+ */
+int	rd_diagnose_fill(const char *id, const struct rd_facts *f,
+	    struct rd_diagnosis *out);
+
+/*
+ * rd_helo_implausible - whether a HELO is a lie no honest client tells:
+ * our own host name, a bare IPv4 address (no brackets), or an address
+ * literal that is not the client's address.
+ */
+bool	rd_helo_implausible(const char *helo, const char *client_ip,
+	    const char *our_name);
 
 /* rd_catalogue_find - the entry for id, or NULL */
 const struct rd_catalogue_entry *rd_catalogue_find(const char *id);

@@ -70,6 +70,19 @@ struct rd_event_counts {
 	unsigned	 rcpts;			/* message: recipients */
 };
 
+/* An alert over many sessions (history.c decided it). */
+struct rd_event_alert {
+	const struct rd_diagnosis *diag;	/* alert.* */
+	unsigned	 window_s;
+	const char	*metric;		/* "refused_senders_with_sasl_history" */
+	unsigned	 limit;
+	unsigned	 observed;
+	const char	*const *clients;	/* sample */
+	size_t		 nclients;
+	const char	*const *senders;
+	size_t		 nsenders;
+};
+
 /* Each returns a malloc'ed compact JSON object, or NULL when out of memory. */
 char	*rd_event_rcpt_json(const struct rd_event_common *c,
 	    const struct rd_event_rcpt *r);
@@ -77,5 +90,7 @@ char	*rd_event_message_json(const struct rd_event_common *c,
 	    const struct rd_event_counts *n, const struct rd_diagnosis *worst);
 char	*rd_event_session_json(const struct rd_event_common *c,
 	    const struct rd_event_counts *n);
+char	*rd_event_alert_json(const struct rd_event_common *c,
+	    const struct rd_event_alert *a);
 
 #endif

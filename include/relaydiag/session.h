@@ -20,6 +20,8 @@
 
 #include "relaydiag/config.h"
 #include "relaydiag/diagnose.h"
+#include "relaydiag/dns.h"
+#include "relaydiag/history.h"
 #include "relaydiag/ids.h"
 #include "relaydiag/sink.h"
 
@@ -61,13 +63,6 @@ struct rd_rcpt_info {
 	const char	*queue_id;	/* i, if already known */
 };
 
-enum rd_action {
-	RD_ACTION_NONE = 0,
-	RD_ACTION_HEADER,
-	RD_ACTION_REJECT,
-	RD_ACTION_TEMPFAIL,
-};
-
 #define RD_REPLY_LINES_MAX	12
 #define RD_REPLY_LINE_MAX	320
 
@@ -102,6 +97,14 @@ struct rd_session;
 struct rd_session *rd_session_new(const struct rd_config *cfg,
 	    struct rd_sink *sink);
 void	rd_session_free(struct rd_session *s);		/* NULL: no-op */
+
+/*
+ * rd_session_use - the shared services the session may consult: history
+ * across sessions and the MX check (each may be NULL: then the diagnoses
+ * that need them are not made). Borrowed for the session's life.
+ */
+void	rd_session_use(struct rd_session *s, struct rd_history *history,
+	    struct rd_dns *dns);
 
 const char *rd_session_id(const struct rd_session *s);
 const struct rd_config *rd_session_config(const struct rd_session *s);

@@ -1,0 +1,45 @@
+/*
+ * rules.h - the map from an MTA's reply text to a diagnosis id, as data.
+ *
+ * Rules are lines "<id> <pattern>": <id> a catalogue id or "relay" (the MTA
+ * refused to relay; diagnose.c names the cause), <pattern> a
+ * case-insensitive substring or a POSIX extended regular expression between
+ * slashes. '#' at the start of a line or after white space starts a
+ * comment. The first rule that matches wins, in the order they were added.
+ * The shipped rules (conf/reply-rules) are compiled in; an admin's files
+ * (ReplyRules) are added before them.
+ * Threads: build in one thread; then read-only (regexec on a const regex_t
+ * is safe from many threads).
+ */
+#ifndef RELAYDIAG_RULES_H
+#define RELAYDIAG_RULES_H
+
+#include "relaydiag/err.h"
+
+struct rd_rules;
+
+struct rd_rules *rd_rules_new(void);
+void	rd_rules_free(struct rd_rules *r);		/* NULL: no-op */
+
+/*
+ * rd_rules_add_text - add the rules in text (NUL-terminated), naming source
+ * in errors. -1 with err (source:line) on an unknown id, a missing pattern,
+ * a bad regular expression, a line over 1,024 bytes.
+ */
+int	rd_rules_add_text(struct rd_rules *r, const char *source,
+	    const char *text, struct rd_err *err);
+
+/* rd_rules_add_file - as rd_rules_add_text with a file's contents */
+int	rd_rules_add_file(struct rd_rules *r, const char *path,
+	    struct rd_err *err);
+
+/* rd_rules_add_default - the compiled-in rules (conf/reply-rules) */
+int	rd_rules_add_default(struct rd_rules *r, struct rd_err *err);
+
+/* rd_rules_match - the id of the first rule matching text, or NULL */
+const char *rd_rules_match(const struct rd_rules *r, const char *text);
+
+/* rd_rules_count - how many rules */
+unsigned rd_rules_count(const struct rd_rules *r);
+
+#endif

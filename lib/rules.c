@@ -1,0 +1,254 @@
+/*
+ * rules.c - the MTA reply-text rules: parsing the rules files, matching a
+ * reply text against them.
+ *
+ * Owns struct rd_rules (an ordered array of substring or regex rules) and
+ * the file syntax. The ids are checked against the catalogue (diagnose.c);
+ * naming the cause of a "relay" refusal belongs to diagnose.c.
+ * Threads: built once, then read-only.
+ */
+#include <errno.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relaydiag/buf.h"
+#include "relaydiag/diagnose.h"
+#include "relaydiag/rules.h"
+#include "relaydiag/text.h"
+
+#define RULES_LINE_MAX	1024
+
+/* The shipped rules, generated from conf/reply-rules by CMake. */
+extern const unsigned char rd_rules_default_text[];
+extern const unsigned long rd_rules_default_len;
+
+struct rules_rule {
+	char		*id;
+	char		*needle;	/* lower case; NULL for a regex */
+	regex_t		 re;
+};
+
+struct rd_rules {
+	struct rules_rule *v;
+	unsigned	 n, cap;
+};
+
+struct rd_rules *
+rd_rules_new(void)
+{
+	return (calloc(1, sizeof(struct rd_rules)));
+}
+
+void
+rd_rules_free(struct rd_rules *r)
+{
+	unsigned i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++) {
+		free(r->v[i].id);
+		if (r->v[i].needle != NULL)
+			free(r->v[i].needle);
+		else
+			regfree(&r->v[i].re);
+	}
+	free(r->v);
+	free(r);
+}
+
+unsigned
+rd_rules_count(const struct rd_rules *r)
+{
+	return (r != NULL ? r->n : 0);
+}
+
+/* rules_trim_comment - cut a '#' comment (line start or after space) */
+static void
+rules_trim(char *line)
+{
+	char	*p;
+	size_t	 n;
+
+	for (p = line; *p != '\0'; p++)
+		if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' ||
+	    line[n - 1] == '\r'))
+		line[--n] = '\0';
+}
+
+static int
+rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
+    char *line, struct rd_err *err)
+{
+	struct rules_rule rule;
+	char	*id, *pat, *end;
+	size_t	 n;
+	int	 rc;
+
+	memset(&rule, 0, sizeof(rule));
+	id = line + strspn(line, " \t");
+	if (*id == '\0')
+		return (0);
+	n = strcspn(id, " \t");
+	pat = id + n;
+	if (*pat != '\0')
+		*pat++ = '\0';
+	pat += strspn(pat, " \t");
+	if (*pat == '\0') {
+		rd_err_set(err, source, lineno, "rule for \"%s\" has no "
+		    "pattern; write: <id> <text or /regex/>", id);
+		return (-1);
+	}
+	if (strcmp(id, "relay") != 0 && rd_catalogue_find(id) == NULL) {
+		rd_err_set(err, source, lineno, "unknown diagnosis id \"%s\" "
+		    "(see the catalogue in relaydiag(8), or \"relay\")", id);
+		return (-1);
+	}
+	n = strlen(pat);
+	if (n >= 2 && pat[0] == '/' && pat[n - 1] == '/') {
+		pat[n - 1] = '\0';
+		if ((rc = regcomp(&rule.re, pat + 1, REG_EXTENDED | REG_ICASE |
+		    REG_NOSUB)) != 0) {
+			char msg[128];
+
+			regerror(rc, &rule.re, msg, sizeof(msg));
+			rd_err_set(err, source, lineno, "bad regular expression "
+			    "/%s/: %s", pat + 1, msg);
+			return (-1);
+		}
+	} else {
+		for (end = pat; *end != '\0'; end++)
+			if ((unsigned char)*end < 0x20)
+				*end = ' ';
+		rule.needle = rd_lower_ascii(rd_strdup_max(pat, n));
+	}
+	rule.id = rd_strdup_max(id, strlen(id));
+	if (r->n == r->cap) {
+		unsigned	   cap = r->cap != 0 ? r->cap * 2 : 32;
+		struct rules_rule *v = reallocarray(r->v, cap, sizeof(*v));
+
+		if (v == NULL) {
+			rd_err_set(err, source, lineno, "out of memory");
+			free(rule.id);
+			free(rule.needle);
+			if (rule.needle == NULL)
+				regfree(&rule.re);
+			return (-1);
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = rule;
+	return (0);
+}
+
+int
+rd_rules_add_text(struct rd_rules *r, const char *source, const char *text,
+    struct rd_err *err)
+{
+	char		 line[RULES_LINE_MAX + 2];
+	const char	*p = text, *nl;
+	unsigned	 lineno = 0;
+	size_t		 n;
+
+	while (*p != '\0') {
+		lineno++;
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (n > RULES_LINE_MAX) {
+			rd_err_set(err, source, lineno, "line longer than %d "
+			    "bytes", RULES_LINE_MAX);
+			return (-1);
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		rules_trim(line);
+		if (rules_add_one(r, source, lineno, line, err) != 0)
+			return (-1);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	return (0);
+}
+
+int
+rd_rules_add_file(struct rd_rules *r, const char *path, struct rd_err *err)
+{
+	struct rd_buf	 b;
+	FILE		*fp;
+	char		 chunk[4096];
+	size_t		 n;
+	int		 rc;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		rd_err_set(err, path, 0, "cannot open reply rules: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	rd_buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (memchr(chunk, '\0', n) != NULL) {
+			rd_err_set(err, path, 0, "NUL byte in a rules file");
+			fclose(fp);
+			rd_buf_free(&b);
+			return (-1);
+		}
+		rd_buf_add(&b, chunk, n);
+		if (b.len > 1024 * 1024) {
+			rd_err_set(err, path, 0, "rules file over 1 MiB");
+			fclose(fp);
+			rd_buf_free(&b);
+			return (-1);
+		}
+	}
+	if (ferror(fp)) {
+		rd_err_set(err, path, 0, "read error: %s", strerror(errno));
+		rc = -1;
+	} else
+		rc = rd_rules_add_text(r, path, b.data, err);
+	fclose(fp);
+	rd_buf_free(&b);
+	return (rc);
+}
+
+int
+rd_rules_add_default(struct rd_rules *r, struct rd_err *err)
+{
+	struct rd_buf	b;
+	int		rc;
+
+	rd_buf_init(&b);
+	rd_buf_add(&b, rd_rules_default_text, rd_rules_default_len);
+	rc = rd_rules_add_text(r, "<built-in reply-rules>", b.data, err);
+	rd_buf_free(&b);
+	return (rc);
+}
+
+const char *
+rd_rules_match(const struct rd_rules *r, const char *text)
+{
+	char	 low[1024];
+	unsigned i;
+
+	if (r == NULL || text == NULL)
+		return (NULL);
+	rd_strlcpy(low, text, sizeof(low));
+	rd_lower_ascii(low);
+	for (i = 0; i < r->n; i++) {
+		if (r->v[i].needle != NULL) {
+			if (strstr(low, r->v[i].needle) != NULL)
+				return (r->v[i].id);
+		} else if (regexec(&r->v[i].re, text, 0, NULL, 0) == 0)
+			return (r->v[i].id);
+	}
+	return (NULL);
+}

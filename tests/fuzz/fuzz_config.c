@@ -1,0 +1,177 @@
+/*
+ * fuzz_config.c - rd_config_load on the input written to a config file.
+ *
+ * rd_config_load takes a path, so each run writes the input to a file in a
+ * private directory (under /dev/shm when it exists, else $TMPDIR or /tmp),
+ * made once per process. Two list files sit next to it ("domains", "nets")
+ * so "file:domains" and "file:nets" reach the list-file reader. An input
+ * that names a list file by a path with '/' ("file:/dev/zero",
+ * "file:../x") is skipped: it would read the host's files, which is the
+ * administrator's business, not an attacker's.
+ *
+ * Invariants: an error names the file and is one printable line; a
+ * loaded configuration has the shapes config.h promises (mode in range,
+ * header name printable ASCII without ':', at most RD_CONFIG_PORTS_MAX
+ * non-zero ports, socket mode <= 0777, absolute paths).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "relaydiag/config.h"
+
+#include "fuzz_util.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char conf_dir[256];
+static char conf_path[300];
+
+static void
+write_file(const char *path, const void *p, size_t n)
+{
+	FILE *fp;
+
+	if ((fp = fopen(path, "w")) == NULL ||
+	    (n > 0 && fwrite(p, 1, n, fp) != n) || fclose(fp) != 0) {
+		fprintf(stderr, "fuzz_config: %s: %s\n", path,
+		    strerror(errno));
+		exit(1);
+	}
+}
+
+static void
+cleanup(void)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/domains", conf_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/nets", conf_dir);
+	unlink(path);
+	unlink(conf_path);
+	rmdir(conf_dir);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char domains[] = "example.org, .example.org\n"
+	    "# comment\nbackup.example.net\n";
+	static const char nets[] = "192.0.2.0/24 [2001:db8::]/32\n10.0.0.0/8\n";
+	const char *tmp = getenv("TMPDIR");
+	char path[400];
+	struct stat st;
+
+	(void)argc;
+	(void)argv;
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+		tmp = "/dev/shm";
+	else if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	snprintf(conf_dir, sizeof(conf_dir), "%s/rdfuzz-config.%ld.XXXXXX",
+	    tmp, (long)getpid());
+	if (mkdtemp(conf_dir) == NULL) {
+		fprintf(stderr, "fuzz_config: mkdtemp %s: %s\n", conf_dir,
+		    strerror(errno));
+		exit(1);
+	}
+	snprintf(conf_path, sizeof(conf_path), "%s/relaydiag.conf", conf_dir);
+	snprintf(path, sizeof(path), "%s/domains", conf_dir);
+	write_file(path, domains, sizeof(domains) - 1);
+	snprintf(path, sizeof(path), "%s/nets", conf_dir);
+	write_file(path, nets, sizeof(nets) - 1);
+	atexit(cleanup);
+	return (0);
+}
+
+/* names_outside - whether a "file:" entry names a path with '/' */
+static bool
+names_outside(const uint8_t *data, size_t size)
+{
+	size_t i, j;
+
+	for (i = 0; i + 5 <= size; i++) {
+		if (memcmp(data + i, "file:", 5) != 0)
+			continue;
+		for (j = i + 5; j < size && data[j] != ' ' && data[j] != '\t' &&
+		    data[j] != ',' && data[j] != '\n'; j++)
+			if (data[j] == '/')
+				return (true);
+	}
+	return (false);
+}
+
+static void
+check_path(const char *what, const char *p, bool dash_ok)
+{
+	if (p == NULL)
+		return;
+	if (p[0] != '/' && !(dash_ok && strcmp(p, "-") == 0))
+		fz_fail("config: %s \"%s\" is not absolute", what, p);
+}
+
+static void
+check_config(const struct rd_config *cfg)
+{
+	const char *p;
+	size_t i;
+
+	if (cfg->mode != RD_MODE_OBSERVE && cfg->mode != RD_MODE_ANNOTATE &&
+	    cfg->mode != RD_MODE_ENFORCE)
+		fz_fail("config: mode %d", (int)cfg->mode);
+	if (cfg->header_name == NULL || cfg->header_name[0] == '\0')
+		fz_fail("config: no header name");
+	for (p = cfg->header_name; *p != '\0'; p++)
+		if ((unsigned char)*p < 33 || (unsigned char)*p > 126 ||
+		    *p == ':')
+			fz_fail("config: header name byte 0x%02x",
+			    (unsigned char)*p);
+	if (cfg->n_submission_ports > RD_CONFIG_PORTS_MAX)
+		fz_fail("config: %zu ports", cfg->n_submission_ports);
+	for (i = 0; i < cfg->n_submission_ports; i++)
+		if (cfg->submission_ports[i] == 0)
+			fz_fail("config: port 0 in SubmissionPorts");
+	if ((cfg->socket_mode & ~(mode_t)0777) != 0)
+		fz_fail("config: socket mode %o", (unsigned)cfg->socket_mode);
+	if (cfg->socket == NULL || cfg->redis_stream == NULL ||
+	    cfg->spool_dir == NULL || cfg->host_name == NULL ||
+	    cfg->local_domains == NULL || cfg->relay_domains == NULL ||
+	    cfg->trusted_networks == NULL)
+		fz_fail("config: a default went missing");
+	check_path("SpoolDir", cfg->spool_dir, false);
+	check_path("PidFile", cfg->pid_file, false);
+	check_path("EventLog", cfg->event_log, true);
+	if (cfg->host_name_set && strlen(cfg->host_name) > 253)
+		fz_fail("config: HostName of %zu bytes",
+		    strlen(cfg->host_name));
+	(void)rd_config_is_submission_port(cfg, 587);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct rd_config *cfg;
+	struct rd_err err;
+
+	if (names_outside(data, size))
+		return (-1);	/* not added to the corpus */
+	write_file(conf_path, data, size);
+	memset(&err, 0x55, sizeof(err));
+	if ((cfg = rd_config_load(conf_path, &err)) == NULL) {
+		fz_check_err(&err, true);
+		if (err.source[0] == '\0')
+			fz_fail("config: error without a source: %s", err.text);
+		return (0);
+	}
+	fz_check_err(&err, false);
+	check_config(cfg);
+	rd_config_free(cfg);
+	return (0);
+}

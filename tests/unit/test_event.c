@@ -1,0 +1,736 @@
+/*
+ * test_event.c - the JSON events of the contract (shared/design/events.md,
+ * schema "relaydiag.event/1"): rd_event_rcpt_json, rd_event_message_json,
+ * rd_event_session_json.
+ *
+ * Every output is parsed back with jansson (json_loads rejects invalid
+ * UTF-8, so a successful parse proves the encoding too) and checked against
+ * the table of required members and their types; then each case checks
+ * its own values, written as data: "path" = "string", "null", "true",
+ * "false", "#integer", or "~substring".
+ * Hostile text (invalid UTF-8, control characters) must still give valid
+ * JSON with the member present: jansson returns NULL for invalid UTF-8,
+ * and a member set to NULL silently disappears.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "relaydiag/classify.h"
+#include "relaydiag/diagnose.h"
+#include "relaydiag/event.h"
+
+#define NCASES(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* 2026-11-23T18:28:17.123Z */
+static const struct timespec ts_fixed = { 1795458497, 123456789 };
+
+enum kind {
+	K_STR,		/* string */
+	K_STR_NULL,	/* string or null */
+	K_INT_NULL,	/* integer or null */
+	K_INT,
+	K_BOOL,
+	K_OBJ,
+	K_OBJ_NULL,	/* object or null; members checked when object */
+	K_ARR_STR,	/* array of strings */
+};
+
+#define ALL	0x0f
+#define RCPT	0x01
+#define MESSAGE	0x02
+#define SESSION	0x04
+
+/* The required members (events.md), by event type. */
+static const struct {
+	const char	*path;
+	enum kind	 kind;
+	unsigned	 types;
+	const char	*values;	/* allowed strings, space separated */
+} members[] = {
+	{ "schema",			K_STR,		ALL, "relaydiag.event/1" },
+	{ "type",			K_STR,		ALL, "rcpt message session alert" },
+	{ "id",				K_STR,		ALL, NULL },
+	{ "ts",				K_STR,		ALL, NULL },
+	{ "host",			K_STR_NULL,	ALL, NULL },
+	{ "session",			K_STR,		ALL, NULL },
+	{ "queue_id",			K_STR_NULL,	ALL, NULL },
+	{ "client",			K_OBJ,		ALL, NULL },
+	{ "client.ip",			K_STR_NULL,	ALL, NULL },
+	{ "client.port",		K_INT_NULL,	ALL, NULL },
+	{ "client.name",		K_STR_NULL,	ALL, NULL },
+	{ "client.helo",		K_STR_NULL,	ALL, NULL },
+	{ "client.trusted",		K_BOOL,		ALL, NULL },
+	{ "server",			K_OBJ,		ALL, NULL },
+	{ "server.daemon",		K_STR_NULL,	ALL, NULL },
+	{ "server.port",		K_INT_NULL,	ALL, NULL },
+	{ "server.submission",		K_BOOL,		ALL, NULL },
+	{ "tls",			K_OBJ_NULL,	ALL, NULL },
+	{ "tls.version",		K_STR,		ALL, NULL },
+	{ "tls.cipher",			K_STR_NULL,	ALL, NULL },
+	{ "tls.bits",			K_INT_NULL,	ALL, NULL },
+	{ "auth",			K_OBJ_NULL,	ALL, NULL },
+	{ "auth.mech",			K_STR_NULL,	ALL, NULL },
+	{ "auth.user",			K_STR,		ALL, NULL },
+	{ "sender",			K_OBJ_NULL,	ALL, NULL },
+	{ "sender.addr",		K_STR,		ALL, NULL },
+	{ "sender.domain",		K_STR_NULL,	ALL, NULL },
+	{ "sender.local",		K_BOOL,		ALL, NULL },
+	{ "rcpt",			K_OBJ,		RCPT, NULL },
+	{ "rcpt.addr",			K_STR,		RCPT, NULL },
+	{ "rcpt.domain",		K_STR_NULL,	RCPT, NULL },
+	{ "rcpt.class",			K_STR,		RCPT, "local relay external" },
+	{ "mta",			K_OBJ,		RCPT, NULL },
+	{ "mta.verdict",		K_STR,		RCPT, "accept reject tempfail" },
+	{ "mta.code",			K_STR_NULL,	RCPT, NULL },
+	{ "mta.dsn",			K_STR_NULL,	RCPT, NULL },
+	{ "mta.text",			K_STR_NULL,	RCPT, NULL },
+	{ "relay",			K_OBJ,		RCPT, NULL },
+	{ "relay.authorized",		K_BOOL,		RCPT, NULL },
+	{ "relay.by",			K_STR_NULL,	RCPT, "sasl network local" },
+	{ "diagnosis",			K_OBJ,		RCPT, NULL },
+	{ "diagnosis",			K_OBJ_NULL,	MESSAGE | SESSION, NULL },
+	{ "diagnosis.id",		K_STR,		ALL, NULL },
+	{ "diagnosis.severity",		K_STR,		ALL,
+	  "info notice warning error critical" },
+	{ "diagnosis.summary",		K_STR,		ALL, NULL },
+	{ "diagnosis.remedy_client",	K_STR_NULL,	ALL, NULL },
+	{ "diagnosis.remedy_admin",	K_STR_NULL,	ALL, NULL },
+	{ "diagnosis.facts",		K_ARR_STR,	ALL, NULL },
+	{ "action",			K_STR,		ALL, "none header reject tempfail" },
+	/* The counts of message and session events. */
+	{ "counts",			K_OBJ,		MESSAGE | SESSION, NULL },
+	{ "counts.rcpts",		K_INT,		MESSAGE, NULL },
+	{ "counts.rcpts_accepted",	K_INT,		MESSAGE | SESSION, NULL },
+	{ "counts.rcpts_rejected",	K_INT,		MESSAGE | SESSION, NULL },
+	{ "counts.messages",		K_INT,		SESSION, NULL },
+	{ "counts.duration_ms",		K_INT,		SESSION, NULL },
+	{ "diagnoses",			K_ARR_STR,	MESSAGE | SESSION, NULL },
+};
+
+/*
+ * lookup - the value at a dotted path; *parent_null when an ancestor is
+ * JSON null (its members are then not required).
+ */
+static json_t *
+lookup(json_t *root, const char *path, bool *parent_null)
+{
+	char	 buf[128], *p, *dot;
+	json_t	*j = root;
+
+	*parent_null = false;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf; (dot = strchr(p, '.')) != NULL; p = dot + 1) {
+		*dot = '\0';
+		j = json_object_get(j, p);
+		if (j == NULL)
+			return (NULL);
+		if (json_is_null(j)) {
+			*parent_null = true;
+			return (NULL);
+		}
+	}
+	return (json_object_get(j, p));
+}
+
+static bool
+word_in(const char *word, const char *list)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return (true);
+	return (false);
+}
+
+/* ts_ok - "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+static bool
+ts_ok(const char *ts)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	size_t i;
+
+	if (strlen(ts) != sizeof(shape) - 1)
+		return (false);
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? ts[i] < '0' || ts[i] > '9' :
+		    ts[i] != shape[i])
+			return (false);
+	return (true);
+}
+
+/*
+ * check_schema - parse json and check every required member of its type;
+ * returns the parsed object (json_decref it) or fails the test.
+ */
+static json_t *
+check_schema(const char *name, const char *json, unsigned type)
+{
+	json_error_t	 jerr;
+	json_t		*root, *j;
+	bool		 pnull;
+	size_t		 i, k;
+	unsigned	 nbad = 0;
+
+	if (json == NULL)
+		fail_msg("%s: no JSON (NULL)", name);
+	if (strchr(json, '\n') != NULL)
+		fail_msg("%s: the JSON has a newline (one event per line)",
+		    name);
+	if ((root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		fail_msg("%s: invalid JSON: %s at %d: %s", name, jerr.text,
+		    jerr.position, json);
+	if (!json_is_object(root))
+		fail_msg("%s: not a JSON object", name);
+	for (i = 0; i < NCASES(members); i++) {
+		enum kind kd = members[i].kind;
+		bool ok;
+
+		if ((members[i].types & type) == 0)
+			continue;
+		j = lookup(root, members[i].path, &pnull);
+		if (pnull)
+			continue;
+		if (j == NULL) {
+			print_error("%s: member %s missing\n", name,
+			    members[i].path);
+			nbad++;
+			continue;
+		}
+		switch (kd) {
+		case K_STR:
+			ok = json_is_string(j);
+			break;
+		case K_STR_NULL:
+			ok = json_is_string(j) || json_is_null(j);
+			break;
+		case K_INT:
+			ok = json_is_integer(j);
+			break;
+		case K_INT_NULL:
+			ok = json_is_integer(j) || json_is_null(j);
+			break;
+		case K_BOOL:
+			ok = json_is_boolean(j);
+			break;
+		case K_OBJ:
+			ok = json_is_object(j);
+			break;
+		case K_OBJ_NULL:
+			ok = json_is_object(j) || json_is_null(j);
+			break;
+		case K_ARR_STR:
+			ok = json_is_array(j);
+			for (k = 0; ok && k < json_array_size(j); k++)
+				ok = json_is_string(json_array_get(j, k));
+			break;
+		default:
+			ok = false;
+		}
+		if (!ok) {
+			char *d = json_dumps(j, JSON_ENCODE_ANY);
+
+			print_error("%s: member %s has the wrong type: %s\n",
+			    name, members[i].path, d != NULL ? d : "?");
+			free(d);
+			nbad++;
+			continue;
+		}
+		if (members[i].values != NULL && json_is_string(j) &&
+		    !word_in(json_string_value(j), members[i].values)) {
+			print_error("%s: member %s: \"%s\" is not one of %s\n",
+			    name, members[i].path, json_string_value(j),
+			    members[i].values);
+			nbad++;
+		}
+	}
+	j = json_object_get(root, "ts");
+	if (json_is_string(j) && !ts_ok(json_string_value(j))) {
+		print_error("%s: ts \"%s\" is not RFC 3339 UTC with ms\n", name,
+		    json_string_value(j));
+		nbad++;
+	}
+	if (nbad > 0) {
+		json_decref(root);
+		fail_msg("%s: %u schema checks failed: %s", name, nbad, json);
+	}
+	return (root);
+}
+
+struct want {
+	const char	*path;
+	const char	*val;	/* "null" "true" "false" "#n" "~sub" or the string */
+};
+
+/* check_values - every want holds in root; returns the failures */
+static unsigned
+check_values(const char *name, json_t *root, const struct want *w, size_t n)
+{
+	json_t		*j;
+	bool		 pnull, ok;
+	unsigned	 nbad = 0;
+	size_t		 i;
+
+	for (i = 0; i < n && w[i].path != NULL; i++) {
+		j = lookup(root, w[i].path, &pnull);
+		if (pnull)
+			j = json_null();	/* a member of null is null */
+		if (j == NULL)
+			ok = false;
+		else if (strcmp(w[i].val, "null") == 0)
+			ok = json_is_null(j);
+		else if (strcmp(w[i].val, "true") == 0)
+			ok = json_is_true(j);
+		else if (strcmp(w[i].val, "false") == 0)
+			ok = json_is_false(j);
+		else if (w[i].val[0] == '#')
+			ok = json_is_integer(j) && json_integer_value(j) ==
+			    strtoll(w[i].val + 1, NULL, 10);
+		else if (w[i].val[0] == '~')
+			ok = json_is_string(j) &&
+			    strstr(json_string_value(j), w[i].val + 1) != NULL;
+		else
+			ok = json_is_string(j) &&
+			    strcmp(json_string_value(j), w[i].val) == 0;
+		if (!ok) {
+			char *d = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) :
+			    NULL;
+
+			print_error("%s: %s: got %s, want %s\n", name,
+			    w[i].path, d != NULL ? d : "(missing)", w[i].val);
+			free(d);
+			nbad++;
+		}
+	}
+	return (nbad);
+}
+
+/* The common members of a plain session, overridden per case. */
+static void
+common_base(struct rd_event_common *c, const char *type)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = type;
+	c->id = "0123ABCD4567.1";
+	c->ts = &ts_fixed;
+	c->host = "mx.example.test";
+	c->session = "0123ABCD4567";
+	c->queue_id = "4Q2xYz1Abc";
+	c->client_ip = "127.0.0.1";
+	c->client_port = 48712;
+	c->client_name = "localhost";
+	c->helo = "UserPC";
+	c->daemon = "mx.example.test";
+	c->server_port = 2525;
+	c->sender_addr = "carol@isp.test";
+	c->sender_domain = "isp.test";
+	c->action = "none";
+}
+
+/* Each rcpt case: what differs from common_base, and what to find. */
+struct rcase {
+	const char	*name;
+	/* overrides (NULL: keep the base) */
+	const char	*helo, *tls_version, *tls_cipher, *tls_bits;
+	const char	*auth_mech, *auth_user, *sender_addr, *sender_domain;
+	bool		 no_tx, sender_local, trusted, submission;
+	unsigned	 server_port;
+	const char	*action;
+	/* the recipient */
+	const char	*rcpt, *rcpt_domain;
+	struct rd_rcpt_class cls;
+	const char	*mailer, *host, *addr;	/* rcpt macros */
+	/* the HELO the diagnosis is made with (NULL: the event's) */
+	const char	*diag_helo;
+	struct want	 want[20];
+};
+
+#define EXT_NONE { RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_NONE }
+#define EXT_SASL { RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_SASL }
+#define EXT_NET	 { RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_NETWORK }
+#define LOC	 { RD_CLASS_LOCAL, RD_CLASS_BY_CONFIG, RD_AUTHZ_LOCAL }
+
+static const struct rcase rcases[] = {
+	{ "desktop on port 25, Postfix: Relay access denied",
+	  .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
+	  .cls = EXT_NONE, .mailer = "error", .host = "5.7.1",
+	  .addr = "Relay access denied",
+	  .want = {
+	    { "schema", "relaydiag.event/1" }, { "type", "rcpt" },
+	    { "id", "0123ABCD4567.1" }, { "ts", "2026-11-23T18:28:17.123Z" },
+	    { "host", "mx.example.test" }, { "session", "0123ABCD4567" },
+	    { "queue_id", "4Q2xYz1Abc" }, { "client.ip", "127.0.0.1" },
+	    { "client.port", "#48712" }, { "client.helo", "UserPC" },
+	    { "client.trusted", "false" }, { "server.port", "#2525" },
+	    { "tls", "null" }, { "auth", "null" },
+	    { "mta.verdict", "reject" }, { "mta.code", "null" },
+	    { "mta.dsn", "5.7.1" } } },
+	{ "... its recipient, relay and diagnosis members",
+	  .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
+	  .cls = EXT_NONE, .mailer = "error", .host = "5.7.1",
+	  .addr = "Relay access denied", .diag_helo = "UserPC",
+	  .want = {
+	    { "mta.text", "Relay access denied" },
+	    { "rcpt.addr", "bob@gmail.test" }, { "rcpt.domain", "gmail.test" },
+	    { "rcpt.class", "external" }, { "relay.authorized", "false" },
+	    { "relay.by", "null" }, { "sender.addr", "carol@isp.test" },
+	    { "sender.domain", "isp.test" }, { "sender.local", "false" },
+	    { "diagnosis.id", "relay.client-on-port-25" },
+	    { "diagnosis.severity", "error" },
+	    { "diagnosis.summary", "~HELO \"UserPC\"" },
+	    { "diagnosis.remedy_client", "~587" }, { "action", "none" } } },
+	{ "authenticated with TLSv1.3, relayed",
+	  .tls_version = "TLSv1.3", .tls_cipher = "TLS_AES_256_GCM_SHA384",
+	  .tls_bits = "256", .auth_mech = "PLAIN",
+	  .auth_user = "alice@example.test", .sender_addr = "alice@example.test",
+	  .sender_domain = "example.test", .sender_local = true,
+	  .submission = true, .server_port = 2587, .action = "header",
+	  .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
+	  .cls = EXT_SASL, .mailer = "smtp", .host = "gmail.test",
+	  .addr = "bob@gmail.test", .diag_helo = "UserPC",
+	  .want = {
+	    { "tls.version", "TLSv1.3" },
+	    { "tls.cipher", "TLS_AES_256_GCM_SHA384" }, { "tls.bits", "#256" },
+	    { "auth.mech", "PLAIN" }, { "auth.user", "alice@example.test" },
+	    { "server.submission", "true" }, { "server.port", "#2587" },
+	    { "sender.local", "true" }, { "mta.verdict", "accept" },
+	    { "mta.dsn", "null" }, { "mta.text", "null" },
+	    { "relay.authorized", "true" }, { "relay.by", "sasl" },
+	    { "diagnosis.id", "relay.authorized-sasl" },
+	    { "diagnosis.severity", "info" }, { "action", "header" } } },
+	{ "near miss: TLS bits not a number",
+	  .tls_version = "TLSv1.2", .tls_cipher = "ECDHE-RSA-AES128-GCM-SHA256",
+	  .tls_bits = "128x", .rcpt = "alice@example.test",
+	  .rcpt_domain = "example.test", .cls = LOC, .mailer = "virtual",
+	  .host = "example.test", .addr = "alice@example.test",
+	  .want = {
+	    { "tls.version", "TLSv1.2" }, { "tls.bits", "null" },
+	    { "rcpt.class", "local" }, { "relay.authorized", "true" },
+	    { "relay.by", "local" }, { "diagnosis.id", "delivery.local" } } },
+	{ "trusted client",
+	  .trusted = true, .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
+	  .cls = EXT_NET, .mailer = "smtp", .host = "gmail.test",
+	  .addr = "bob@gmail.test", .diag_helo = "UserPC",
+	  .want = {
+	    { "client.trusted", "true" }, { "relay.by", "network" },
+	    { "diagnosis.id", "relay.authorized-network" } } },
+	{ "null sender <>",
+	  .sender_addr = "", .sender_domain = "", .rcpt = "alice@example.test",
+	  .rcpt_domain = "example.test", .cls = LOC, .mailer = "virtual",
+	  .host = "example.test", .addr = "alice@example.test",
+	  .want = {
+	    { "sender.addr", "" }, { "sender.domain", "null" } } },
+	{ "no transaction: sender null",
+	  .no_tx = true, .rcpt = "alice@example.test",
+	  .rcpt_domain = "example.test", .cls = LOC, .mailer = "virtual",
+	  .host = "example.test", .addr = "alice@example.test",
+	  .want = { { "sender", "null" } } },
+	{ "Postfix tempfail: 4.1.2 Domain not found",
+	  .rcpt = "bob@nonexist.test", .rcpt_domain = "nonexist.test",
+	  .cls = EXT_NONE, .mailer = "error", .host = "4.1.2",
+	  .addr = "Recipient address rejected: Domain not found",
+	  .diag_helo = "mail.isp.test",
+	  .want = {
+	    { "mta.verdict", "tempfail" }, { "mta.dsn", "4.1.2" },
+	    { "diagnosis.id", "mta.unknown-domain" } } },
+	{ "hostile: invalid UTF-8 and control characters everywhere",
+	  .helo = "\xff\xfeUser\r\n\x01PC\xc3", .auth_mech = "PL\x80IN",
+	  .auth_user = "al\xc3ice\r\n\x7f", .sender_addr = "s\xe9nder@isp.test",
+	  .sender_domain = "isp.test", .tls_version = "TLS\xf0\x9f",
+	  .rcpt = "b\xffob@gmail.test", .rcpt_domain = "gm\xe2\x82il.test",
+	  .cls = EXT_SASL, .mailer = "error", .host = "5.7.1",
+	  .addr = "Relay access denied\r\n\x1b[0m \xed\xa0\x80 \x80",
+	  .diag_helo = "\xff\xfeUser\r\n\x01PC\xc3",
+	  .want = {
+	    { "client.helo", "\xef\xbf\xbd\xef\xbf\xbdUser\r\n\x01PC\xef\xbf\xbd" },
+	    { "auth.user", "~al\xef\xbf\xbd" "ice\r\n\x7f" },
+	    { "auth.mech", "~PL\xef\xbf\xbdIN" },
+	    { "sender.addr", "s\xef\xbf\xbdnder@isp.test" },
+	    { "tls.version", "~TLS\xef\xbf\xbd" },
+	    { "rcpt.addr", "b\xef\xbf\xbdob@gmail.test" },
+	    { "rcpt.domain", "~gm\xef\xbf\xbd" },
+	    { "mta.text", "~denied\r\n\x1b[0m \xef\xbf\xbd" },
+	    { "diagnosis.id", "relay.client-on-port-25" },
+	    { "diagnosis.summary", "~User\r\n\x01PC" } } },
+};
+
+static void
+build_rcpt(const struct rcase *rc, char **json)
+{
+	struct rd_event_common	c;
+	struct rd_event_rcpt	r;
+	struct rd_mta_result	mta;
+	struct rd_facts		f;
+	struct rd_diagnosis	d;
+
+	common_base(&c, "rcpt");
+	if (rc->helo != NULL)
+		c.helo = rc->helo;
+	c.tls_version = rc->tls_version;
+	c.tls_cipher = rc->tls_cipher;
+	c.tls_bits = rc->tls_bits;
+	c.auth_mech = rc->auth_mech;
+	c.auth_user = rc->auth_user;
+	if (rc->sender_addr != NULL) {
+		c.sender_addr = rc->sender_addr;
+		c.sender_domain = rc->sender_domain;
+	}
+	if (rc->no_tx)
+		c.sender_addr = c.sender_domain = NULL;
+	c.sender_local = rc->sender_local;
+	c.trusted = rc->trusted;
+	c.submission = rc->submission;
+	if (rc->server_port != 0)
+		c.server_port = rc->server_port;
+	if (rc->action != NULL)
+		c.action = rc->action;
+
+	rd_classify_mta(rc->mailer, rc->host, rc->addr, &mta);
+	memset(&r, 0, sizeof(r));
+	r.addr = rc->rcpt;
+	r.domain = rc->rcpt_domain;
+	r.cls = &rc->cls;
+	r.mta = &mta;
+	{
+		memset(&f, 0, sizeof(f));
+		f.client_ip = c.client_ip;
+		f.helo = rc->diag_helo != NULL ? rc->diag_helo : c.helo;
+		f.server_port = c.server_port;
+		f.submission_port = c.submission;
+		f.tls = c.tls_version != NULL;
+		f.trusted = c.trusted;
+		f.auth_user = c.auth_user;
+		f.sender = c.sender_addr;
+		f.sender_domain = c.sender_domain;
+		f.rcpt = r.addr;
+		f.rcpt_domain = r.domain;
+		f.cls = rc->cls;
+		f.mta = &mta;
+		rd_diagnose_rcpt(&f, &d);
+		r.diag = &d;
+	}
+	*json = rd_event_rcpt_json(&c, &r);
+}
+
+static void
+test_event_rcpt_cases(void **state)
+{
+	json_t		*root;
+	char		*json;
+	size_t		 i;
+	unsigned	 nbad = 0;
+
+	(void)state;
+	for (i = 0; i < NCASES(rcases); i++) {
+		build_rcpt(&rcases[i], &json);
+		root = check_schema(rcases[i].name, json, RCPT);
+		nbad += check_values(rcases[i].name, root, rcases[i].want,
+		    NCASES(rcases[i].want));
+		json_decref(root);
+		free(json);
+	}
+	if (nbad > 0)
+		fail_msg("%u rcpt event values wrong (%zu cases)", nbad,
+		    NCASES(rcases));
+}
+
+/* A diagnosis filled from facts for the message and session events. */
+static void
+diag_desktop(struct rd_diagnosis *d, struct rd_mta_result *mta)
+{
+	struct rd_facts f;
+
+	rd_classify_mta("error", "5.7.1", "Relay access denied", mta);
+	memset(&f, 0, sizeof(f));
+	f.client_ip = "127.0.0.1";
+	f.helo = "UserPC";
+	f.server_port = 2525;
+	f.rcpt = "bob@gmail.test";
+	f.rcpt_domain = "gmail.test";
+	f.cls.rclass = RD_CLASS_EXTERNAL;
+	f.mta = mta;
+	rd_diagnose_rcpt(&f, d);
+}
+
+static void
+test_event_message(void **state)
+{
+	static const char *const ids[] = { "delivery.local",
+	    "relay.client-on-port-25" };
+	static const struct want want[] = {
+		{ "type", "message" }, { "counts.rcpts", "#3" },
+		{ "counts.rcpts_accepted", "#1" },
+		{ "counts.rcpts_rejected", "#2" },
+		{ "diagnosis.id", "relay.client-on-port-25" },
+		{ "action", "header" }, { "queue_id", "4Q2xYz1Abc" },
+	};
+	struct rd_event_common	c;
+	struct rd_event_counts	n;
+	struct rd_diagnosis	d;
+	struct rd_mta_result	mta;
+	json_t			*root, *a;
+	char			*json;
+	unsigned		 nbad;
+
+	(void)state;
+	diag_desktop(&d, &mta);
+	common_base(&c, "message");
+	c.action = "header";
+	memset(&n, 0, sizeof(n));
+	n.rcpts = 3;
+	n.rcpts_accepted = 1;
+	n.rcpts_rejected = 2;
+	n.diag_ids = ids;
+	n.ndiag_ids = 2;
+	json = rd_event_message_json(&c, &n, &d);
+	root = check_schema("message event", json, MESSAGE);
+	nbad = check_values("message event", root, want, NCASES(want));
+	a = json_object_get(root, "diagnoses");
+	if (json_array_size(a) != 2 ||
+	    strcmp(json_string_value(json_array_get(a, 1)),
+	    "relay.client-on-port-25") != 0)
+		fail_msg("message event: diagnoses: got %zu, want the 2 ids",
+		    json_array_size(a));
+	json_decref(root);
+	free(json);
+	if (nbad > 0)
+		fail_msg("message event: %u values wrong", nbad);
+
+	/* No recipient diagnosed (all refused before RCPT): null. */
+	n.ndiag_ids = 0;
+	json = rd_event_message_json(&c, &n, NULL);
+	root = check_schema("message event without diagnosis", json, MESSAGE);
+	if (!json_is_null(json_object_get(root, "diagnosis")) ||
+	    json_array_size(json_object_get(root, "diagnoses")) != 0)
+		fail_msg("message event without diagnosis: %s", json);
+	json_decref(root);
+	free(json);
+}
+
+static void
+test_event_session(void **state)
+{
+	static const char *const ids[] = { "relay.client-on-port-25",
+	    "delivery.local", "relay.authorized-sasl" };
+	static const struct want want[] = {
+		{ "type", "session" }, { "counts.rcpts_accepted", "#4" },
+		{ "counts.rcpts_rejected", "#1" }, { "counts.messages", "#2" },
+		{ "counts.duration_ms", "#61234" }, { "sender", "null" },
+		{ "queue_id", "null" }, { "client.helo", "null" },
+	};
+	struct rd_event_common	c;
+	struct rd_event_counts	n;
+	json_t			*root, *a;
+	char			*json;
+	size_t			 i;
+	unsigned		 nbad;
+
+	(void)state;
+	common_base(&c, "session");
+	c.sender_addr = NULL;		/* no transaction at close */
+	c.queue_id = "";
+	c.helo = NULL;			/* no HELO was ever sent */
+	memset(&n, 0, sizeof(n));
+	n.rcpts_accepted = 4;
+	n.rcpts_rejected = 1;
+	n.messages = 2;
+	n.duration_ms = 61234;
+	n.diag_ids = ids;
+	n.ndiag_ids = NCASES(ids);
+	json = rd_event_session_json(&c, &n);
+	root = check_schema("session event", json, SESSION);
+	nbad = check_values("session event", root, want, NCASES(want));
+	a = json_object_get(root, "diagnoses");
+	if (json_array_size(a) != NCASES(ids))
+		fail_msg("session event: %zu diagnoses, want %zu",
+		    json_array_size(a), NCASES(ids));
+	for (i = 0; i < NCASES(ids); i++)
+		if (strcmp(json_string_value(json_array_get(a, i)), ids[i]))
+			fail_msg("session event: diagnoses[%zu]: got %s, "
+			    "want %s", i, json_string_value(json_array_get(a,
+			    i)), ids[i]);
+	json_decref(root);
+	free(json);
+	if (nbad > 0)
+		fail_msg("session event: %u values wrong", nbad);
+
+	/* A connection with no mail and nothing known: still complete. */
+	memset(&c, 0, sizeof(c));
+	c.type = "session";
+	c.id = "0123ABCD4567.1";
+	c.ts = &ts_fixed;
+	c.session = "0123ABCD4567";
+	memset(&n, 0, sizeof(n));
+	json = rd_event_session_json(&c, &n);
+	root = check_schema("session event, nothing known", json, SESSION);
+	if (!json_is_null(json_object_get(root, "host")) ||
+	    strcmp(json_string_value(json_object_get(root, "action")),
+	    "none") != 0)
+		fail_msg("session event, nothing known: %s", json);
+	json_decref(root);
+	free(json);
+}
+
+/* The time stamp: RFC 3339, UTC, milliseconds, at the edges. */
+static void
+test_event_ts(void **state)
+{
+	static const struct {
+		const char	*name;
+		struct timespec	 ts;
+		const char	*want;
+	} tcases[] = {
+		{ "epoch", { 0, 0 }, "1970-01-01T00:00:00.000Z" },
+		{ "milliseconds cut, not rounded",
+		  { 1795458497, 999999999 }, "2026-11-23T18:28:17.999Z" },
+		{ "one millisecond", { 1795458497, 1000000 },
+		  "2026-11-23T18:28:17.001Z" },
+		{ "leap day", { 1709164800, 0 }, "2024-02-29T00:00:00.000Z" },
+	};
+	struct rd_event_common	c;
+	struct rd_event_counts	n;
+	json_t			*root;
+	char			*json;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < NCASES(tcases); i++) {
+		common_base(&c, "session");
+		c.ts = &tcases[i].ts;
+		memset(&n, 0, sizeof(n));
+		json = rd_event_session_json(&c, &n);
+		root = check_schema(tcases[i].name, json, SESSION);
+		if (strcmp(json_string_value(json_object_get(root, "ts")),
+		    tcases[i].want) != 0)
+			fail_msg("%s: got %s, want %s", tcases[i].name,
+			    json_string_value(json_object_get(root, "ts")),
+			    tcases[i].want);
+		json_decref(root);
+		free(json);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_event_rcpt_cases),
+		cmocka_unit_test(test_event_message),
+		cmocka_unit_test(test_event_session),
+		cmocka_unit_test(test_event_ts),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,930 @@
+/*
+ * test_publish.c - the Redis sink against a real redis-server: order and
+ * type field, MAXLEN, AUTH (password and ACL user), SELECT, unix socket,
+ * wrong password, Redis killed and restarted mid-stream, Redis hung with a
+ * full queue, no spool; and RedisURL parsing.
+ *
+ * Each test starts its own redis-server on a free loopback port in a
+ * temporary directory. Without redis-server the tests fail; they never
+ * skip (RD_REDIS_SERVER names another binary).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "relaydiag/publish.h"
+
+/* ---- helpers: time, log capture ---- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[16384];
+
+static void
+log_capture(int prio, const char *msg)
+{
+	size_t n;
+
+	pthread_mutex_lock(&log_lock);
+	n = strlen(log_text);
+	snprintf(log_text + n, sizeof(log_text) - n, "<%d>%s\n", prio, msg);
+	pthread_mutex_unlock(&log_lock);
+	if (getenv("RD_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "log: <%d>%s\n", prio, msg);
+}
+
+static void
+log_reset(void)
+{
+	pthread_mutex_lock(&log_lock);
+	log_text[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
+}
+
+static bool
+log_has(const char *s)
+{
+	bool r;
+
+	pthread_mutex_lock(&log_lock);
+	r = strstr(log_text, s) != NULL;
+	pthread_mutex_unlock(&log_lock);
+	return (r);
+}
+
+static void
+log_expect(const char *s)
+{
+	if (!log_has(s)) {
+		pthread_mutex_lock(&log_lock);
+		fail_msg("log lacks \"%s\"; log was:\n%s", s, log_text);
+	}
+}
+
+/* ---- a private redis-server ---- */
+
+struct srv {
+	char	dir[64];		/* mkdtemp */
+	char	sock[128];
+	char	pass[64];		/* requirepass, "" none */
+	int	port;
+	bool	aof;			/* appendonly, fsync always */
+	pid_t	pid;
+};
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		fail_msg("no free port: %s", strerror(errno));
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return (port);
+}
+
+static redisContext *
+srv_connect(const struct srv *s, unsigned db)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c;
+	redisReply *r;
+
+	c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
+	if (c == NULL || c->err) {
+		if (c != NULL)
+			redisFree(c);
+		return (NULL);
+	}
+	redisSetTimeout(c, tv);
+	if (s->pass[0] != '\0') {
+		r = redisCommand(c, "AUTH %s", s->pass);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR)
+			fail_msg("test AUTH failed");
+		freeReplyObject(r);
+	}
+	if (db != 0) {
+		r = redisCommand(c, "SELECT %u", db);
+		freeReplyObject(r);
+	}
+	return (c);
+}
+
+/* srv_start - exec redis-server and wait until it answers PING */
+static void
+srv_start(struct srv *s)
+{
+	const char *bin = getenv("RD_REDIS_SERVER");
+	char port[16], logf[160];
+	const char *argv[40];
+	redisContext *c;
+	redisReply *r;
+	int64_t t0;
+	int argc = 0, st;
+
+	if (bin == NULL)
+		bin = "redis-server";
+	snprintf(port, sizeof(port), "%d", s->port);
+	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
+	argv[argc++] = bin;
+	argv[argc++] = "--port";
+	argv[argc++] = port;
+	argv[argc++] = "--bind";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "--save";
+	argv[argc++] = "";
+	argv[argc++] = "--appendonly";
+	argv[argc++] = s->aof ? "yes" : "no";
+	argv[argc++] = "--appendfsync";
+	argv[argc++] = "always";
+	argv[argc++] = "--dir";
+	argv[argc++] = s->dir;
+	argv[argc++] = "--unixsocket";
+	argv[argc++] = s->sock;
+	argv[argc++] = "--unixsocketperm";
+	argv[argc++] = "700";
+	argv[argc++] = "--daemonize";
+	argv[argc++] = "no";
+	argv[argc++] = "--logfile";
+	argv[argc++] = logf;
+	if (s->pass[0] != '\0') {
+		argv[argc++] = "--requirepass";
+		argv[argc++] = s->pass;
+	}
+	argv[argc] = NULL;
+	if ((s->pid = fork()) < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (s->pid == 0) {
+		execvp(bin, (char *const *)(uintptr_t)argv);
+		fprintf(stderr, "test_publish: cannot run %s: %s\n", bin,
+		    strerror(errno));
+		_exit(127);
+	}
+	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			fail_msg("redis-server exited at start (status %d): "
+			    "redis-server is required (apt-get install "
+			    "redis-server), or see %s", WEXITSTATUS(st), logf);
+		}
+		if ((c = srv_connect(s, 0)) == NULL)
+			continue;
+		r = redisCommand(c, "PING");
+		if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+			freeReplyObject(r);
+			redisFree(c);
+			return;
+		}
+		freeReplyObject(r);
+		redisFree(c);
+	}
+	fail_msg("redis-server on port %d did not answer within 5 s", s->port);
+}
+
+static void
+srv_stop(struct srv *s, int sig)
+{
+	if (s->pid > 0) {
+		kill(s->pid, sig);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+static int
+setup(void **state)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/test_publish.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		return (-1);
+	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
+	s->port = free_port();
+	log_reset();
+	*state = s;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	struct srv *s = *state;
+
+	if (s->pid > 0)
+		kill(s->pid, SIGCONT);
+	srv_stop(s, SIGKILL);
+	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(s);
+	return (0);
+}
+
+/* ---- events and the stream ---- */
+
+static const char *
+type_of(unsigned i)
+{
+	static const char *t[] = { "rcpt", "message", "session", "alert" };
+
+	return (t[i % 4]);
+}
+
+static char *
+event_json(unsigned i)
+{
+	char *j;
+
+	if (asprintf(&j, "{\"schema\":\"relaydiag.event/1\",\"id\":\"e%u\","
+	    "\"n\":%u,\"text\":\"caf\\u00e9 %u\"}", i, i, i * 7) < 0)
+		fail_msg("asprintf");
+	return (j);
+}
+
+static void
+emit_range(struct rd_sink *sk, unsigned from, unsigned to)
+{
+	unsigned i;
+
+	for (i = from; i < to; i++)
+		if (rd_sink_emit_take(sk, type_of(i), event_json(i)) != 0)
+			fail_msg("emit e%u refused", i);
+}
+
+/* event_id - the number in "id":"e<n>" of a JSON text, or -1 */
+static long
+event_id(const char *json)
+{
+	const char *p = strstr(json, "\"id\":\"e");
+
+	return (p == NULL ? -1 : strtol(p + 7, NULL, 10));
+}
+
+struct stream_check {
+	unsigned	entries;	/* in the stream */
+	unsigned	dups;		/* entries whose id came before */
+};
+
+/*
+ * check_stream - the stream holds events 0..n-1, each at least once, in
+ * order once duplicates (at-least-once replays) are dropped by "id", each
+ * with its type field and its JSON intact.
+ */
+static struct stream_check
+check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
+{
+	struct stream_check res = { 0, 0 };
+	redisReply *r, *e, *f;
+	redisContext *c;
+	unsigned next = 0;
+	const char *type, *ev;
+	char *want;
+	size_t i, k;
+	long id;
+
+	if ((c = srv_connect(s, db)) == NULL)
+		fail_msg("cannot connect to check the stream");
+	r = redisCommand(c, "XRANGE %s - +", key);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		fail_msg("XRANGE %s failed", key);
+	res.entries = (unsigned)r->elements;
+	for (i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		f = e->element[1];
+		type = ev = NULL;
+		for (k = 0; k + 1 < f->elements; k += 2) {
+			if (strcmp(f->element[k]->str, "type") == 0)
+				type = f->element[k + 1]->str;
+			else if (strcmp(f->element[k]->str, "event") == 0)
+				ev = f->element[k + 1]->str;
+		}
+		if (type == NULL || ev == NULL)
+			fail_msg("entry %zu lacks type or event", i);
+		if ((id = event_id(ev)) < 0 || id > (long)next)
+			fail_msg("entry %zu: got e%ld, want e%u (out of order)",
+			    i, id, next);
+		want = event_json((unsigned)id);
+		if (strcmp(ev, want) != 0 || strcmp(type, type_of((unsigned)id)))
+			fail_msg("entry %zu: got %s %s, want %s %s", i, type, ev,
+			    type_of((unsigned)id), want);
+		free(want);
+		if (id < (long)next)
+			res.dups++;
+		else
+			next++;
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	if (next != n)
+		fail_msg("stream %s: %u distinct events, want %u", key, next, n);
+	return (res);
+}
+
+static unsigned
+stream_len(const struct srv *s, unsigned db, const char *key)
+{
+	redisContext *c = srv_connect(s, db);
+	redisReply *r;
+	unsigned n = 0;
+
+	if (c == NULL)
+		return (0);
+	r = redisCommand(c, "XLEN %s", key);
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+		n = (unsigned)r->integer;
+	freeReplyObject(r);
+	redisFree(c);
+	return (n);
+}
+
+static struct rd_sink_stats
+stats_of(struct rd_sink *sk)
+{
+	struct rd_sink_stats st;
+
+	rd_sink_stats(sk, &st);
+	return (st);
+}
+
+/* wait_delivered - until stats show at least n delivered, or timeout */
+static bool
+wait_delivered(struct rd_sink *sk, uint64_t n, int ms)
+{
+	int64_t t0 = now_ms();
+
+	while (stats_of(sk).delivered < n)
+		if (now_ms() - t0 > ms)
+			return (false);
+		else
+			usleep(1000);
+	return (true);
+}
+
+static struct rd_sink *
+open_sink(const char *url, const char *stream, const char *spool,
+    size_t queue)
+{
+	struct rd_redis_params p;
+	struct rd_sink *sk;
+	struct rd_err err;
+
+	memset(&p, 0, sizeof(p));
+	p.url = url;
+	p.stream = stream;
+	p.connect_timeout_ms = 500;
+	p.command_timeout_ms = 500;
+	p.backoff_max_ms = 200;
+	p.drain_timeout_ms = 3000;
+	p.queue_size = queue;
+	p.spool_dir = spool;
+	p.spool_max_bytes = 8u << 20;
+	p.log = log_capture;
+	memset(&err, 0, sizeof(err));
+	if ((sk = rd_sink_redis_open(&p, &err)) == NULL)
+		fail_msg("rd_sink_redis_open(%s): %s", url, err.text);
+	return (sk);
+}
+
+/* ---- RedisURL ---- */
+
+static void
+test_url_parse(void **state)
+{
+	static const struct {
+		const char	*name, *url;
+		int		 ret;
+		bool		 is_unix;
+		const char	*host_or_path, *user, *pass;
+		unsigned	 port, db;
+		const char	*err;	/* in the error text */
+	} cases[] = {
+		{ "host and port", "redis://127.0.0.1:6379", 0, false,
+		  "127.0.0.1", "", "", 6379, 0, NULL },
+		{ "default port", "redis://redis.example", 0, false,
+		  "redis.example", "", "", 6379, 0, NULL },
+		{ "password only, db", "redis://:s3cret@10.0.0.1:7000/2", 0,
+		  false, "10.0.0.1", "", "s3cret", 7000, 2, NULL },
+		{ "ACL user", "redis://relay:pw@h/15", 0, false, "h", "relay",
+		  "pw", 6379, 15, NULL },
+		{ "no colon: a password", "redis://secret@h", 0, false, "h", "",
+		  "secret", 6379, 0, NULL },
+		{ "%-encoded", "redis://:p%40ss%3Aw%25@h", 0, false, "h", "",
+		  "p@ss:w%", 6379, 0, NULL },
+		{ "raw @ in password", "redis://:p@ss@h", 0, false, "h", "",
+		  "p@ss", 6379, 0, NULL },
+		{ "IPv6", "redis://[::1]:6380/1", 0, false, "::1", "", "", 6380,
+		  1, NULL },
+		{ "empty host", "redis://", 0, false, "127.0.0.1", "", "", 6379,
+		  0, NULL },
+		{ "trailing slash", "redis://h/", 0, false, "h", "", "", 6379, 0,
+		  NULL },
+		{ "near miss: port 65535", "redis://h:65535", 0, false, "h", "",
+		  "", 65535, 0, NULL },
+		{ "unix", "unix:///run/redis/redis.sock", 0, true,
+		  "/run/redis/redis.sock", "", "", 6379, 0, NULL },
+		{ "unix, db", "unix:///tmp/r.sock?db=3", 0, true, "/tmp/r.sock",
+		  "", "", 6379, 3, NULL },
+		{ "unix, password", "unix://:pw@/tmp/r.sock?db=1", 0, true,
+		  "/tmp/r.sock", "", "pw", 6379, 1, NULL },
+		{ "TLS", "rediss://h", -1, false, NULL, NULL, NULL, 0, 0,
+		  "TLS" },
+		{ "no scheme", "localhost:6379", -1, false, NULL, NULL, NULL, 0,
+		  0, "expected redis://" },
+		{ "port 0", "redis://h:0", -1, false, NULL, NULL, NULL, 0, 0,
+		  "port" },
+		{ "port 65536", "redis://h:65536", -1, false, NULL, NULL, NULL,
+		  0, 0, "port" },
+		{ "port not a number", "redis://h:abc", -1, false, NULL, NULL,
+		  NULL, 0, 0, "port" },
+		{ "db not a number", "redis://h/x", -1, false, NULL, NULL, NULL,
+		  0, 0, "/db" },
+		{ "query on redis://", "redis://h/1?x=1", -1, false, NULL, NULL,
+		  NULL, 0, 0, "/db" },
+		{ "unix with a host", "unix://h/path", -1, false, NULL, NULL,
+		  NULL, 0, 0, "absolute" },
+		{ "unix relative", "unix://path", -1, false, NULL, NULL, NULL, 0,
+		  0, "absolute" },
+		{ "unix bad query", "unix:///p?dbx=1", -1, false, NULL, NULL,
+		  NULL, 0, 0, "?db=N" },
+		{ "bad escape", "redis://:%4@h", -1, false, NULL, NULL, NULL, 0,
+		  0, "hex" },
+		{ "space in host", "redis://ho st", -1, false, NULL, NULL, NULL,
+		  0, 0, "bad host" },
+		{ "unclosed [", "redis://[::1", -1, false, NULL, NULL, NULL, 0,
+		  0, "bad host" },
+		{ "password kept out of errors", "redis://:hunter2@h:99999", -1,
+		  false, NULL, NULL, NULL, 0, 0, "port" },
+		{ "empty", "", -1, false, NULL, NULL, NULL, 0, 0, "empty" },
+	};
+	struct rd_redis_url u;
+	struct rd_err err;
+	const char *hp;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		r = rd_redis_url_parse(cases[i].url, &u, &err);
+		if (r != cases[i].ret)
+			fail_msg("%s: got %d (%s), want %d", cases[i].name, r,
+			    err.text, cases[i].ret);
+		if (r != 0) {
+			if (strstr(err.text, cases[i].err) == NULL)
+				fail_msg("%s: error \"%s\" lacks \"%s\"",
+				    cases[i].name, err.text, cases[i].err);
+			if (strstr(err.text, "hunter2") != NULL)
+				fail_msg("%s: password in error", cases[i].name);
+			continue;
+		}
+		hp = u.is_unix ? u.path : u.host;
+		if (u.is_unix != cases[i].is_unix ||
+		    strcmp(hp, cases[i].host_or_path) != 0 ||
+		    strcmp(u.user, cases[i].user) != 0 ||
+		    strcmp(u.pass, cases[i].pass) != 0 ||
+		    (!u.is_unix && u.port != cases[i].port) ||
+		    u.db != cases[i].db)
+			fail_msg("%s: got %s %s user \"%s\" pass \"%s\" port %u "
+			    "db %u", cases[i].name, u.is_unix ? "unix" : "tcp",
+			    hp, u.user, u.pass, u.port, u.db);
+	}
+	assert_int_equal(rd_redis_url_parse(NULL, &u, NULL), -1);
+}
+
+/* bad parameters are errors at open, with a message */
+static void
+test_open_rejects_bad_params(void **state)
+{
+	struct srv *s = *state;
+	struct rd_redis_params p;
+	struct rd_err err;
+	char path[160];
+
+	memset(&p, 0, sizeof(p));
+	p.url = "rediss://h";
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_sink_redis_open(&p, &err));
+	assert_non_null(strstr(err.text, "TLS"));
+
+	p.url = NULL;
+	p.stream = "two words";
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_sink_redis_open(&p, &err));
+	assert_string_equal(err.source, "RedisStream");
+
+	p.stream = NULL;
+	snprintf(path, sizeof(path), "%s/no/such/dir", s->dir);
+	p.spool_dir = path;
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_sink_redis_open(&p, &err));
+	assert_non_null(strstr(err.text, "spool directory"));
+}
+
+/* ---- against redis-server ---- */
+
+/* events arrive in order with their type field; figures for the report */
+static void
+test_events_arrive_in_order_with_type(void **state)
+{
+	struct srv *s = *state;
+	struct rd_sink_stats st;
+	struct stream_check res;
+	struct rd_sink *sk;
+	char url[64], spool[128];
+	const unsigned n = 20000;
+	int64_t t0, dt;
+
+	srv_start(s);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
+	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
+	sk = open_sink(url, "t:order", spool, n);	/* holds them all */
+	assert_true(wait_delivered(sk, 0, 0));
+	t0 = now_ms();
+	emit_range(sk, 0, n);
+	if (!wait_delivered(sk, n, 10000))
+		fail_msg("only %llu of %u delivered in 10 s",
+		    (unsigned long long)stats_of(sk).delivered, n);
+	dt = now_ms() - t0;
+	st = stats_of(sk);
+	rd_sink_close(sk);
+	print_message("publish: %u events delivered in %lld ms "
+	    "(%.0f events/s)\n", n, (long long)dt,
+	    dt > 0 ? n * 1000.0 / (double)dt : 0.0);
+	assert_int_equal(st.emitted, n);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.spooled, 0);
+	res = check_stream(s, 0, "t:order", n);
+	assert_int_equal(res.entries, n);
+	assert_int_equal(res.dups, 0);
+	log_expect("redis: connected to 127.0.0.1:");
+	assert_false(log_has("down"));
+}
+
+/* MAXLEN ~ n trims the stream, approximately, keeping the newest */
+static void
+test_maxlen_trims(void **state)
+{
+	struct srv *s = *state;
+	struct rd_redis_params p;
+	struct rd_sink *sk;
+	char url[64];
+	unsigned len;
+
+	srv_start(s);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
+	memset(&p, 0, sizeof(p));
+	p.url = url;
+	p.stream = "t:maxlen";
+	p.maxlen = 100;
+	p.log = log_capture;
+	sk = rd_sink_redis_open(&p, NULL);
+	assert_non_null(sk);
+	emit_range(sk, 0, 2000);
+	rd_sink_close(sk);
+	len = stream_len(s, 0, "t:maxlen");
+	if (len < 100 || len > 300)
+		fail_msg("XLEN %u after 2000 XADDs with MAXLEN ~ 100", len);
+}
+
+/* requirepass: AUTH with the password; an ACL user with SELECT */
+static void
+test_auth_password_and_acl_user(void **state)
+{
+	struct srv *s = *state;
+	struct rd_sink *sk;
+	redisContext *c;
+	redisReply *r;
+	char url[128];
+
+	snprintf(s->pass, sizeof(s->pass), "s3cret");
+	srv_start(s);
+	snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d", s->port);
+	sk = open_sink(url, "t:auth", NULL, 1000);
+	emit_range(sk, 0, 50);
+	rd_sink_close(sk);
+	check_stream(s, 0, "t:auth", 50);
+
+	c = srv_connect(s, 0);
+	assert_non_null(c);
+	r = redisCommand(c, "ACL SETUSER relay on >relay-pw resetkeys "
+	    "~relaydiag:* -@all +xadd +select +ping");
+	assert_non_null(r);
+	if (r->type == REDIS_REPLY_ERROR)
+		fail_msg("ACL SETUSER: %s", r->str);
+	freeReplyObject(r);
+	redisFree(c);
+	snprintf(url, sizeof(url), "redis://relay:relay-pw@127.0.0.1:%d/2",
+	    s->port);
+	sk = open_sink(url, "relaydiag:acl", NULL, 1000);
+	emit_range(sk, 0, 50);
+	rd_sink_close(sk);
+	check_stream(s, 2, "relaydiag:acl", 50);
+	assert_int_equal(stream_len(s, 0, "relaydiag:acl"), 0);
+	assert_false(log_has("down"));
+}
+
+/* unix:///path?db=N */
+static void
+test_unix_socket_url(void **state)
+{
+	struct srv *s = *state;
+	struct rd_sink *sk;
+	char url[200];
+
+	srv_start(s);
+	snprintf(url, sizeof(url), "unix://%s?db=1", s->sock);
+	sk = open_sink(url, "t:unix", NULL, 1000);
+	emit_range(sk, 0, 300);
+	rd_sink_close(sk);
+	check_stream(s, 1, "t:unix", 300);
+	log_expect("redis: connected to unix:");
+}
+
+/* a wrong password is logged and events spooled; the right one replays */
+static void
+test_wrong_password_logged_and_spooled(void **state)
+{
+	struct srv *s = *state;
+	struct rd_sink_stats st;
+	struct rd_sink *sk;
+	struct stream_check res;
+	char url[128], spool[128];
+	int64_t t0;
+
+	snprintf(s->pass, sizeof(s->pass), "right");
+	srv_start(s);
+	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
+	snprintf(url, sizeof(url), "redis://:Tr0ub4dor-bad@127.0.0.1:%d",
+	    s->port);
+	sk = open_sink(url, "t:auth", spool, 1000);
+	emit_range(sk, 0, 100);
+	for (t0 = now_ms(); stats_of(sk).spooled < 100; usleep(2000))
+		if (now_ms() - t0 > 3000)
+			fail_msg("events not spooled");
+	usleep(300000);			/* a few reconnection attempts */
+	st = stats_of(sk);
+	rd_sink_close(sk);
+	assert_int_equal(st.delivered, 0);
+	assert_int_equal(st.dropped, 0);
+	log_expect("redis: down: AUTH refused: WRONGPASS invalid "
+	    "username-password pair or user is disabled; spooling");
+	assert_false(log_has("Tr0ub4dor"));
+	assert_int_equal(stream_len(s, 0, "t:auth"), 0);
+
+	/* the same spool, the right password: everything, in order */
+	snprintf(url, sizeof(url), "redis://:right@127.0.0.1:%d", s->port);
+	sk = open_sink(url, "t:auth", spool, 1000);
+	emit_range(sk, 100, 150);
+	rd_sink_close(sk);
+	res = check_stream(s, 0, "t:auth", 150);
+	assert_int_equal(res.dups, 0);
+	log_expect("replaying 100 spooled events");
+}
+
+struct emitter {
+	struct rd_sink	*sk;
+	unsigned	 n;
+	unsigned	 pace_us;
+};
+
+static void *
+emitter_main(void *arg)
+{
+	struct emitter *e = arg;
+	unsigned i;
+
+	for (i = 0; i < e->n; i++) {
+		if (rd_sink_emit_take(e->sk, type_of(i), event_json(i)) != 0)
+			return ((void *)1);
+		if (e->pace_us > 0 && i % 10 == 9)
+			usleep(e->pace_us);
+	}
+	return (NULL);
+}
+
+/*
+ * Redis killed (SIGKILL) mid-stream, restarted from its AOF: after close
+ * every event is in the stream once after dedupe by id, in order. The
+ * server keeps an AOF with appendfsync always here, so that what it
+ * acknowledged before the kill is still there after the restart.
+ */
+static void
+test_redis_killed_mid_stream(void **state)
+{
+	struct srv *s = *state;
+	struct emitter em;
+	struct rd_sink_stats st;
+	struct stream_check res;
+	struct rd_sink *sk;
+	char url[64], spool[128];
+	const unsigned n = 6000;
+	int64_t t_kill, t_up, t_done;
+	uint64_t at_kill;
+	pthread_t t;
+	void *rv;
+
+	s->aof = true;
+	srv_start(s);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
+	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
+	sk = open_sink(url, "t:kill", spool, 10000);
+	em.sk = sk;
+	em.n = n;
+	em.pace_us = 1000;		/* ~10,000 events/s, ~0.6 s */
+	pthread_create(&t, NULL, emitter_main, &em);
+	if (!wait_delivered(sk, 1000, 5000))
+		fail_msg("first 1000 events not delivered");
+	srv_stop(s, SIGKILL);
+	t_kill = now_ms();
+	at_kill = stats_of(sk).delivered;
+	usleep(300000);
+	srv_start(s);
+	t_up = now_ms();
+	pthread_join(t, &rv);
+	assert_null(rv);
+	/* wait for the replay: the stream holds every event at least once */
+	while (stream_len(s, 0, "t:kill") < n || stats_of(sk).delivered < n) {
+		if (now_ms() - t_up > 10000)
+			fail_msg("stream has %u entries 10 s after restart",
+			    stream_len(s, 0, "t:kill"));
+		usleep(20000);
+	}
+	t_done = now_ms();
+	st = stats_of(sk);
+	rd_sink_close(sk);
+	res = check_stream(s, 0, "t:kill", n);
+	print_message("publish: killed after %llu delivered; down %lld ms; "
+	    "%llu spooled; replay done %lld ms after restart; %u entries, "
+	    "%u duplicates\n", (unsigned long long)at_kill,
+	    (long long)(t_up - t_kill),
+	    (unsigned long long)st.spooled, (long long)(t_done - t_up),
+	    res.entries, res.dups);
+	assert_int_equal(st.dropped, 0);
+	assert_true(st.spooled > 0);
+	log_expect("redis: down: Connection reset by peer; spooling");
+	log_expect("redis: up after ");
+	log_expect(" events replayed");
+}
+
+/*
+ * Redis hung (SIGSTOP) with a small queue: sessions spill to the spool,
+ * behind the batch in flight and the queue, never waiting; after SIGCONT
+ * everything arrives in order (duplicates allowed).
+ */
+static void
+test_redis_hung_queue_spills_in_order(void **state)
+{
+	struct srv *s = *state;
+	struct rd_sink_stats st;
+	struct stream_check res;
+	struct rd_sink *sk;
+	char url[64], spool[128];
+	int64_t t0, worst = 0, dt;
+	unsigned i;
+
+	srv_start(s);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
+	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
+	sk = open_sink(url, "t:hang", spool, 16);
+	for (t0 = now_ms(); !log_has("redis: connected"); usleep(1000))
+		if (now_ms() - t0 > 3000)
+			fail_msg("not connected");
+	emit_range(sk, 0, 100);
+	if (!wait_delivered(sk, 100, 3000))
+		fail_msg("first events not delivered");
+	kill(s->pid, SIGSTOP);
+	for (i = 100; i < 3000; i++) {
+		t0 = now_ms();
+		if (rd_sink_emit_take(sk, type_of(i), event_json(i)) != 0)
+			fail_msg("emit e%u refused", i);
+		if ((dt = now_ms() - t0) > worst)
+			worst = dt;
+		if (i % 100 == 0)
+			usleep(20000);	/* spread over ~0.6 s */
+	}
+	kill(s->pid, SIGCONT);
+	t0 = now_ms();
+	while (stream_len(s, 0, "t:hang") < 3000 ||
+	    stats_of(sk).spooled == 0) {
+		if (now_ms() - t0 > 10000)
+			fail_msg("stream has %u entries 10 s after SIGCONT",
+			    stream_len(s, 0, "t:hang"));
+		usleep(20000);
+	}
+	st = stats_of(sk);
+	rd_sink_close(sk);
+	res = check_stream(s, 0, "t:hang", 3000);
+	print_message("publish: hung redis: slowest emit %lld ms; %llu "
+	    "spooled; %u entries, %u duplicates\n", (long long)worst,
+	    (unsigned long long)st.spooled, res.entries, res.dups);
+	assert_int_equal(st.dropped, 0);
+	assert_true(st.spooled > 0);
+	assert_true(worst < 200);
+	log_expect("redis: down: no reply within 500 ms (RedisTimeout); "
+	    "spooling");
+}
+
+/* no spool and Redis down: events are dropped and counted, not queued */
+static void
+test_no_spool_drops_and_counts(void **state)
+{
+	struct srv *s = *state;
+	struct rd_sink_stats st;
+	struct rd_sink *sk;
+	char url[64];
+	unsigned i;
+	int64_t t0;
+
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port); /* none */
+	sk = open_sink(url, "t:none", NULL, 8);
+	emit_range(sk, 0, 5);
+	for (t0 = now_ms(); stats_of(sk).dropped < 5; usleep(2000))
+		if (now_ms() - t0 > 3000)
+			fail_msg("events not dropped");
+	for (i = 5; i < 100; i++)
+		rd_sink_emit_take(sk, "rcpt", event_json(i));
+	for (t0 = now_ms(); stats_of(sk).dropped < 100; usleep(2000))
+		if (now_ms() - t0 > 3000)
+			fail_msg("events not dropped");
+	st = stats_of(sk);
+	rd_sink_close(sk);
+	assert_int_equal(st.emitted, 100);
+	assert_int_equal(st.dropped, 100);
+	assert_int_equal(st.delivered + st.spooled, 0);
+	log_expect("redis: down: Connection refused; dropping events "
+	    "(no SpoolDir)");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url_parse),
+		cmocka_unit_test_setup_teardown(test_open_rejects_bad_params,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_events_arrive_in_order_with_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maxlen_trims,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_password_and_acl_user,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unix_socket_url,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_wrong_password_logged_and_spooled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_killed_mid_stream,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_redis_hung_queue_spills_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_spool_drops_and_counts,
+		    setup, teardown),
+	};
+
+	/* a write to a socket Redis closed must not kill the test */
+	signal(SIGPIPE, SIG_IGN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,1253 @@
+/*
+ * test_session.c - rd_session_* driven the way the glue drives it, with the
+ * arguments and macros a real Postfix 3.7 sends (values from
+ * shared/design/postfix-notes.md, kept here as data), and a capturing sink
+ * that keeps every event and parses it back with jansson.
+ *
+ * The single-transaction cases are a table: one connection, HELO, MAIL,
+ * recipients, each recipient with the diagnosis id and the action wanted,
+ * then end of message (or abort when nothing was accepted) and close; the
+ * table also lists member values wanted in the first recipient event. The
+ * session counts and the list of ids in the session event are derived from
+ * the same rows. Longer stories (the end-of-message plan per mode, abort,
+ * several transactions, hostile input) have a test each.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <jansson.h>
+
+#include "relaydiag/config.h"
+#include "relaydiag/domainset.h"
+#include "relaydiag/log.h"
+#include "relaydiag/netset.h"
+#include "relaydiag/session.h"
+#include "relaydiag/sink.h"
+
+#define NCASES(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* ---- the capturing sink --------------------------------------------- */
+
+#define CAP_MAX	64
+
+struct cap {
+	struct rd_sink	 base;		/* first: the struct rd_sink * */
+	size_t		 n;
+	char		*type[CAP_MAX];
+	char		*json[CAP_MAX];
+	json_t		*obj[CAP_MAX];	/* NULL: the JSON did not parse */
+	char		 perr[CAP_MAX][200];
+	uint64_t	 emitted, dropped;
+};
+
+static int
+cap_emit_take(struct rd_sink *sk, const char *type, char *json)
+{
+	struct cap	*c = (struct cap *)sk;
+	json_error_t	 jerr;
+
+	c->emitted++;
+	if (c->n >= CAP_MAX || type == NULL || json == NULL) {
+		free(json);
+		c->dropped++;
+		return (-1);
+	}
+	c->type[c->n] = strdup(type);
+	c->json[c->n] = json;
+	c->obj[c->n] = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	if (c->obj[c->n] == NULL)
+		snprintf(c->perr[c->n], sizeof(c->perr[0]), "%s at %d",
+		    jerr.text, jerr.position);
+	c->n++;
+	return (0);
+}
+
+static void
+cap_stats(struct rd_sink *sk, struct rd_sink_stats *out)
+{
+	struct cap *c = (struct cap *)sk;
+
+	out->emitted = c->emitted;
+	out->delivered = c->n;
+	out->dropped = c->dropped;
+}
+
+static void
+cap_close(struct rd_sink *sk)
+{
+	struct cap	*c = (struct cap *)sk;
+	size_t		 i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->type[i]);
+		free(c->json[i]);
+		json_decref(c->obj[i]);
+	}
+	free(c);
+}
+
+static const struct rd_sink_ops cap_ops = {
+	cap_emit_take, cap_stats, cap_close
+};
+
+static struct cap *
+cap_new(void)
+{
+	struct cap *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	c->base.ops = &cap_ops;
+	return (c);
+}
+
+/* cap_check_all - every event parsed, is an object, and says its type */
+static void
+cap_check_all(const char *name, const struct cap *c)
+{
+	size_t i;
+
+	if (c->dropped > 0)
+		fail_msg("%s: %llu events dropped by the test sink", name,
+		    (unsigned long long)c->dropped);
+	for (i = 0; i < c->n; i++) {
+		const char *t;
+
+		if (c->obj[i] == NULL)
+			fail_msg("%s: event %zu (%s) is not valid JSON: %s: "
+			    "%.300s", name, i + 1, c->type[i], c->perr[i],
+			    c->json[i]);
+		if (strchr(c->json[i], '\n') != NULL)
+			fail_msg("%s: event %zu has a newline", name, i + 1);
+		t = json_string_value(json_object_get(c->obj[i], "type"));
+		if (t == NULL || strcmp(t, c->type[i]) != 0)
+			fail_msg("%s: event %zu: type member \"%s\", handed "
+			    "in as \"%s\"", name, i + 1, t != NULL ? t :
+			    "(missing)", c->type[i]);
+	}
+}
+
+static size_t
+cap_count(const struct cap *c, const char *type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		n += strcmp(c->type[i], type) == 0;
+	return (n);
+}
+
+/* cap_get - the k-th (0-based) event of type, or NULL */
+static json_t *
+cap_get(const struct cap *c, const char *type, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->type[i], type) == 0 && k-- == 0)
+			return (c->obj[i]);
+	return (NULL);
+}
+
+/* ---- JSON look-ups ----------------------------------------------------- */
+
+static json_t *
+jget(json_t *root, const char *path)
+{
+	char	 buf[128], *p, *dot;
+	json_t	*j = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf; (dot = strchr(p, '.')) != NULL && j != NULL;
+	    p = dot + 1) {
+		*dot = '\0';
+		j = json_object_get(j, p);
+	}
+	return (j != NULL ? json_object_get(j, p) : NULL);
+}
+
+static const char *
+jstr(json_t *root, const char *path)
+{
+	const char *s = json_string_value(jget(root, path));
+
+	return (s != NULL ? s : "(not a string)");
+}
+
+struct want {
+	const char	*path;
+	const char	*val;	/* "null" "true" "false" "#n" "~sub" or the string */
+};
+
+static unsigned
+check_values(const char *name, json_t *root, const struct want *w, size_t n)
+{
+	json_t		*j;
+	bool		 ok;
+	unsigned	 nbad = 0;
+	size_t		 i;
+
+	for (i = 0; i < n && w[i].path != NULL; i++) {
+		j = jget(root, w[i].path);
+		if (j == NULL)
+			ok = false;
+		else if (strcmp(w[i].val, "null") == 0)
+			ok = json_is_null(j);
+		else if (strcmp(w[i].val, "true") == 0)
+			ok = json_is_true(j);
+		else if (strcmp(w[i].val, "false") == 0)
+			ok = json_is_false(j);
+		else if (w[i].val[0] == '#')
+			ok = json_is_integer(j) && json_integer_value(j) ==
+			    strtoll(w[i].val + 1, NULL, 10);
+		else if (w[i].val[0] == '~')
+			ok = json_is_string(j) &&
+			    strstr(json_string_value(j), w[i].val + 1) != NULL;
+		else
+			ok = json_is_string(j) &&
+			    strcmp(json_string_value(j), w[i].val) == 0;
+		if (!ok) {
+			char *d = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) :
+			    NULL;
+
+			print_error("%s: %s: got %s, want %s\n", name,
+			    w[i].path, d != NULL ? d : "(missing)", w[i].val);
+			free(d);
+			nbad++;
+		}
+	}
+	return (nbad);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+/*
+ * The private Postfix of postfix-notes.md: an MX-like listener on
+ * 127.0.0.1:2525 and a submission-like one on 2587; 127.0.0.10 plays the
+ * trusted office server (mynetworks), 127.0.0.1 an untrusted client.
+ */
+static struct rd_config *
+cfg_new(enum rd_mode mode, bool tls_auth_only)
+{
+	struct rd_config *cfg;
+	struct rd_err	 err;
+
+	cfg = rd_config_defaults();
+	assert_non_null(cfg);
+	memset(&err, 0, sizeof(err));
+	rd_netset_free(cfg->trusted_networks);
+	cfg->trusted_networks = rd_netset_new();
+	assert_non_null(cfg->trusted_networks);
+	if (rd_domainset_add_list(cfg->local_domains,
+	    "example.test, example.org", &err) != 0 ||
+	    rd_domainset_add_list(cfg->relay_domains, "backup.test",
+	    &err) != 0 ||
+	    rd_netset_add_list(cfg->trusted_networks,
+	    "127.0.0.10/32 192.0.2.0/28", &err) != 0)
+		fail_msg("test config: %s", err.text);
+	cfg->submission_ports[0] = 2587;
+	cfg->n_submission_ports = 1;
+	cfg->mode = mode;
+	cfg->tls_auth_only = tls_auth_only;
+	return (cfg);
+}
+
+/* ---- what Postfix sends, as data -------------------------------------- */
+
+/* CONNECT: hostaddr, {client_port}, hostname, {client_ptr}, {daemon_name},
+ * {daemon_addr}, {daemon_port}, j */
+static const struct rd_conn_info conn_mx = {
+	"127.0.0.1", 48712, "localhost", "localhost", "mx.example.test",
+	"127.0.0.1", 2525, "mx.example.test",
+};
+static const struct rd_conn_info conn_sub = {
+	"127.0.0.1", 48714, "localhost", "localhost", "ORIGINATING",
+	"127.0.0.1", 2587, "mx.example.test",
+};
+static const struct rd_conn_info conn_trusted = {
+	"127.0.0.10", 51000, "office.example.test", "office.example.test",
+	"mx.example.test", "127.0.0.1", 2525, "mx.example.test",
+};
+
+/* MAIL FROM: argv[0], i, {auth_type}, {auth_authen}, TLS macros */
+static const struct rd_mail_info mail_carol = {
+	"<carol@isp.test>", NULL, NULL, NULL, { NULL, NULL, NULL, NULL },
+};
+static const struct rd_mail_info mail_forger = {
+	"<boss@example.test>", NULL, NULL, NULL, { NULL, NULL, NULL, NULL },
+};
+static const struct rd_mail_info mail_alice = {
+	"<alice@example.test>", "4Q2xYz1Abc", "PLAIN", "alice@example.test",
+	{ "TLSv1.3", "TLS_AES_256_GCM_SHA384", "256", NULL },
+};
+static const struct rd_mail_info mail_alice_as_boss = {
+	"<boss@example.test>", "4Q2xYz1Abd", "PLAIN", "alice@example.test",
+	{ "TLSv1.3", "TLS_AES_256_GCM_SHA384", "256", NULL },
+};
+
+/* RCPT TO: argv[0], {rcpt_mailer}, {rcpt_host}, {rcpt_addr} */
+static const struct rd_rcpt_info rcpt_relay_denied = {
+	"<bob@gmail.test>", "error", "5.7.1", "Relay access denied", NULL,
+};
+static const struct rd_rcpt_info rcpt_relay_ok = {
+	"<bob@gmail.test>", "smtp", "gmail.test", "bob@gmail.test", NULL,
+};
+static const struct rd_rcpt_info rcpt_virtual = {
+	"<alice@example.test>", "virtual", "example.test",
+	"alice@example.test", NULL,
+};
+static const struct rd_rcpt_info rcpt_local = {
+	"<postmaster@mx.example.test>", "local", "mx.example.test",
+	"postmaster", NULL,
+};
+static const struct rd_rcpt_info rcpt_unknown = {
+	"<nobody@example.test>", "error", "5.1.1",
+	"Recipient address rejected: User unknown in virtual mailbox table",
+	NULL,
+};
+static const struct rd_rcpt_info rcpt_client_rejected = {
+	"<alice@example.test>", "error", "5.7.1",
+	"Client host rejected: Access denied", NULL,
+};
+/* A local part over RFC 5321's 64 octets: Postfix takes it, addr.c not. */
+static const struct rd_rcpt_info rcpt_relay_ok_long_local = {
+	"<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaa@gmail.test>", "smtp", "gmail.test",
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaa@gmail.test", NULL,
+};
+
+/* ---- the reply's shape (the glue hands it to smfi_setmlreply) ---------- */
+
+static void
+check_reply(const char *name, const struct rd_verdict *v, const char *want_id,
+    const char *eid)
+{
+	char	want[128];
+	size_t	i, j;
+
+	if (strcmp(v->code, "554") != 0 || strcmp(v->dsn, "5.7.1") != 0)
+		fail_msg("%s: reply %s %s, want 554 5.7.1", name, v->code,
+		    v->dsn);
+	if (v->nlines < 2 || v->nlines > RD_REPLY_LINES_MAX)
+		fail_msg("%s: %zu reply lines", name, v->nlines);
+	for (i = 0; i < v->nlines; i++) {
+		if (strnlen(v->lines[i], RD_REPLY_LINE_MAX) >=
+		    RD_REPLY_LINE_MAX)
+			fail_msg("%s: reply line %zu too long", name, i + 1);
+		for (j = 0; v->lines[i][j] != '\0'; j++) {
+			unsigned char c = (unsigned char)v->lines[i][j];
+
+			if (c < 0x20 || c > 0x7e)
+				fail_msg("%s: reply line %zu: byte 0x%02X",
+				    name, i + 1, c);
+			if (c == '%' && v->lines[i][++j] != '%')
+				fail_msg("%s: reply line %zu: single '%%'",
+				    name, i + 1);
+		}
+	}
+	if (strncmp(v->lines[0], "Relay access denied for <", 25) != 0)
+		fail_msg("%s: first reply line \"%s\"", name, v->lines[0]);
+	snprintf(want, sizeof(want), "Ref %s %s", want_id, eid);
+	if (strcmp(v->lines[v->nlines - 1], want) != 0)
+		fail_msg("%s: last reply line \"%s\", want \"%s\"", name,
+		    v->lines[v->nlines - 1], want);
+}
+
+/* ---- single-transaction cases ----------------------------------------- */
+
+struct sc_rcpt {
+	const struct rd_rcpt_info *ri;
+	const char		*want_id;
+	enum rd_action		 want_action;
+};
+
+struct scenario {
+	const char		*name;
+	enum rd_mode		 mode;
+	bool			 tls_auth_only;
+	const struct rd_conn_info *conn;
+	const char		*helo;
+	const struct rd_mail_info *mail;
+	struct sc_rcpt		 rcpts[3];
+	struct want		 want[20];	/* in the first rcpt event */
+};
+
+static const struct scenario scenarios[] = {
+	{ "desktop on 2525, HELO UserPC, Postfix refuses relaying",
+	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { "host", "mx.example.test" }, { "client.ip", "127.0.0.1" },
+	    { "client.port", "#48712" }, { "client.name", "localhost" },
+	    { "client.helo", "UserPC" }, { "client.trusted", "false" },
+	    { "server.daemon", "mx.example.test" }, { "server.port", "#2525" },
+	    { "server.submission", "false" }, { "tls", "null" },
+	    { "auth", "null" }, { "sender.addr", "carol@isp.test" },
+	    { "sender.domain", "isp.test" }, { "sender.local", "false" },
+	    { "rcpt.addr", "bob@gmail.test" }, { "rcpt.class", "external" },
+	    { "mta.verdict", "reject" }, { "mta.dsn", "5.7.1" },
+	    { "mta.text", "Relay access denied" }, { "action", "none" } } },
+	{ "... its relay and diagnosis members",
+	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { "relay.authorized", "false" }, { "relay.by", "null" },
+	    { "diagnosis.severity", "error" },
+	    { "diagnosis.summary", "~HELO \"UserPC\"" },
+	    { "diagnosis.summary", "~port 2525" },
+	    { "diagnosis.remedy_client", "~587" }, { "queue_id", "null" } } },
+	{ "enforce: the MTA's own refusal is never overridden",
+	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { "action", "none" }, { "mta.verdict", "reject" } } },
+	{ "annotate: the MTA's own refusal, action none",
+	  RD_MODE_ANNOTATE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+	{ "near miss: FQDN HELO, Postfix refuses relaying",
+	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.no-auth", RD_ACTION_NONE } },
+	  { { "client.helo", "mail.isp.test" } } },
+	{ "TLSAuthOnly, no STARTTLS, HELO UserPC",
+	  RD_MODE_OBSERVE, true, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.tls-required-for-auth",
+	      RD_ACTION_NONE } },
+	  { { "tls", "null" } } },
+	{ "near miss: TLSAuthOnly, client did STARTTLS (no AUTH)",
+	  RD_MODE_OBSERVE, true, &conn_mx, "UserPC",
+	  &(const struct rd_mail_info){ "<carol@isp.test>", NULL, NULL, NULL,
+	      { "TLSv1.3", "TLS_AES_128_GCM_SHA256", "128", NULL } },
+	  { { &rcpt_relay_denied, "relay.client-on-port-25",
+	      RD_ACTION_NONE } },
+	  { { "tls.version", "TLSv1.3" }, { "tls.bits", "#128" } } },
+	{ "alice, PLAIN over TLSv1.3 on 2587, relays (annotate)",
+	  RD_MODE_ANNOTATE, false, &conn_sub, "UserPC", &mail_alice,
+	  { { &rcpt_relay_ok, "relay.authorized-sasl", RD_ACTION_HEADER } },
+	  { { "auth.mech", "PLAIN" }, { "auth.user", "alice@example.test" },
+	    { "tls.version", "TLSv1.3" },
+	    { "tls.cipher", "TLS_AES_256_GCM_SHA384" }, { "tls.bits", "#256" },
+	    { "server.daemon", "ORIGINATING" }, { "server.port", "#2587" },
+	    { "server.submission", "true" }, { "sender.local", "true" },
+	    { "queue_id", "4Q2xYz1Abc" }, { "mta.verdict", "accept" },
+	    { "relay.authorized", "true" }, { "relay.by", "sasl" },
+	    { "diagnosis.severity", "info" }, { "action", "header" } } },
+	{ "alice sends as boss@ (annotate)",
+	  RD_MODE_ANNOTATE, false, &conn_sub, "UserPC", &mail_alice_as_boss,
+	  { { &rcpt_relay_ok, "sender.login-mismatch", RD_ACTION_HEADER } },
+	  { { "diagnosis.summary", "~alice@example.test" } } },
+	{ "local delivery by virtual and by local (observe)",
+	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_virtual, "delivery.local", RD_ACTION_NONE },
+	    { &rcpt_local, "delivery.local", RD_ACTION_NONE } },
+	  { { "rcpt.class", "local" }, { "rcpt.domain", "example.test" },
+	    { "relay.authorized", "true" }, { "relay.by", "local" },
+	    { "mta.verdict", "accept" } } },
+	{ "stranger sends as a local domain without AUTH",
+	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_forger,
+	  { { &rcpt_virtual, "sender.local-domain-unauthenticated",
+	      RD_ACTION_NONE } },
+	  { { "sender.local", "true" }, { "sender.domain", "example.test" } } },
+	{ "submission port without AUTH",
+	  RD_MODE_OBSERVE, false, &conn_sub, "UserPC", &mail_carol,
+	  { { &rcpt_virtual, "submission.no-auth", RD_ACTION_NONE } },
+	  { { "server.submission", "true" } } },
+	{ "trusted office server relays",
+	  RD_MODE_OBSERVE, false, &conn_trusted, "office.example.test",
+	  &mail_carol,
+	  { { &rcpt_relay_ok, "relay.authorized-network", RD_ACTION_NONE } },
+	  { { "client.trusted", "true" }, { "client.ip", "127.0.0.10" },
+	    { "relay.by", "network" } } },
+	{ "Postfix: User unknown in virtual mailbox table",
+	  RD_MODE_ENFORCE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_unknown, "rcpt.unknown-user", RD_ACTION_NONE } },
+	  { { "mta.dsn", "5.1.1" }, { "rcpt.class", "local" } } },
+	{ "Postfix: Client host rejected",
+	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_client_rejected, "mta.client-rejected", RD_ACTION_NONE } },
+	  { { "mta.text", "Client host rejected: Access denied" } } },
+	{ "refused relay, then an accepted local recipient",
+	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE },
+	    { &rcpt_virtual, "delivery.local", RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+
+	/* Deployment 2: Postfix lets the relay through, relaydiag decides. */
+	{ "deployment 2: enforce refuses an unauthorized relay",
+	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
+	  { { "action", "reject" }, { "mta.verdict", "accept" },
+	    { "relay.authorized", "false" } } },
+	{ "deployment 2: FQDN HELO, refused as relay.no-auth",
+	  RD_MODE_ENFORCE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "deployment 2: an over-long local part is no way around",
+	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok_long_local, "relay.client-on-port-25",
+	      RD_ACTION_REJECT } },
+	  { { "action", "reject" }, { "relay.authorized", "false" },
+	    { "rcpt.class", "external" } } },
+	{ "deployment 2: near miss: authenticated relay passes",
+	  RD_MODE_ENFORCE, false, &conn_sub, "UserPC", &mail_alice,
+	  { { &rcpt_relay_ok, "relay.authorized-sasl", RD_ACTION_HEADER } },
+	  { { "action", "header" } } },
+	{ "deployment 2: near miss: trusted client passes",
+	  RD_MODE_ENFORCE, false, &conn_trusted, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.authorized-network", RD_ACTION_HEADER } },
+	  { { "action", "header" } } },
+	{ "deployment 2: near miss: local recipient passes",
+	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_virtual, "delivery.local", RD_ACTION_HEADER },
+	    { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
+	  { { "action", "header" } } },
+	{ "annotate: an unauthorized relay the MTA let through is marked",
+	  RD_MODE_ANNOTATE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_HEADER } },
+	  { { "action", "header" } } },
+	{ "observe: an unauthorized relay the MTA let through, untouched",
+	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+};
+
+static const char *
+action_str(enum rd_action a)
+{
+	static const char *const n[] = { "none", "header", "reject",
+	    "tempfail" };
+
+	return ((unsigned)a < 4 ? n[a] : "?");
+}
+
+static void
+run_scenario(const struct scenario *sc, unsigned *nbad)
+{
+	struct rd_config	*cfg = cfg_new(sc->mode, sc->tls_auth_only);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s;
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+	const char		*ids[8];
+	json_t			*ev, *a;
+	size_t			 i, k, nrcpt = 0, nids = 0;
+	unsigned		 acc = 0, rej = 0;
+	char			 eid[64];
+
+	s = rd_session_new(cfg, &cap->base);
+	assert_non_null(s);
+	rd_session_connect(s, sc->conn);
+	rd_session_helo(s, sc->helo, NULL);
+	rd_session_mail(s, sc->mail);
+	for (i = 0; i < NCASES(sc->rcpts) && sc->rcpts[i].ri != NULL; i++) {
+		const struct sc_rcpt *r = &sc->rcpts[i];
+
+		memset(&v, 0xa5, sizeof(v));
+		rd_session_rcpt(s, r->ri, &v);
+		nrcpt++;
+		if (strcmp(r->ri->mailer, "error") == 0 ||
+		    r->want_action == RD_ACTION_REJECT)
+			rej++;
+		else
+			acc++;
+		for (k = 0; k < nids; k++)
+			if (strcmp(ids[k], r->want_id) == 0)
+				break;
+		if (k == nids)
+			ids[nids++] = r->want_id;
+
+		if (v.action != r->want_action) {
+			print_error("%s: rcpt %zu: action: got %s, want %s\n",
+			    sc->name, i + 1, action_str(v.action),
+			    action_str(r->want_action));
+			(*nbad)++;
+		}
+		if ((ev = cap_get(cap, "rcpt", i)) == NULL) {
+			print_error("%s: rcpt %zu: no event\n", sc->name,
+			    i + 1);
+			(*nbad)++;
+			continue;
+		}
+		if (strcmp(jstr(ev, "diagnosis.id"), r->want_id) != 0) {
+			print_error("%s: rcpt %zu: got %s, want %s\n",
+			    sc->name, i + 1, jstr(ev, "diagnosis.id"),
+			    r->want_id);
+			(*nbad)++;
+		}
+		if (strcmp(jstr(ev, "action"), action_str(r->want_action))) {
+			print_error("%s: rcpt %zu: event action %s, want %s\n",
+			    sc->name, i + 1, jstr(ev, "action"),
+			    action_str(r->want_action));
+			(*nbad)++;
+		}
+		if (v.action == RD_ACTION_REJECT) {
+			snprintf(eid, sizeof(eid), "%s", jstr(ev, "id"));
+			check_reply(sc->name, &v, r->want_id, eid);
+		} else if (v.nlines != 0) {
+			print_error("%s: rcpt %zu: %zu reply lines without a "
+			    "reject\n", sc->name, i + 1, v.nlines);
+			(*nbad)++;
+		}
+	}
+	if ((ev = cap_get(cap, "rcpt", 0)) != NULL)
+		*nbad += check_values(sc->name, ev, sc->want,
+		    NCASES(sc->want));
+	if (acc > 0)
+		rd_session_eom(s, NULL, &plan);
+	else
+		rd_session_abort(s);
+	rd_session_close(s);
+	cap_check_all(sc->name, cap);
+
+	if (cap_count(cap, "rcpt") != nrcpt ||
+	    cap_count(cap, "message") != (acc > 0 ? 1u : 0u) ||
+	    cap_count(cap, "session") != 1) {
+		print_error("%s: events: %zu rcpt, %zu message, %zu session; "
+		    "want %zu, %u, 1\n", sc->name, cap_count(cap, "rcpt"),
+		    cap_count(cap, "message"), cap_count(cap, "session"),
+		    nrcpt, acc > 0 ? 1u : 0u);
+		(*nbad)++;
+	} else {
+		char	 vals[3][16];
+		const struct want ww[] = {
+			{ "counts.rcpts_accepted", vals[0] },
+			{ "counts.rcpts_rejected", vals[1] },
+			{ "counts.messages", vals[2] },
+		};
+
+		snprintf(vals[0], sizeof(vals[0]), "#%u", acc);
+		snprintf(vals[1], sizeof(vals[1]), "#%u", rej);
+		snprintf(vals[2], sizeof(vals[2]), "#%u", acc > 0 ? 1u : 0u);
+		ev = cap_get(cap, "session", 0);
+		*nbad += check_values(sc->name, ev, ww, NCASES(ww));
+		a = jget(ev, "diagnoses");
+		if (json_array_size(a) != nids) {
+			print_error("%s: session diagnoses: %zu ids, want %zu\n",
+			    sc->name, json_array_size(a), nids);
+			(*nbad)++;
+		} else
+			for (k = 0; k < nids; k++)
+				if (strcmp(json_string_value(json_array_get(a,
+				    k)), ids[k]) != 0) {
+					print_error("%s: session diagnoses[%zu]:"
+					    " %s, want %s\n", sc->name, k,
+					    json_string_value(json_array_get(a,
+					    k)), ids[k]);
+					(*nbad)++;
+				}
+		/* Every event belongs to this session. */
+		for (k = 0; k < cap->n; k++)
+			if (strcmp(jstr(cap->obj[k], "session"),
+			    rd_session_id(s)) != 0) {
+				print_error("%s: event %zu: session %s, want "
+				    "%s\n", sc->name, k + 1,
+				    jstr(cap->obj[k], "session"),
+				    rd_session_id(s));
+				(*nbad)++;
+			}
+	}
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+static void
+test_session_scenarios(void **state)
+{
+	size_t		i;
+	unsigned	nbad = 0;
+
+	(void)state;
+	for (i = 0; i < NCASES(scenarios); i++)
+		run_scenario(&scenarios[i], &nbad);
+	if (nbad > 0)
+		fail_msg("%u session checks failed (%zu scenarios)", nbad,
+		    NCASES(scenarios));
+}
+
+/* ---- end of message: the plan per mode -------------------------------- */
+
+struct hdr {
+	const char *name, *value;
+};
+
+/* The message's headers: three forged copies of ours, one near miss. */
+static const struct hdr forged_headers[] = {
+	{ "Received", "from UserPC (localhost [127.0.0.1])" },
+	{ "X-Relay-Diagnostic", "mx.example.test; forged=1" },
+	{ "Subject", "hello" },
+	{ "x-relay-diagnostic", "mx.example.test; forged=2" },
+	{ "X-Relay-Diagnostics", "near miss: another name" },
+	{ "X-RELAY-DIAGNOSTIC", "mx.example.test; forged=3" },
+};
+
+/* header_ok - ASCII, folded "\n\t" only; "" or what is wrong */
+static const char *
+header_ok(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == '\n' && v[i + 1] == '\t') {
+			i++;
+			continue;
+		}
+		if (c < 0x20 || c > 0x7e)
+			return ("a control, 8-bit or bare LF/CR byte");
+	}
+	return ("");
+}
+
+/* one_message - connect as alice, relay and deliver, with the headers */
+static struct rd_session *
+one_message(struct rd_config *cfg, struct cap *cap, struct rd_eom_plan *plan)
+{
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict	 v;
+	size_t			 i;
+
+	assert_non_null(s);
+	rd_session_connect(s, &conn_sub);
+	rd_session_helo(s, "UserPC", NULL);
+	rd_session_mail(s, &mail_alice);
+	rd_session_rcpt(s, &rcpt_relay_ok, &v);
+	rd_session_rcpt(s, &rcpt_virtual, &v);
+	for (i = 0; i < NCASES(forged_headers); i++)
+		rd_session_header(s, forged_headers[i].name,
+		    forged_headers[i].value);
+	memset(plan, 0xa5, sizeof(*plan));
+	rd_session_eom(s, "4Q2xYz1Abc", plan);
+	return (s);
+}
+
+static void
+test_session_eom_annotate_adds_header_removes_forged(void **state)
+{
+	static const struct want want[] = {
+		{ "type", "message" }, { "action", "header" },
+		{ "queue_id", "4Q2xYz1Abc" }, { "counts.rcpts", "#2" },
+		{ "counts.rcpts_accepted", "#2" },
+		{ "counts.rcpts_rejected", "#0" },
+		{ "diagnosis.id", "relay.authorized-sasl" },
+		{ "sender.addr", "alice@example.test" },
+	};
+	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s;
+	struct rd_eom_plan	 plan;
+	char			 want_sid[64];
+	json_t			*ev;
+	const char		*bad;
+
+	(void)state;
+	s = one_message(cfg, cap, &plan);
+	if (!plan.add_header)
+		fail_msg("annotate: no header added");
+	assert_string_equal(plan.header_name, "X-Relay-Diagnostic");
+	/* Three forged copies, removed last first so indexes hold. */
+	if (plan.nremove != 3 || plan.remove_index[0] != 3 ||
+	    plan.remove_index[1] != 2 || plan.remove_index[2] != 1)
+		fail_msg("annotate: removals: got %zu (%u %u %u), want 3 "
+		    "(3 2 1)", plan.nremove, plan.remove_index[0],
+		    plan.remove_index[1], plan.remove_index[2]);
+	if (strnlen(plan.header_value, RD_HEADER_MAX) >= RD_HEADER_MAX)
+		fail_msg("annotate: header value not terminated");
+	if (*(bad = header_ok(plan.header_value)) != '\0')
+		fail_msg("annotate: header value has %s: %s", bad,
+		    plan.header_value);
+	snprintf(want_sid, sizeof(want_sid), "session=%s", rd_session_id(s));
+	if (strstr(plan.header_value, want_sid) == NULL ||
+	    strstr(plan.header_value, "diagnosis=relay.authorized-sasl") ==
+	    NULL ||
+	    strstr(plan.header_value, "diagnosis=delivery.local") == NULL ||
+	    strstr(plan.header_value, "auth=sasl") == NULL ||
+	    strstr(plan.header_value, "user=alice@example.test") == NULL ||
+	    strstr(plan.header_value, "tls=TLSv1.3") == NULL ||
+	    strstr(plan.header_value, "port=2587") == NULL ||
+	    strncmp(plan.header_value, "mx.example.test;", 16) != 0)
+		fail_msg("annotate: header value: %s", plan.header_value);
+
+	rd_session_close(s);
+	cap_check_all("annotate", cap);
+	if ((ev = cap_get(cap, "message", 0)) == NULL)
+		fail_msg("annotate: no message event");
+	if (check_values("annotate: message event", ev, want,
+	    NCASES(want)) > 0)
+		fail_msg("annotate: message event values wrong");
+	if (json_array_size(jget(ev, "diagnoses")) != 2)
+		fail_msg("annotate: message diagnoses: %zu, want 2",
+		    json_array_size(jget(ev, "diagnoses")));
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+static void
+test_session_eom_observe_adds_nothing(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_OBSERVE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s;
+	struct rd_eom_plan	 plan;
+
+	(void)state;
+	s = one_message(cfg, cap, &plan);
+	if (plan.add_header || plan.nremove != 0)
+		fail_msg("observe: got add_header=%d nremove=%zu, want "
+		    "nothing", plan.add_header, plan.nremove);
+	rd_session_close(s);
+	cap_check_all("observe", cap);
+	if (strcmp(jstr(cap_get(cap, "message", 0), "action"), "none") != 0)
+		fail_msg("observe: message action %s, want none",
+		    jstr(cap_get(cap, "message", 0), "action"));
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+static void
+test_session_eom_enforce_adds_header(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s;
+	struct rd_eom_plan	 plan;
+
+	(void)state;
+	s = one_message(cfg, cap, &plan);
+	if (!plan.add_header || plan.nremove != 3)
+		fail_msg("enforce: got add_header=%d nremove=%zu, want a "
+		    "header and 3 removals", plan.add_header, plan.nremove);
+	rd_session_close(s);
+	cap_check_all("enforce", cap);
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+/* More forged copies than RD_REMOVE_MAX: bounded, still last first. */
+static void
+test_session_many_forged_copies(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+	size_t			 i;
+
+	(void)state;
+	rd_session_connect(s, &conn_sub);
+	rd_session_mail(s, &mail_alice);
+	rd_session_rcpt(s, &rcpt_virtual, &v);
+	for (i = 0; i < 20; i++)
+		rd_session_header(s, "X-Relay-Diagnostic", "forged");
+	rd_session_eom(s, NULL, &plan);
+	if (plan.nremove != RD_REMOVE_MAX)
+		fail_msg("20 forged copies: %zu removals, want %d",
+		    plan.nremove, RD_REMOVE_MAX);
+	for (i = 0; i < plan.nremove; i++)
+		if (plan.remove_index[i] < 1 || plan.remove_index[i] > 20 ||
+		    (i > 0 && plan.remove_index[i] >= plan.remove_index[i - 1]))
+			fail_msg("20 forged copies: removal %zu is index %u",
+			    i, plan.remove_index[i]);
+	if (plan.remove_index[0] != 20)
+		fail_msg("20 forged copies: first removal %u, want 20 (last "
+		    "first)", plan.remove_index[0]);
+	rd_session_close(s);
+	cap_check_all("many forged", cap);
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+/* ---- abort, several transactions, no mail ----------------------------- */
+
+static void
+test_session_abort_resets_the_transaction(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+	json_t			*ev;
+
+	(void)state;
+	rd_session_connect(s, &conn_mx);
+	rd_session_helo(s, "UserPC", NULL);
+	/* First transaction: refused, a forged header seen, then RSET. */
+	rd_session_mail(s, &mail_carol);
+	rd_session_rcpt(s, &rcpt_relay_denied, &v);
+	rd_session_header(s, "X-Relay-Diagnostic", "forged");
+	rd_session_abort(s);
+	/* Second: nothing of the first may remain. */
+	rd_session_mail(s, &(const struct rd_mail_info){ "<dave@isp.test>",
+	    NULL, NULL, NULL, { NULL, NULL, NULL, NULL } });
+	rd_session_rcpt(s, &rcpt_virtual, &v);
+	rd_session_eom(s, NULL, &plan);
+	if (plan.nremove != 0)
+		fail_msg("after abort: %zu removals, want 0 (the forged "
+		    "header was in the aborted transaction)", plan.nremove);
+	if (strstr(plan.header_value, "relay.client-on-port-25") != NULL)
+		fail_msg("after abort: the header names the aborted "
+		    "transaction's diagnosis: %s", plan.header_value);
+	rd_session_close(s);
+	cap_check_all("abort", cap);
+	if (cap_count(cap, "message") != 1)
+		fail_msg("abort: %zu message events, want 1",
+		    cap_count(cap, "message"));
+	ev = cap_get(cap, "message", 0);
+	if (strcmp(jstr(ev, "sender.addr"), "dave@isp.test") != 0 ||
+	    json_integer_value(jget(ev, "counts.rcpts")) != 1 ||
+	    json_integer_value(jget(ev, "counts.rcpts_rejected")) != 0 ||
+	    json_array_size(jget(ev, "diagnoses")) != 1 ||
+	    strcmp(jstr(ev, "diagnosis.id"), "delivery.local") != 0)
+		fail_msg("abort: the message event carries the aborted "
+		    "transaction: %s", json_dumps(ev, JSON_COMPACT));
+	ev = cap_get(cap, "rcpt", 1);
+	if (strcmp(jstr(ev, "sender.addr"), "dave@isp.test") != 0)
+		fail_msg("abort: second rcpt event sender %s",
+		    jstr(ev, "sender.addr"));
+	/* The session still counts both. */
+	ev = cap_get(cap, "session", 0);
+	if (json_integer_value(jget(ev, "counts.rcpts_accepted")) != 1 ||
+	    json_integer_value(jget(ev, "counts.rcpts_rejected")) != 1 ||
+	    json_integer_value(jget(ev, "counts.messages")) != 1 ||
+	    json_array_size(jget(ev, "diagnoses")) != 2 ||
+	    !json_is_null(jget(ev, "sender")))
+		fail_msg("abort: session event: %s",
+		    json_dumps(ev, JSON_COMPACT));
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+static void
+test_session_several_transactions(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+	json_t			*ev;
+	size_t			 i, j;
+	char			 want_id[64];
+
+	(void)state;
+	rd_session_connect(s, &conn_sub);
+	rd_session_helo(s, "UserPC", NULL);
+	/* 1: alice relays and delivers locally. */
+	rd_session_mail(s, &mail_alice);
+	rd_session_rcpt(s, &rcpt_relay_ok, &v);
+	rd_session_rcpt(s, &rcpt_virtual, &v);
+	rd_session_eom(s, NULL, &plan);
+	/* 2: as boss@, one recipient. */
+	rd_session_mail(s, &mail_alice_as_boss);
+	rd_session_rcpt(s, &rcpt_relay_ok, &v);
+	rd_session_eom(s, NULL, &plan);
+	/* 3: refused by Postfix, then RSET. */
+	rd_session_mail(s, &mail_alice);
+	rd_session_rcpt(s, &rcpt_unknown, &v);
+	rd_session_abort(s);
+	rd_session_close(s);
+	cap_check_all("several transactions", cap);
+
+	if (cap_count(cap, "rcpt") != 4 || cap_count(cap, "message") != 2 ||
+	    cap_count(cap, "session") != 1 || cap->n != 7)
+		fail_msg("several transactions: %zu events", cap->n);
+	/* Event ids: "<session>.<seq>", unique, in order. */
+	for (i = 0; i < cap->n; i++) {
+		snprintf(want_id, sizeof(want_id), "%s.%zu", rd_session_id(s),
+		    i + 1);
+		if (strcmp(jstr(cap->obj[i], "id"), want_id) != 0)
+			fail_msg("event %zu: id %s, want %s", i + 1,
+			    jstr(cap->obj[i], "id"), want_id);
+		for (j = 0; j < i; j++)
+			if (strcmp(jstr(cap->obj[i], "id"),
+			    jstr(cap->obj[j], "id")) == 0)
+				fail_msg("events %zu and %zu share an id", j + 1,
+				    i + 1);
+	}
+	ev = cap_get(cap, "message", 0);
+	if (json_integer_value(jget(ev, "counts.rcpts")) != 2 ||
+	    strcmp(jstr(ev, "sender.addr"), "alice@example.test") != 0)
+		fail_msg("message 1: %s", json_dumps(ev, JSON_COMPACT));
+	ev = cap_get(cap, "message", 1);
+	if (json_integer_value(jget(ev, "counts.rcpts")) != 1 ||
+	    strcmp(jstr(ev, "sender.addr"), "boss@example.test") != 0 ||
+	    strcmp(jstr(ev, "diagnosis.id"), "sender.login-mismatch") != 0 ||
+	    strcmp(jstr(ev, "queue_id"), "4Q2xYz1Abd") != 0)
+		fail_msg("message 2: %s", json_dumps(ev, JSON_COMPACT));
+	ev = cap_get(cap, "session", 0);
+	if (json_integer_value(jget(ev, "counts.rcpts_accepted")) != 3 ||
+	    json_integer_value(jget(ev, "counts.rcpts_rejected")) != 1 ||
+	    json_integer_value(jget(ev, "counts.messages")) != 2 ||
+	    json_array_size(jget(ev, "diagnoses")) != 4 ||
+	    json_integer_value(jget(ev, "counts.duration_ms")) < 0)
+		fail_msg("session: %s", json_dumps(ev, JSON_COMPACT));
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+static void
+test_session_connection_without_mail(void **state)
+{
+	static const struct want want[] = {
+		{ "type", "session" }, { "client.helo", "UserPC" },
+		{ "sender", "null" }, { "diagnosis", "null" },
+		{ "counts.rcpts_accepted", "#0" },
+		{ "counts.rcpts_rejected", "#0" }, { "counts.messages", "#0" },
+		{ "action", "none" },
+	};
+	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	const char		*sid;
+
+	(void)state;
+	sid = rd_session_id(s);
+	if (strlen(sid) != RD_SID_LEN || strspn(sid,
+	    "0123456789ABCDEFGHJKMNPQRSTVWXYZ") != RD_SID_LEN)
+		fail_msg("session id \"%s\": not %d Crockford base32 chars",
+		    sid, RD_SID_LEN);
+	if (rd_session_config(s) != cfg)
+		fail_msg("rd_session_config: another config");
+	rd_session_connect(s, &conn_mx);
+	rd_session_helo(s, "UserPC", NULL);
+	rd_session_close(s);
+	cap_check_all("no mail", cap);
+	if (cap->n != 1)
+		fail_msg("no mail: %zu events, want the session event", cap->n);
+	if (check_values("no mail", cap->obj[0], want, NCASES(want)) > 0 ||
+	    json_array_size(jget(cap->obj[0], "diagnoses")) != 0)
+		fail_msg("no mail: session event: %s", cap->json[0]);
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+/* No sink (events dropped), and rd_session_free(NULL). */
+static void
+test_session_without_sink(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct rd_session	*s = rd_session_new(cfg, NULL);
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+
+	(void)state;
+	assert_non_null(s);
+	rd_session_connect(s, &conn_mx);
+	rd_session_helo(s, "UserPC", NULL);
+	rd_session_mail(s, &mail_carol);
+	rd_session_rcpt(s, &rcpt_relay_ok, &v);
+	if (v.action != RD_ACTION_REJECT)
+		fail_msg("no sink: enforce must still refuse (action %s)",
+		    action_str(v.action));
+	rd_session_rcpt(s, &rcpt_virtual, &v);
+	rd_session_eom(s, NULL, &plan);
+	rd_session_close(s);
+	rd_session_free(s);
+	rd_session_free(NULL);
+	rd_config_free(cfg);
+}
+
+/* ---- hostile input ---------------------------------------------------- */
+
+static void
+test_session_null_everything(void **state)
+{
+	static const struct rd_conn_info	conn_null;
+	static const struct rd_mail_info	mail_null;
+	static const struct rd_rcpt_info	rcpt_null;
+	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+	size_t			 i;
+
+	(void)state;
+	rd_session_connect(s, &conn_null);
+	rd_session_helo(s, NULL, NULL);
+	rd_session_helo(s, NULL, &(const struct rd_tls_info){ NULL, NULL,
+	    NULL, NULL });
+	rd_session_mail(s, &mail_null);
+	/*
+	 * No recipient, no mailer (taken as accepted): nothing says the
+	 * client may relay, so enforce refuses (fail closed, deployment 2).
+	 */
+	rd_session_rcpt(s, &rcpt_null, &v);
+	if (v.action != RD_ACTION_REJECT)
+		fail_msg("NULL everything: action %s, want reject",
+		    action_str(v.action));
+	check_reply("NULL everything", &v, jstr(cap_get(cap, "rcpt", 0),
+	    "diagnosis.id"), jstr(cap_get(cap, "rcpt", 0), "id"));
+	rd_session_header(s, NULL, NULL);
+	rd_session_header(s, "X-Relay-Diagnostic", NULL);
+	rd_session_eom(s, NULL, &plan);
+	if (*header_ok(plan.header_value) != '\0')
+		fail_msg("NULL everything: header %s", plan.header_value);
+	rd_session_abort(s);
+	rd_session_close(s);
+	cap_check_all("NULL everything", cap);
+	if (cap_count(cap, "rcpt") != 1 || cap_count(cap, "session") != 1)
+		fail_msg("NULL everything: %zu events", cap->n);
+	for (i = 0; i < cap->n; i++)
+		if (!json_is_string(jget(cap->obj[i], "session")) ||
+		    !json_is_object(jget(cap->obj[i], "client")))
+			fail_msg("NULL everything: event %zu: %s", i + 1,
+			    cap->json[i]);
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+/* fill - n bytes of pattern, repeated, NUL-terminated (free it) */
+static char *
+fill(const char *pattern, size_t n)
+{
+	char	*p = malloc(n + 1);
+	size_t	 i, k = strlen(pattern);
+
+	assert_non_null(p);
+	for (i = 0; i < n; i++)
+		p[i] = pattern[i % k];
+	p[n] = '\0';
+	return (p);
+}
+
+static void
+test_session_hostile_text(void **state)
+{
+	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap		*cap = cap_new();
+	struct rd_session	*s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict	 v;
+	struct rd_eom_plan	 plan;
+	char			*helo, *user, *text, *sender;
+	struct rd_mail_info	 mi;
+	struct rd_rcpt_info	 ri;
+	struct rd_conn_info	 ci = conn_mx;
+	json_t			*ev;
+	size_t			 i;
+
+	(void)state;
+	/* 10 KB of HELO: CR LF, a header, printf, invalid UTF-8. */
+	helo = fill("User\r\nBcc: x@evil.test\r\n%s%n\xff\xc3(\xed\xa0\x80\x01", 10240);
+	user = fill("al\xc3ice\r\n%n\x80", 4096);
+	text = fill("Relay access denied\r\n\xfe%s ", 3000);
+	sender = fill("<x\xff", 400);
+	ci.client_name = "\xc0\xaf\r\nname";
+	ci.daemon_name = "mx\r\n\x80";
+	ci.mta_host = "mx.example.test\r\nX-Evil: 1";
+	rd_session_connect(s, &ci);
+	rd_session_helo(s, helo, &(const struct rd_tls_info){ "TLS\xff\r\n",
+	    "\x80", "99999999999999999999", "CN=\xff" });
+
+	memset(&mi, 0, sizeof(mi));
+	mi.sender = sender;
+	mi.queue_id = "Q\r\n\xff";
+	mi.auth_type = "PL\xffIN";
+	mi.auth_authen = user;
+	rd_session_mail(s, &mi);
+
+	/* Rejected by Postfix, with a hostile text: no reply, an event. */
+	memset(&ri, 0, sizeof(ri));
+	ri.rcpt = "<bob\r\n@gmail.test>";
+	ri.mailer = "error";
+	ri.host = "5.7.1";
+	ri.addr = text;
+	rd_session_rcpt(s, &ri, &v);
+	if (v.action != RD_ACTION_NONE)
+		fail_msg("hostile: the MTA's refusal was overridden");
+
+	/*
+	 * An unparsable recipient Postfix let through, for a client that
+	 * did authenticate (with a hostile user name): relayed by SASL.
+	 */
+	memset(&ri, 0, sizeof(ri));
+	ri.rcpt = "<bob\r\n@gmail.test>";
+	ri.mailer = "smtp";
+	ri.host = "gmail.test";
+	ri.addr = "bob@gmail.test";
+	rd_session_rcpt(s, &ri, &v);
+	if (v.action != RD_ACTION_HEADER || strcmp(jstr(cap_get(cap, "rcpt",
+	    1), "relay.by"), "sasl") != 0)
+		fail_msg("hostile: unparsable recipient of an authenticated "
+		    "client: action %s, relay.by %s, want header, sasl",
+		    action_str(v.action), jstr(cap_get(cap, "rcpt", 1),
+		    "relay.by"));
+
+	rd_session_rcpt(s, &rcpt_virtual, &v);
+	rd_session_header(s, helo, user);
+	rd_session_eom(s, "Q\r\n", &plan);
+	if (strnlen(plan.header_value, RD_HEADER_MAX) >= RD_HEADER_MAX ||
+	    *header_ok(plan.header_value) != '\0')
+		fail_msg("hostile: header value unsafe: %s",
+		    plan.header_value);
+	for (i = 0; plan.header_value[i] != '\0'; i++)
+		if (plan.header_value[i] == '\n' &&
+		    strncmp(plan.header_value + i + 1, "\tBcc", 4) == 0)
+			fail_msg("hostile: header carries a Bcc line");
+	rd_session_close(s);
+	cap_check_all("hostile", cap);
+
+	/* The members are there, as strings, not dropped. */
+	ev = cap_get(cap, "rcpt", 0);
+	if (!json_is_string(jget(ev, "client.helo")) ||
+	    !json_is_string(jget(ev, "auth.user")) ||
+	    !json_is_string(jget(ev, "auth.mech")) ||
+	    !json_is_string(jget(ev, "mta.text")) ||
+	    !json_is_string(jget(ev, "rcpt.addr")) ||
+	    !json_is_string(jget(ev, "sender.addr")) ||
+	    !json_is_string(jget(ev, "tls.version")) ||
+	    !json_is_string(jget(ev, "diagnosis.summary")))
+		fail_msg("hostile: a member was dropped: %.600s",
+		    cap->json[0]);
+	if (strstr(jstr(ev, "client.helo"), "User\r\nBcc") == NULL ||
+	    strstr(jstr(ev, "mta.text"), "denied\r\n\xef\xbf\xbd") == NULL)
+		fail_msg("hostile: text not kept (escaped by JSON): %.300s",
+		    cap->json[0]);
+	free(helo);
+	free(user);
+	free(text);
+	free(sender);
+	rd_session_free(s);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_session_scenarios),
+		cmocka_unit_test(
+		    test_session_eom_annotate_adds_header_removes_forged),
+		cmocka_unit_test(test_session_eom_observe_adds_nothing),
+		cmocka_unit_test(test_session_eom_enforce_adds_header),
+		cmocka_unit_test(test_session_many_forged_copies),
+		cmocka_unit_test(test_session_abort_resets_the_transaction),
+		cmocka_unit_test(test_session_several_transactions),
+		cmocka_unit_test(test_session_connection_without_mail),
+		cmocka_unit_test(test_session_without_sink),
+		cmocka_unit_test(test_session_null_everything),
+		cmocka_unit_test(test_session_hostile_text),
+	};
+
+	/* Library log lines at warning and above, to stderr. */
+	rd_log_open("test_session", LOG_MAIL, true, LOG_WARNING);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
