@@ -950,11 +950,7 @@ static int
 config_set_drop_policy(struct config_parse *p, const struct config_key *k,
     const struct config_at *at, const char *value)
 {
-	if (strcmp(value, "oldest") == 0)
-		p->cfg->spool_drop_policy = RD_DROP_OLDEST;
-	else if (strcmp(value, "newest") == 0)
-		p->cfg->spool_drop_policy = RD_DROP_NEWEST;
-	else
+	if (rd_spool_policy_parse(value, &p->cfg->spool_drop_policy) != 0)
 		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected oldest or newest", k->name, value));
 	return (0);
@@ -1352,7 +1348,7 @@ config_new(void)
 	cfg->redis_timeout_ms = 1000;
 	cfg->event_queue_size = 65536;
 	cfg->spool_max_size = 256ULL * 1024 * 1024;
-	cfg->spool_drop_policy = RD_DROP_OLDEST;
+	cfg->spool_drop_policy = RD_SPOOL_DROP_OLDEST;
 	for (i = 0; i < CONFIG_NNAMES(config_def_ports); i++)
 		cfg->submission_ports[i] = config_def_ports[i];
 	cfg->n_submission_ports = i;

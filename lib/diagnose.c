@@ -388,7 +388,8 @@ diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
 
 	/* The domain is ours: the MTA, not the client, is wrong. */
 	if ((f->cls.rclass == RD_CLASS_LOCAL &&
-	    f->cls.source == RD_CLASS_BY_CONFIG) || f->mx == RD_MX_HERE)
+	    f->cls.source == RD_CLASS_BY_CONFIG) ||
+	    (f->has_mx && f->mx == RD_MX_HERE))
 		return ("rcpt.domain-not-accepted");
 	*unauth = true;
 	for (i = 0; i < sizeof(diag_relay_precedence) /
@@ -436,7 +437,8 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 			if (f->submission_port)
 				return ("submission.no-auth");
 		}
-		if (f->cls.rclass == RD_CLASS_LOCAL && f->mx == RD_MX_ELSEWHERE)
+		if (f->cls.rclass == RD_CLASS_LOCAL && f->has_mx &&
+		    f->mx == RD_MX_ELSEWHERE)
 			return ("rcpt.mx-elsewhere");
 		return ("delivery.local");
 	case RD_AUTHZ_SASL:
@@ -484,7 +486,7 @@ rd_diagnose_fill(const char *id, const struct rd_facts *f,
 	diag_fact(out, "class", rd_class_name(f->cls.rclass));
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT)
 		diag_fact(out, "mta", f->mta->text);
-	if (f->mx >= 0)
+	if (f->has_mx)
 		diag_fact(out, "mx", rd_mx_answer_name((enum rd_mx_answer)f->mx));
 	if (f->has_history && strcmp(e->id, "relay.ip-changed") == 0)
 		diag_fact(out, "authorized_from", f->elsewhere_ip);

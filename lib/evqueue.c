@@ -19,13 +19,13 @@
 #include "relaydiag/evqueue.h"
 
 struct rd_evqueue {
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 nonempty;	/* signalled on put and close */
-	struct rd_evqueue_item	*ring;
-	size_t			 cap;
-	size_t			 head;		/* oldest item */
-	size_t			 len;
-	bool			 closed;
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty; /* signalled on put and close */
+	struct rd_evqueue_item *ring;
+	size_t cap;
+	size_t head; /* oldest item */
+	size_t len;
+	bool closed;
 };
 
 struct rd_evqueue *
@@ -35,7 +35,8 @@ rd_evqueue_new(size_t capacity, struct rd_err *err)
 	pthread_condattr_t ca;
 
 	if (capacity == 0) {
-		rd_err_set(err, "evqueue", 0, "queue capacity must be at least 1");
+		rd_err_set(
+		    err, "evqueue", 0, "queue capacity must be at least 1");
 		return (NULL);
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
@@ -75,12 +76,12 @@ rd_evqueue_put_take(struct rd_evqueue *q, const char *type, char *json)
 	struct rd_evqueue_item *it;
 	size_t tlen, jlen;
 
-	if (type == NULL || json == NULL ||
-	    (tlen = strlen(type)) == 0 || tlen >= RD_EVQUEUE_TYPE_MAX) {
+	if (type == NULL || json == NULL || (tlen = strlen(type)) == 0 ||
+	    tlen >= RD_EVQUEUE_TYPE_MAX) {
 		errno = EINVAL;
 		return (-1);
 	}
-	jlen = strlen(json);		/* outside the lock */
+	jlen = strlen(json); /* outside the lock */
 	pthread_mutex_lock(&q->lock);
 	if (q->closed || q->len == q->cap) {
 		errno = q->closed ? EPIPE : ENOBUFS;
@@ -92,7 +93,7 @@ rd_evqueue_put_take(struct rd_evqueue *q, const char *type, char *json)
 	it->json = json;
 	it->len = jlen;
 	if (q->len++ == 0)
-		pthread_cond_signal(&q->nonempty);	/* one consumer */
+		pthread_cond_signal(&q->nonempty); /* one consumer */
 	pthread_mutex_unlock(&q->lock);
 	return (0);
 }

@@ -42,66 +42,66 @@
 #include "relaydiag/publish.h"
 #include "relaydiag/text.h"
 
-#define PUB_CONNECT_MS		1000
-#define PUB_COMMAND_MS		1000
-#define PUB_BACKOFF_MIN_MS	100
-#define PUB_BACKOFF_MAX_MS	5000
-#define PUB_DRAIN_MS		5000
-#define PUB_QUEUE		10000
-#define PUB_BATCH		256
-#define PUB_SPOOL_MAX		(64ull << 20)
-#define PUB_IDLE_MS		250	/* publisher's longest sleep */
-#define PUB_ERR_MAX		256
-#define PUB_XADD_ARGS		10
+#define PUB_CONNECT_MS 1000
+#define PUB_COMMAND_MS 1000
+#define PUB_BACKOFF_MIN_MS 100
+#define PUB_BACKOFF_MAX_MS 5000
+#define PUB_DRAIN_MS 5000
+#define PUB_QUEUE 65536
+#define PUB_BATCH 256
+#define PUB_SPOOL_MAX (256ull << 20)
+#define PUB_IDLE_MS 250 /* publisher's longest sleep */
+#define PUB_ERR_MAX 256
+#define PUB_XADD_ARGS 10
 
 enum pub_state {
-	PUB_INIT,			/* no attempt yet */
+	PUB_INIT, /* no attempt yet */
 	PUB_UP,
 	PUB_DOWN,
 };
 
 struct redis_sink {
-	struct rd_sink	 base;		/* first: rd_sink * <-> redis_sink * */
+	struct rd_sink base; /* first: rd_sink * <-> redis_sink * */
 	struct rd_redis_url url;
-	char		*stream;
-	char		 maxlen[24];	/* decimal; "" : no trimming */
-	struct timeval	 connect_tv;
-	struct timeval	 command_tv;
-	unsigned	 backoff_max_ms;
-	unsigned	 drain_ms;
-	size_t		 batch;
-	uint64_t	 spool_max;
-	void		(*log)(int, const char *);
+	char *stream;
+	char maxlen[24]; /* decimal; "" : no trimming */
+	struct timeval connect_tv;
+	struct timeval command_tv;
+	unsigned backoff_max_ms;
+	unsigned drain_ms;
+	size_t batch;
+	uint64_t spool_max;
+	void (*log)(int, const char *);
 
 	struct rd_evqueue *q;
-	struct rd_spool	*sp;		/* NULL: no spool */
-	pthread_t	 thread;
-	atomic_bool	 stop;
-	_Atomic int64_t	 drain_until_ms;	/* set by close before stop */
+	struct rd_spool *sp; /* NULL: no spool */
+	pthread_t thread;
+	atomic_bool stop;
+	_Atomic int64_t drain_until_ms; /* set by close before stop */
 
-	pthread_mutex_t	 order;		/* see the file comment */
-	struct rd_evqueue_item *inflight;	/* order: batch being sent */
-	size_t		 ninflight;		/* order */
-	bool		 inflight_spooled;	/* order: a session spooled it */
+	pthread_mutex_t order;            /* see the file comment */
+	struct rd_evqueue_item *inflight; /* order: batch being sent */
+	size_t ninflight;                 /* order */
+	bool inflight_spooled;            /* order: a session spooled it */
 
 	_Atomic uint64_t emitted;
 	_Atomic uint64_t delivered;
-	_Atomic uint64_t dropped;	/* besides what the spool counts */
+	_Atomic uint64_t dropped; /* besides what the spool counts */
 
 	/* publisher */
-	redisContext	*ctx;
-	enum pub_state	 state;
-	int64_t		 down_since_ms;
-	int64_t		 next_try_ms;
-	unsigned	 backoff_ms;
-	bool		 replaying;	/* up again, spool not yet empty */
-	uint64_t	 replayed;
-	char		 last_err[PUB_ERR_MAX];	/* sanitized */
-	struct rd_spool_stats seen;	/* spool counters last looked at */
-	bool		 spool_full_logged;
-	bool		 spool_io_logged;
-	struct rd_evqueue_item *items;	/* batch buffer, batch entries */
-	struct rd_spool_rec *recs;	/* batch buffer, batch entries */
+	redisContext *ctx;
+	enum pub_state state;
+	int64_t down_since_ms;
+	int64_t next_try_ms;
+	unsigned backoff_ms;
+	bool replaying; /* up again, spool not yet empty */
+	uint64_t replayed;
+	char last_err[PUB_ERR_MAX]; /* sanitized */
+	struct rd_spool_stats seen; /* spool counters last looked at */
+	bool spool_full_logged;
+	bool spool_io_logged;
+	struct rd_evqueue_item *items; /* batch buffer, batch entries */
+	struct rd_spool_rec *recs;     /* batch buffer, batch entries */
 };
 
 /* pub_now_ms - CLOCK_MONOTONIC in milliseconds */
@@ -124,8 +124,7 @@ pub_tv(unsigned ms)
 	return (tv);
 }
 
-static void
-pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
+static void pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* pub_log - one state-change line to the daemon's log callback */
@@ -225,8 +224,8 @@ url_number(const char *s, size_t n, unsigned long min, unsigned long max,
 
 /* url_userinfo - "[user]:pass" or "pass" into u; 0, or -1 with err */
 static int
-url_userinfo(const char *s, size_t n, struct rd_redis_url *u,
-    struct rd_err *err)
+url_userinfo(
+    const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
 {
 	const char *colon = memchr(s, ':', n);
 
@@ -237,14 +236,24 @@ url_userinfo(const char *s, size_t n, struct rd_redis_url *u,
 	}
 	if (url_decode(s, (size_t)(colon - s), u->user, sizeof(u->user)) != 0 ||
 	    url_decode(colon + 1, n - (size_t)(colon - s) - 1, u->pass,
-	    sizeof(u->pass)) != 0)
+		sizeof(u->pass)) != 0)
 		goto bad;
 	return (0);
 bad:
-	rd_err_set(err, "RedisURL", 0, "bad user or password: too long, a "
+	rd_err_set(err, "RedisURL", 0,
+	    "bad user or password: too long, a "
 	    "control character, or a %% not followed by two hex digits "
 	    "(write @ as %%40, : as %%3A, %% as %%25)");
 	return (-1);
+}
+
+/* url_host_char - may c appear in a host name or address? */
+static bool
+url_host_char(char c, bool v6)
+{
+	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+		(v6 && c == ':'));
 }
 
 /* url_host - "host[:port]" or "[v6][:port]"; 0, or -1 with err */
@@ -252,10 +261,11 @@ static int
 url_host(const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
 {
 	const char *end = s + n, *hend, *port = NULL;
+	bool v6 = n > 0 && s[0] == '[';
 	size_t i, hn;
 
-	if (n > 0 && s[0] == '[') {
-		if ((hend = memchr(s, ']', n)) == NULL)
+	if (v6) {
+		if ((hend = memchr(s, ']', n)) == NULL || hend == s + 1)
 			goto bad;
 		s++;
 		if (hend + 1 < end) {
@@ -272,11 +282,7 @@ url_host(const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
 	}
 	hn = (size_t)(hend - s);
 	for (i = 0; i < hn; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '-' || s[i] == '_' ||
-		    (s[i] == ':' && s[-1] == '[')))
+		if (!url_host_char(s[i], v6))
 			goto bad;
 	if (hn == 0)
 		rd_strlcpy(u->host, "127.0.0.1", sizeof(u->host));
@@ -294,7 +300,8 @@ url_host(const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
 	}
 	return (0);
 bad:
-	rd_err_set(err, "RedisURL", 0, "bad host: expected a name, an IPv4 "
+	rd_err_set(err, "RedisURL", 0,
+	    "bad host: expected a name, an IPv4 "
 	    "address or an [IPv6] address, then an optional :port");
 	return (-1);
 }
@@ -317,12 +324,14 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 		p = url + 7;
 		u->is_unix = true;
 	} else if (strncmp(url, "rediss://", 9) == 0) {
-		rd_err_set(err, "RedisURL", 0, "rediss:// (TLS) is not "
+		rd_err_set(err, "RedisURL", 0,
+		    "rediss:// (TLS) is not "
 		    "supported: hiredis 0.14 has no TLS; use redis:// on a "
 		    "trusted network, unix://, or a local TLS tunnel");
 		return (-1);
 	} else {
-		rd_err_set(err, "RedisURL", 0, "expected "
+		rd_err_set(err, "RedisURL", 0,
+		    "expected "
 		    "redis://[[user]:password@]host[:port][/db] or "
 		    "unix://[[user]:password@]/path[?db=N]");
 		return (-1);
@@ -343,14 +352,17 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 
 	if (u->is_unix) {
 		if (p != auth_end || *p != '/') {
-			rd_err_set(err, "RedisURL", 0, "unix:// takes an "
-			    "absolute socket path, as in unix:///run/redis.sock "
+			rd_err_set(err, "RedisURL", 0,
+			    "unix:// takes an "
+			    "absolute socket path, as in "
+			    "unix:///run/redis.sock "
 			    "or unix://:password@/run/redis.sock?db=1");
 			return (-1);
 		}
 		n = strcspn(p, "?");
 		if (url_decode(p, n, u->path, sizeof(u->path)) != 0) {
-			rd_err_set(err, "RedisURL", 0, "bad socket path (longer "
+			rd_err_set(err, "RedisURL", 0,
+			    "bad socket path (longer "
 			    "than %zu bytes, or a control character)",
 			    sizeof(u->path) - 1);
 			return (-1);
@@ -360,7 +372,8 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 			return (0);
 		if (strncmp(p, "?db=", 4) != 0 ||
 		    url_number(p + 4, strlen(p + 4), 0, 2147483647, &u->db)) {
-			rd_err_set(err, "RedisURL", 0, "after the socket path "
+			rd_err_set(err, "RedisURL", 0,
+			    "after the socket path "
 			    "only ?db=N is allowed");
 			return (-1);
 		}
@@ -379,7 +392,8 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 		if (url_number(p, strlen(p), 0, 2147483647, &u->db) == 0)
 			return (0);
 	}
-	rd_err_set(err, "RedisURL", 0, "after the host only /db is allowed "
+	rd_err_set(err, "RedisURL", 0,
+	    "after the host only /db is allowed "
 	    "(a database number, as in redis://host:6379/2)");
 	return (-1);
 }
@@ -407,16 +421,16 @@ pub_redis_error(char *dst, size_t len, const char *prefix, const char *text)
  * strerror(EAGAIN), "Resource temporarily unavailable"; say what it is.
  */
 static void
-pub_ctx_error(const struct redis_sink *s, redisContext *c, int e, char *dst,
-    size_t len)
+pub_ctx_error(
+    const struct redis_sink *s, redisContext *c, int e, char *dst, size_t len)
 {
 	if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
 		snprintf(dst, len, "no reply within %ld ms (RedisTimeout)",
 		    (long)(s->command_tv.tv_sec * 1000 +
-		    s->command_tv.tv_usec / 1000));
+			   s->command_tv.tv_usec / 1000));
 	else
-		pub_redis_error(dst, len, "", c->errstr[0] ? c->errstr :
-		    "no reply");
+		pub_redis_error(
+		    dst, len, "", c->errstr[0] ? c->errstr : "no reply");
 }
 
 /* pub_disconnect - drop the connection (no logging) */
@@ -437,13 +451,14 @@ static void
 pub_down(struct redis_sink *s, const char *why)
 {
 	int64_t now = pub_now_ms();
-	const char *what = s->sp != NULL ? "spooling" :
-	    "dropping events (no SpoolDir)";
+	const char *what =
+	    s->sp != NULL ? "spooling" : "dropping events (no SpoolDir)";
 
 	pub_disconnect(s);
 	s->next_try_ms = now + s->backoff_ms;
-	s->backoff_ms = s->backoff_ms * 2 > s->backoff_max_ms ?
-	    s->backoff_max_ms : s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms * 2 > s->backoff_max_ms
+			    ? s->backoff_max_ms
+			    : s->backoff_ms * 2;
 	s->replaying = false;
 	if (s->state != PUB_DOWN) {
 		s->state = PUB_DOWN;
@@ -492,8 +507,8 @@ pub_connect(struct redis_sink *s)
 	if (s->url.is_unix)
 		c = redisConnectUnixWithTimeout(s->url.path, s->connect_tv);
 	else
-		c = redisConnectWithTimeout(s->url.host, (int)s->url.port,
-		    s->connect_tv);
+		c = redisConnectWithTimeout(
+		    s->url.host, (int)s->url.port, s->connect_tv);
 	if (c == NULL) {
 		pub_down(s, "out of memory");
 		return;
@@ -529,13 +544,14 @@ pub_connect(struct redis_sink *s)
 	s->ctx = c;
 	s->last_err[0] = '\0';
 	if (s->state == PUB_DOWN && s->sp != NULL) {
-		s->replaying = true;	/* logged when the spool is empty */
+		s->replaying = true; /* logged when the spool is empty */
 		s->replayed = 0;
 	} else if (s->state == PUB_DOWN)
 		pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s",
 		    (pub_now_ms() - s->down_since_ms + 500) / 1000);
 	else if (s->sp != NULL && rd_spool_pending(s->sp) > 0)
-		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s; "
+		pub_log(s, LOG_INFO,
+		    "redis: connected to %s, stream %s; "
 		    "replaying %" PRIu64 " spooled events",
 		    pub_where(s, where, sizeof(where)), s->stream,
 		    rd_spool_pending(s->sp));
@@ -559,7 +575,7 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
     const char *(*json)(void *, size_t, size_t *), void *v, char *why,
     size_t whylen)
 {
-	const char *argv[PUB_XADD_ARGS] = { NULL };
+	const char *argv[PUB_XADD_ARGS] = {NULL};
 	size_t argvlen[PUB_XADD_ARGS], i, ok;
 	redisReply *r;
 	int argc = 0, t;
@@ -589,7 +605,8 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 		}
 	}
 	for (ok = 0; ok < n; ok++) {
-		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK || r == NULL) {
+		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK ||
+		    r == NULL) {
 			pub_ctx_error(s, s->ctx, errno, why, whylen);
 			break;
 		}
@@ -601,8 +618,9 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 		freeReplyObject(r);
 	}
 	if (ok > 0)
-		s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms ?
-		    PUB_BACKOFF_MIN_MS : s->backoff_max_ms;
+		s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms
+				    ? PUB_BACKOFF_MIN_MS
+				    : s->backoff_max_ms;
 	atomic_fetch_add_explicit(&s->delivered, ok, memory_order_relaxed);
 	return (ok);
 }
@@ -642,11 +660,11 @@ pub_rec_json(void *v, size_t i, size_t *len)
 static void
 pub_spool_one_locked(struct redis_sink *s, const struct rd_evqueue_item *it)
 {
-	if (s->sp == NULL || rd_spool_append(s->sp, it->type, it->json,
-	    it->len) != 0) {
+	if (s->sp == NULL ||
+	    rd_spool_append(s->sp, it->type, it->json, it->len) != 0) {
 		if (s->sp == NULL || errno == EINVAL)
-			atomic_fetch_add_explicit(&s->dropped, 1,
-			    memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    &s->dropped, 1, memory_order_relaxed);
 		/* else counted by the spool */
 	}
 }
@@ -714,7 +732,7 @@ pub_overflow(struct redis_sink *s, const char *type, char *json)
 	pub_spool_inflight_locked(s, 0);
 	pub_queue_to_spool_locked(s);
 	if (rd_spool_append(s->sp, it.type, it.json, it.len) != 0)
-		r = -1;			/* counted by the spool */
+		r = -1; /* counted by the spool */
 	pthread_mutex_unlock(&s->order);
 	free(json);
 	return (r);
@@ -751,8 +769,8 @@ pub_send_inflight(struct redis_sink *s)
 	char why[PUB_ERR_MAX];
 	size_t n = s->ninflight, ok, i;
 
-	ok = pub_send(s, n, pub_item_type, pub_item_json, s->items, why,
-	    sizeof(why));
+	ok = pub_send(
+	    s, n, pub_item_type, pub_item_json, s->items, why, sizeof(why));
 	pthread_mutex_lock(&s->order);
 	if (ok < n)
 		pub_spool_inflight_locked(s, ok);
@@ -779,8 +797,8 @@ pub_replay(struct redis_sink *s)
 	n = rd_spool_read(s->sp, s->recs, s->batch);
 	if (n == 0)
 		return;
-	ok = pub_send(s, n, pub_rec_type, pub_rec_json, s->recs, why,
-	    sizeof(why));
+	ok = pub_send(
+	    s, n, pub_rec_type, pub_rec_json, s->recs, why, sizeof(why));
 	rd_spool_ack(s->sp, ok);
 	for (i = 0; i < n; i++)
 		free(s->recs[i].json);
@@ -800,15 +818,18 @@ pub_watch_spool(struct redis_sink *s)
 		return;
 	rd_spool_stats(s->sp, &now);
 	if (now.dropped_oldest + now.dropped_newest >
-	    s->seen.dropped_oldest + s->seen.dropped_newest &&
+		s->seen.dropped_oldest + s->seen.dropped_newest &&
 	    !s->spool_full_logged) {
-		pub_log(s, LOG_WARNING, "spool: full (SpoolMaxSize %" PRIu64
-		    " bytes); dropping the %s events", s->spool_max,
-		    now.dropped_newest > s->seen.dropped_newest ? "newest" :
-		    "oldest");
+		pub_log(s, LOG_WARNING,
+		    "spool: full (SpoolMaxSize %" PRIu64
+		    " bytes); dropping the %s events",
+		    s->spool_max,
+		    now.dropped_newest > s->seen.dropped_newest ? "newest"
+								: "oldest");
 		s->spool_full_logged = true;
 	} else if (s->spool_full_logged && now.pending == 0) {
-		pub_log(s, LOG_NOTICE, "spool: empty again; %" PRIu64 " events "
+		pub_log(s, LOG_NOTICE,
+		    "spool: empty again; %" PRIu64 " events "
 		    "were dropped while it was full",
 		    now.dropped_oldest + now.dropped_newest);
 		s->spool_full_logged = false;
@@ -818,13 +839,16 @@ pub_watch_spool(struct redis_sink *s)
 		    strerror_r(now.last_errno, ebuf, sizeof(ebuf)));
 		s->spool_io_logged = true;
 	} else if (s->spool_io_logged && now.dropped_io == s->seen.dropped_io &&
-	    now.appended > s->seen.appended) {
-		pub_log(s, LOG_NOTICE, "spool: writing again; %" PRIu64
-		    " events lost to write errors so far", now.dropped_io);
+		   now.appended > s->seen.appended) {
+		pub_log(s, LOG_NOTICE,
+		    "spool: writing again; %" PRIu64
+		    " events lost to write errors so far",
+		    now.dropped_io);
 		s->spool_io_logged = false;
 	}
 	if (now.corrupt > s->seen.corrupt)
-		pub_log(s, LOG_WARNING, "spool: skipped %" PRIu64 " damaged "
+		pub_log(s, LOG_WARNING,
+		    "spool: skipped %" PRIu64 " damaged "
 		    "record(s) (torn by a crash, or a disk error)",
 		    now.corrupt - s->seen.corrupt);
 	s->seen = now;
@@ -835,9 +859,9 @@ static void
 pub_replay_done(struct redis_sink *s)
 {
 	s->replaying = false;
-	pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s; %" PRIu64
-	    " events replayed", (pub_now_ms() - s->down_since_ms + 500) / 1000,
-	    s->replayed);
+	pub_log(s, LOG_NOTICE,
+	    "redis: up after %" PRId64 " s; %" PRIu64 " events replayed",
+	    (pub_now_ms() - s->down_since_ms + 500) / 1000, s->replayed);
 }
 
 /* pub_drained - whether close()'s time for sending is over */
@@ -845,7 +869,7 @@ static bool
 pub_drained(struct redis_sink *s)
 {
 	return (atomic_load(&s->stop) &&
-	    pub_now_ms() >= atomic_load(&s->drain_until_ms));
+		pub_now_ms() >= atomic_load(&s->drain_until_ms));
 }
 
 static void *
@@ -857,8 +881,9 @@ pub_main(void *arg)
 
 	for (;;) {
 		stopping = atomic_load(&s->stop);
-		if (s->ctx == NULL && (s->state == PUB_INIT ||
-		    (!stopping && pub_now_ms() >= s->next_try_ms)))
+		if (s->ctx == NULL &&
+		    (s->state == PUB_INIT ||
+			(!stopping && pub_now_ms() >= s->next_try_ms)))
 			pub_connect(s);
 		if (s->ctx != NULL) {
 			if (s->sp != NULL && rd_spool_pending(s->sp) > 0) {
@@ -870,9 +895,10 @@ pub_main(void *arg)
 					pub_replay_done(s);
 				if (pub_take(s, stopping ? 0 : PUB_IDLE_MS) > 0)
 					pub_send_inflight(s);
-				else if (stopping && rd_evqueue_len(s->q) == 0 &&
-				    (s->sp == NULL ||
-				    rd_spool_pending(s->sp) == 0))
+				else if (stopping &&
+					 rd_evqueue_len(s->q) == 0 &&
+					 (s->sp == NULL ||
+					     rd_spool_pending(s->sp) == 0))
 					break;
 			}
 			if (pub_drained(s))
@@ -888,7 +914,7 @@ pub_main(void *arg)
 		}
 		pub_watch_spool(s);
 		if (s->sp != NULL)
-			rd_spool_sync(s->sp);	/* what sessions spooled */
+			rd_spool_sync(s->sp); /* what sessions spooled */
 	}
 	/* Whatever is still queued goes to the spool (or is dropped). */
 	pub_queue_to_spool(s);
@@ -916,7 +942,7 @@ pub_emit_take(struct rd_sink *sk, const char *type, char *json)
 	if (errno == ENOBUFS)
 		return (pub_overflow(s, type, json));
 	atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-	free(json);			/* bad type, or closed */
+	free(json); /* bad type, or closed */
 	return (-1);
 }
 
@@ -928,14 +954,14 @@ pub_stats(struct rd_sink *sk, struct rd_sink_stats *out)
 
 	memset(out, 0, sizeof(*out));
 	out->emitted = atomic_load_explicit(&s->emitted, memory_order_relaxed);
-	out->delivered = atomic_load_explicit(&s->delivered,
-	    memory_order_relaxed);
+	out->delivered =
+	    atomic_load_explicit(&s->delivered, memory_order_relaxed);
 	out->dropped = atomic_load_explicit(&s->dropped, memory_order_relaxed);
 	if (s->sp != NULL) {
 		rd_spool_stats(s->sp, &ss);
 		out->spooled = ss.appended;
 		out->dropped += ss.dropped_oldest + ss.dropped_newest +
-		    ss.dropped_io + ss.corrupt;
+				ss.dropped_io + ss.corrupt;
 	}
 }
 
@@ -960,15 +986,15 @@ pub_close(struct rd_sink *sk)
 
 	atomic_store(&s->drain_until_ms, pub_now_ms() + (int64_t)s->drain_ms);
 	atomic_store(&s->stop, true);
-	rd_evqueue_close(s->q);		/* wakes the publisher */
+	rd_evqueue_close(s->q); /* wakes the publisher */
 	pthread_join(s->thread, NULL);
 	pub_free(s);
 }
 
 static const struct rd_sink_ops pub_ops = {
-	.emit_take = pub_emit_take,
-	.stats = pub_stats,
-	.close = pub_close,
+    .emit_take = pub_emit_take,
+    .stats = pub_stats,
+    .close = pub_close,
 };
 
 /* pub_stream_ok - a stream key we are willing to send */
@@ -996,7 +1022,8 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 
 	stream = p->stream != NULL ? p->stream : RD_REDIS_DEFAULT_STREAM;
 	if (!pub_stream_ok(stream)) {
-		rd_err_set(err, "RedisStream", 0, "stream key must be 1 to 256 "
+		rd_err_set(err, "RedisStream", 0,
+		    "stream key must be 1 to 256 "
 		    "printable characters without spaces");
 		return (NULL);
 	}
@@ -1007,18 +1034,19 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 	pthread_mutex_init(&s->order, NULL);
 	s->base.ops = &pub_ops;
 	if (rd_redis_url_parse(p->url != NULL ? p->url : RD_REDIS_DEFAULT_URL,
-	    &s->url, err) != 0)
+		&s->url, err) != 0)
 		goto fail;
 	if (p->maxlen > 0)
 		snprintf(s->maxlen, sizeof(s->maxlen), "%" PRIu64, p->maxlen);
-	s->connect_tv = pub_tv(p->connect_timeout_ms ? p->connect_timeout_ms :
-	    PUB_CONNECT_MS);
-	s->command_tv = pub_tv(p->command_timeout_ms ? p->command_timeout_ms :
-	    PUB_COMMAND_MS);
-	s->backoff_max_ms = p->backoff_max_ms ? p->backoff_max_ms :
-	    PUB_BACKOFF_MAX_MS;
-	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms ?
-	    PUB_BACKOFF_MIN_MS : s->backoff_max_ms;
+	s->connect_tv = pub_tv(
+	    p->connect_timeout_ms ? p->connect_timeout_ms : PUB_CONNECT_MS);
+	s->command_tv = pub_tv(
+	    p->command_timeout_ms ? p->command_timeout_ms : PUB_COMMAND_MS);
+	s->backoff_max_ms =
+	    p->backoff_max_ms ? p->backoff_max_ms : PUB_BACKOFF_MAX_MS;
+	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms
+			    ? PUB_BACKOFF_MIN_MS
+			    : s->backoff_max_ms;
 	s->drain_ms = p->drain_timeout_ms ? p->drain_timeout_ms : PUB_DRAIN_MS;
 	s->batch = p->batch_size ? p->batch_size : PUB_BATCH;
 	s->spool_max = p->spool_max_bytes ? p->spool_max_bytes : PUB_SPOOL_MAX;
@@ -1030,8 +1058,8 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 		rd_err_set(err, "RedisURL", 0, "out of memory");
 		goto fail;
 	}
-	if ((s->q = rd_evqueue_new(p->queue_size ? p->queue_size : PUB_QUEUE,
-	    err)) == NULL)
+	if ((s->q = rd_evqueue_new(
+		 p->queue_size ? p->queue_size : PUB_QUEUE, err)) == NULL)
 		goto fail;
 	if (p->spool_dir != NULL) {
 		memset(&spp, 0, sizeof(spp));
@@ -1049,8 +1077,10 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 	e = pthread_create(&s->thread, NULL, pub_main, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
-		rd_err_set(err, "RedisURL", 0, "cannot start the publisher "
-		    "thread: error %d", e);
+		rd_err_set(err, "RedisURL", 0,
+		    "cannot start the publisher "
+		    "thread: error %d",
+		    e);
 		goto fail;
 	}
 	return (&s->base);

@@ -19,6 +19,8 @@
 #define HEADER_FOLD	76	/* columns before a header line is folded */
 /* A token must fit a folded line: tab (8 columns) + token <= HEADER_FOLD. */
 #define HEADER_TOKEN_MAX	(HEADER_FOLD - 8)
+/* The host: "X-Relay-Diagnostic: " (20) + host + ';' <= HEADER_FOLD - 1. */
+#define HEADER_HOST_MAX		(HEADER_FOLD - 20 - 1)
 
 static void
 reply_line(struct rd_verdict *v, const char *raw, size_t n)
@@ -121,35 +123,44 @@ header_token(struct rd_buf *b, size_t *col, const char *sep, const char *tok)
 	*col += n;
 }
 
+/*
+ * header_value - val made header-safe and unspaced into v, cut to max
+ * columns. Structured like Authentication-Results: no white space or ';'
+ * inside a value. A value is never folded inside, so a long one (a
+ * 255-octet HELO escaped to 1,020) would make a line longer than 78
+ * columns, or than RFC 5322's 998 octets: cut it to fit, marked with "...".
+ */
+static void
+header_value(struct rd_buf *v, const char *val, size_t max)
+{
+	size_t i, keep;
+
+	rd_text_header(v, val);
+	for (i = 0; i < v->len; i++)
+		if (v->data[i] == ' ' || v->data[i] == ';' ||
+		    v->data[i] == '\t')
+			v->data[i] = '_';
+	if (v->len > max) {
+		keep = max - 3;
+		/* Never inside a "\xHH" escape. */
+		for (i = keep > 3 ? keep - 3 : 0; i < keep; i++)
+			if (v->data[i] == '\\')
+				keep = i;
+		v->data[keep] = '\0';
+		v->len = keep;
+		rd_buf_adds(v, "...");
+	}
+}
+
 /* header_kv - "key=value" with the value made header-safe and unspaced */
 static void
 header_kv(struct rd_buf *tok, const char *key, const char *val)
 {
 	struct rd_buf	v;
-	size_t		i;
 
 	rd_buf_init(&v);
-	rd_text_header(&v, val != NULL && *val != '\0' ? val : "none");
-	/* Structured like Authentication-Results: no white space, ';' or '='. */
-	for (i = 0; i < v.len; i++)
-		if (v.data[i] == ' ' || v.data[i] == ';' || v.data[i] == '\t')
-			v.data[i] = '_';
-	/*
-	 * A token is never folded inside, so a long value (a 255-octet HELO
-	 * escaped to 1,020) would make a line longer than 78 columns, or than
-	 * RFC 5322's 998 octets: cut it to fit, marked with "...".
-	 */
-	if (strlen(key) + 1 + v.len > HEADER_TOKEN_MAX) {
-		size_t keep = HEADER_TOKEN_MAX - strlen(key) - 1 - 3;
-
-		/* Never inside a "\xHH" escape. */
-		for (i = keep > 3 ? keep - 3 : 0; i < keep; i++)
-			if (v.data[i] == '\\')
-				keep = i;
-		v.data[keep] = '\0';
-		v.len = keep;
-		rd_buf_adds(&v, "...");
-	}
+	header_value(&v, val != NULL && *val != '\0' ? val : "none",
+	    HEADER_TOKEN_MAX - strlen(key) - 1);
 	rd_buf_reset(tok);
 	rd_buf_printf(tok, "%s=%s", key, v.data);
 	rd_buf_free(&v);
@@ -164,7 +175,12 @@ rd_header_build(const struct rd_header_info *h, char *out, size_t len)
 
 	rd_buf_init(&b);
 	rd_buf_init(&tok);
-	rd_text_header(&b, h->host != NULL ? h->host : "localhost");
+	/*
+	 * The host starts the first line, after "X-Relay-Diagnostic: " and
+	 * before a ';' that may end it: cut to fit 78 columns too.
+	 */
+	header_value(&b, h->host != NULL ? h->host : "localhost",
+	    HEADER_HOST_MAX);
 	col = 20 + b.len;	/* "X-Relay-Diagnostic: " */
 	header_kv(&tok, "session", h->session);
 	header_token(&b, &col, "; ", tok.data);

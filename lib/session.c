@@ -367,10 +367,11 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 	    RD_MTA_ACCEPT))) {
 		f->mx = (int)rd_dns_mx(s->dns, f->rcpt_domain, mx, mxlen);
 		f->mx_host = mx;
+		f->has_mx = true;
 	}
 	if (s->history == NULL)
 		return;
-	if (unauth && f->mx != RD_MX_HERE) {
+	if (unauth && !(f->has_mx && f->mx == RD_MX_HERE)) {
 		memset(&al, 0, sizeof(al));
 		rd_history_refused(s->history, s->sender, s->client_ip,
 		    f->rcpt_domain != NULL ? f->rcpt_domain : "", now, hf, &al);
@@ -453,7 +454,6 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	f.templates = s->cfg->templates;
 	f.our_name = s->host;
 	f.probe_domains = s->cfg->probe_domains;
-	f.mx = -1;
 	sess_correlate(s, &f, &hf, mx, sizeof(mx));
 	rd_diagnose_rcpt(&f, &d);
 

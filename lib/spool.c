@@ -27,67 +27,67 @@
 #include "relaydiag/spool.h"
 #include "relaydiag/text.h"
 
-#define SPOOL_MAGIC		0x31534452u	/* "RDS1" stored little-endian */
-#define SPOOL_HDR		12		/* magic, length, crc */
-#define SPOOL_PAYLOAD_MAX	(1 + RD_SPOOL_TYPE_MAX + RD_SPOOL_JSON_MAX)
-#define SPOOL_DEFAULT_MAX	(64ull << 20)
-#define SPOOL_SEG_MIN		(64ull << 10)
-#define SPOOL_SEG_MAX		(16ull << 20)
-#define SPOOL_NAME_LEN		26		/* spool-<16 digits>.log */
-#define SPOOL_NAME_BUF		32		/* room for 20 digits */
-#define SPOOL_CURSOR		"cursor"
-#define SPOOL_CURSOR_TMP	"cursor.tmp"
-#define SPOOL_LOCK		"lock"
+#define SPOOL_MAGIC 0x31534452u /* "RDS1" stored little-endian */
+#define SPOOL_HDR 12            /* magic, length, crc */
+#define SPOOL_PAYLOAD_MAX (1 + RD_SPOOL_TYPE_MAX + RD_SPOOL_JSON_MAX)
+#define SPOOL_DEFAULT_MAX (256ull << 20)
+#define SPOOL_SEG_MIN (64ull << 10)
+#define SPOOL_SEG_MAX (16ull << 20)
+#define SPOOL_NAME_LEN 26 /* spool-<16 digits>.log */
+#define SPOOL_NAME_BUF 32 /* room for 20 digits */
+#define SPOOL_CURSOR "cursor"
+#define SPOOL_CURSOR_TMP "cursor.tmp"
+#define SPOOL_LOCK "lock"
 
 struct spool_seg {
-	uint64_t	seq;
-	uint64_t	size;		/* bytes in the file */
-	uint64_t	nrec;		/* intact records in it */
+	uint64_t seq;
+	uint64_t size; /* bytes in the file */
+	uint64_t nrec; /* intact records in it */
 };
 
 /* A place between records: segment, byte offset, records before it. */
 struct spool_pos {
-	uint64_t	seq;
-	uint64_t	off;
-	uint64_t	idx;
+	uint64_t seq;
+	uint64_t off;
+	uint64_t idx;
 };
 
 struct rd_spool {
-	pthread_mutex_t	 lock;
-	char		*dir;
-	int		 dirfd;
-	int		 lockfd;
-	uint64_t	 max_bytes;
-	uint64_t	 seg_bytes;
+	pthread_mutex_t lock;
+	char *dir;
+	int dirfd;
+	int lockfd;
+	uint64_t max_bytes;
+	uint64_t seg_bytes;
 	enum rd_spool_policy policy;
 
-	struct spool_seg *segs;		/* oldest first; the last one is the
-					   one appended to when wfd >= 0 */
-	size_t		 nsegs;
-	size_t		 segcap;
-	int		 wfd;		/* -1: next append starts a segment */
-	bool		 dirty;		/* appended since the last sync */
-	uint64_t	 next_seq;
+	struct spool_seg *segs; /* oldest first; the last one is the
+				   one appended to when wfd >= 0 */
+	size_t nsegs;
+	size_t segcap;
+	int wfd;    /* -1: next append starts a segment */
+	bool dirty; /* appended since the last sync */
+	uint64_t next_seq;
 
-	struct spool_pos commit;	/* next record to deliver; with no
-					   segment: (next_seq, 0, 0) */
-	struct spool_pos rd;		/* next record to read */
-	struct spool_pos *pend;		/* position after each record read
-					   since the last ack */
-	size_t		 npend;
-	size_t		 pendcap;
-	int		 rfd;		/* open on segment rfd_seq, or -1 */
-	uint64_t	 rfd_seq;
-	struct spool_pos last_bad;	/* last damage counted */
+	struct spool_pos commit; /* next record to deliver; with no
+				    segment: (next_seq, 0, 0) */
+	struct spool_pos rd;     /* next record to read */
+	struct spool_pos *pend;  /* position after each record read
+				    since the last ack */
+	size_t npend;
+	size_t pendcap;
+	int rfd; /* open on segment rfd_seq, or -1 */
+	uint64_t rfd_seq;
+	struct spool_pos last_bad; /* last damage counted */
 
-	uint64_t	 bytes;
-	uint64_t	 pending;
-	uint64_t	 appended;
-	uint64_t	 dropped_oldest;
-	uint64_t	 dropped_newest;
-	uint64_t	 dropped_io;
-	uint64_t	 corrupt;
-	int		 last_errno;
+	uint64_t bytes;
+	uint64_t pending;
+	uint64_t appended;
+	uint64_t dropped_oldest;
+	uint64_t dropped_newest;
+	uint64_t dropped_io;
+	uint64_t corrupt;
+	int last_errno;
 };
 
 /*
@@ -95,10 +95,22 @@ struct rd_spool {
  * a 16-entry table is fast enough for event-sized records.
  */
 static const uint32_t spool_crc_tab[16] = {
-	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-	0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-	0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+    0x00000000,
+    0x1db71064,
+    0x3b6e20c8,
+    0x26d930ac,
+    0x76dc4190,
+    0x6b6b51f4,
+    0x4db26158,
+    0x5005713c,
+    0xedb88320,
+    0xf00f9344,
+    0xd6d6a3e8,
+    0xcb61b38c,
+    0x9b64c2b0,
+    0x86d3d2d4,
+    0xa00ae278,
+    0xbdbdf21c,
 };
 
 /* spool_crc32 - continue crc over p[0..n) (start with 0) */
@@ -129,7 +141,7 @@ static uint32_t
 spool_get32(const unsigned char *p)
 {
 	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24);
+		(uint32_t)p[3] << 24);
 }
 
 /* spool_seg_name - "spool-<seq>.log" into buf (SPOOL_NAME_BUF bytes) */
@@ -196,8 +208,8 @@ spool_rec_at(int fd, uint64_t off, uint64_t size, struct rd_spool_rec *rec,
 	if (size - off < SPOOL_HDR || spool_pread_all(fd, h, sizeof(h), off))
 		return (-1);
 	len = spool_get32(h + 4);
-	if (spool_get32(h) != SPOOL_MAGIC || len < 2 || len > SPOOL_PAYLOAD_MAX ||
-	    len > size - off - SPOOL_HDR)
+	if (spool_get32(h) != SPOOL_MAGIC || len < 2 ||
+	    len > SPOOL_PAYLOAD_MAX || len > size - off - SPOOL_HDR)
 		return (-1);
 	if ((p = malloc((size_t)len + 1)) == NULL)
 		return (-2);
@@ -238,7 +250,8 @@ spool_resync(int fd, uint64_t from, uint64_t size)
 	size_t n, i;
 
 	for (off = from; off < size && size - off >= SPOOL_HDR; off += n - 3) {
-		n = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+		n = size - off < sizeof(buf) ? (size_t)(size - off)
+					     : sizeof(buf);
 		if (spool_pread_all(fd, buf, n, off) != 0)
 			return (size);
 		for (i = 0; i + 4 <= n; i++)
@@ -266,7 +279,7 @@ spool_find(const struct rd_spool *sp, uint64_t seq)
 static struct spool_pos
 spool_empty_pos(const struct rd_spool *sp)
 {
-	struct spool_pos p = { sp->next_seq, 0, 0 };
+	struct spool_pos p = {sp->next_seq, 0, 0};
 
 	return (p);
 }
@@ -275,7 +288,7 @@ spool_empty_pos(const struct rd_spool *sp)
 static struct spool_pos
 spool_first_pos(const struct rd_spool *sp)
 {
-	struct spool_pos p = { 0, 0, 0 };
+	struct spool_pos p = {0, 0, 0};
 
 	if (sp->nsegs == 0)
 		return (spool_empty_pos(sp));
@@ -314,7 +327,7 @@ spool_cursor_save(struct rd_spool *sp)
 static struct spool_pos
 spool_cursor_load(struct rd_spool *sp)
 {
-	struct spool_pos c = { 0, 0, 0 };
+	struct spool_pos c = {0, 0, 0};
 	char buf[80];
 	ssize_t n;
 	int fd;
@@ -350,8 +363,8 @@ spool_remove_first(struct rd_spool *sp)
 	spool_seg_name(s->seq, name, sizeof(name));
 	unlinkat(sp->dirfd, name, 0);
 	sp->bytes -= s->size;
-	memmove(&sp->segs[0], &sp->segs[1],
-	    (sp->nsegs - 1) * sizeof(sp->segs[0]));
+	memmove(
+	    &sp->segs[0], &sp->segs[1], (sp->nsegs - 1) * sizeof(sp->segs[0]));
 	sp->nsegs--;
 }
 
@@ -541,10 +554,11 @@ spool_load(struct rd_spool *sp, struct rd_err *err)
 		}
 		sg.seq = seqs[i];
 		if (spool_scan(sp, &sg, sg.seq == cur.seq ? &cur : NULL, &idx,
-		    &at_ok) != 0) {
-			rd_err_set(err, sp->dir, 0, "cannot read spool segment "
-			    "%016" PRIu64 ": %s", sg.seq,
-			    strerror_r(errno, ebuf, sizeof(ebuf)));
+			&at_ok) != 0) {
+			rd_err_set(err, sp->dir, 0,
+			    "cannot read spool segment "
+			    "%016" PRIu64 ": %s",
+			    sg.seq, strerror_r(errno, ebuf, sizeof(ebuf)));
 			free(seqs);
 			return (-1);
 		}
@@ -598,26 +612,31 @@ rd_spool_open(const struct rd_spool_params *p, struct rd_err *err)
 		sp->seg_bytes = sp->max_bytes;
 
 	if (mkdir(p->dir, 0700) != 0 && errno != EEXIST) {
-		rd_err_set(err, p->dir, 0, "cannot create the spool directory: "
+		rd_err_set(err, p->dir, 0,
+		    "cannot create the spool directory: "
 		    "%s; create its parent, or set SpoolDir elsewhere",
 		    strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
-	if ((sp->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		rd_err_set(err, p->dir, 0, "cannot open the spool directory: %s",
+	if ((sp->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+	    0) {
+		rd_err_set(err, p->dir, 0,
+		    "cannot open the spool directory: %s",
 		    strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
-	sp->lockfd = openat(sp->dirfd, SPOOL_LOCK,
-	    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	sp->lockfd =
+	    openat(sp->dirfd, SPOOL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sp->lockfd < 0) {
-		rd_err_set(err, p->dir, 0, "cannot create the spool lock: %s; "
+		rd_err_set(err, p->dir, 0,
+		    "cannot create the spool lock: %s; "
 		    "the directory must be writable by the relaydiag user",
 		    strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		rd_err_set(err, p->dir, 0, "spool in use by another process "
+		rd_err_set(err, p->dir, 0,
+		    "spool in use by another process "
 		    "(is another relaydiag running with this SpoolDir?)");
 		goto fail;
 	}
@@ -643,7 +662,7 @@ rd_spool_close(struct rd_spool *sp)
 	if (sp->rfd >= 0)
 		close(sp->rfd);
 	if (sp->lockfd >= 0)
-		close(sp->lockfd);	/* releases the flock */
+		close(sp->lockfd); /* releases the flock */
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
 	pthread_mutex_destroy(&sp->lock);
@@ -685,7 +704,7 @@ spool_new_segment(struct rd_spool *sp)
 	    O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return (-1);
-	fsync(sp->dirfd);		/* make the new name durable */
+	fsync(sp->dirfd); /* make the new name durable */
 	ns = &sp->segs[sp->nsegs++];
 	ns->seq = sp->next_seq++;
 	ns->size = ns->nrec = 0;
@@ -736,7 +755,8 @@ spool_write_failed(struct rd_spool *sp, int e)
 	struct stat st;
 
 	if (ftruncate(sp->wfd, (off_t)s->size) != 0) {
-		if (fstat(sp->wfd, &st) == 0 && (uint64_t)st.st_size > s->size) {
+		if (fstat(sp->wfd, &st) == 0 &&
+		    (uint64_t)st.st_size > s->size) {
 			sp->bytes += (uint64_t)st.st_size - s->size;
 			s->size = (uint64_t)st.st_size;
 		}
@@ -749,8 +769,8 @@ spool_write_failed(struct rd_spool *sp, int e)
 }
 
 int
-rd_spool_append(struct rd_spool *sp, const char *type, const char *json,
-    size_t len)
+rd_spool_append(
+    struct rd_spool *sp, const char *type, const char *json, size_t len)
 {
 	unsigned char h[SPOOL_HDR], tl, lenb[4];
 	struct iovec iov[4];
@@ -808,8 +828,9 @@ rd_spool_append(struct rd_spool *sp, const char *type, const char *json,
 		}
 		spool_drop_oldest(sp);
 	}
-	if (sp->wfd < 0 || (sp->segs[sp->nsegs - 1].size > 0 &&
-	    sp->segs[sp->nsegs - 1].size + rsize > sp->seg_bytes)) {
+	if (sp->wfd < 0 ||
+	    (sp->segs[sp->nsegs - 1].size > 0 &&
+		sp->segs[sp->nsegs - 1].size + rsize > sp->seg_bytes)) {
 		if (spool_new_segment(sp) != 0) {
 			e = errno;
 			sp->dropped_io++;
@@ -890,8 +911,8 @@ spool_damaged(struct rd_spool *sp, uint64_t size)
 		sp->corrupt++;
 		sp->last_bad = sp->rd;
 	}
-	sp->rd.off = sp->rfd < 0 ? size : spool_resync(sp->rfd, sp->rd.off + 1,
-	    size);
+	sp->rd.off =
+	    sp->rfd < 0 ? size : spool_resync(sp->rfd, sp->rd.off + 1, size);
 }
 
 size_t
@@ -928,12 +949,13 @@ rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max)
 				if (sp->rfd >= 0)
 					close(sp->rfd);
 				spool_seg_name(s->seq, name, sizeof(name));
-				sp->rfd = openat(sp->dirfd, name,
-				    O_RDONLY | O_CLOEXEC);
+				sp->rfd = openat(
+				    sp->dirfd, name, O_RDONLY | O_CLOEXEC);
 				sp->rfd_seq = s->seq;
 			}
-			r = sp->rfd < 0 ? -1 : spool_rec_at(sp->rfd, sp->rd.off,
-			    s->size, &out[n], &next);
+			r = sp->rfd < 0 ? -1
+					: spool_rec_at(sp->rfd, sp->rd.off,
+					      s->size, &out[n], &next);
 			if (r == -2)
 				break;
 			if (r == 1) {
@@ -941,8 +963,9 @@ rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max)
 				sp->rd.idx++;
 				if (spool_push_pend(sp) != 0) {
 					free(out[n].json);
-					sp->rd = sp->npend ?
-					    sp->pend[sp->npend - 1] : sp->commit;
+					sp->rd = sp->npend
+						     ? sp->pend[sp->npend - 1]
+						     : sp->commit;
 					break;
 				}
 				n++;

@@ -24,6 +24,7 @@
 #include "milter.h"
 #include "relaydiag/config.h"
 #include "relaydiag/log.h"
+#include "relaydiag/publish.h"
 #include "relaydiag/snapshot.h"
 #include "relaydiag/text.h"
 
@@ -146,7 +147,11 @@ main_pid_file(const char *path)
 	fclose(fp);
 }
 
-/* main_open_sink - the event sink, opened before privileges are dropped */
+/*
+ * main_open_sink - the event sink, opened before privileges are dropped:
+ * the Redis stream (with its spool) when RedisURL is set, else the JSON
+ * Lines file (stdout in the foreground by default).
+ */
 static struct rd_sink *
 main_open_sink(const struct rd_config *cfg, bool foreground)
 {
@@ -155,16 +160,45 @@ main_open_sink(const struct rd_config *cfg, bool foreground)
 	const char	*path = cfg->event_log;
 
 	if (cfg->redis_url != NULL) {
-		rd_err_set(&err, cfg->path != NULL ? cfg->path : "config", 0,
-		    "RedisURL: the Redis publisher is not built into this "
-		    "version; use EventLog");
-		main_fatal(&err);
+		struct rd_redis_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.url = cfg->redis_url;
+		p.stream = cfg->redis_stream;
+		p.maxlen = cfg->redis_maxlen;
+		p.connect_timeout_ms = cfg->redis_timeout_ms;
+		p.command_timeout_ms = cfg->redis_timeout_ms;
+		p.queue_size = cfg->event_queue_size;
+		p.spool_dir = cfg->spool_dir;
+		p.spool_max_bytes = cfg->spool_max_size;
+		p.spool_policy = cfg->spool_drop_policy;
+		p.log = rd_log_callback;
+		if ((sk = rd_sink_redis_open(&p, &err)) == NULL)
+			main_fatal(&err);
+		return (sk);
 	}
 	if (path == NULL)
 		path = foreground ? "-" : MAIN_DEFAULT_EVENT_LOG;
 	if ((sk = rd_sink_file_open(path, &err)) == NULL)
 		main_fatal(&err);
 	return (sk);
+}
+
+/*
+ * main_spool_dir - the Redis spool directory, made (0700) and given to
+ * UserID while we are still root: the publisher writes it after the drop.
+ */
+static void
+main_spool_dir(const struct rd_config *cfg, const struct privs_user *u)
+{
+	if (cfg->spool_dir == NULL)
+		return;
+	if (mkdir(cfg->spool_dir, 0700) != 0 && errno != EEXIST)
+		rd_log(LOG_WARNING, NULL, "SpoolDir %s: %s", cfg->spool_dir,
+		    strerror(errno));
+	if (u != NULL && chown(cfg->spool_dir, u->uid, u->gid) != 0)
+		rd_log(LOG_WARNING, NULL, "SpoolDir %s: chown: %s",
+		    cfg->spool_dir, strerror(errno));
 }
 
 /*
@@ -294,10 +328,10 @@ main(int argc, char **argv)
 
 	for (i = 0; i < cfg->n_warnings; i++)
 		rd_log(LOG_WARNING, NULL, "%s", cfg->warnings[i]);
-	sink = main_open_sink(cfg, foreground);
-	history = main_open_history(cfg);
-	dns = main_open_dns(cfg);
-	glue_set_services(sink, history, dns);
+	/* The event log file is opened as root; Redis needs no privilege. */
+	sink = cfg->redis_url == NULL ? main_open_sink(cfg, foreground) : NULL;
+	if (cfg->redis_url != NULL)
+		main_spool_dir(cfg, up);
 
 	if (smfi_register(glue_desc) != MI_SUCCESS ||
 	    smfi_setconn(cfg->socket) != MI_SUCCESS) {
@@ -327,10 +361,13 @@ main(int argc, char **argv)
 		main_fatal(&err);
 
 	/*
-	 * Our reload thread waits for SIGUSR1; libmilter's own signal thread
-	 * for SIGHUP, SIGTERM and SIGINT. Every thread, ours included, blocks
-	 * all four, or a stop signal could land on a thread that would let
-	 * it kill the process before smfi_main returns and flushes.
+	 * Threads start only now: after daemon()'s fork (threads do not
+	 * survive a fork) and after the drop. Our reload thread waits for
+	 * SIGUSR1, libmilter's own signal thread for SIGHUP, SIGTERM and
+	 * SIGINT; every other thread (publisher, resolver, sessions) inherits
+	 * a mask that blocks all four, or a stop signal could land on a
+	 * thread that lets it kill the process before smfi_main returns and
+	 * the events are flushed.
 	 */
 	sigemptyset(&stopset);
 	sigaddset(&stopset, SIGUSR1);
@@ -339,6 +376,11 @@ main(int argc, char **argv)
 	sigaddset(&stopset, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (sink == NULL)
+		sink = main_open_sink(cfg, foreground);
+	history = main_open_history(cfg);
+	dns = main_open_dns(cfg);
+	glue_set_services(sink, history, dns);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	if (pthread_create(&tid, NULL, main_signal_thread, &set) != 0) {

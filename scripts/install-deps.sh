@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS="build-essential cmake pkg-config
-libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev
+libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev libevent-dev nettle-dev
 postfix redis-server redis-tools swaks
 dovecot-core openssl ca-certificates
 libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl

@@ -27,6 +27,7 @@
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
 #include "relaydiag/netset.h"
+#include "relaydiag/spool.h"
 
 struct rd_rules;
 struct rd_templates;
@@ -43,11 +44,6 @@ enum rd_action {
 	RD_ACTION_HEADER,	/* continue; the message gets the header */
 	RD_ACTION_REJECT,	/* 5xx with the explanatory reply */
 	RD_ACTION_TEMPFAIL,	/* 4xx with the explanatory reply */
-};
-
-enum rd_drop_policy {
-	RD_DROP_OLDEST = 0,	/* a full spool drops its oldest events */
-	RD_DROP_NEWEST,		/* a full spool refuses new events */
 };
 
 #define RD_CONFIG_PORTS_MAX	32
@@ -122,7 +118,7 @@ struct rd_config {
 	unsigned event_queue_size;	/* EventQueueSize: default 65536 */
 	char	*spool_dir;		/* SpoolDir: default "/var/spool/relaydiag" */
 	unsigned long long spool_max_size;	/* SpoolMaxSize: bytes, default 256 MiB (k/M/G suffixes) */
-	enum rd_drop_policy spool_drop_policy;	/* SpoolDropPolicy: oldest|newest */
+	enum rd_spool_policy spool_drop_policy;	/* SpoolDropPolicy: oldest|newest */
 	char	*event_log;		/* EventLog: path, "-" = stdout; NULL = default */
 	bool	 hash_personal;		/* HashPersonalData: addresses/users as keyed hashes */
 	char	*hash_key_file;		/* HashKeyFile: the key (required with HashPersonalData) */

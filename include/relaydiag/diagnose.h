@@ -76,8 +76,9 @@ struct rd_facts {
 	unsigned	 client_refused_domains;
 	unsigned	 probe_domains;		/* ProbeDomains threshold */
 
-	/* The MX check (dns.c): RD_MX_* as int; -1 when not checked. */
-	int		 mx;
+	/* The MX check (dns.c); valid when has_mx (zeroed facts: unchecked). */
+	bool		 has_mx;
+	int		 mx;			/* enum rd_mx_answer */
 	const char	*mx_host;
 };
 

@@ -5,7 +5,9 @@
  * lookup never holds a session longer than timeout_ms; a late answer is
  * cached for the next session. Tests give the resolver their own data with
  * an unbound configuration file (local-zone / local-data), offline.
- * Threads: rd_dns_mx_points_here is safe from any thread.
+ * Threads: rd_dns_mx is safe from any thread (one shared resolver; see
+ * dns.c). libunbound runs a thread of its own from rd_dns_new on: create
+ * the resolver after any fork()/daemon().
  */
 #ifndef RELAYDIAG_DNS_H
 #define RELAYDIAG_DNS_H
@@ -25,13 +27,23 @@ enum rd_mx_answer {
 struct rd_dns_params {
 	const char	*config_file;	/* unbound.conf; NULL = system resolver (resolv.conf) */
 	unsigned	 timeout_ms;	/* hard deadline per lookup */
-	const struct rd_domainset *our_names;	/* MX host names that are this server */
+	const struct rd_domainset *our_names;	/* MX host names that are this server;
+						   borrowed: must outlive the resolver */
 };
 
+/*
+ * rd_dns_new - a resolver; NULL with err (source = config_file or
+ * /etc/resolv.conf) when libunbound refuses the configuration.
+ */
 struct rd_dns *rd_dns_new(const struct rd_dns_params *p, struct rd_err *err);
 void	rd_dns_free(struct rd_dns *d);			/* NULL: no-op */
 
-/* rd_dns_mx - where the MX of domain points; mx_out gets the first host */
+/*
+ * rd_dns_mx - where the MX of domain points, within timeout_ms. mx_out
+ * (may be NULL) gets the host, lower case without the trailing dot: the
+ * first of ours (HERE), else the most preferred (ELSEWHERE); "." for a
+ * null MX, "" otherwise. A name that is not a valid domain: UNKNOWN.
+ */
 enum rd_mx_answer rd_dns_mx(struct rd_dns *d, const char *domain,
 	    char *mx_out, size_t mx_len);
 

@@ -21,14 +21,14 @@
 #include "relaydiag/err.h"
 
 /* Longest event type, with its NUL ("session" is 8). */
-#define RD_EVQUEUE_TYPE_MAX	32
+#define RD_EVQUEUE_TYPE_MAX 32
 
 struct rd_evqueue;
 
 struct rd_evqueue_item {
-	char	 type[RD_EVQUEUE_TYPE_MAX];	/* "rcpt", "message", ... */
-	char	*json;				/* malloc'ed, NUL-terminated */
-	size_t	 len;				/* strlen(json) */
+	char type[RD_EVQUEUE_TYPE_MAX]; /* "rcpt", "message", ... */
+	char *json;                     /* malloc'ed, NUL-terminated */
+	size_t len;                     /* strlen(json) */
 };
 
 /*
@@ -41,7 +41,7 @@ struct rd_evqueue *rd_evqueue_new(size_t capacity, struct rd_err *err);
  * rd_evqueue_free - free the queue and every item still in it; NULL is a
  * no-op.
  */
-void	rd_evqueue_free(struct rd_evqueue *q);
+void rd_evqueue_free(struct rd_evqueue *q);
 
 /*
  * rd_evqueue_put_take - append one event; never waits for room.
@@ -50,7 +50,7 @@ void	rd_evqueue_free(struct rd_evqueue *q);
  * EINVAL (type NULL, empty or not shorter than RD_EVQUEUE_TYPE_MAX; json
  * NULL).
  */
-int	rd_evqueue_put_take(struct rd_evqueue *q, const char *type, char *json);
+int rd_evqueue_put_take(struct rd_evqueue *q, const char *type, char *json);
 
 /*
  * rd_evqueue_get - take up to max items, oldest first, into out[]. When
@@ -59,8 +59,8 @@ int	rd_evqueue_put_take(struct rd_evqueue *q, const char *type, char *json);
  * timeout, or when the queue is closed and empty); the caller owns each
  * out[i].json and frees it.
  */
-size_t	rd_evqueue_get(struct rd_evqueue *q, struct rd_evqueue_item *out,
-	    size_t max, int timeout_ms);
+size_t rd_evqueue_get(struct rd_evqueue *q, struct rd_evqueue_item *out,
+    size_t max, int timeout_ms);
 
 /*
  * rd_evqueue_wait - wait up to timeout_ms (< 0: no limit) until the queue
@@ -68,15 +68,15 @@ size_t	rd_evqueue_get(struct rd_evqueue *q, struct rd_evqueue_item *out,
  * holds items. The publisher uses it to sleep between reconnection
  * attempts and still wake up for new events and for close.
  */
-bool	rd_evqueue_wait(struct rd_evqueue *q, int timeout_ms);
+bool rd_evqueue_wait(struct rd_evqueue *q, int timeout_ms);
 
 /*
  * rd_evqueue_close - refuse every later put and wake every waiter; items
  * already queued can still be taken. Idempotent.
  */
-void	rd_evqueue_close(struct rd_evqueue *q);
+void rd_evqueue_close(struct rd_evqueue *q);
 
 /* rd_evqueue_len - items queued now (a snapshot) */
-size_t	rd_evqueue_len(struct rd_evqueue *q);
+size_t rd_evqueue_len(struct rd_evqueue *q);
 
 #endif

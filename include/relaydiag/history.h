@@ -15,10 +15,13 @@
 #define RELAYDIAG_HISTORY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "relaydiag/err.h"
 
+/* Zero or NULL in a member means its default: timeout 50 ms, windows
+   86400/600/900 s, 5 senders, 20 attempts, 10000 entries (at least 16). */
 struct rd_history_params {
 	const char	*redis_url;	/* NULL: the local cache only */
 	const char	*key_prefix;	/* default "relaydiag:h:" */
@@ -29,7 +32,8 @@ struct rd_history_params {
 	unsigned	 outage_senders;	/* distinct senders for the alert */
 	unsigned	 alert_probe_attempts;	/* refusals per client for the alert */
 	unsigned	 cache_size;	/* local entries at most */
-	void		(*log)(int prio, const char *msg);	/* may be NULL */
+	void		(*log)(int prio, const char *msg);	/* may be NULL;
+			   called from session threads, no lock held */
 };
 
 /* What the history says about one refused (unauthorized) recipient. */
@@ -77,5 +81,8 @@ void	rd_history_refused(struct rd_history *h, const char *sender,
 
 /* rd_history_redis_up - whether the last Redis call succeeded */
 bool	rd_history_redis_up(struct rd_history *h);
+
+/* rd_history_cache_entries - local cache entries in use (keys + members) */
+size_t	rd_history_cache_entries(struct rd_history *h);
 
 #endif

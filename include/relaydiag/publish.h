@@ -27,7 +27,7 @@
  *     redis: down: Connection refused; spooling
  *     redis: still down: WRONGPASS invalid username-password pair ...
  *     redis: up after 63 s; 1204 events replayed
- *     spool: full (SpoolMaxSize 67108864 bytes); dropping the oldest events
+ *     spool: full (SpoolMaxSize 268435456 bytes); dropping the oldest events
  *     spool: write error: No space left on device; dropping events
  * Threads: emit_take and stats from any thread; close once, after the last
  * emit_take.
@@ -43,29 +43,29 @@
 #include "relaydiag/sink.h"
 #include "relaydiag/spool.h"
 
-#define RD_REDIS_DEFAULT_URL	"redis://127.0.0.1:6379"
-#define RD_REDIS_DEFAULT_STREAM	"relaydiag:events"
+#define RD_REDIS_DEFAULT_URL "redis://127.0.0.1:6379"
+#define RD_REDIS_DEFAULT_STREAM "relaydiag:events"
 
 /* Zero or NULL in any member means its default, given after it. */
 struct rd_redis_params {
-	const char	*url;		/* RD_REDIS_DEFAULT_URL; see below */
-	const char	*stream;	/* RD_REDIS_DEFAULT_STREAM */
-	uint64_t	 maxlen;	/* MAXLEN ~ n; 0: no trimming */
-	unsigned	 connect_timeout_ms;	/* 1000 */
-	unsigned	 command_timeout_ms;	/* 1000: a reply later than this
-						   means Redis is down */
-	unsigned	 backoff_max_ms;	/* 5000: longest reconnect delay */
-	unsigned	 drain_timeout_ms;	/* 5000: how long close() keeps
-						   sending before spooling the rest */
-	size_t		 queue_size;	/* 10000 events */
-	size_t		 batch_size;	/* 256 XADDs per pipeline */
-	const char	*spool_dir;	/* NULL: no spool; events are dropped
-					   (and counted) while Redis is down */
-	uint64_t	 spool_max_bytes;	/* 64 MiB */
-	enum rd_spool_policy spool_policy;	/* RD_SPOOL_DROP_OLDEST */
+	const char *url;                   /* RD_REDIS_DEFAULT_URL; see below */
+	const char *stream;                /* RD_REDIS_DEFAULT_STREAM */
+	uint64_t maxlen;                   /* MAXLEN ~ n; 0: no trimming */
+	unsigned connect_timeout_ms;       /* 1000 */
+	unsigned command_timeout_ms;       /* 1000: a reply later than this
+					      means Redis is down */
+	unsigned backoff_max_ms;           /* 5000: longest reconnect delay */
+	unsigned drain_timeout_ms;         /* 5000: how long close() keeps
+					      sending before spooling the rest */
+	size_t queue_size;                 /* 65536 events */
+	size_t batch_size;                 /* 256 XADDs per pipeline */
+	const char *spool_dir;             /* NULL: no spool; events are dropped
+					      (and counted) while Redis is down */
+	uint64_t spool_max_bytes;          /* 256 MiB */
+	enum rd_spool_policy spool_policy; /* RD_SPOOL_DROP_OLDEST */
 	/* State changes, one line each, prio as <syslog.h> LOG_*; NULL:
 	   silent. Called from the publisher thread; must not call back. */
-	void		(*log)(int prio, const char *msg);
+	void (*log)(int prio, const char *msg);
 };
 
 /*
@@ -79,21 +79,21 @@ struct rd_redis_params {
  * refused: hiredis 0.14 has no TLS.
  */
 struct rd_redis_url {
-	bool		is_unix;
-	char		host[256];	/* without the [] of an IPv6 address */
-	unsigned	port;
-	char		path[108];	/* sizeof(sun_path) */
-	char		user[128];	/* "": none */
-	char		pass[512];	/* "": no AUTH */
-	unsigned	db;
+	bool is_unix;
+	char host[256]; /* without the [] of an IPv6 address */
+	unsigned port;
+	char path[108]; /* sizeof(sun_path) */
+	char user[128]; /* "": none */
+	char pass[512]; /* "": no AUTH */
+	unsigned db;
 };
 
 /*
  * rd_redis_url_parse - parse url into *out. 0, or -1 with err (source
  * "RedisURL"); the error text never contains the password.
  */
-int	rd_redis_url_parse(const char *url, struct rd_redis_url *out,
-	    struct rd_err *err);
+int rd_redis_url_parse(
+    const char *url, struct rd_redis_url *out, struct rd_err *err);
 
 /*
  * rd_sink_redis_open - check the parameters, open the queue and the spool
@@ -103,7 +103,7 @@ int	rd_redis_url_parse(const char *url, struct rd_redis_url *out,
  * with err for a bad URL or stream name, a spool that cannot be opened, or
  * no memory or thread.
  */
-struct rd_sink *rd_sink_redis_open(const struct rd_redis_params *p,
-	    struct rd_err *err);
+struct rd_sink *rd_sink_redis_open(
+    const struct rd_redis_params *p, struct rd_err *err);
 
 #endif

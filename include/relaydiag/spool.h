@@ -43,38 +43,38 @@
 
 #include "relaydiag/err.h"
 
-#define RD_SPOOL_TYPE_MAX	32		/* longest type, with its NUL */
-#define RD_SPOOL_JSON_MAX	(16u << 20)	/* longest JSON accepted */
+#define RD_SPOOL_TYPE_MAX 32          /* longest type, with its NUL */
+#define RD_SPOOL_JSON_MAX (16u << 20) /* longest JSON accepted */
 
 enum rd_spool_policy {
-	RD_SPOOL_DROP_OLDEST,		/* delete the oldest segments */
-	RD_SPOOL_DROP_NEWEST,		/* refuse new records */
+	RD_SPOOL_DROP_OLDEST, /* delete the oldest segments */
+	RD_SPOOL_DROP_NEWEST, /* refuse new records */
 };
 
 struct rd_spool_params {
-	const char	*dir;		/* created 0700 if missing (not parents) */
-	uint64_t	 max_bytes;	/* cap on all segments; 0: 64 MiB */
-	uint64_t	 segment_bytes;	/* 0: max_bytes / 16, within
-					   [64 KiB, 16 MiB] and <= max_bytes */
+	const char *dir;        /* created 0700 if missing (not parents) */
+	uint64_t max_bytes;     /* cap on all segments; 0: 256 MiB */
+	uint64_t segment_bytes; /* 0: max_bytes / 16, within
+				   [64 KiB, 16 MiB] and <= max_bytes */
 	enum rd_spool_policy policy;
 };
 
 struct rd_spool_stats {
-	uint64_t	appended;	/* records written since open */
-	uint64_t	pending;	/* records written, not yet acknowledged */
-	uint64_t	bytes;		/* size of the segments on disk */
-	uint64_t	segments;	/* segment files */
-	uint64_t	dropped_oldest;	/* records deleted to make room */
-	uint64_t	dropped_newest;	/* records refused: spool full/too big */
-	uint64_t	dropped_io;	/* records lost to a write error */
-	uint64_t	corrupt;	/* damaged stretches skipped on read */
-	int		last_errno;	/* of the last write error; 0: none */
+	uint64_t appended;       /* records written since open */
+	uint64_t pending;        /* records written, not yet acknowledged */
+	uint64_t bytes;          /* size of the segments on disk */
+	uint64_t segments;       /* segment files */
+	uint64_t dropped_oldest; /* records deleted to make room */
+	uint64_t dropped_newest; /* records refused: spool full/too big */
+	uint64_t dropped_io;     /* records lost to a write error */
+	uint64_t corrupt;        /* damaged stretches skipped on read */
+	int last_errno;          /* of the last write error; 0: none */
 };
 
 struct rd_spool_rec {
-	char	 type[RD_SPOOL_TYPE_MAX];
-	char	*json;			/* malloc'ed, NUL-terminated; caller frees */
-	size_t	 len;			/* strlen(json) */
+	char type[RD_SPOOL_TYPE_MAX];
+	char *json; /* malloc'ed, NUL-terminated; caller frees */
+	size_t len; /* strlen(json) */
 };
 
 /*
@@ -83,11 +83,11 @@ struct rd_spool_rec {
  * cannot be created or opened, is locked by another process, or the
  * parameters are invalid.
  */
-struct rd_spool *rd_spool_open(const struct rd_spool_params *p,
-	    struct rd_err *err);
+struct rd_spool *rd_spool_open(
+    const struct rd_spool_params *p, struct rd_err *err);
 
 /* rd_spool_close - sync, unlock and free; NULL is a no-op */
-void	rd_spool_close(struct rd_spool *sp);
+void rd_spool_close(struct rd_spool *sp);
 
 /*
  * rd_spool_append - append one record (json[0..len), type as in
@@ -95,14 +95,14 @@ void	rd_spool_close(struct rd_spool *sp);
  * with policy newest, too big, write error) or type/len invalid (EINVAL,
  * not counted); errno says which.
  */
-int	rd_spool_append(struct rd_spool *sp, const char *type,
-	    const char *json, size_t len);
+int rd_spool_append(
+    struct rd_spool *sp, const char *type, const char *json, size_t len);
 
 /*
  * rd_spool_sync - fdatasync the records appended since the last sync.
  * 0, or -1 with errno.
  */
-int	rd_spool_sync(struct rd_spool *sp);
+int rd_spool_sync(struct rd_spool *sp);
 
 /*
  * rd_spool_read - read up to max records, oldest first, starting after the
@@ -110,7 +110,7 @@ int	rd_spool_sync(struct rd_spool *sp);
  * see rd_spool_ack. Returns the number read; out[i].json belongs to the
  * caller. 0: nothing more to read now.
  */
-size_t	rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max);
+size_t rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max);
 
 /*
  * rd_spool_ack - the first n records read since the last ack were
@@ -118,18 +118,18 @@ size_t	rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max);
  * behind, and make the next read start right after them (so n = 0 rewinds
  * to the cursor). n larger than the number read is cut to it.
  */
-void	rd_spool_ack(struct rd_spool *sp, size_t n);
+void rd_spool_ack(struct rd_spool *sp, size_t n);
 
 /* rd_spool_pending - records written and not yet acknowledged */
 uint64_t rd_spool_pending(struct rd_spool *sp);
 
-void	rd_spool_stats(struct rd_spool *sp, struct rd_spool_stats *out);
+void rd_spool_stats(struct rd_spool *sp, struct rd_spool_stats *out);
 
 /*
  * rd_spool_policy_parse - "oldest" or "newest" (ASCII case ignored) into
  * *out; 0, or -1 for anything else.
  */
-int	rd_spool_policy_parse(const char *s, enum rd_spool_policy *out);
+int rd_spool_policy_parse(const char *s, enum rd_spool_policy *out);
 
 /* rd_spool_policy_name - "oldest" or "newest" */
 const char *rd_spool_policy_name(enum rd_spool_policy policy);

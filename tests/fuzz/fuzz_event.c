@@ -135,6 +135,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fa.rcpt_domain = r.domain;
 	fa.cls = cls;
 	fa.mta = &m;
+	fa.mx = (int)((flags >> 4) % 5) - 1;	/* -1: not checked */
+	fa.has_history = flags & 0x10;
+	fa.sender_sasl_here = flags & 0x20;
+	fa.elsewhere_ip = c.client_name;
+	fa.mx_host = c.daemon;
 	rd_diagnose_rcpt(&fa, &d);
 	r.diag = &d;
 

@@ -2,8 +2,9 @@
  * fuzz_mta_text.c - rd_classify_mta on the recipient macros a milter gets
  * with SMFIP_RCPT_REJ ({rcpt_mailer}, {rcpt_host}, {rcpt_addr}: the first
  * three NUL-separated fields; a field "\x01" or a missing one is NULL),
- * then rd_diagnose_rcpt over the result with facts from the next fields,
- * then the reply relaydiag would send for that diagnosis.
+ * then rd_diagnose_rcpt over the result (the built-in reply rules) with
+ * facts from the rest (fz_facts), then the reply relaydiag would send for
+ * that diagnosis (a byte: reject or tempfail; the event id).
  *
  * Invariants: the verdict is "accept" exactly when the mailer is not
  * "error"; a code is "" or [245]dd; a DSN is "" or RFC 3463
@@ -81,7 +82,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rd_facts fa;
 	struct fz f;
 	const char *mailer, *host, *addr;
-	unsigned flags;
 
 	fz_init(&f, data, size);
 	mailer = fz_str_or_null(&f);
@@ -111,32 +111,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* The facts around it, from the rest of the input. */
-	memset(&fa, 0, sizeof(fa));
-	flags = fz_byte(&f);
-	fa.client_ip = fz_str_or_null(&f);
-	fa.client_name = fz_str_or_null(&f);
-	fa.helo = fz_str_or_null(&f);
-	fa.server_port = fz_u16(&f);
-	fa.submission_port = flags & 1;
-	fa.tls = flags & 2;
-	fa.tls_auth_only = flags & 4;
-	fa.trusted = flags & 8;
-	fa.sender_local = flags & 16;
-	fa.auth_user = fz_str_or_null(&f);
-	fa.sender = fz_str_or_null(&f);
-	fa.sender_domain = fz_str_or_null(&f);
-	fa.rcpt = fz_str_or_null(&f);
-	fa.rcpt_domain = fz_str_or_null(&f);
-	fa.cls.rclass = (enum rd_class)(fz_byte(&f) % 3);
-	fa.cls.source = (enum rd_class_source)(fz_byte(&f) % 3);
-	fa.cls.by = (enum rd_authz)(fz_byte(&f) % 4);
-	fa.mta = &m;
+	fz_facts(&f, &fa, &m);
 	rd_diagnose_rcpt(&fa, &d);
 	check_diagnosis(&d);
 
 	memset(&v, 0x55, sizeof(v));
-	rd_reply_build(&v, flags & 32 ? RD_ACTION_TEMPFAIL : RD_ACTION_REJECT,
-	    &d, fa.rcpt, fz_str_or_null(&f));
+	rd_reply_build(&v, fz_byte(&f) & 1 ? RD_ACTION_TEMPFAIL :
+	    RD_ACTION_REJECT, &d, fa.rcpt, fz_str_or_null(&f));
 	fz_check_reply(&v);
 	fz_done(&f);
 	return (0);

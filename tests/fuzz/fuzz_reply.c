@@ -3,8 +3,9 @@
  * (the multi-line SMTP reply of a refused recipient) and rd_header_build
  * (the diagnostic header), fed fuzzed facts.
  *
- * Input: a flags byte, then NUL-separated fields. The reply comes from a
- * real diagnosis of fuzzed facts; with flag 0x40 its summary and client
+ * Input: a flags byte, a byte for the MTA's verdict, its text, the facts
+ * (fz_facts), then NUL-separated fields. The reply comes from a real
+ * diagnosis of the fuzzed facts; with flag 0x40 its summary and client
  * remedy are replaced by raw fuzzed text too (a future template may carry
  * any network text). The header gets fuzzed host, HELO, client, user, TLS
  * version and diagnosis ids, and with flag 0x80 a smaller output buffer.
@@ -54,25 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rd_strlcpy(m.dsn, m.verdict == RD_MTA_TEMPFAIL ? "4.7.1" :
 		    "5.7.1", sizeof(m.dsn));
 
-	memset(&fa, 0, sizeof(fa));
-	fa.client_ip = fz_str_or_null(&f);
-	fa.client_name = fz_str_or_null(&f);
-	fa.helo = fz_str_or_null(&f);
-	fa.server_port = fz_u16(&f);
-	fa.submission_port = flags & 1;
-	fa.tls = flags & 2;
-	fa.tls_auth_only = flags & 4;
-	fa.trusted = flags & 8;
-	fa.sender_local = flags & 16;
-	fa.auth_user = fz_str_or_null(&f);
-	fa.sender = fz_str_or_null(&f);
-	fa.sender_domain = fz_str_or_null(&f);
-	fa.rcpt = fz_str_or_null(&f);
-	fa.rcpt_domain = fz_str_or_null(&f);
-	fa.cls.rclass = (enum rd_class)((more >> 2) % 3);
-	fa.cls.source = (enum rd_class_source)((more >> 4) % 3);
-	fa.cls.by = (enum rd_authz)((more >> 6) % 4);
-	fa.mta = &m;
+	fz_facts(&f, &fa, &m);
 	rd_diagnose_rcpt(&fa, &d);
 	if (flags & 0x40) {
 		rd_strlcpy(d.summary, fz_str(&f), sizeof(d.summary));

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "relaydiag/diagnose.h"
 #include "relaydiag/text.h"
 
 #include "fuzz_util.h"
@@ -102,6 +103,46 @@ fz_whole(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	return (s);
+}
+
+void
+fz_facts(struct fz *f, struct rd_facts *fa, const struct rd_mta_result *m)
+{
+	unsigned f1, f2, cls;
+
+	memset(fa, 0, sizeof(*fa));
+	f1 = fz_byte(f);
+	f2 = fz_byte(f);
+	cls = fz_byte(f);
+	fa->submission_port = f1 & 0x01;
+	fa->tls = f1 & 0x02;
+	fa->tls_auth_only = f1 & 0x04;
+	fa->trusted = f1 & 0x08;
+	fa->sender_local = f1 & 0x10;
+	fa->has_history = f1 & 0x20;
+	fa->sender_authorized_elsewhere = f1 & 0x40;
+	fa->sender_sasl_here = f1 & 0x80;
+	fa->sender_authorized_ever = f2 & 0x01;
+	fa->client_authorized_ever = f2 & 0x02;
+	fa->mx = (int)((f2 >> 2) % 5) - 1;	/* -1: not checked, RD_MX_* */
+	fa->cls.rclass = (enum rd_class)(cls % 3);
+	fa->cls.source = (enum rd_class_source)((cls >> 2) % 3);
+	fa->cls.by = (enum rd_authz)((cls >> 4) % 4);
+	fa->server_port = fz_u16(f);
+	fa->client_refused_domains = fz_byte(f);
+	fa->probe_domains = fz_byte(f);
+	fa->client_ip = fz_str_or_null(f);
+	fa->client_name = fz_str_or_null(f);
+	fa->helo = fz_str_or_null(f);
+	fa->auth_user = fz_str_or_null(f);
+	fa->sender = fz_str_or_null(f);
+	fa->sender_domain = fz_str_or_null(f);
+	fa->rcpt = fz_str_or_null(f);
+	fa->rcpt_domain = fz_str_or_null(f);
+	fa->our_name = fz_str_or_null(f);
+	fa->elsewhere_ip = fz_str_or_null(f);
+	fa->mx_host = fz_str_or_null(f);
+	fa->mta = m;
 }
 
 void

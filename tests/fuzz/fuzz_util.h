@@ -40,7 +40,19 @@ unsigned fz_u16(struct fz *f);
 const char *fz_str(struct fz *f);
 /* fz_str_or_null - as fz_str, but NULL when exhausted or the field is "\x01" */
 const char *fz_str_or_null(struct fz *f);
-/* fz_cstr - a malloc'ed, exactly sized copy of the whole input */
+/*
+ * fz_facts - the facts of one recipient decision from the input, every
+ * member of struct rd_facts that rules may read: two flag bytes, a class
+ * byte, the port (2 bytes), the history counts (2 bytes), then the strings
+ * client_ip, client_name, helo, auth_user, sender, sender_domain, rcpt,
+ * rcpt_domain, our_name, elsewhere_ip, mx_host. mta is set to m; rules and
+ * templates stay NULL (the built-in ones).
+ */
+struct rd_facts;
+struct rd_mta_result;
+void	 fz_facts(struct fz *f, struct rd_facts *fa,
+	    const struct rd_mta_result *m);
+/* fz_whole - a malloc'ed, exactly sized copy of the whole input */
 char	*fz_whole(const uint8_t *data, size_t size);
 
 /* fz_fail - print the violated invariant and abort() */
@@ -72,7 +84,7 @@ void	 fz_check_header(const char *name, const char *value, size_t cap);
  */
 json_t	*fz_check_event(const char *json, const char *want_type);
 
-/* fz_utf8_equal - the event kept s exactly (s valid UTF-8) or repaired it */
+/* fz_check_json_text - v is a string, equal to s when s is valid UTF-8 */
 void	 fz_check_json_text(json_t *v, const char *s, const char *what);
 
 #endif

@@ -26,22 +26,25 @@
 #include "relaydiag/netset.h"
 
 /* The lists every case of this file runs against. */
-#define LOCAL_DOMAINS	"example.org, example.net"
-#define RELAY_DOMAINS	"backup.test .relay.test"
-#define TRUSTED_NETS	"192.0.2.128/25, [2001:db8:1::]/64"	/* + the defaults */
+#define LOCAL_DOMAINS "example.org, example.net"
+#define RELAY_DOMAINS "backup.test .relay.test"
+#define TRUSTED_NETS "192.0.2.128/25, [2001:db8:1::]/64" /* + the defaults */
 
 static int
 setup_config(void **state)
 {
 	struct rd_config *cfg;
-	struct rd_err	 err;
+	struct rd_err err;
 
 	if ((cfg = rd_config_defaults()) == NULL)
 		return (-1);
 	memset(&err, 0, sizeof(err));
-	if (rd_domainset_add_list(cfg->local_domains, LOCAL_DOMAINS, &err) != 0 ||
-	    rd_domainset_add_list(cfg->relay_domains, RELAY_DOMAINS, &err) != 0 ||
-	    rd_netset_add_list(cfg->trusted_networks, TRUSTED_NETS, &err) != 0) {
+	if (rd_domainset_add_list(cfg->local_domains, LOCAL_DOMAINS, &err) !=
+		0 ||
+	    rd_domainset_add_list(cfg->relay_domains, RELAY_DOMAINS, &err) !=
+		0 ||
+	    rd_netset_add_list(cfg->trusted_networks, TRUSTED_NETS, &err) !=
+		0) {
 		print_error("test config: %s\n", err.text);
 		rd_config_free(cfg);
 		return (-1);
@@ -85,6 +88,7 @@ source_str(enum rd_class_source s)
  * against TrustedNetworks here, as session.c does) and whether it
  * authenticated.
  */
+/* clang-format off */
 static const struct {
 	const char		*name, *domain, *mailer, *ip;
 	bool			 sasl;
@@ -183,20 +187,21 @@ static const struct {
 	  "backup.test", "virtual", "203.0.113.5", false,
 	  RD_CLASS_RELAY, RD_CLASS_BY_CONFIG, RD_AUTHZ_LOCAL },
 };
+/* clang-format on */
 
 static void
 test_classify_rcpt_cases(void **state)
 {
 	const struct rd_config *cfg = *state;
-	struct rd_rcpt_class	got;
-	size_t			i;
-	unsigned		nbad = 0;
+	struct rd_rcpt_class got;
+	size_t i;
+	unsigned nbad = 0;
 
 	for (i = 0; i < sizeof(rcpt_cases) / sizeof(rcpt_cases[0]); i++) {
-		bool trusted = rd_netset_match(cfg->trusted_networks,
-		    rcpt_cases[i].ip);
+		bool trusted =
+		    rd_netset_match(cfg->trusted_networks, rcpt_cases[i].ip);
 
-		memset(&got, 0xa5, sizeof(got));	/* every field is set */
+		memset(&got, 0xa5, sizeof(got)); /* every field is set */
 		rd_classify_rcpt(cfg, rcpt_cases[i].domain,
 		    rcpt_cases[i].mailer, rcpt_cases[i].sasl, trusted, &got);
 		if (got.rclass != rcpt_cases[i].want_class ||
@@ -220,6 +225,7 @@ test_classify_rcpt_cases(void **state)
  * rd_classify_mta: {rcpt_mailer}, {rcpt_host}, {rcpt_addr} as the MTA sends
  * them, and the verdict, code, DSN and text wanted.
  */
+/* clang-format off */
 static const struct {
 	const char		*name, *mailer, *host, *addr;
 	enum rd_mta_verdict	 want_verdict;
@@ -331,13 +337,14 @@ static const struct {
 	  NULL, NULL, NULL,
 	  RD_MTA_ACCEPT, "", "", "" },
 };
+/* clang-format on */
 
 static void
 test_classify_mta_cases(void **state)
 {
-	struct rd_mta_result	got;
-	size_t			i;
-	unsigned		nbad = 0;
+	struct rd_mta_result got;
+	size_t i;
+	unsigned nbad = 0;
 
 	(void)state;
 	for (i = 0; i < sizeof(mta_cases) / sizeof(mta_cases[0]); i++) {
@@ -348,22 +355,24 @@ test_classify_mta_cases(void **state)
 		    strcmp(got.code, mta_cases[i].want_code) != 0 ||
 		    strcmp(got.dsn, mta_cases[i].want_dsn) != 0 ||
 		    strcmp(got.text, mta_cases[i].want_text) != 0) {
-			print_error("%s: got %s code=\"%s\" dsn=\"%s\" "
+			print_error(
+			    "%s: got %s code=\"%s\" dsn=\"%s\" "
 			    "text=\"%s\", want %s code=\"%s\" dsn=\"%s\" "
-			    "text=\"%s\"\n", mta_cases[i].name,
-			    rd_mta_verdict_name(got.verdict), got.code,
-			    got.dsn, got.text,
+			    "text=\"%s\"\n",
+			    mta_cases[i].name, rd_mta_verdict_name(got.verdict),
+			    got.code, got.dsn, got.text,
 			    rd_mta_verdict_name(mta_cases[i].want_verdict),
 			    mta_cases[i].want_code, mta_cases[i].want_dsn,
 			    mta_cases[i].want_text);
 			nbad++;
 		}
-		if (strcmp(got.mailer, mta_cases[i].mailer != NULL ?
-		    mta_cases[i].mailer : "") != 0) {
+		if (strcmp(got.mailer, mta_cases[i].mailer != NULL
+					   ? mta_cases[i].mailer
+					   : "") != 0) {
 			print_error("%s: mailer: got \"%s\", want \"%s\"\n",
 			    mta_cases[i].name, got.mailer,
-			    mta_cases[i].mailer != NULL ?
-			    mta_cases[i].mailer : "");
+			    mta_cases[i].mailer != NULL ? mta_cases[i].mailer
+							: "");
 			nbad++;
 		}
 	}
@@ -376,9 +385,9 @@ test_classify_mta_cases(void **state)
 static void
 test_classify_mta_long_text_is_cut_safely(void **state)
 {
-	struct rd_mta_result	got;
-	char			*text, *host, *mailer;
-	size_t			 n = 10000;
+	struct rd_mta_result got;
+	char *text, *host, *mailer;
+	size_t n = 10000;
 
 	(void)state;
 	text = malloc(n + 1);
@@ -395,7 +404,8 @@ test_classify_mta_long_text_is_cut_safely(void **state)
 	rd_classify_mta("error", "5.7.1", text, &got);
 	if (got.verdict != RD_MTA_REJECT || strcmp(got.dsn, "5.7.1") != 0)
 		fail_msg("long text: got %s dsn=\"%s\", want reject "
-		    "dsn=\"5.7.1\"", rd_mta_verdict_name(got.verdict), got.dsn);
+			 "dsn=\"5.7.1\"",
+		    rd_mta_verdict_name(got.verdict), got.dsn);
 	if (strlen(got.text) != sizeof(got.text) - 1)
 		fail_msg("long text: got %zu bytes of text, want %zu (cut)",
 		    strlen(got.text), sizeof(got.text) - 1);
@@ -411,7 +421,7 @@ test_classify_mta_long_text_is_cut_safely(void **state)
 	if (got.verdict != RD_MTA_REJECT || got.dsn[0] != '\0' ||
 	    got.code[0] != '\0' || strlen(got.text) >= sizeof(got.text))
 		fail_msg("long host: got %s code=\"%s\" dsn=\"%s\" %zu bytes, "
-		    "want reject, no code, no DSN, text cut",
+			 "want reject, no code, no DSN, text cut",
 		    rd_mta_verdict_name(got.verdict), got.code, got.dsn,
 		    strlen(got.text));
 
@@ -423,8 +433,9 @@ test_classify_mta_long_text_is_cut_safely(void **state)
 	if (got.verdict != RD_MTA_ACCEPT ||
 	    strlen(got.mailer) != sizeof(got.mailer) - 1)
 		fail_msg("long mailer: got %s, %zu bytes, want accept, %zu "
-		    "bytes", rd_mta_verdict_name(got.verdict),
-		    strlen(got.mailer), sizeof(got.mailer) - 1);
+			 "bytes",
+		    rd_mta_verdict_name(got.verdict), strlen(got.mailer),
+		    sizeof(got.mailer) - 1);
 	free(text);
 	free(host);
 	free(mailer);
@@ -437,23 +448,26 @@ test_classify_names(void **state)
 	static const struct {
 		const char *name, *want;
 	} cases[] = {
-		{ "class local", "local" },
-		{ "class relay", "relay" },
-		{ "class external", "external" },
-		{ "authz sasl", "sasl" },
-		{ "authz network", "network" },
-		{ "authz local", "local" },
-		{ "verdict accept", "accept" },
-		{ "verdict reject", "reject" },
-		{ "verdict tempfail", "tempfail" },
+	    {"class local", "local"},
+	    {"class relay", "relay"},
+	    {"class external", "external"},
+	    {"authz sasl", "sasl"},
+	    {"authz network", "network"},
+	    {"authz local", "local"},
+	    {"verdict accept", "accept"},
+	    {"verdict reject", "reject"},
+	    {"verdict tempfail", "tempfail"},
 	};
 	const char *got[] = {
-		rd_class_name(RD_CLASS_LOCAL), rd_class_name(RD_CLASS_RELAY),
-		rd_class_name(RD_CLASS_EXTERNAL), rd_authz_name(RD_AUTHZ_SASL),
-		rd_authz_name(RD_AUTHZ_NETWORK), rd_authz_name(RD_AUTHZ_LOCAL),
-		rd_mta_verdict_name(RD_MTA_ACCEPT),
-		rd_mta_verdict_name(RD_MTA_REJECT),
-		rd_mta_verdict_name(RD_MTA_TEMPFAIL),
+	    rd_class_name(RD_CLASS_LOCAL),
+	    rd_class_name(RD_CLASS_RELAY),
+	    rd_class_name(RD_CLASS_EXTERNAL),
+	    rd_authz_name(RD_AUTHZ_SASL),
+	    rd_authz_name(RD_AUTHZ_NETWORK),
+	    rd_authz_name(RD_AUTHZ_LOCAL),
+	    rd_mta_verdict_name(RD_MTA_ACCEPT),
+	    rd_mta_verdict_name(RD_MTA_REJECT),
+	    rd_mta_verdict_name(RD_MTA_TEMPFAIL),
 	};
 	size_t i;
 
@@ -471,10 +485,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify_rcpt_cases),
-		cmocka_unit_test(test_classify_mta_cases),
-		cmocka_unit_test(test_classify_mta_long_text_is_cut_safely),
-		cmocka_unit_test(test_classify_names),
+	    cmocka_unit_test(test_classify_rcpt_cases),
+	    cmocka_unit_test(test_classify_mta_cases),
+	    cmocka_unit_test(test_classify_mta_long_text_is_cut_safely),
+	    cmocka_unit_test(test_classify_names),
 	};
 
 	return (cmocka_run_group_tests(tests, setup_config, teardown_config));

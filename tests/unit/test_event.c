@@ -30,28 +30,29 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/event.h"
 
-#define NCASES(a)	(sizeof(a) / sizeof((a)[0]))
+#define NCASES(a) (sizeof(a) / sizeof((a)[0]))
 
 /* 2026-11-23T18:28:17.123Z */
-static const struct timespec ts_fixed = { 1795458497, 123456789 };
+static const struct timespec ts_fixed = {1795458497, 123456789};
 
 enum kind {
-	K_STR,		/* string */
-	K_STR_NULL,	/* string or null */
-	K_INT_NULL,	/* integer or null */
+	K_STR,      /* string */
+	K_STR_NULL, /* string or null */
+	K_INT_NULL, /* integer or null */
 	K_INT,
 	K_BOOL,
 	K_OBJ,
-	K_OBJ_NULL,	/* object or null; members checked when object */
-	K_ARR_STR,	/* array of strings */
+	K_OBJ_NULL, /* object or null; members checked when object */
+	K_ARR_STR,  /* array of strings */
 };
 
-#define ALL	0x0f
-#define RCPT	0x01
-#define MESSAGE	0x02
-#define SESSION	0x04
+#define ALL 0x0f
+#define RCPT 0x01
+#define MESSAGE 0x02
+#define SESSION 0x04
 
 /* The required members (events.md), by event type. */
+/* clang-format off */
 static const struct {
 	const char	*path;
 	enum kind	 kind;
@@ -117,6 +118,7 @@ static const struct {
 	{ "counts.duration_ms",		K_INT,		SESSION, NULL },
 	{ "diagnoses",			K_ARR_STR,	MESSAGE | SESSION, NULL },
 };
+/* clang-format on */
 
 /*
  * lookup - the value at a dotted path; *parent_null when an ancestor is
@@ -125,8 +127,8 @@ static const struct {
 static json_t *
 lookup(json_t *root, const char *path, bool *parent_null)
 {
-	char	 buf[128], *p, *dot;
-	json_t	*j = root;
+	char buf[128], *p, *dot;
+	json_t *j = root;
 
 	*parent_null = false;
 	snprintf(buf, sizeof(buf), "%s", path);
@@ -150,7 +152,8 @@ word_in(const char *word, const char *list)
 	const char *p;
 
 	for (p = list; (p = strstr(p, word)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
 			return (true);
 	return (false);
 }
@@ -165,8 +168,8 @@ ts_ok(const char *ts)
 	if (strlen(ts) != sizeof(shape) - 1)
 		return (false);
 	for (i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? ts[i] < '0' || ts[i] > '9' :
-		    ts[i] != shape[i])
+		if (shape[i] == 'd' ? ts[i] < '0' || ts[i] > '9'
+				    : ts[i] != shape[i])
 			return (false);
 	return (true);
 }
@@ -178,17 +181,17 @@ ts_ok(const char *ts)
 static json_t *
 check_schema(const char *name, const char *json, unsigned type)
 {
-	json_error_t	 jerr;
-	json_t		*root, *j;
-	bool		 pnull;
-	size_t		 i, k;
-	unsigned	 nbad = 0;
+	json_error_t jerr;
+	json_t *root, *j;
+	bool pnull;
+	size_t i, k;
+	unsigned nbad = 0;
 
 	if (json == NULL)
 		fail_msg("%s: no JSON (NULL)", name);
 	if (strchr(json, '\n') != NULL)
-		fail_msg("%s: the JSON has a newline (one event per line)",
-		    name);
+		fail_msg(
+		    "%s: the JSON has a newline (one event per line)", name);
 	if ((root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
 		fail_msg("%s: invalid JSON: %s at %d: %s", name, jerr.text,
 		    jerr.position, json);
@@ -204,8 +207,8 @@ check_schema(const char *name, const char *json, unsigned type)
 		if (pnull)
 			continue;
 		if (j == NULL) {
-			print_error("%s: member %s missing\n", name,
-			    members[i].path);
+			print_error(
+			    "%s: member %s missing\n", name, members[i].path);
 			nbad++;
 			continue;
 		}
@@ -270,23 +273,23 @@ check_schema(const char *name, const char *json, unsigned type)
 }
 
 struct want {
-	const char	*path;
-	const char	*val;	/* "null" "true" "false" "#n" "~sub" or the string */
+	const char *path;
+	const char *val; /* "null" "true" "false" "#n" "~sub" or the string */
 };
 
 /* check_values - every want holds in root; returns the failures */
 static unsigned
 check_values(const char *name, json_t *root, const struct want *w, size_t n)
 {
-	json_t		*j;
-	bool		 pnull, ok;
-	unsigned	 nbad = 0;
-	size_t		 i;
+	json_t *j;
+	bool pnull, ok;
+	unsigned nbad = 0;
+	size_t i;
 
 	for (i = 0; i < n && w[i].path != NULL; i++) {
 		j = lookup(root, w[i].path, &pnull);
 		if (pnull)
-			j = json_null();	/* a member of null is null */
+			j = json_null(); /* a member of null is null */
 		if (j == NULL)
 			ok = false;
 		else if (strcmp(w[i].val, "null") == 0)
@@ -296,17 +299,18 @@ check_values(const char *name, json_t *root, const struct want *w, size_t n)
 		else if (strcmp(w[i].val, "false") == 0)
 			ok = json_is_false(j);
 		else if (w[i].val[0] == '#')
-			ok = json_is_integer(j) && json_integer_value(j) ==
-			    strtoll(w[i].val + 1, NULL, 10);
+			ok = json_is_integer(j) &&
+			     json_integer_value(j) ==
+				 strtoll(w[i].val + 1, NULL, 10);
 		else if (w[i].val[0] == '~')
 			ok = json_is_string(j) &&
-			    strstr(json_string_value(j), w[i].val + 1) != NULL;
+			     strstr(json_string_value(j), w[i].val + 1) != NULL;
 		else
 			ok = json_is_string(j) &&
-			    strcmp(json_string_value(j), w[i].val) == 0;
+			     strcmp(json_string_value(j), w[i].val) == 0;
 		if (!ok) {
-			char *d = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) :
-			    NULL;
+			char *d =
+			    j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
 
 			print_error("%s: %s: got %s, want %s\n", name,
 			    w[i].path, d != NULL ? d : "(missing)", w[i].val);
@@ -341,27 +345,40 @@ common_base(struct rd_event_common *c, const char *type)
 
 /* Each rcpt case: what differs from common_base, and what to find. */
 struct rcase {
-	const char	*name;
+	const char *name;
 	/* overrides (NULL: keep the base) */
-	const char	*helo, *tls_version, *tls_cipher, *tls_bits;
-	const char	*auth_mech, *auth_user, *sender_addr, *sender_domain;
-	bool		 no_tx, sender_local, trusted, submission;
-	unsigned	 server_port;
-	const char	*action;
+	const char *helo, *tls_version, *tls_cipher, *tls_bits;
+	const char *auth_mech, *auth_user, *sender_addr, *sender_domain;
+	bool no_tx, sender_local, trusted, submission;
+	unsigned server_port;
+	const char *action;
 	/* the recipient */
-	const char	*rcpt, *rcpt_domain;
+	const char *rcpt, *rcpt_domain;
 	struct rd_rcpt_class cls;
-	const char	*mailer, *host, *addr;	/* rcpt macros */
+	const char *mailer, *host, *addr; /* rcpt macros */
 	/* the HELO the diagnosis is made with (NULL: the event's) */
-	const char	*diag_helo;
-	struct want	 want[20];
+	const char *diag_helo;
+	struct want want[20];
 };
 
-#define EXT_NONE { RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_NONE }
-#define EXT_SASL { RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_SASL }
-#define EXT_NET	 { RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_NETWORK }
-#define LOC	 { RD_CLASS_LOCAL, RD_CLASS_BY_CONFIG, RD_AUTHZ_LOCAL }
+#define EXT_NONE                                                               \
+	{                                                                      \
+		RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_NONE          \
+	}
+#define EXT_SASL                                                               \
+	{                                                                      \
+		RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_SASL          \
+	}
+#define EXT_NET                                                                \
+	{                                                                      \
+		RD_CLASS_EXTERNAL, RD_CLASS_BY_DEFAULT, RD_AUTHZ_NETWORK       \
+	}
+#define LOC                                                                    \
+	{                                                                      \
+		RD_CLASS_LOCAL, RD_CLASS_BY_CONFIG, RD_AUTHZ_LOCAL             \
+	}
 
+/* clang-format off */
 static const struct rcase rcases[] = {
 	{ "desktop on port 25, Postfix: Relay access denied",
 	  .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
@@ -465,15 +482,16 @@ static const struct rcase rcases[] = {
 	    { "diagnosis.id", "relay.client-on-port-25" },
 	    { "diagnosis.summary", "~User\r\n\x01PC" } } },
 };
+/* clang-format on */
 
 static void
 build_rcpt(const struct rcase *rc, char **json)
 {
-	struct rd_event_common	c;
-	struct rd_event_rcpt	r;
-	struct rd_mta_result	mta;
-	struct rd_facts		f;
-	struct rd_diagnosis	d;
+	struct rd_event_common c;
+	struct rd_event_rcpt r;
+	struct rd_mta_result mta;
+	struct rd_facts f;
+	struct rd_diagnosis d;
 
 	common_base(&c, "rcpt");
 	if (rc->helo != NULL)
@@ -527,10 +545,10 @@ build_rcpt(const struct rcase *rc, char **json)
 static void
 test_event_rcpt_cases(void **state)
 {
-	json_t		*root;
-	char		*json;
-	size_t		 i;
-	unsigned	 nbad = 0;
+	json_t *root;
+	char *json;
+	size_t i;
+	unsigned nbad = 0;
 
 	(void)state;
 	for (i = 0; i < NCASES(rcases); i++) {
@@ -567,22 +585,24 @@ diag_desktop(struct rd_diagnosis *d, struct rd_mta_result *mta)
 static void
 test_event_message(void **state)
 {
-	static const char *const ids[] = { "delivery.local",
-	    "relay.client-on-port-25" };
+	static const char *const ids[] = {
+	    "delivery.local", "relay.client-on-port-25"};
 	static const struct want want[] = {
-		{ "type", "message" }, { "counts.rcpts", "#3" },
-		{ "counts.rcpts_accepted", "#1" },
-		{ "counts.rcpts_rejected", "#2" },
-		{ "diagnosis.id", "relay.client-on-port-25" },
-		{ "action", "header" }, { "queue_id", "4Q2xYz1Abc" },
+	    {"type", "message"},
+	    {"counts.rcpts", "#3"},
+	    {"counts.rcpts_accepted", "#1"},
+	    {"counts.rcpts_rejected", "#2"},
+	    {"diagnosis.id", "relay.client-on-port-25"},
+	    {"action", "header"},
+	    {"queue_id", "4Q2xYz1Abc"},
 	};
-	struct rd_event_common	c;
-	struct rd_event_counts	n;
-	struct rd_diagnosis	d;
-	struct rd_mta_result	mta;
-	json_t			*root, *a;
-	char			*json;
-	unsigned		 nbad;
+	struct rd_event_common c;
+	struct rd_event_counts n;
+	struct rd_diagnosis d;
+	struct rd_mta_result mta;
+	json_t *root, *a;
+	char *json;
+	unsigned nbad;
 
 	(void)state;
 	diag_desktop(&d, &mta);
@@ -600,7 +620,7 @@ test_event_message(void **state)
 	a = json_object_get(root, "diagnoses");
 	if (json_array_size(a) != 2 ||
 	    strcmp(json_string_value(json_array_get(a, 1)),
-	    "relay.client-on-port-25") != 0)
+		"relay.client-on-port-25") != 0)
 		fail_msg("message event: diagnoses: got %zu, want the 2 ids",
 		    json_array_size(a));
 	json_decref(root);
@@ -622,26 +642,30 @@ test_event_message(void **state)
 static void
 test_event_session(void **state)
 {
-	static const char *const ids[] = { "relay.client-on-port-25",
-	    "delivery.local", "relay.authorized-sasl" };
+	static const char *const ids[] = {"relay.client-on-port-25",
+	    "delivery.local", "relay.authorized-sasl"};
 	static const struct want want[] = {
-		{ "type", "session" }, { "counts.rcpts_accepted", "#4" },
-		{ "counts.rcpts_rejected", "#1" }, { "counts.messages", "#2" },
-		{ "counts.duration_ms", "#61234" }, { "sender", "null" },
-		{ "queue_id", "null" }, { "client.helo", "null" },
+	    {"type", "session"},
+	    {"counts.rcpts_accepted", "#4"},
+	    {"counts.rcpts_rejected", "#1"},
+	    {"counts.messages", "#2"},
+	    {"counts.duration_ms", "#61234"},
+	    {"sender", "null"},
+	    {"queue_id", "null"},
+	    {"client.helo", "null"},
 	};
-	struct rd_event_common	c;
-	struct rd_event_counts	n;
-	json_t			*root, *a;
-	char			*json;
-	size_t			 i;
-	unsigned		 nbad;
+	struct rd_event_common c;
+	struct rd_event_counts n;
+	json_t *root, *a;
+	char *json;
+	size_t i;
+	unsigned nbad;
 
 	(void)state;
 	common_base(&c, "session");
-	c.sender_addr = NULL;		/* no transaction at close */
+	c.sender_addr = NULL; /* no transaction at close */
 	c.queue_id = "";
-	c.helo = NULL;			/* no HELO was ever sent */
+	c.helo = NULL; /* no HELO was ever sent */
 	memset(&n, 0, sizeof(n));
 	n.rcpts_accepted = 4;
 	n.rcpts_rejected = 1;
@@ -659,8 +683,8 @@ test_event_session(void **state)
 	for (i = 0; i < NCASES(ids); i++)
 		if (strcmp(json_string_value(json_array_get(a, i)), ids[i]))
 			fail_msg("session event: diagnoses[%zu]: got %s, "
-			    "want %s", i, json_string_value(json_array_get(a,
-			    i)), ids[i]);
+				 "want %s",
+			    i, json_string_value(json_array_get(a, i)), ids[i]);
 	json_decref(root);
 	free(json);
 	if (nbad > 0)
@@ -677,7 +701,7 @@ test_event_session(void **state)
 	root = check_schema("session event, nothing known", json, SESSION);
 	if (!json_is_null(json_object_get(root, "host")) ||
 	    strcmp(json_string_value(json_object_get(root, "action")),
-	    "none") != 0)
+		"none") != 0)
 		fail_msg("session event, nothing known: %s", json);
 	json_decref(root);
 	free(json);
@@ -688,22 +712,22 @@ static void
 test_event_ts(void **state)
 {
 	static const struct {
-		const char	*name;
-		struct timespec	 ts;
-		const char	*want;
+		const char *name;
+		struct timespec ts;
+		const char *want;
 	} tcases[] = {
-		{ "epoch", { 0, 0 }, "1970-01-01T00:00:00.000Z" },
-		{ "milliseconds cut, not rounded",
-		  { 1795458497, 999999999 }, "2026-11-23T18:28:17.999Z" },
-		{ "one millisecond", { 1795458497, 1000000 },
-		  "2026-11-23T18:28:17.001Z" },
-		{ "leap day", { 1709164800, 0 }, "2024-02-29T00:00:00.000Z" },
+	    {"epoch", {0, 0}, "1970-01-01T00:00:00.000Z"},
+	    {"milliseconds cut, not rounded", {1795458497, 999999999},
+		"2026-11-23T18:28:17.999Z"},
+	    {"one millisecond", {1795458497, 1000000},
+		"2026-11-23T18:28:17.001Z"},
+	    {"leap day", {1709164800, 0}, "2024-02-29T00:00:00.000Z"},
 	};
-	struct rd_event_common	c;
-	struct rd_event_counts	n;
-	json_t			*root;
-	char			*json;
-	size_t			 i;
+	struct rd_event_common c;
+	struct rd_event_counts n;
+	json_t *root;
+	char *json;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < NCASES(tcases); i++) {
@@ -713,7 +737,7 @@ test_event_ts(void **state)
 		json = rd_event_session_json(&c, &n);
 		root = check_schema(tcases[i].name, json, SESSION);
 		if (strcmp(json_string_value(json_object_get(root, "ts")),
-		    tcases[i].want) != 0)
+			tcases[i].want) != 0)
 			fail_msg("%s: got %s, want %s", tcases[i].name,
 			    json_string_value(json_object_get(root, "ts")),
 			    tcases[i].want);
@@ -726,10 +750,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_event_rcpt_cases),
-		cmocka_unit_test(test_event_message),
-		cmocka_unit_test(test_event_session),
-		cmocka_unit_test(test_event_ts),
+	    cmocka_unit_test(test_event_rcpt_cases),
+	    cmocka_unit_test(test_event_message),
+	    cmocka_unit_test(test_event_session),
+	    cmocka_unit_test(test_event_ts),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -19,7 +19,8 @@
 
 #include "relaydiag/evqueue.h"
 
-static char *json_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *json_of(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* json_of - a malloc'ed string, as the sessions hand over */
 static char *
@@ -59,7 +60,7 @@ items_free(struct rd_evqueue_item *it, size_t n)
 static void
 test_fifo_with_types(void **state)
 {
-	static const char *types[] = { "rcpt", "message", "session", "alert" };
+	static const char *types[] = {"rcpt", "message", "session", "alert"};
 	struct rd_evqueue_item out[8];
 	struct rd_evqueue *q;
 	char want[64];
@@ -70,8 +71,9 @@ test_fifo_with_types(void **state)
 	assert_non_null(q);
 	for (i = 0; i < 6; i++)
 		assert_int_equal(rd_evqueue_put_take(q, types[i % 4],
-		    json_of("{\"id\":\"e%u\",\"n\":%u}", (unsigned)i,
-		    (unsigned)i)), 0);
+				     json_of("{\"id\":\"e%u\",\"n\":%u}",
+					 (unsigned)i, (unsigned)i)),
+		    0);
 	assert_int_equal(rd_evqueue_len(q), 6);
 	n = rd_evqueue_get(q, out, 8, 0);
 	assert_int_equal(n, 6);
@@ -98,24 +100,27 @@ test_full_refuses_caller_keeps_json(void **state)
 
 	(void)state;
 	q = rd_evqueue_new(2, NULL);
-	assert_int_equal(rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":1}")), 0);
-	assert_int_equal(rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":2}")), 0);
+	assert_int_equal(
+	    rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":1}")), 0);
+	assert_int_equal(
+	    rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":2}")), 0);
 	j = strdup("{\"id\":3}");
 	t0 = now_ms();
 	errno = 0;
 	assert_int_equal(rd_evqueue_put_take(q, "rcpt", j), -1);
 	assert_int_equal(errno, ENOBUFS);
-	assert_true(now_ms() - t0 < 50);	/* never waits */
-	assert_string_equal(j, "{\"id\":3}");	/* still ours */
+	assert_true(now_ms() - t0 < 50);      /* never waits */
+	assert_string_equal(j, "{\"id\":3}"); /* still ours */
 	free(j);
 	/* room again after a get */
 	assert_int_equal(rd_evqueue_get(q, out, 1, 0), 1);
 	assert_string_equal(out[0].json, "{\"id\":1}");
 	free(out[0].json);
-	assert_int_equal(rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":4}")), 0);
+	assert_int_equal(
+	    rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":4}")), 0);
 	assert_int_equal(rd_evqueue_get(q, out, 4, 0), 2);
 	assert_string_equal(out[0].json, "{\"id\":2}");
-	assert_string_equal(out[1].json, "{\"id\":4}");	/* ring wrapped */
+	assert_string_equal(out[1].json, "{\"id\":4}"); /* ring wrapped */
 	items_free(out, 2);
 	rd_evqueue_free(q);
 }
@@ -125,13 +130,13 @@ static void
 test_bad_type_refused(void **state)
 {
 	static const struct {
-		const char	*name, *type;
-		int		 want;
+		const char *name, *type;
+		int want;
 	} cases[] = {
-		{ "NULL type",           NULL, -1 },
-		{ "empty type",          "", -1 },
-		{ "type of 32 bytes",    "abcdefghijklmnopqrstuvwxyz012345", -1 },
-		{ "near miss: 31 bytes", "abcdefghijklmnopqrstuvwxyz01234", 0 },
+	    {"NULL type", NULL, -1},
+	    {"empty type", "", -1},
+	    {"type of 32 bytes", "abcdefghijklmnopqrstuvwxyz012345", -1},
+	    {"near miss: 31 bytes", "abcdefghijklmnopqrstuvwxyz01234", 0},
 	};
 	struct rd_evqueue_item out[1];
 	struct rd_evqueue *q;
@@ -173,8 +178,8 @@ test_get_batches(void **state)
 	(void)state;
 	q = rd_evqueue_new(16, NULL);
 	for (i = 0; i < 10; i++)
-		assert_int_equal(rd_evqueue_put_take(q, "rcpt",
-		    json_of("%u", i)), 0);
+		assert_int_equal(
+		    rd_evqueue_put_take(q, "rcpt", json_of("%u", i)), 0);
 	while ((n = rd_evqueue_get(q, out, 4, 0)) > 0) {
 		assert_true(n <= 4);
 		for (k = 0; k < n; k++) {
@@ -214,9 +219,9 @@ test_timed_wait(void **state)
 }
 
 struct waiter {
-	struct rd_evqueue	*q;
-	size_t			 got;
-	int64_t			 waited_ms;
+	struct rd_evqueue *q;
+	size_t got;
+	int64_t waited_ms;
 };
 
 static void *
@@ -236,7 +241,7 @@ waiter_main(void *arg)
 static void
 test_put_wakes_waiter(void **state)
 {
-	struct waiter w = { 0 };
+	struct waiter w = {0};
 	pthread_t t;
 
 	(void)state;
@@ -255,7 +260,7 @@ static void
 test_close(void **state)
 {
 	struct rd_evqueue_item out[4];
-	struct waiter w = { 0 };
+	struct waiter w = {0};
 	pthread_t t;
 	char *j;
 
@@ -269,10 +274,10 @@ test_close(void **state)
 
 	rd_evqueue_free(w.q);
 	w.q = rd_evqueue_new(4, NULL);
-	assert_int_equal(rd_evqueue_put_take(w.q, "rcpt", strdup("{\"a\":1}")),
-	    0);
+	assert_int_equal(
+	    rd_evqueue_put_take(w.q, "rcpt", strdup("{\"a\":1}")), 0);
 	rd_evqueue_close(w.q);
-	rd_evqueue_close(w.q);		/* idempotent */
+	rd_evqueue_close(w.q); /* idempotent */
 	j = strdup("{}");
 	errno = 0;
 	assert_int_equal(rd_evqueue_put_take(w.q, "rcpt", j), -1);
@@ -281,7 +286,7 @@ test_close(void **state)
 	assert_true(rd_evqueue_wait(w.q, -1));
 	assert_int_equal(rd_evqueue_get(w.q, out, 4, -1), 1);
 	free(out[0].json);
-	assert_int_equal(rd_evqueue_get(w.q, out, 4, -1), 0);	/* no hang */
+	assert_int_equal(rd_evqueue_get(w.q, out, 4, -1), 0); /* no hang */
 	rd_evqueue_free(w.q);
 }
 
@@ -295,8 +300,9 @@ test_free_with_items(void **state)
 	(void)state;
 	q = rd_evqueue_new(5, NULL);
 	for (i = 0; i < 5; i++)
-		assert_int_equal(rd_evqueue_put_take(q, "alert",
-		    json_of("{\"i\":%u}", i)), 0);
+		assert_int_equal(
+		    rd_evqueue_put_take(q, "alert", json_of("{\"i\":%u}", i)),
+		    0);
 	rd_evqueue_free(q);
 	rd_evqueue_free(NULL);
 }
@@ -313,13 +319,13 @@ test_zero_capacity(void **state)
 	assert_non_null(strstr(err.text, "capacity"));
 }
 
-#define PRODUCERS	4
-#define PER_PRODUCER	20000
+#define PRODUCERS 4
+#define PER_PRODUCER 20000
 
 struct producer {
-	struct rd_evqueue	*q;
-	unsigned		 id;
-	unsigned		 refused;
+	struct rd_evqueue *q;
+	unsigned id;
+	unsigned refused;
 };
 
 static void *
@@ -346,7 +352,7 @@ test_mpsc_order_per_producer(void **state)
 {
 	struct producer prod[PRODUCERS];
 	struct rd_evqueue_item out[64];
-	unsigned next[PRODUCERS] = { 0 }, id, seq, total = 0, refused = 0;
+	unsigned next[PRODUCERS] = {0}, id, seq, total = 0, refused = 0;
 	pthread_t t[PRODUCERS];
 	struct rd_evqueue *q;
 	size_t n, k;
@@ -370,8 +376,8 @@ test_mpsc_order_per_producer(void **state)
 			    id >= PRODUCERS)
 				fail_msg("garbled item \"%s\"", out[k].json);
 			if (seq != next[id])
-				fail_msg("producer %u: got %u, want %u", id, seq,
-				    next[id]);
+				fail_msg("producer %u: got %u, want %u", id,
+				    seq, next[id]);
 			next[id]++;
 			total++;
 		}
@@ -383,8 +389,9 @@ test_mpsc_order_per_producer(void **state)
 	}
 	dt = now_ms() - t0;
 	print_message("evqueue: %u items, %d producers, in %lld ms "
-	    "(%.0f items/s), %u refused puts (full)\n", total, PRODUCERS,
-	    (long long)dt, dt > 0 ? total * 1000.0 / (double)dt : 0.0, refused);
+		      "(%.0f items/s), %u refused puts (full)\n",
+	    total, PRODUCERS, (long long)dt,
+	    dt > 0 ? total * 1000.0 / (double)dt : 0.0, refused);
 	assert_int_equal(rd_evqueue_len(q), 0);
 	rd_evqueue_free(q);
 }
@@ -393,16 +400,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fifo_with_types),
-		cmocka_unit_test(test_full_refuses_caller_keeps_json),
-		cmocka_unit_test(test_bad_type_refused),
-		cmocka_unit_test(test_get_batches),
-		cmocka_unit_test(test_timed_wait),
-		cmocka_unit_test(test_put_wakes_waiter),
-		cmocka_unit_test(test_close),
-		cmocka_unit_test(test_free_with_items),
-		cmocka_unit_test(test_zero_capacity),
-		cmocka_unit_test(test_mpsc_order_per_producer),
+	    cmocka_unit_test(test_fifo_with_types),
+	    cmocka_unit_test(test_full_refuses_caller_keeps_json),
+	    cmocka_unit_test(test_bad_type_refused),
+	    cmocka_unit_test(test_get_batches),
+	    cmocka_unit_test(test_timed_wait),
+	    cmocka_unit_test(test_put_wakes_waiter),
+	    cmocka_unit_test(test_close),
+	    cmocka_unit_test(test_free_with_items),
+	    cmocka_unit_test(test_zero_capacity),
+	    cmocka_unit_test(test_mpsc_order_per_producer),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -83,21 +83,25 @@ log_has(const char *s)
 static void
 log_expect(const char *s)
 {
+	char copy[sizeof(log_text)];
+
 	if (!log_has(s)) {
 		pthread_mutex_lock(&log_lock);
-		fail_msg("log lacks \"%s\"; log was:\n%s", s, log_text);
+		memcpy(copy, log_text, sizeof(copy));
+		pthread_mutex_unlock(&log_lock); /* fail_msg longjmps */
+		fail_msg("log lacks \"%s\"; log was:\n%s", s, copy);
 	}
 }
 
 /* ---- a private redis-server ---- */
 
 struct srv {
-	char	dir[64];		/* mkdtemp */
-	char	sock[128];
-	char	pass[64];		/* requirepass, "" none */
-	int	port;
-	bool	aof;			/* appendonly, fsync always */
-	pid_t	pid;
+	char dir[64]; /* mkdtemp */
+	char sock[128];
+	char pass[64]; /* requirepass, "" none */
+	int port;
+	bool aof; /* appendonly, fsync always */
+	pid_t pid;
 };
 
 static int
@@ -122,7 +126,7 @@ free_port(void)
 static redisContext *
 srv_connect(const struct srv *s, unsigned db)
 {
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = {1, 0};
 	redisContext *c;
 	redisReply *r;
 
@@ -192,16 +196,18 @@ srv_start(struct srv *s)
 		fail_msg("fork: %s", strerror(errno));
 	if (s->pid == 0) {
 		execvp(bin, (char *const *)(uintptr_t)argv);
-		fprintf(stderr, "test_publish: cannot run %s: %s\n", bin,
-		    strerror(errno));
+		/* only async-signal-safe calls here: threads may hold locks */
+		if (write(2, "test_publish: cannot run redis-server\n", 38) < 0)
+			_exit(126);
 		_exit(127);
 	}
 	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			s->pid = 0;
 			fail_msg("redis-server exited at start (status %d): "
-			    "redis-server is required (apt-get install "
-			    "redis-server), or see %s", WEXITSTATUS(st), logf);
+				 "redis-server is required (apt-get install "
+				 "redis-server), or see %s",
+			    WEXITSTATUS(st), logf);
 		}
 		if ((c = srv_connect(s, 0)) == NULL)
 			continue;
@@ -269,7 +275,7 @@ teardown(void **state)
 static const char *
 type_of(unsigned i)
 {
-	static const char *t[] = { "rcpt", "message", "session", "alert" };
+	static const char *t[] = {"rcpt", "message", "session", "alert"};
 
 	return (t[i % 4]);
 }
@@ -279,8 +285,10 @@ event_json(unsigned i)
 {
 	char *j;
 
-	if (asprintf(&j, "{\"schema\":\"relaydiag.event/1\",\"id\":\"e%u\","
-	    "\"n\":%u,\"text\":\"caf\\u00e9 %u\"}", i, i, i * 7) < 0)
+	if (asprintf(&j,
+		"{\"schema\":\"relaydiag.event/1\",\"id\":\"e%u\","
+		"\"n\":%u,\"text\":\"caf\\u00e9 %u\"}",
+		i, i, i * 7) < 0)
 		fail_msg("asprintf");
 	return (j);
 }
@@ -305,8 +313,8 @@ event_id(const char *json)
 }
 
 struct stream_check {
-	unsigned	entries;	/* in the stream */
-	unsigned	dups;		/* entries whose id came before */
+	unsigned entries; /* in the stream */
+	unsigned dups;    /* entries whose id came before */
 };
 
 /*
@@ -317,7 +325,7 @@ struct stream_check {
 static struct stream_check
 check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
 {
-	struct stream_check res = { 0, 0 };
+	struct stream_check res = {0, 0};
 	redisReply *r, *e, *f;
 	redisContext *c;
 	unsigned next = 0;
@@ -348,9 +356,10 @@ check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
 			fail_msg("entry %zu: got e%ld, want e%u (out of order)",
 			    i, id, next);
 		want = event_json((unsigned)id);
-		if (strcmp(ev, want) != 0 || strcmp(type, type_of((unsigned)id)))
-			fail_msg("entry %zu: got %s %s, want %s %s", i, type, ev,
-			    type_of((unsigned)id), want);
+		if (strcmp(ev, want) != 0 ||
+		    strcmp(type, type_of((unsigned)id)))
+			fail_msg("entry %zu: got %s %s, want %s %s", i, type,
+			    ev, type_of((unsigned)id), want);
 		free(want);
 		if (id < (long)next)
 			res.dups++;
@@ -360,7 +369,8 @@ check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
 	freeReplyObject(r);
 	redisFree(c);
 	if (next != n)
-		fail_msg("stream %s: %u distinct events, want %u", key, next, n);
+		fail_msg(
+		    "stream %s: %u distinct events, want %u", key, next, n);
 	return (res);
 }
 
@@ -405,8 +415,7 @@ wait_delivered(struct rd_sink *sk, uint64_t n, int ms)
 }
 
 static struct rd_sink *
-open_sink(const char *url, const char *stream, const char *spool,
-    size_t queue)
+open_sink(const char *url, const char *stream, const char *spool, size_t queue)
 {
 	struct rd_redis_params p;
 	struct rd_sink *sk;
@@ -435,70 +444,73 @@ static void
 test_url_parse(void **state)
 {
 	static const struct {
-		const char	*name, *url;
-		int		 ret;
-		bool		 is_unix;
-		const char	*host_or_path, *user, *pass;
-		unsigned	 port, db;
-		const char	*err;	/* in the error text */
+		const char *name, *url;
+		int ret;
+		bool is_unix;
+		const char *host_or_path, *user, *pass;
+		unsigned port, db;
+		const char *err; /* in the error text */
 	} cases[] = {
-		{ "host and port", "redis://127.0.0.1:6379", 0, false,
-		  "127.0.0.1", "", "", 6379, 0, NULL },
-		{ "default port", "redis://redis.example", 0, false,
-		  "redis.example", "", "", 6379, 0, NULL },
-		{ "password only, db", "redis://:s3cret@10.0.0.1:7000/2", 0,
-		  false, "10.0.0.1", "", "s3cret", 7000, 2, NULL },
-		{ "ACL user", "redis://relay:pw@h/15", 0, false, "h", "relay",
-		  "pw", 6379, 15, NULL },
-		{ "no colon: a password", "redis://secret@h", 0, false, "h", "",
-		  "secret", 6379, 0, NULL },
-		{ "%-encoded", "redis://:p%40ss%3Aw%25@h", 0, false, "h", "",
-		  "p@ss:w%", 6379, 0, NULL },
-		{ "raw @ in password", "redis://:p@ss@h", 0, false, "h", "",
-		  "p@ss", 6379, 0, NULL },
-		{ "IPv6", "redis://[::1]:6380/1", 0, false, "::1", "", "", 6380,
-		  1, NULL },
-		{ "empty host", "redis://", 0, false, "127.0.0.1", "", "", 6379,
-		  0, NULL },
-		{ "trailing slash", "redis://h/", 0, false, "h", "", "", 6379, 0,
-		  NULL },
-		{ "near miss: port 65535", "redis://h:65535", 0, false, "h", "",
-		  "", 65535, 0, NULL },
-		{ "unix", "unix:///run/redis/redis.sock", 0, true,
-		  "/run/redis/redis.sock", "", "", 6379, 0, NULL },
-		{ "unix, db", "unix:///tmp/r.sock?db=3", 0, true, "/tmp/r.sock",
-		  "", "", 6379, 3, NULL },
-		{ "unix, password", "unix://:pw@/tmp/r.sock?db=1", 0, true,
-		  "/tmp/r.sock", "", "pw", 6379, 1, NULL },
-		{ "TLS", "rediss://h", -1, false, NULL, NULL, NULL, 0, 0,
-		  "TLS" },
-		{ "no scheme", "localhost:6379", -1, false, NULL, NULL, NULL, 0,
-		  0, "expected redis://" },
-		{ "port 0", "redis://h:0", -1, false, NULL, NULL, NULL, 0, 0,
-		  "port" },
-		{ "port 65536", "redis://h:65536", -1, false, NULL, NULL, NULL,
-		  0, 0, "port" },
-		{ "port not a number", "redis://h:abc", -1, false, NULL, NULL,
-		  NULL, 0, 0, "port" },
-		{ "db not a number", "redis://h/x", -1, false, NULL, NULL, NULL,
-		  0, 0, "/db" },
-		{ "query on redis://", "redis://h/1?x=1", -1, false, NULL, NULL,
-		  NULL, 0, 0, "/db" },
-		{ "unix with a host", "unix://h/path", -1, false, NULL, NULL,
-		  NULL, 0, 0, "absolute" },
-		{ "unix relative", "unix://path", -1, false, NULL, NULL, NULL, 0,
-		  0, "absolute" },
-		{ "unix bad query", "unix:///p?dbx=1", -1, false, NULL, NULL,
-		  NULL, 0, 0, "?db=N" },
-		{ "bad escape", "redis://:%4@h", -1, false, NULL, NULL, NULL, 0,
-		  0, "hex" },
-		{ "space in host", "redis://ho st", -1, false, NULL, NULL, NULL,
-		  0, 0, "bad host" },
-		{ "unclosed [", "redis://[::1", -1, false, NULL, NULL, NULL, 0,
-		  0, "bad host" },
-		{ "password kept out of errors", "redis://:hunter2@h:99999", -1,
-		  false, NULL, NULL, NULL, 0, 0, "port" },
-		{ "empty", "", -1, false, NULL, NULL, NULL, 0, 0, "empty" },
+	    {"host and port", "redis://127.0.0.1:6379", 0, false, "127.0.0.1",
+		"", "", 6379, 0, NULL},
+	    {"default port", "redis://redis.example", 0, false, "redis.example",
+		"", "", 6379, 0, NULL},
+	    {"password only, db", "redis://:s3cret@10.0.0.1:7000/2", 0, false,
+		"10.0.0.1", "", "s3cret", 7000, 2, NULL},
+	    {"ACL user", "redis://relay:pw@h/15", 0, false, "h", "relay", "pw",
+		6379, 15, NULL},
+	    {"no colon: a password", "redis://secret@h", 0, false, "h", "",
+		"secret", 6379, 0, NULL},
+	    {"%-encoded", "redis://:p%40ss%3Aw%25@h", 0, false, "h", "",
+		"p@ss:w%", 6379, 0, NULL},
+	    {"raw @ in password", "redis://:p@ss@h", 0, false, "h", "", "p@ss",
+		6379, 0, NULL},
+	    {"IPv6", "redis://[::1]:6380/1", 0, false, "::1", "", "", 6380, 1,
+		NULL},
+	    {"empty host", "redis://", 0, false, "127.0.0.1", "", "", 6379, 0,
+		NULL},
+	    {"trailing slash", "redis://h/", 0, false, "h", "", "", 6379, 0,
+		NULL},
+	    {"near miss: port 65535", "redis://h:65535", 0, false, "h", "", "",
+		65535, 0, NULL},
+	    {"unix", "unix:///run/redis/redis.sock", 0, true,
+		"/run/redis/redis.sock", "", "", 6379, 0, NULL},
+	    {"unix, db", "unix:///tmp/r.sock?db=3", 0, true, "/tmp/r.sock", "",
+		"", 6379, 3, NULL},
+	    {"unix, password", "unix://:pw@/tmp/r.sock?db=1", 0, true,
+		"/tmp/r.sock", "", "pw", 6379, 1, NULL},
+	    {"TLS", "rediss://h", -1, false, NULL, NULL, NULL, 0, 0, "TLS"},
+	    {"no scheme", "localhost:6379", -1, false, NULL, NULL, NULL, 0, 0,
+		"expected redis://"},
+	    {"port 0", "redis://h:0", -1, false, NULL, NULL, NULL, 0, 0,
+		"port"},
+	    {"port 65536", "redis://h:65536", -1, false, NULL, NULL, NULL, 0, 0,
+		"port"},
+	    {"port not a number", "redis://h:abc", -1, false, NULL, NULL, NULL,
+		0, 0, "port"},
+	    {"db not a number", "redis://h/x", -1, false, NULL, NULL, NULL, 0,
+		0, "/db"},
+	    {"query on redis://", "redis://h/1?x=1", -1, false, NULL, NULL,
+		NULL, 0, 0, "/db"},
+	    {"unix with a host", "unix://h/path", -1, false, NULL, NULL, NULL,
+		0, 0, "absolute"},
+	    {"unix relative", "unix://path", -1, false, NULL, NULL, NULL, 0, 0,
+		"absolute"},
+	    {"unix bad query", "unix:///p?dbx=1", -1, false, NULL, NULL, NULL,
+		0, 0, "?db=N"},
+	    {"bad escape", "redis://:%4@h", -1, false, NULL, NULL, NULL, 0, 0,
+		"hex"},
+	    {"space in host", "redis://ho st", -1, false, NULL, NULL, NULL, 0,
+		0, "bad host"},
+	    {"empty []", "redis://[]:6379", -1, false, NULL, NULL, NULL, 0, 0,
+		"bad host"},
+	    {"near miss: ':' outside []", "redis://::1", -1, false, NULL, NULL,
+		NULL, 0, 0, "port"},
+	    {"unclosed [", "redis://[::1", -1, false, NULL, NULL, NULL, 0, 0,
+		"bad host"},
+	    {"password kept out of errors", "redis://:hunter2@h:99999", -1,
+		false, NULL, NULL, NULL, 0, 0, "port"},
+	    {"empty", "", -1, false, NULL, NULL, NULL, 0, 0, "empty"},
 	};
 	struct rd_redis_url u;
 	struct rd_err err;
@@ -518,7 +530,8 @@ test_url_parse(void **state)
 				fail_msg("%s: error \"%s\" lacks \"%s\"",
 				    cases[i].name, err.text, cases[i].err);
 			if (strstr(err.text, "hunter2") != NULL)
-				fail_msg("%s: password in error", cases[i].name);
+				fail_msg(
+				    "%s: password in error", cases[i].name);
 			continue;
 		}
 		hp = u.is_unix ? u.path : u.host;
@@ -528,9 +541,11 @@ test_url_parse(void **state)
 		    strcmp(u.pass, cases[i].pass) != 0 ||
 		    (!u.is_unix && u.port != cases[i].port) ||
 		    u.db != cases[i].db)
-			fail_msg("%s: got %s %s user \"%s\" pass \"%s\" port %u "
-			    "db %u", cases[i].name, u.is_unix ? "unix" : "tcp",
-			    hp, u.user, u.pass, u.port, u.db);
+			fail_msg(
+			    "%s: got %s %s user \"%s\" pass \"%s\" port %u "
+			    "db %u",
+			    cases[i].name, u.is_unix ? "unix" : "tcp", hp,
+			    u.user, u.pass, u.port, u.db);
 	}
 	assert_int_equal(rd_redis_url_parse(NULL, &u, NULL), -1);
 }
@@ -581,7 +596,7 @@ test_events_arrive_in_order_with_type(void **state)
 	srv_start(s);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
 	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
-	sk = open_sink(url, "t:order", spool, n);	/* holds them all */
+	sk = open_sink(url, "t:order", spool, n); /* holds them all */
 	assert_true(wait_delivered(sk, 0, 0));
 	t0 = now_ms();
 	emit_range(sk, 0, n);
@@ -592,8 +607,8 @@ test_events_arrive_in_order_with_type(void **state)
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	print_message("publish: %u events delivered in %lld ms "
-	    "(%.0f events/s)\n", n, (long long)dt,
-	    dt > 0 ? n * 1000.0 / (double)dt : 0.0);
+		      "(%.0f events/s)\n",
+	    n, (long long)dt, dt > 0 ? n * 1000.0 / (double)dt : 0.0);
 	assert_int_equal(st.emitted, n);
 	assert_int_equal(st.dropped, 0);
 	assert_int_equal(st.spooled, 0);
@@ -651,14 +666,14 @@ test_auth_password_and_acl_user(void **state)
 	c = srv_connect(s, 0);
 	assert_non_null(c);
 	r = redisCommand(c, "ACL SETUSER relay on >relay-pw resetkeys "
-	    "~relaydiag:* -@all +xadd +select +ping");
+			    "~relaydiag:* -@all +xadd +select +ping");
 	assert_non_null(r);
 	if (r->type == REDIS_REPLY_ERROR)
 		fail_msg("ACL SETUSER: %s", r->str);
 	freeReplyObject(r);
 	redisFree(c);
-	snprintf(url, sizeof(url), "redis://relay:relay-pw@127.0.0.1:%d/2",
-	    s->port);
+	snprintf(
+	    url, sizeof(url), "redis://relay:relay-pw@127.0.0.1:%d/2", s->port);
 	sk = open_sink(url, "relaydiag:acl", NULL, 1000);
 	emit_range(sk, 0, 50);
 	rd_sink_close(sk);
@@ -698,20 +713,20 @@ test_wrong_password_logged_and_spooled(void **state)
 	snprintf(s->pass, sizeof(s->pass), "right");
 	srv_start(s);
 	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
-	snprintf(url, sizeof(url), "redis://:Tr0ub4dor-bad@127.0.0.1:%d",
-	    s->port);
+	snprintf(
+	    url, sizeof(url), "redis://:Tr0ub4dor-bad@127.0.0.1:%d", s->port);
 	sk = open_sink(url, "t:auth", spool, 1000);
 	emit_range(sk, 0, 100);
 	for (t0 = now_ms(); stats_of(sk).spooled < 100; usleep(2000))
 		if (now_ms() - t0 > 3000)
 			fail_msg("events not spooled");
-	usleep(300000);			/* a few reconnection attempts */
+	usleep(300000); /* a few reconnection attempts */
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	assert_int_equal(st.delivered, 0);
 	assert_int_equal(st.dropped, 0);
 	log_expect("redis: down: AUTH refused: WRONGPASS invalid "
-	    "username-password pair or user is disabled; spooling");
+		   "username-password pair or user is disabled; spooling");
 	assert_false(log_has("Tr0ub4dor"));
 	assert_int_equal(stream_len(s, 0, "t:auth"), 0);
 
@@ -726,9 +741,9 @@ test_wrong_password_logged_and_spooled(void **state)
 }
 
 struct emitter {
-	struct rd_sink	*sk;
-	unsigned	 n;
-	unsigned	 pace_us;
+	struct rd_sink *sk;
+	unsigned n;
+	unsigned pace_us;
 };
 
 static void *
@@ -774,7 +789,7 @@ test_redis_killed_mid_stream(void **state)
 	sk = open_sink(url, "t:kill", spool, 10000);
 	em.sk = sk;
 	em.n = n;
-	em.pace_us = 1000;		/* ~10,000 events/s, ~0.6 s */
+	em.pace_us = 1000; /* ~10,000 events/s, ~0.6 s */
 	pthread_create(&t, NULL, emitter_main, &em);
 	if (!wait_delivered(sk, 1000, 5000))
 		fail_msg("first 1000 events not delivered");
@@ -797,15 +812,17 @@ test_redis_killed_mid_stream(void **state)
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	res = check_stream(s, 0, "t:kill", n);
-	print_message("publish: killed after %llu delivered; down %lld ms; "
+	print_message(
+	    "publish: killed after %llu delivered; down %lld ms; "
 	    "%llu spooled; replay done %lld ms after restart; %u entries, "
-	    "%u duplicates\n", (unsigned long long)at_kill,
-	    (long long)(t_up - t_kill),
+	    "%u duplicates\n",
+	    (unsigned long long)at_kill, (long long)(t_up - t_kill),
 	    (unsigned long long)st.spooled, (long long)(t_done - t_up),
 	    res.entries, res.dups);
 	assert_int_equal(st.dropped, 0);
 	assert_true(st.spooled > 0);
-	log_expect("redis: down: Connection reset by peer; spooling");
+	log_expect("redis: down: "); /* reset, or closed: either */
+	log_expect("; spooling\n");
 	log_expect("redis: up after ");
 	log_expect(" events replayed");
 }
@@ -844,12 +861,11 @@ test_redis_hung_queue_spills_in_order(void **state)
 		if ((dt = now_ms() - t0) > worst)
 			worst = dt;
 		if (i % 100 == 0)
-			usleep(20000);	/* spread over ~0.6 s */
+			usleep(20000); /* spread over ~0.6 s */
 	}
 	kill(s->pid, SIGCONT);
 	t0 = now_ms();
-	while (stream_len(s, 0, "t:hang") < 3000 ||
-	    stats_of(sk).spooled == 0) {
+	while (stream_len(s, 0, "t:hang") < 3000 || stats_of(sk).spooled == 0) {
 		if (now_ms() - t0 > 10000)
 			fail_msg("stream has %u entries 10 s after SIGCONT",
 			    stream_len(s, 0, "t:hang"));
@@ -859,13 +875,14 @@ test_redis_hung_queue_spills_in_order(void **state)
 	rd_sink_close(sk);
 	res = check_stream(s, 0, "t:hang", 3000);
 	print_message("publish: hung redis: slowest emit %lld ms; %llu "
-	    "spooled; %u entries, %u duplicates\n", (long long)worst,
-	    (unsigned long long)st.spooled, res.entries, res.dups);
+		      "spooled; %u entries, %u duplicates\n",
+	    (long long)worst, (unsigned long long)st.spooled, res.entries,
+	    res.dups);
 	assert_int_equal(st.dropped, 0);
 	assert_true(st.spooled > 0);
 	assert_true(worst < 200);
 	log_expect("redis: down: no reply within 500 ms (RedisTimeout); "
-	    "spooling");
+		   "spooling");
 }
 
 /* no spool and Redis down: events are dropped and counted, not queued */
@@ -896,32 +913,31 @@ test_no_spool_drops_and_counts(void **state)
 	assert_int_equal(st.dropped, 100);
 	assert_int_equal(st.delivered + st.spooled, 0);
 	log_expect("redis: down: Connection refused; dropping events "
-	    "(no SpoolDir)");
+		   "(no SpoolDir)");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_parse),
-		cmocka_unit_test_setup_teardown(test_open_rejects_bad_params,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_events_arrive_in_order_with_type, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_maxlen_trims,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_auth_password_and_acl_user,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unix_socket_url,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_wrong_password_logged_and_spooled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_redis_killed_mid_stream,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_redis_hung_queue_spills_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_spool_drops_and_counts,
-		    setup, teardown),
+	    cmocka_unit_test(test_url_parse),
+	    cmocka_unit_test_setup_teardown(
+		test_open_rejects_bad_params, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_events_arrive_in_order_with_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_maxlen_trims, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auth_password_and_acl_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unix_socket_url, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_wrong_password_logged_and_spooled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_redis_killed_mid_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_redis_hung_queue_spills_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_no_spool_drops_and_counts, setup, teardown),
 	};
 
 	/* a write to a socket Redis closed must not kill the test */

@@ -29,14 +29,15 @@
 #include "relaydiag/reply.h"
 #include "relaydiag/session.h"
 
-#define NCASES(a)	(sizeof(a) / sizeof((a)[0]))
-#define EID		"0123ABCD4567.3"
-#define HEADER_PREFIX	20	/* "X-Relay-Diagnostic: " */
-#define HEADER_COLS	78	/* RFC 5322 2.1.1 SHOULD */
+#define NCASES(a) (sizeof(a) / sizeof((a)[0]))
+#define EID "0123ABCD4567.3"
+#define HEADER_PREFIX 20 /* "X-Relay-Diagnostic: " */
+#define HEADER_COLS 78   /* RFC 5322 2.1.1 SHOULD */
 
-static char long_helo[10241];	/* filled in main: 10 KB of HELO */
+static char long_helo[10241]; /* filled in main: 10 KB of HELO */
 
 /* The reply cases: one unauthorized relay each, diagnosed from facts. */
+/* clang-format off */
 static const struct {
 	const char	*name;
 	enum rd_action	 action;
@@ -80,6 +81,7 @@ static const struct {
 	  RD_ACTION_REJECT, "UserPC", "bob@gmail.test", "2001:db8::25", 25,
 	  "relay.client-on-port-25", "2001:db8::25" },
 };
+/* clang-format on */
 
 /* diagnose - the diagnosis of an unauthorized relay for the case */
 static void
@@ -88,7 +90,7 @@ diagnose(const char *helo, const char *rcpt, const char *ip, unsigned port,
 {
 	struct rd_facts f;
 
-	rd_classify_mta("smtp", "gmail.test", rcpt, mta);	/* accepted */
+	rd_classify_mta("smtp", "gmail.test", rcpt, mta); /* accepted */
 	memset(&f, 0, sizeof(f));
 	f.client_ip = ip;
 	f.helo = helo;
@@ -130,16 +132,19 @@ reply_shape(const struct rd_verdict *v, char *why, size_t len)
 			unsigned char c = (unsigned char)v->lines[i][j];
 
 			if (c < 0x20 || c > 0x7e) {
-				snprintf(why, len, "line %zu: byte 0x%02X at "
-				    "%zu", i + 1, c, j);
+				snprintf(why, len,
+				    "line %zu: byte 0x%02X at "
+				    "%zu",
+				    i + 1, c, j);
 				return (why);
 			}
 			/* smfi_setmlreply: every '%' doubled, "%%". */
 			if (c == '%') {
 				if (v->lines[i][j + 1] != '%') {
-					snprintf(why, len, "line %zu: single "
-					    "'%%' at %zu: \"%s\"", i + 1, j,
-					    v->lines[i]);
+					snprintf(why, len,
+					    "line %zu: single "
+					    "'%%' at %zu: \"%s\"",
+					    i + 1, j, v->lines[i]);
 					return (why);
 				}
 				j++;
@@ -164,14 +169,14 @@ join_lines(const struct rd_verdict *v, char *out, size_t len)
 static void
 test_reply_cases(void **state)
 {
-	struct rd_mta_result	mta;
-	struct rd_diagnosis	d;
-	struct rd_verdict	v;
-	char			why[512], all[RD_REPLY_LINES_MAX *
-				    RD_REPLY_LINE_MAX + 16], want[128];
-	const char		*bad;
-	size_t			i;
-	unsigned		nbad = 0;
+	struct rd_mta_result mta;
+	struct rd_diagnosis d;
+	struct rd_verdict v;
+	char why[512], all[RD_REPLY_LINES_MAX * RD_REPLY_LINE_MAX + 16],
+	    want[128];
+	const char *bad;
+	size_t i;
+	unsigned nbad = 0;
 
 	(void)state;
 	for (i = 0; i < NCASES(rcases); i++) {
@@ -197,12 +202,16 @@ test_reply_cases(void **state)
 			    (int)rcases[i].action);
 			nbad++;
 		}
-		if (rcases[i].action == RD_ACTION_TEMPFAIL ?
-		    strcmp(v.code, "451") != 0 || strcmp(v.dsn, "4.7.1") != 0 :
-		    strcmp(v.code, "554") != 0 || strcmp(v.dsn, "5.7.1") != 0) {
+		if (rcases[i].action == RD_ACTION_TEMPFAIL
+			? strcmp(v.code, "451") != 0 ||
+			      strcmp(v.dsn, "4.7.1") != 0
+			: strcmp(v.code, "554") != 0 ||
+			      strcmp(v.dsn, "5.7.1") != 0) {
 			print_error("%s: got %s %s, want %s\n", rcases[i].name,
-			    v.code, v.dsn, rcases[i].action ==
-			    RD_ACTION_TEMPFAIL ? "451 4.7.1" : "554 5.7.1");
+			    v.code, v.dsn,
+			    rcases[i].action == RD_ACTION_TEMPFAIL
+				? "451 4.7.1"
+				: "554 5.7.1");
 			nbad++;
 		}
 		/* A plain recipient comes out whole on the first line. */
@@ -211,18 +220,18 @@ test_reply_cases(void **state)
 			    "Relay access denied for <%s>.", rcases[i].rcpt);
 			if (strcmp(v.lines[0], want) != 0) {
 				print_error("%s: first line: got \"%s\", want "
-				    "\"%s\"\n", rcases[i].name, v.lines[0],
-				    want);
+					    "\"%s\"\n",
+				    rcases[i].name, v.lines[0], want);
 				nbad++;
 			}
 		} else if (strncmp(v.lines[0], "Relay access denied for <",
-		    25) != 0) {
+			       25) != 0) {
 			print_error("%s: first line: got \"%s\"\n",
 			    rcases[i].name, v.lines[0]);
 			nbad++;
 		}
-		snprintf(want, sizeof(want), "Ref %s %s", rcases[i].want_id,
-		    EID);
+		snprintf(
+		    want, sizeof(want), "Ref %s %s", rcases[i].want_id, EID);
 		if (strcmp(v.lines[v.nlines - 1], want) != 0) {
 			print_error("%s: last line: got \"%s\", want \"%s\"\n",
 			    rcases[i].name, v.lines[v.nlines - 1], want);
@@ -250,11 +259,11 @@ test_reply_cases(void **state)
 static void
 test_reply_ref_survives_a_full_reply(void **state)
 {
-	struct rd_diagnosis	d;
-	struct rd_verdict	v;
-	char			why[512];
-	const char		*bad;
-	size_t			i;
+	struct rd_diagnosis d;
+	struct rd_verdict v;
+	char why[512];
+	const char *bad;
+	size_t i;
 
 	(void)state;
 	memset(&d, 0, sizeof(d));
@@ -272,8 +281,8 @@ test_reply_ref_survives_a_full_reply(void **state)
 	if (v.nlines != RD_REPLY_LINES_MAX)
 		fail_msg("full texts: got %zu lines, want %d (cut)", v.nlines,
 		    RD_REPLY_LINES_MAX);
-	assert_string_equal(v.lines[0],
-	    "Relay access denied for <bob@gmail.test>.");
+	assert_string_equal(
+	    v.lines[0], "Relay access denied for <bob@gmail.test>.");
 	assert_string_equal(v.lines[v.nlines - 1], "Ref relay.no-auth " EID);
 }
 
@@ -281,11 +290,11 @@ test_reply_ref_survives_a_full_reply(void **state)
 static void
 test_reply_null_recipient(void **state)
 {
-	struct rd_mta_result	mta;
-	struct rd_diagnosis	d;
-	struct rd_verdict	v;
-	char			why[512];
-	const char		*bad;
+	struct rd_mta_result mta;
+	struct rd_diagnosis d;
+	struct rd_verdict v;
+	char why[512];
+	const char *bad;
 
 	(void)state;
 	diagnose("UserPC", NULL, NULL, 25, &mta, &d);
@@ -296,13 +305,18 @@ test_reply_null_recipient(void **state)
 }
 
 /* The header's view of one message, one case per row. */
-static const char *const ids_one[] = { "relay.authorized-sasl" };
+static const char *const ids_one[] = {"relay.authorized-sasl"};
 static const char *const ids_many[] = {
-	"relay.authorized-sasl", "delivery.local", "sender.login-mismatch",
-	"relay.client-on-port-25", "relay.tls-required-for-auth",
-	"mta.recipient-access-denied", "sender.local-domain-unauthenticated",
+    "relay.authorized-sasl",
+    "delivery.local",
+    "sender.login-mismatch",
+    "relay.client-on-port-25",
+    "relay.tls-required-for-auth",
+    "mta.recipient-access-denied",
+    "sender.local-domain-unauthenticated",
 };
 
+/* clang-format off */
 static const struct {
 	const char		*name;
 	struct rd_header_info	 h;
@@ -345,13 +359,14 @@ static const struct {
 	  { "session=0123ABCD4567", "port=587",
 	    "diagnosis=mta.recipient-access-denied" } },
 };
+/* clang-format on */
 
 /* header_shape - the folding and character rules; "" or what is wrong */
 static const char *
 header_shape(const char *v, char *why, size_t len)
 {
-	size_t	col = HEADER_PREFIX, i;
-	bool	first_line = true;
+	size_t col = HEADER_PREFIX, i;
+	bool first_line = true;
 
 	if (v[0] == '\0') {
 		snprintf(why, len, "empty value");
@@ -362,18 +377,24 @@ header_shape(const char *v, char *why, size_t len)
 
 		if (c == '\n') {
 			if (v[i + 1] != '\t') {
-				snprintf(why, len, "LF at %zu not followed by "
-				    "a tab: a new header line", i);
+				snprintf(why, len,
+				    "LF at %zu not followed by "
+				    "a tab: a new header line",
+				    i);
 				return (why);
 			}
 			if (v[i + 2] == '\0' || v[i + 2] == '\n') {
-				snprintf(why, len, "fold at %zu leaves a line "
-				    "of white space only", i);
+				snprintf(why, len,
+				    "fold at %zu leaves a line "
+				    "of white space only",
+				    i);
 				return (why);
 			}
 			if (i > 0 && (v[i - 1] == ' ' || v[i - 1] == '\t')) {
-				snprintf(why, len, "white space before the "
-				    "fold at %zu", i);
+				snprintf(why, len,
+				    "white space before the "
+				    "fold at %zu",
+				    i);
 				return (why);
 			}
 			col = 0;
@@ -389,9 +410,11 @@ header_shape(const char *v, char *why, size_t len)
 			return (why);
 		}
 		if (++col > HEADER_COLS) {
-			snprintf(why, len, "%s line longer than %d columns at "
-			    "%zu: \"...%.40s\"", first_line ? "first" :
-			    "a folded", HEADER_COLS, i, i > 30 ? v + i - 30 : v);
+			snprintf(why, len,
+			    "%s line longer than %d columns at "
+			    "%zu: \"...%.40s\"",
+			    first_line ? "first" : "a folded", HEADER_COLS, i,
+			    i > 30 ? v + i - 30 : v);
 			return (why);
 		}
 	}
@@ -401,10 +424,10 @@ header_shape(const char *v, char *why, size_t len)
 static void
 test_header_cases(void **state)
 {
-	char		 out[RD_HEADER_MAX], why[256];
-	const char	*bad;
-	size_t		 i, k;
-	unsigned	 nbad = 0;
+	char out[RD_HEADER_MAX], why[256];
+	const char *bad;
+	size_t i, k;
+	unsigned nbad = 0;
 
 	(void)state;
 	for (i = 0; i < NCASES(hcases); i++) {
@@ -423,8 +446,9 @@ test_header_cases(void **state)
 			print_error("%s: CR in the value\n", hcases[i].name);
 			nbad++;
 		}
-		for (k = 0; k < NCASES(hcases[i].want) &&
-		    hcases[i].want[k] != NULL; k++)
+		for (k = 0;
+		     k < NCASES(hcases[i].want) && hcases[i].want[k] != NULL;
+		     k++)
 			if (strstr(out, hcases[i].want[k]) == NULL) {
 				print_error("%s: value lacks \"%s\": %s\n",
 				    hcases[i].name, hcases[i].want[k], out);
@@ -462,10 +486,10 @@ test_header_cases(void **state)
 static void
 test_header_long_values(void **state)
 {
-	char			 helo[256], user[256], host[256];
-	char			 out[RD_HEADER_MAX], why[256];
-	struct rd_header_info	 h;
-	const char		*bad, *p, *nl;
+	char helo[256], user[256], host[256];
+	char out[RD_HEADER_MAX], why[256];
+	struct rd_header_info h;
+	const char *bad, *p, *nl;
 
 	(void)state;
 	memset(helo, '\x01', sizeof(helo) - 1);
@@ -489,10 +513,11 @@ test_header_long_values(void **state)
 	for (p = out; p != NULL; p = nl != NULL ? nl + 1 : NULL) {
 		nl = strchr(p, '\n');
 		if ((size_t)(nl != NULL ? nl - p : (ptrdiff_t)strlen(p)) +
-		    (p == out ? HEADER_PREFIX : 0) > 998)
+			(p == out ? HEADER_PREFIX : 0) >
+		    998)
 			fail_msg("long values: a physical line of %zu octets "
-			    "(RFC 5322 2.1.1: 998)", nl != NULL ?
-			    (size_t)(nl - p) : strlen(p));
+				 "(RFC 5322 2.1.1: 998)",
+			    nl != NULL ? (size_t)(nl - p) : strlen(p));
 	}
 	if (*(bad = header_shape(out, why, sizeof(why))) != '\0')
 		fail_msg("long values: %s", bad);
@@ -512,10 +537,10 @@ test_header_long_values(void **state)
 static void
 test_header_small_buffers(void **state)
 {
-	char			 full[RD_HEADER_MAX], out[RD_HEADER_MAX];
-	char			 why[256];
-	const char		*bad;
-	size_t			 len, n;
+	char full[RD_HEADER_MAX], out[RD_HEADER_MAX];
+	char why[256];
+	const char *bad;
+	size_t len, n;
 
 	(void)state;
 	rd_header_build(&hcases[1].h, full, sizeof(full));
@@ -532,7 +557,7 @@ test_header_small_buffers(void **state)
 			fail_msg("buffer of %zu: %s: \"%s\"", len, bad, out);
 		if (len > 1 && strlen(out) > 0 &&
 		    (out[strlen(out) - 1] == '\n' ||
-		    out[strlen(out) - 1] == '\t'))
+			out[strlen(out) - 1] == '\t'))
 			fail_msg("buffer of %zu: ends in a bare fold", len);
 	}
 }
@@ -541,12 +566,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply_cases),
-		cmocka_unit_test(test_reply_ref_survives_a_full_reply),
-		cmocka_unit_test(test_reply_null_recipient),
-		cmocka_unit_test(test_header_cases),
-		cmocka_unit_test(test_header_long_values),
-		cmocka_unit_test(test_header_small_buffers),
+	    cmocka_unit_test(test_reply_cases),
+	    cmocka_unit_test(test_reply_ref_survives_a_full_reply),
+	    cmocka_unit_test(test_reply_null_recipient),
+	    cmocka_unit_test(test_header_cases),
+	    cmocka_unit_test(test_header_long_values),
+	    cmocka_unit_test(test_header_small_buffers),
 	};
 
 	memset(long_helo, 'H', sizeof(long_helo) - 1);

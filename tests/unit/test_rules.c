@@ -190,7 +190,6 @@ test_templates(void **state)
 	memset(&f, 0, sizeof(f));
 	f.client_ip = "192.0.2.5";
 	f.templates = t;
-	f.mx = -1;
 	assert_int_equal(rd_diagnose_fill("relay.no-auth", &f, &d), 0);
 	assert_string_equal(d.summary, "No login from 192.0.2.5.");
 	assert_string_equal(d.remedy_client,

@@ -33,27 +33,27 @@
 #include "relaydiag/session.h"
 #include "relaydiag/sink.h"
 
-#define NCASES(a)	(sizeof(a) / sizeof((a)[0]))
+#define NCASES(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the capturing sink --------------------------------------------- */
 
-#define CAP_MAX	64
+#define CAP_MAX 64
 
 struct cap {
-	struct rd_sink	 base;		/* first: the struct rd_sink * */
-	size_t		 n;
-	char		*type[CAP_MAX];
-	char		*json[CAP_MAX];
-	json_t		*obj[CAP_MAX];	/* NULL: the JSON did not parse */
-	char		 perr[CAP_MAX][200];
-	uint64_t	 emitted, dropped;
+	struct rd_sink base; /* first: the struct rd_sink * */
+	size_t n;
+	char *type[CAP_MAX];
+	char *json[CAP_MAX];
+	json_t *obj[CAP_MAX]; /* NULL: the JSON did not parse */
+	char perr[CAP_MAX][200];
+	uint64_t emitted, dropped;
 };
 
 static int
 cap_emit_take(struct rd_sink *sk, const char *type, char *json)
 {
-	struct cap	*c = (struct cap *)sk;
-	json_error_t	 jerr;
+	struct cap *c = (struct cap *)sk;
+	json_error_t jerr;
 
 	c->emitted++;
 	if (c->n >= CAP_MAX || type == NULL || json == NULL) {
@@ -84,8 +84,8 @@ cap_stats(struct rd_sink *sk, struct rd_sink_stats *out)
 static void
 cap_close(struct rd_sink *sk)
 {
-	struct cap	*c = (struct cap *)sk;
-	size_t		 i;
+	struct cap *c = (struct cap *)sk;
+	size_t i;
 
 	for (i = 0; i < c->n; i++) {
 		free(c->type[i]);
@@ -95,9 +95,7 @@ cap_close(struct rd_sink *sk)
 	free(c);
 }
 
-static const struct rd_sink_ops cap_ops = {
-	cap_emit_take, cap_stats, cap_close
-};
+static const struct rd_sink_ops cap_ops = {cap_emit_take, cap_stats, cap_close};
 
 static struct cap *
 cap_new(void)
@@ -123,15 +121,16 @@ cap_check_all(const char *name, const struct cap *c)
 
 		if (c->obj[i] == NULL)
 			fail_msg("%s: event %zu (%s) is not valid JSON: %s: "
-			    "%.300s", name, i + 1, c->type[i], c->perr[i],
-			    c->json[i]);
+				 "%.300s",
+			    name, i + 1, c->type[i], c->perr[i], c->json[i]);
 		if (strchr(c->json[i], '\n') != NULL)
 			fail_msg("%s: event %zu has a newline", name, i + 1);
 		t = json_string_value(json_object_get(c->obj[i], "type"));
 		if (t == NULL || strcmp(t, c->type[i]) != 0)
 			fail_msg("%s: event %zu: type member \"%s\", handed "
-			    "in as \"%s\"", name, i + 1, t != NULL ? t :
-			    "(missing)", c->type[i]);
+				 "in as \"%s\"",
+			    name, i + 1, t != NULL ? t : "(missing)",
+			    c->type[i]);
 	}
 }
 
@@ -162,12 +161,12 @@ cap_get(const struct cap *c, const char *type, size_t k)
 static json_t *
 jget(json_t *root, const char *path)
 {
-	char	 buf[128], *p, *dot;
-	json_t	*j = root;
+	char buf[128], *p, *dot;
+	json_t *j = root;
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (p = buf; (dot = strchr(p, '.')) != NULL && j != NULL;
-	    p = dot + 1) {
+	     p = dot + 1) {
 		*dot = '\0';
 		j = json_object_get(j, p);
 	}
@@ -183,17 +182,17 @@ jstr(json_t *root, const char *path)
 }
 
 struct want {
-	const char	*path;
-	const char	*val;	/* "null" "true" "false" "#n" "~sub" or the string */
+	const char *path;
+	const char *val; /* "null" "true" "false" "#n" "~sub" or the string */
 };
 
 static unsigned
 check_values(const char *name, json_t *root, const struct want *w, size_t n)
 {
-	json_t		*j;
-	bool		 ok;
-	unsigned	 nbad = 0;
-	size_t		 i;
+	json_t *j;
+	bool ok;
+	unsigned nbad = 0;
+	size_t i;
 
 	for (i = 0; i < n && w[i].path != NULL; i++) {
 		j = jget(root, w[i].path);
@@ -206,17 +205,18 @@ check_values(const char *name, json_t *root, const struct want *w, size_t n)
 		else if (strcmp(w[i].val, "false") == 0)
 			ok = json_is_false(j);
 		else if (w[i].val[0] == '#')
-			ok = json_is_integer(j) && json_integer_value(j) ==
-			    strtoll(w[i].val + 1, NULL, 10);
+			ok = json_is_integer(j) &&
+			     json_integer_value(j) ==
+				 strtoll(w[i].val + 1, NULL, 10);
 		else if (w[i].val[0] == '~')
 			ok = json_is_string(j) &&
-			    strstr(json_string_value(j), w[i].val + 1) != NULL;
+			     strstr(json_string_value(j), w[i].val + 1) != NULL;
 		else
 			ok = json_is_string(j) &&
-			    strcmp(json_string_value(j), w[i].val) == 0;
+			     strcmp(json_string_value(j), w[i].val) == 0;
 		if (!ok) {
-			char *d = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) :
-			    NULL;
+			char *d =
+			    j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
 
 			print_error("%s: %s: got %s, want %s\n", name,
 			    w[i].path, d != NULL ? d : "(missing)", w[i].val);
@@ -238,7 +238,7 @@ static struct rd_config *
 cfg_new(enum rd_mode mode, bool tls_auth_only)
 {
 	struct rd_config *cfg;
-	struct rd_err	 err;
+	struct rd_err err;
 
 	cfg = rd_config_defaults();
 	assert_non_null(cfg);
@@ -246,12 +246,12 @@ cfg_new(enum rd_mode mode, bool tls_auth_only)
 	rd_netset_free(cfg->trusted_networks);
 	cfg->trusted_networks = rd_netset_new();
 	assert_non_null(cfg->trusted_networks);
-	if (rd_domainset_add_list(cfg->local_domains,
-	    "example.test, example.org", &err) != 0 ||
-	    rd_domainset_add_list(cfg->relay_domains, "backup.test",
-	    &err) != 0 ||
-	    rd_netset_add_list(cfg->trusted_networks,
-	    "127.0.0.10/32 192.0.2.0/28", &err) != 0)
+	if (rd_domainset_add_list(
+		cfg->local_domains, "example.test, example.org", &err) != 0 ||
+	    rd_domainset_add_list(cfg->relay_domains, "backup.test", &err) !=
+		0 ||
+	    rd_netset_add_list(
+		cfg->trusted_networks, "127.0.0.10/32 192.0.2.0/28", &err) != 0)
 		fail_msg("test config: %s", err.text);
 	cfg->submission_ports[0] = 2587;
 	cfg->n_submission_ports = 1;
@@ -262,6 +262,7 @@ cfg_new(enum rd_mode mode, bool tls_auth_only)
 
 /* ---- what Postfix sends, as data -------------------------------------- */
 
+/* clang-format off */
 /* CONNECT: hostaddr, {client_port}, hostname, {client_ptr}, {daemon_name},
  * {daemon_addr}, {daemon_port}, j */
 static const struct rd_conn_info conn_mx = {
@@ -324,6 +325,7 @@ static const struct rd_rcpt_info rcpt_relay_ok_long_local = {
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	"aaaaaaaaaa@gmail.test", NULL,
 };
+/* clang-format on */
 
 /* ---- the reply's shape (the glue hands it to smfi_setmlreply) ---------- */
 
@@ -331,12 +333,12 @@ static void
 check_reply(const char *name, const struct rd_verdict *v, const char *want_id,
     const char *eid)
 {
-	char	want[128];
-	size_t	i, j;
+	char want[128];
+	size_t i, j;
 
 	if (strcmp(v->code, "554") != 0 || strcmp(v->dsn, "5.7.1") != 0)
-		fail_msg("%s: reply %s %s, want 554 5.7.1", name, v->code,
-		    v->dsn);
+		fail_msg(
+		    "%s: reply %s %s, want 554 5.7.1", name, v->code, v->dsn);
 	if (v->nlines < 2 || v->nlines > RD_REPLY_LINES_MAX)
 		fail_msg("%s: %zu reply lines", name, v->nlines);
 	for (i = 0; i < v->nlines; i++) {
@@ -366,21 +368,22 @@ check_reply(const char *name, const struct rd_verdict *v, const char *want_id,
 
 struct sc_rcpt {
 	const struct rd_rcpt_info *ri;
-	const char		*want_id;
-	enum rd_action		 want_action;
+	const char *want_id;
+	enum rd_action want_action;
 };
 
 struct scenario {
-	const char		*name;
-	enum rd_mode		 mode;
-	bool			 tls_auth_only;
+	const char *name;
+	enum rd_mode mode;
+	bool tls_auth_only;
 	const struct rd_conn_info *conn;
-	const char		*helo;
+	const char *helo;
 	const struct rd_mail_info *mail;
-	struct sc_rcpt		 rcpts[3];
-	struct want		 want[20];	/* in the first rcpt event */
+	struct sc_rcpt rcpts[3];
+	struct want want[20]; /* in the first rcpt event */
 };
 
+/* clang-format off */
 static const struct scenario scenarios[] = {
 	{ "desktop on 2525, HELO UserPC, Postfix refuses relaying",
 	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
@@ -516,12 +519,12 @@ static const struct scenario scenarios[] = {
 	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_NONE } },
 	  { { "action", "none" } } },
 };
+/* clang-format on */
 
 static const char *
 action_str(enum rd_action a)
 {
-	static const char *const n[] = { "none", "header", "reject",
-	    "tempfail" };
+	static const char *const n[] = {"none", "header", "reject", "tempfail"};
 
 	return ((unsigned)a < 4 ? n[a] : "?");
 }
@@ -529,16 +532,16 @@ action_str(enum rd_action a)
 static void
 run_scenario(const struct scenario *sc, unsigned *nbad)
 {
-	struct rd_config	*cfg = cfg_new(sc->mode, sc->tls_auth_only);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s;
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
-	const char		*ids[8];
-	json_t			*ev, *a;
-	size_t			 i, k, nrcpt = 0, nids = 0;
-	unsigned		 acc = 0, rej = 0;
-	char			 eid[64];
+	struct rd_config *cfg = cfg_new(sc->mode, sc->tls_auth_only);
+	struct cap *cap = cap_new();
+	struct rd_session *s;
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
+	const char *ids[8];
+	json_t *ev, *a;
+	size_t i, k, nrcpt = 0, nids = 0;
+	unsigned acc = 0, rej = 0;
+	char eid[64];
 
 	s = rd_session_new(cfg, &cap->base);
 	assert_non_null(s);
@@ -569,15 +572,14 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 			(*nbad)++;
 		}
 		if ((ev = cap_get(cap, "rcpt", i)) == NULL) {
-			print_error("%s: rcpt %zu: no event\n", sc->name,
-			    i + 1);
+			print_error(
+			    "%s: rcpt %zu: no event\n", sc->name, i + 1);
 			(*nbad)++;
 			continue;
 		}
 		if (strcmp(jstr(ev, "diagnosis.id"), r->want_id) != 0) {
-			print_error("%s: rcpt %zu: got %s, want %s\n",
-			    sc->name, i + 1, jstr(ev, "diagnosis.id"),
-			    r->want_id);
+			print_error("%s: rcpt %zu: got %s, want %s\n", sc->name,
+			    i + 1, jstr(ev, "diagnosis.id"), r->want_id);
 			(*nbad)++;
 		}
 		if (strcmp(jstr(ev, "action"), action_str(r->want_action))) {
@@ -591,13 +593,13 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 			check_reply(sc->name, &v, r->want_id, eid);
 		} else if (v.nlines != 0) {
 			print_error("%s: rcpt %zu: %zu reply lines without a "
-			    "reject\n", sc->name, i + 1, v.nlines);
+				    "reject\n",
+			    sc->name, i + 1, v.nlines);
 			(*nbad)++;
 		}
 	}
 	if ((ev = cap_get(cap, "rcpt", 0)) != NULL)
-		*nbad += check_values(sc->name, ev, sc->want,
-		    NCASES(sc->want));
+		*nbad += check_values(sc->name, ev, sc->want, NCASES(sc->want));
 	if (acc > 0)
 		rd_session_eom(s, NULL, &plan);
 	else
@@ -609,16 +611,16 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 	    cap_count(cap, "message") != (acc > 0 ? 1u : 0u) ||
 	    cap_count(cap, "session") != 1) {
 		print_error("%s: events: %zu rcpt, %zu message, %zu session; "
-		    "want %zu, %u, 1\n", sc->name, cap_count(cap, "rcpt"),
-		    cap_count(cap, "message"), cap_count(cap, "session"),
-		    nrcpt, acc > 0 ? 1u : 0u);
+			    "want %zu, %u, 1\n",
+		    sc->name, cap_count(cap, "rcpt"), cap_count(cap, "message"),
+		    cap_count(cap, "session"), nrcpt, acc > 0 ? 1u : 0u);
 		(*nbad)++;
 	} else {
-		char	 vals[3][16];
+		char vals[3][16];
 		const struct want ww[] = {
-			{ "counts.rcpts_accepted", vals[0] },
-			{ "counts.rcpts_rejected", vals[1] },
-			{ "counts.messages", vals[2] },
+		    {"counts.rcpts_accepted", vals[0]},
+		    {"counts.rcpts_rejected", vals[1]},
+		    {"counts.messages", vals[2]},
 		};
 
 		snprintf(vals[0], sizeof(vals[0]), "#%u", acc);
@@ -628,25 +630,31 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 		*nbad += check_values(sc->name, ev, ww, NCASES(ww));
 		a = jget(ev, "diagnoses");
 		if (json_array_size(a) != nids) {
-			print_error("%s: session diagnoses: %zu ids, want %zu\n",
+			print_error(
+			    "%s: session diagnoses: %zu ids, want %zu\n",
 			    sc->name, json_array_size(a), nids);
 			(*nbad)++;
 		} else
 			for (k = 0; k < nids; k++)
-				if (strcmp(json_string_value(json_array_get(a,
-				    k)), ids[k]) != 0) {
-					print_error("%s: session diagnoses[%zu]:"
-					    " %s, want %s\n", sc->name, k,
-					    json_string_value(json_array_get(a,
-					    k)), ids[k]);
+				if (strcmp(
+					json_string_value(json_array_get(a, k)),
+					ids[k]) != 0) {
+					print_error(
+					    "%s: session diagnoses[%zu]:"
+					    " %s, want %s\n",
+					    sc->name, k,
+					    json_string_value(
+						json_array_get(a, k)),
+					    ids[k]);
 					(*nbad)++;
 				}
 		/* Every event belongs to this session. */
 		for (k = 0; k < cap->n; k++)
 			if (strcmp(jstr(cap->obj[k], "session"),
-			    rd_session_id(s)) != 0) {
+				rd_session_id(s)) != 0) {
 				print_error("%s: event %zu: session %s, want "
-				    "%s\n", sc->name, k + 1,
+					    "%s\n",
+				    sc->name, k + 1,
 				    jstr(cap->obj[k], "session"),
 				    rd_session_id(s));
 				(*nbad)++;
@@ -660,8 +668,8 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 static void
 test_session_scenarios(void **state)
 {
-	size_t		i;
-	unsigned	nbad = 0;
+	size_t i;
+	unsigned nbad = 0;
 
 	(void)state;
 	for (i = 0; i < NCASES(scenarios); i++)
@@ -678,6 +686,7 @@ struct hdr {
 };
 
 /* The message's headers: three forged copies of ours, one near miss. */
+/* clang-format off */
 static const struct hdr forged_headers[] = {
 	{ "Received", "from UserPC (localhost [127.0.0.1])" },
 	{ "X-Relay-Diagnostic", "mx.example.test; forged=1" },
@@ -686,6 +695,7 @@ static const struct hdr forged_headers[] = {
 	{ "X-Relay-Diagnostics", "near miss: another name" },
 	{ "X-RELAY-DIAGNOSTIC", "mx.example.test; forged=3" },
 };
+/* clang-format on */
 
 /* header_ok - ASCII, folded "\n\t" only; "" or what is wrong */
 static const char *
@@ -710,9 +720,9 @@ header_ok(const char *v)
 static struct rd_session *
 one_message(struct rd_config *cfg, struct cap *cap, struct rd_eom_plan *plan)
 {
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	struct rd_verdict	 v;
-	size_t			 i;
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict v;
+	size_t i;
 
 	assert_non_null(s);
 	rd_session_connect(s, &conn_sub);
@@ -721,8 +731,8 @@ one_message(struct rd_config *cfg, struct cap *cap, struct rd_eom_plan *plan)
 	rd_session_rcpt(s, &rcpt_relay_ok, &v);
 	rd_session_rcpt(s, &rcpt_virtual, &v);
 	for (i = 0; i < NCASES(forged_headers); i++)
-		rd_session_header(s, forged_headers[i].name,
-		    forged_headers[i].value);
+		rd_session_header(
+		    s, forged_headers[i].name, forged_headers[i].value);
 	memset(plan, 0xa5, sizeof(*plan));
 	rd_session_eom(s, "4Q2xYz1Abc", plan);
 	return (s);
@@ -732,20 +742,22 @@ static void
 test_session_eom_annotate_adds_header_removes_forged(void **state)
 {
 	static const struct want want[] = {
-		{ "type", "message" }, { "action", "header" },
-		{ "queue_id", "4Q2xYz1Abc" }, { "counts.rcpts", "#2" },
-		{ "counts.rcpts_accepted", "#2" },
-		{ "counts.rcpts_rejected", "#0" },
-		{ "diagnosis.id", "relay.authorized-sasl" },
-		{ "sender.addr", "alice@example.test" },
+	    {"type", "message"},
+	    {"action", "header"},
+	    {"queue_id", "4Q2xYz1Abc"},
+	    {"counts.rcpts", "#2"},
+	    {"counts.rcpts_accepted", "#2"},
+	    {"counts.rcpts_rejected", "#0"},
+	    {"diagnosis.id", "relay.authorized-sasl"},
+	    {"sender.addr", "alice@example.test"},
 	};
-	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s;
-	struct rd_eom_plan	 plan;
-	char			 want_sid[64];
-	json_t			*ev;
-	const char		*bad;
+	struct rd_config *cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s;
+	struct rd_eom_plan plan;
+	char want_sid[64];
+	json_t *ev;
+	const char *bad;
 
 	(void)state;
 	s = one_message(cfg, cap, &plan);
@@ -756,8 +768,9 @@ test_session_eom_annotate_adds_header_removes_forged(void **state)
 	if (plan.nremove != 3 || plan.remove_index[0] != 3 ||
 	    plan.remove_index[1] != 2 || plan.remove_index[2] != 1)
 		fail_msg("annotate: removals: got %zu (%u %u %u), want 3 "
-		    "(3 2 1)", plan.nremove, plan.remove_index[0],
-		    plan.remove_index[1], plan.remove_index[2]);
+			 "(3 2 1)",
+		    plan.nremove, plan.remove_index[0], plan.remove_index[1],
+		    plan.remove_index[2]);
 	if (strnlen(plan.header_value, RD_HEADER_MAX) >= RD_HEADER_MAX)
 		fail_msg("annotate: header value not terminated");
 	if (*(bad = header_ok(plan.header_value)) != '\0')
@@ -766,7 +779,7 @@ test_session_eom_annotate_adds_header_removes_forged(void **state)
 	snprintf(want_sid, sizeof(want_sid), "session=%s", rd_session_id(s));
 	if (strstr(plan.header_value, want_sid) == NULL ||
 	    strstr(plan.header_value, "diagnosis=relay.authorized-sasl") ==
-	    NULL ||
+		NULL ||
 	    strstr(plan.header_value, "diagnosis=delivery.local") == NULL ||
 	    strstr(plan.header_value, "auth=sasl") == NULL ||
 	    strstr(plan.header_value, "user=alice@example.test") == NULL ||
@@ -779,8 +792,7 @@ test_session_eom_annotate_adds_header_removes_forged(void **state)
 	cap_check_all("annotate", cap);
 	if ((ev = cap_get(cap, "message", 0)) == NULL)
 		fail_msg("annotate: no message event");
-	if (check_values("annotate: message event", ev, want,
-	    NCASES(want)) > 0)
+	if (check_values("annotate: message event", ev, want, NCASES(want)) > 0)
 		fail_msg("annotate: message event values wrong");
 	if (json_array_size(jget(ev, "diagnoses")) != 2)
 		fail_msg("annotate: message diagnoses: %zu, want 2",
@@ -793,16 +805,17 @@ test_session_eom_annotate_adds_header_removes_forged(void **state)
 static void
 test_session_eom_observe_adds_nothing(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_OBSERVE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s;
-	struct rd_eom_plan	 plan;
+	struct rd_config *cfg = cfg_new(RD_MODE_OBSERVE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s;
+	struct rd_eom_plan plan;
 
 	(void)state;
 	s = one_message(cfg, cap, &plan);
 	if (plan.add_header || plan.nremove != 0)
 		fail_msg("observe: got add_header=%d nremove=%zu, want "
-		    "nothing", plan.add_header, plan.nremove);
+			 "nothing",
+		    plan.add_header, plan.nremove);
 	rd_session_close(s);
 	cap_check_all("observe", cap);
 	if (strcmp(jstr(cap_get(cap, "message", 0), "action"), "none") != 0)
@@ -816,16 +829,17 @@ test_session_eom_observe_adds_nothing(void **state)
 static void
 test_session_eom_enforce_adds_header(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s;
-	struct rd_eom_plan	 plan;
+	struct rd_config *cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s;
+	struct rd_eom_plan plan;
 
 	(void)state;
 	s = one_message(cfg, cap, &plan);
 	if (!plan.add_header || plan.nremove != 3)
 		fail_msg("enforce: got add_header=%d nremove=%zu, want a "
-		    "header and 3 removals", plan.add_header, plan.nremove);
+			 "header and 3 removals",
+		    plan.add_header, plan.nremove);
 	rd_session_close(s);
 	cap_check_all("enforce", cap);
 	rd_session_free(s);
@@ -837,12 +851,12 @@ test_session_eom_enforce_adds_header(void **state)
 static void
 test_session_many_forged_copies(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
-	size_t			 i;
+	struct rd_config *cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
+	size_t i;
 
 	(void)state;
 	rd_session_connect(s, &conn_sub);
@@ -857,11 +871,12 @@ test_session_many_forged_copies(void **state)
 	for (i = 0; i < plan.nremove; i++)
 		if (plan.remove_index[i] < 1 || plan.remove_index[i] > 20 ||
 		    (i > 0 && plan.remove_index[i] >= plan.remove_index[i - 1]))
-			fail_msg("20 forged copies: removal %zu is index %u",
-			    i, plan.remove_index[i]);
+			fail_msg("20 forged copies: removal %zu is index %u", i,
+			    plan.remove_index[i]);
 	if (plan.remove_index[0] != 20)
 		fail_msg("20 forged copies: first removal %u, want 20 (last "
-		    "first)", plan.remove_index[0]);
+			 "first)",
+		    plan.remove_index[0]);
 	rd_session_close(s);
 	cap_check_all("many forged", cap);
 	rd_session_free(s);
@@ -874,12 +889,12 @@ test_session_many_forged_copies(void **state)
 static void
 test_session_abort_resets_the_transaction(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
-	json_t			*ev;
+	struct rd_config *cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
+	json_t *ev;
 
 	(void)state;
 	rd_session_connect(s, &conn_mx);
@@ -890,16 +905,18 @@ test_session_abort_resets_the_transaction(void **state)
 	rd_session_header(s, "X-Relay-Diagnostic", "forged");
 	rd_session_abort(s);
 	/* Second: nothing of the first may remain. */
-	rd_session_mail(s, &(const struct rd_mail_info){ "<dave@isp.test>",
-	    NULL, NULL, NULL, { NULL, NULL, NULL, NULL } });
+	rd_session_mail(s, &(const struct rd_mail_info){"<dave@isp.test>", NULL,
+			       NULL, NULL, {NULL, NULL, NULL, NULL}});
 	rd_session_rcpt(s, &rcpt_virtual, &v);
 	rd_session_eom(s, NULL, &plan);
 	if (plan.nremove != 0)
 		fail_msg("after abort: %zu removals, want 0 (the forged "
-		    "header was in the aborted transaction)", plan.nremove);
+			 "header was in the aborted transaction)",
+		    plan.nremove);
 	if (strstr(plan.header_value, "relay.client-on-port-25") != NULL)
 		fail_msg("after abort: the header names the aborted "
-		    "transaction's diagnosis: %s", plan.header_value);
+			 "transaction's diagnosis: %s",
+		    plan.header_value);
 	rd_session_close(s);
 	cap_check_all("abort", cap);
 	if (cap_count(cap, "message") != 1)
@@ -912,7 +929,8 @@ test_session_abort_resets_the_transaction(void **state)
 	    json_array_size(jget(ev, "diagnoses")) != 1 ||
 	    strcmp(jstr(ev, "diagnosis.id"), "delivery.local") != 0)
 		fail_msg("abort: the message event carries the aborted "
-		    "transaction: %s", json_dumps(ev, JSON_COMPACT));
+			 "transaction: %s",
+		    json_dumps(ev, JSON_COMPACT));
 	ev = cap_get(cap, "rcpt", 1);
 	if (strcmp(jstr(ev, "sender.addr"), "dave@isp.test") != 0)
 		fail_msg("abort: second rcpt event sender %s",
@@ -924,8 +942,8 @@ test_session_abort_resets_the_transaction(void **state)
 	    json_integer_value(jget(ev, "counts.messages")) != 1 ||
 	    json_array_size(jget(ev, "diagnoses")) != 2 ||
 	    !json_is_null(jget(ev, "sender")))
-		fail_msg("abort: session event: %s",
-		    json_dumps(ev, JSON_COMPACT));
+		fail_msg(
+		    "abort: session event: %s", json_dumps(ev, JSON_COMPACT));
 	rd_session_free(s);
 	rd_sink_close(&cap->base);
 	rd_config_free(cfg);
@@ -934,14 +952,14 @@ test_session_abort_resets_the_transaction(void **state)
 static void
 test_session_several_transactions(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_ANNOTATE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
-	json_t			*ev;
-	size_t			 i, j;
-	char			 want_id[64];
+	struct rd_config *cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
+	json_t *ev;
+	size_t i, j;
+	char want_id[64];
 
 	(void)state;
 	rd_session_connect(s, &conn_sub);
@@ -974,9 +992,9 @@ test_session_several_transactions(void **state)
 			    jstr(cap->obj[i], "id"), want_id);
 		for (j = 0; j < i; j++)
 			if (strcmp(jstr(cap->obj[i], "id"),
-			    jstr(cap->obj[j], "id")) == 0)
-				fail_msg("events %zu and %zu share an id", j + 1,
-				    i + 1);
+				jstr(cap->obj[j], "id")) == 0)
+				fail_msg("events %zu and %zu share an id",
+				    j + 1, i + 1);
 	}
 	ev = cap_get(cap, "message", 0);
 	if (json_integer_value(jget(ev, "counts.rcpts")) != 2 ||
@@ -1004,21 +1022,24 @@ static void
 test_session_connection_without_mail(void **state)
 {
 	static const struct want want[] = {
-		{ "type", "session" }, { "client.helo", "UserPC" },
-		{ "sender", "null" }, { "diagnosis", "null" },
-		{ "counts.rcpts_accepted", "#0" },
-		{ "counts.rcpts_rejected", "#0" }, { "counts.messages", "#0" },
-		{ "action", "none" },
+	    {"type", "session"},
+	    {"client.helo", "UserPC"},
+	    {"sender", "null"},
+	    {"diagnosis", "null"},
+	    {"counts.rcpts_accepted", "#0"},
+	    {"counts.rcpts_rejected", "#0"},
+	    {"counts.messages", "#0"},
+	    {"action", "none"},
 	};
-	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	const char		*sid;
+	struct rd_config *cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	const char *sid;
 
 	(void)state;
 	sid = rd_session_id(s);
-	if (strlen(sid) != RD_SID_LEN || strspn(sid,
-	    "0123456789ABCDEFGHJKMNPQRSTVWXYZ") != RD_SID_LEN)
+	if (strlen(sid) != RD_SID_LEN ||
+	    strspn(sid, "0123456789ABCDEFGHJKMNPQRSTVWXYZ") != RD_SID_LEN)
 		fail_msg("session id \"%s\": not %d Crockford base32 chars",
 		    sid, RD_SID_LEN);
 	if (rd_session_config(s) != cfg)
@@ -1041,10 +1062,10 @@ test_session_connection_without_mail(void **state)
 static void
 test_session_without_sink(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
-	struct rd_session	*s = rd_session_new(cfg, NULL);
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
+	struct rd_config *cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct rd_session *s = rd_session_new(cfg, NULL);
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
 
 	(void)state;
 	assert_non_null(s);
@@ -1068,21 +1089,21 @@ test_session_without_sink(void **state)
 static void
 test_session_null_everything(void **state)
 {
-	static const struct rd_conn_info	conn_null;
-	static const struct rd_mail_info	mail_null;
-	static const struct rd_rcpt_info	rcpt_null;
-	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
-	size_t			 i;
+	static const struct rd_conn_info conn_null;
+	static const struct rd_mail_info mail_null;
+	static const struct rd_rcpt_info rcpt_null;
+	struct rd_config *cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
+	size_t i;
 
 	(void)state;
 	rd_session_connect(s, &conn_null);
 	rd_session_helo(s, NULL, NULL);
-	rd_session_helo(s, NULL, &(const struct rd_tls_info){ NULL, NULL,
-	    NULL, NULL });
+	rd_session_helo(
+	    s, NULL, &(const struct rd_tls_info){NULL, NULL, NULL, NULL});
 	rd_session_mail(s, &mail_null);
 	/*
 	 * No recipient, no mailer (taken as accepted): nothing says the
@@ -1092,8 +1113,9 @@ test_session_null_everything(void **state)
 	if (v.action != RD_ACTION_REJECT)
 		fail_msg("NULL everything: action %s, want reject",
 		    action_str(v.action));
-	check_reply("NULL everything", &v, jstr(cap_get(cap, "rcpt", 0),
-	    "diagnosis.id"), jstr(cap_get(cap, "rcpt", 0), "id"));
+	check_reply("NULL everything", &v,
+	    jstr(cap_get(cap, "rcpt", 0), "diagnosis.id"),
+	    jstr(cap_get(cap, "rcpt", 0), "id"));
 	rd_session_header(s, NULL, NULL);
 	rd_session_header(s, "X-Relay-Diagnostic", NULL);
 	rd_session_eom(s, NULL, &plan);
@@ -1118,8 +1140,8 @@ test_session_null_everything(void **state)
 static char *
 fill(const char *pattern, size_t n)
 {
-	char	*p = malloc(n + 1);
-	size_t	 i, k = strlen(pattern);
+	char *p = malloc(n + 1);
+	size_t i, k = strlen(pattern);
 
 	assert_non_null(p);
 	for (i = 0; i < n; i++)
@@ -1131,21 +1153,22 @@ fill(const char *pattern, size_t n)
 static void
 test_session_hostile_text(void **state)
 {
-	struct rd_config	*cfg = cfg_new(RD_MODE_ENFORCE, false);
-	struct cap		*cap = cap_new();
-	struct rd_session	*s = rd_session_new(cfg, &cap->base);
-	struct rd_verdict	 v;
-	struct rd_eom_plan	 plan;
-	char			*helo, *user, *text, *sender;
-	struct rd_mail_info	 mi;
-	struct rd_rcpt_info	 ri;
-	struct rd_conn_info	 ci = conn_mx;
-	json_t			*ev;
-	size_t			 i;
+	struct rd_config *cfg = cfg_new(RD_MODE_ENFORCE, false);
+	struct cap *cap = cap_new();
+	struct rd_session *s = rd_session_new(cfg, &cap->base);
+	struct rd_verdict v;
+	struct rd_eom_plan plan;
+	char *helo, *user, *text, *sender;
+	struct rd_mail_info mi;
+	struct rd_rcpt_info ri;
+	struct rd_conn_info ci = conn_mx;
+	json_t *ev;
+	size_t i;
 
 	(void)state;
 	/* 10 KB of HELO: CR LF, a header, printf, invalid UTF-8. */
-	helo = fill("User\r\nBcc: x@evil.test\r\n%s%n\xff\xc3(\xed\xa0\x80\x01", 10240);
+	helo = fill(
+	    "User\r\nBcc: x@evil.test\r\n%s%n\xff\xc3(\xed\xa0\x80\x01", 10240);
 	user = fill("al\xc3ice\r\n%n\x80", 4096);
 	text = fill("Relay access denied\r\n\xfe%s ", 3000);
 	sender = fill("<x\xff", 400);
@@ -1153,8 +1176,9 @@ test_session_hostile_text(void **state)
 	ci.daemon_name = "mx\r\n\x80";
 	ci.mta_host = "mx.example.test\r\nX-Evil: 1";
 	rd_session_connect(s, &ci);
-	rd_session_helo(s, helo, &(const struct rd_tls_info){ "TLS\xff\r\n",
-	    "\x80", "99999999999999999999", "CN=\xff" });
+	rd_session_helo(s, helo,
+	    &(const struct rd_tls_info){
+		"TLS\xff\r\n", "\x80", "99999999999999999999", "CN=\xff"});
 
 	memset(&mi, 0, sizeof(mi));
 	mi.sender = sender;
@@ -1183,20 +1207,19 @@ test_session_hostile_text(void **state)
 	ri.host = "gmail.test";
 	ri.addr = "bob@gmail.test";
 	rd_session_rcpt(s, &ri, &v);
-	if (v.action != RD_ACTION_HEADER || strcmp(jstr(cap_get(cap, "rcpt",
-	    1), "relay.by"), "sasl") != 0)
+	if (v.action != RD_ACTION_HEADER ||
+	    strcmp(jstr(cap_get(cap, "rcpt", 1), "relay.by"), "sasl") != 0)
 		fail_msg("hostile: unparsable recipient of an authenticated "
-		    "client: action %s, relay.by %s, want header, sasl",
-		    action_str(v.action), jstr(cap_get(cap, "rcpt", 1),
-		    "relay.by"));
+			 "client: action %s, relay.by %s, want header, sasl",
+		    action_str(v.action),
+		    jstr(cap_get(cap, "rcpt", 1), "relay.by"));
 
 	rd_session_rcpt(s, &rcpt_virtual, &v);
 	rd_session_header(s, helo, user);
 	rd_session_eom(s, "Q\r\n", &plan);
 	if (strnlen(plan.header_value, RD_HEADER_MAX) >= RD_HEADER_MAX ||
 	    *header_ok(plan.header_value) != '\0')
-		fail_msg("hostile: header value unsafe: %s",
-		    plan.header_value);
+		fail_msg("hostile: header value unsafe: %s", plan.header_value);
 	for (i = 0; plan.header_value[i] != '\0'; i++)
 		if (plan.header_value[i] == '\n' &&
 		    strncmp(plan.header_value + i + 1, "\tBcc", 4) == 0)
@@ -1214,8 +1237,7 @@ test_session_hostile_text(void **state)
 	    !json_is_string(jget(ev, "sender.addr")) ||
 	    !json_is_string(jget(ev, "tls.version")) ||
 	    !json_is_string(jget(ev, "diagnosis.summary")))
-		fail_msg("hostile: a member was dropped: %.600s",
-		    cap->json[0]);
+		fail_msg("hostile: a member was dropped: %.600s", cap->json[0]);
 	if (strstr(jstr(ev, "client.helo"), "User\r\nBcc") == NULL ||
 	    strstr(jstr(ev, "mta.text"), "denied\r\n\xef\xbf\xbd") == NULL)
 		fail_msg("hostile: text not kept (escaped by JSON): %.300s",
@@ -1233,18 +1255,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_session_scenarios),
-		cmocka_unit_test(
-		    test_session_eom_annotate_adds_header_removes_forged),
-		cmocka_unit_test(test_session_eom_observe_adds_nothing),
-		cmocka_unit_test(test_session_eom_enforce_adds_header),
-		cmocka_unit_test(test_session_many_forged_copies),
-		cmocka_unit_test(test_session_abort_resets_the_transaction),
-		cmocka_unit_test(test_session_several_transactions),
-		cmocka_unit_test(test_session_connection_without_mail),
-		cmocka_unit_test(test_session_without_sink),
-		cmocka_unit_test(test_session_null_everything),
-		cmocka_unit_test(test_session_hostile_text),
+	    cmocka_unit_test(test_session_scenarios),
+	    cmocka_unit_test(
+		test_session_eom_annotate_adds_header_removes_forged),
+	    cmocka_unit_test(test_session_eom_observe_adds_nothing),
+	    cmocka_unit_test(test_session_eom_enforce_adds_header),
+	    cmocka_unit_test(test_session_many_forged_copies),
+	    cmocka_unit_test(test_session_abort_resets_the_transaction),
+	    cmocka_unit_test(test_session_several_transactions),
+	    cmocka_unit_test(test_session_connection_without_mail),
+	    cmocka_unit_test(test_session_without_sink),
+	    cmocka_unit_test(test_session_null_everything),
+	    cmocka_unit_test(test_session_hostile_text),
 	};
 
 	/* Library log lines at warning and above, to stderr. */

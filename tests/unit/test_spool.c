@@ -27,8 +27,8 @@
 #include "relaydiag/spool.h"
 
 struct fixture {
-	char	base[64];	/* mkdtemp */
-	char	dir[96];	/* base/spool: created by the spool */
+	char base[64]; /* mkdtemp */
+	char dir[96];  /* base/spool: created by the spool */
 };
 
 static int
@@ -64,10 +64,10 @@ teardown(void **state)
 }
 
 static struct rd_spool *
-open_spool(const char *dir, uint64_t max, uint64_t seg,
-    enum rd_spool_policy pol)
+open_spool(
+    const char *dir, uint64_t max, uint64_t seg, enum rd_spool_policy pol)
 {
-	struct rd_spool_params p = { dir, max, seg, pol };
+	struct rd_spool_params p = {dir, max, seg, pol};
 	struct rd_spool *sp;
 	struct rd_err err;
 
@@ -81,14 +81,14 @@ open_spool(const char *dir, uint64_t max, uint64_t seg,
 static void
 ev(char *buf, size_t len, unsigned i)
 {
-	snprintf(buf, len, "{\"id\":\"e%u\",\"pad\":\"%.*s\"}", i, (int)(i % 40),
-	    "0123456789012345678901234567890123456789");
+	snprintf(buf, len, "{\"id\":\"e%u\",\"pad\":\"%.*s\"}", i,
+	    (int)(i % 40), "0123456789012345678901234567890123456789");
 }
 
 static const char *
 type_of(unsigned i)
 {
-	static const char *t[] = { "rcpt", "message", "session", "alert" };
+	static const char *t[] = {"rcpt", "message", "session", "alert"};
 
 	return (t[i % 4]);
 }
@@ -138,8 +138,8 @@ read_expect(struct rd_spool *sp, unsigned from, unsigned to,
 			if (want >= to || strcmp(recs[k].json, j) != 0 ||
 			    strcmp(recs[k].type, type_of(want)) != 0)
 				fail_msg("record: got %s %s, want %s %s",
-				    recs[k].type, recs[k].json,
-				    type_of(want), want < to ? j : "(end)");
+				    recs[k].type, recs[k].json, type_of(want),
+				    want < to ? j : "(end)");
 			assert_int_equal(recs[k].len, strlen(j));
 			free(recs[k].json);
 			want++;
@@ -199,7 +199,7 @@ test_roundtrip_in_order(void **state)
 	assert_int_equal(st.pending, 0);
 	assert_int_equal(st.bytes, 0);
 	assert_int_equal(st.corrupt, 0);
-	assert_int_equal(count_segments(f->dir), 0);	/* empty: unlinked */
+	assert_int_equal(count_segments(f->dir), 0); /* empty: unlinked */
 	/* and it keeps working after going empty */
 	append_range(sp, 100, 110);
 	read_expect(sp, 100, 110, NULL, 0, 64);
@@ -216,14 +216,14 @@ test_restart_resumes_at_cursor(void **state)
 	size_t n, k;
 
 	sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
-	append_range(sp, 0, 40);		/* several 1 KiB segments */
+	append_range(sp, 0, 40); /* several 1 KiB segments */
 	assert_true(count_segments(f->dir) > 1);
 	n = rd_spool_read(sp, recs, 8);
 	assert_int_equal(n, 8);
 	for (k = 0; k < n; k++)
 		free(recs[k].json);
-	rd_spool_ack(sp, 5);			/* e0..e4 delivered */
-	n = rd_spool_read(sp, recs, 8);		/* e5..e12, not acked */
+	rd_spool_ack(sp, 5);            /* e0..e4 delivered */
+	n = rd_spool_read(sp, recs, 8); /* e5..e12, not acked */
 	assert_int_equal(n, 8);
 	assert_non_null(strstr(recs[0].json, "\"e5\""));
 	for (k = 0; k < n; k++)
@@ -232,7 +232,7 @@ test_restart_resumes_at_cursor(void **state)
 
 	sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
 	assert_int_equal(rd_spool_pending(sp), 35);
-	append_range(sp, 40, 45);		/* behind the old ones */
+	append_range(sp, 40, 45); /* behind the old ones */
 	read_expect(sp, 5, 45, NULL, 0, 8);
 	rd_spool_close(sp);
 
@@ -257,17 +257,17 @@ test_unacked_is_read_again(void **state)
 	n = rd_spool_read(sp, recs, 4);
 	for (k = 0; k < n; k++)
 		free(recs[k].json);
-	n = rd_spool_read(sp, recs, 4);		/* e4..e7: reads go on */
+	n = rd_spool_read(sp, recs, 4); /* e4..e7: reads go on */
 	assert_non_null(strstr(recs[0].json, "\"e4\""));
 	for (k = 0; k < n; k++)
 		free(recs[k].json);
-	rd_spool_ack(sp, 6);			/* e0..e5 went */
+	rd_spool_ack(sp, 6); /* e0..e5 went */
 	read_expect(sp, 6, 10, NULL, 0, 3);
 	append_range(sp, 10, 12);
 	n = rd_spool_read(sp, recs, 8);
 	for (k = 0; k < n; k++)
 		free(recs[k].json);
-	rd_spool_ack(sp, 0);			/* none went: rewind */
+	rd_spool_ack(sp, 0); /* none went: rewind */
 	read_expect(sp, 10, 12, NULL, 0, 8);
 	rd_spool_close(sp);
 }
@@ -287,12 +287,12 @@ test_torn_last_record_skipped(void **state)
 	rd_spool_close(sp);
 	last_segment(f->dir, path, sizeof(path));
 	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(truncate(path, sb.st_size - 7), 0);	/* e5 torn */
+	assert_int_equal(truncate(path, sb.st_size - 7), 0); /* e5 torn */
 
 	sp = open_spool(f->dir, 0, 0, RD_SPOOL_DROP_OLDEST);
 	assert_int_equal(rd_spool_pending(sp), 5);
-	append_range(sp, 6, 9);			/* into a new segment */
-	read_expect(sp, 0, 9, (const unsigned[]){ 5 }, 1, 4);
+	append_range(sp, 6, 9); /* into a new segment */
+	read_expect(sp, 0, 9, (const unsigned[]){5}, 1, 4);
 	rd_spool_stats(sp, &st);
 	assert_int_equal(st.corrupt, 1);
 	assert_int_equal(st.pending, 0);
@@ -359,13 +359,13 @@ static void
 test_crc_corruption_skips_one_record(void **state)
 {
 	static const struct {
-		const char	*name;
-		off_t		 where;		/* into record 3 */
+		const char *name;
+		off_t where; /* into record 3 */
 	} cases[] = {
-		{ "payload byte", 12 + 10 },
-		{ "length field", 5 },
-		{ "magic", 1 },
-		{ "crc field", 9 },
+	    {"payload byte", 12 + 10},
+	    {"length field", 5},
+	    {"magic", 1},
+	    {"crc field", 9},
 	};
 	struct fixture *f = *state;
 	struct rd_spool_stats st;
@@ -384,7 +384,7 @@ test_crc_corruption_skips_one_record(void **state)
 		if (rd_spool_pending(sp) != 9)
 			fail_msg("%s: pending %llu, want 9", cases[i].name,
 			    (unsigned long long)rd_spool_pending(sp));
-		read_expect(sp, 0, 10, (const unsigned[]){ 3 }, 1, 4);
+		read_expect(sp, 0, 10, (const unsigned[]){3}, 1, 4);
 		rd_spool_stats(sp, &st);
 		if (st.corrupt != 1)
 			fail_msg("%s: corrupt %llu, want 1", cases[i].name,
@@ -408,7 +408,7 @@ test_cap_newest_refuses(void **state)
 	for (i = 0; i < 200; i++) {
 		ev(j, sizeof(j), i);
 		if (rd_spool_append(sp, type_of(i), j, strlen(j)) == 0)
-			ok++;		/* a shorter one may still fit */
+			ok++; /* a shorter one may still fit */
 		else {
 			assert_int_equal(errno, ENOSPC);
 			skip[nskip++] = i;
@@ -419,8 +419,8 @@ test_cap_newest_refuses(void **state)
 	assert_int_equal(st.dropped_newest, nskip);
 	assert_int_equal(st.dropped_oldest, 0);
 	assert_true(st.bytes <= 4096);
-	assert_true(st.bytes > 4096 - 100);	/* refused only when full */
-	read_expect(sp, 0, 200, skip, nskip, 16);	/* the oldest kept */
+	assert_true(st.bytes > 4096 - 100);       /* refused only when full */
+	read_expect(sp, 0, 200, skip, nskip, 16); /* the oldest kept */
 	rd_spool_close(sp);
 }
 
@@ -456,10 +456,10 @@ test_cap_oldest_while_reading(void **state)
 
 	sp = open_spool(f->dir, 4096, 1024, RD_SPOOL_DROP_OLDEST);
 	append_range(sp, 0, 40);
-	n = rd_spool_read(sp, recs, 4);		/* e0..e3 in flight */
+	n = rd_spool_read(sp, recs, 4); /* e0..e3 in flight */
 	assert_int_equal(n, 4);
-	append_range(sp, 40, 120);		/* drops their segment */
-	rd_spool_ack(sp, n);			/* they went anyway */
+	append_range(sp, 40, 120); /* drops their segment */
+	rd_spool_ack(sp, n);       /* they went anyway */
 	for (k = 0; k < n; k++)
 		free(recs[k].json);
 	rd_spool_stats(sp, &st);
@@ -484,7 +484,7 @@ test_record_bigger_than_cap(void **state)
 	assert_int_equal(rd_spool_append(sp, "rcpt", big, strlen(big)), -1);
 	rd_spool_stats(sp, &st);
 	assert_int_equal(st.dropped_newest, 1);
-	read_expect(sp, 0, 3, NULL, 0, 16);	/* the others untouched */
+	read_expect(sp, 0, 3, NULL, 0, 16); /* the others untouched */
 	errno = 0;
 	assert_int_equal(rd_spool_append(sp, "", "{}", 2), -1);
 	assert_int_equal(errno, EINVAL);
@@ -526,11 +526,11 @@ test_write_error_counted_not_fatal(void **state)
 	signal(SIGXFSZ, SIG_DFL);
 	rd_spool_stats(sp, &st);
 	assert_true(failed > 0 && ok > 0);
-	assert_int_equal(ok, first_fail);	/* fails from the limit on */
+	assert_int_equal(ok, first_fail); /* fails from the limit on */
 	assert_int_equal(st.dropped_io, failed);
 	assert_int_equal(st.last_errno, EFBIG);
 	assert_true(st.bytes <= 2000);
-	append_range(sp, 60, 65);		/* room again */
+	append_range(sp, 60, 65); /* room again */
 	rd_spool_close(sp);
 
 	/* no torn record left by the failed writes */
@@ -564,7 +564,7 @@ test_permissions(void **state)
 	append_range(sp, 0, 2);
 	assert_int_equal(rd_spool_read(sp, recs, 1), 1);
 	free(recs[0].json);
-	rd_spool_ack(sp, 1);			/* writes the cursor */
+	rd_spool_ack(sp, 1); /* writes the cursor */
 	assert_int_equal(stat(f->dir, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0700);
 	last_segment(f->dir, path, sizeof(path));
@@ -584,7 +584,7 @@ static void
 test_open_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct rd_spool_params p = { f->dir, 0, 0, RD_SPOOL_DROP_OLDEST };
+	struct rd_spool_params p = {f->dir, 0, 0, RD_SPOOL_DROP_OLDEST};
 	struct rd_spool *sp;
 	struct rd_err err;
 	char path[160];
@@ -609,15 +609,15 @@ static void
 test_policy_names(void **state)
 {
 	static const struct {
-		const char	*in;
-		int		 ret;
+		const char *in;
+		int ret;
 		enum rd_spool_policy want;
 	} cases[] = {
-		{ "oldest", 0, RD_SPOOL_DROP_OLDEST },
-		{ "NEWEST", 0, RD_SPOOL_DROP_NEWEST },
-		{ "near miss: newest ", -1, 0 },
-		{ "near miss: old", -1, 0 },
-		{ "", -1, 0 },
+	    {"oldest", 0, RD_SPOOL_DROP_OLDEST},
+	    {"NEWEST", 0, RD_SPOOL_DROP_NEWEST},
+	    {"near miss: newest ", -1, 0},
+	    {"near miss: old", -1, 0},
+	    {"", -1, 0},
 	};
 	enum rd_spool_policy got;
 	const char *in;
@@ -625,26 +625,27 @@ test_policy_names(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		in = strncmp(cases[i].in, "near miss: ", 11) == 0 ?
-		    cases[i].in + 11 : cases[i].in;
+		in = strncmp(cases[i].in, "near miss: ", 11) == 0
+			 ? cases[i].in + 11
+			 : cases[i].in;
 		got = RD_SPOOL_DROP_OLDEST;
 		if (rd_spool_policy_parse(in, &got) != cases[i].ret ||
 		    (cases[i].ret == 0 && got != cases[i].want))
 			fail_msg("\"%s\": wrong result", cases[i].in);
 	}
 	assert_int_equal(rd_spool_policy_parse(NULL, &got), -1);
-	assert_string_equal(rd_spool_policy_name(RD_SPOOL_DROP_NEWEST),
-	    "newest");
-	assert_string_equal(rd_spool_policy_name(RD_SPOOL_DROP_OLDEST),
-	    "oldest");
+	assert_string_equal(
+	    rd_spool_policy_name(RD_SPOOL_DROP_NEWEST), "newest");
+	assert_string_equal(
+	    rd_spool_policy_name(RD_SPOOL_DROP_OLDEST), "oldest");
 }
 
-#define WRITERS		4
-#define PER_WRITER	1500
+#define WRITERS 4
+#define PER_WRITER 1500
 
 struct writer {
-	struct rd_spool	*sp;
-	unsigned	 id;
+	struct rd_spool *sp;
+	unsigned id;
 };
 
 static void *
@@ -671,7 +672,7 @@ test_concurrent_appends_and_reads(void **state)
 	struct fixture *f = *state;
 	struct writer w[WRITERS];
 	struct rd_spool_rec recs[32];
-	unsigned next[WRITERS] = { 0 }, id, seq, total = 0, spins = 0;
+	unsigned next[WRITERS] = {0}, id, seq, total = 0, spins = 0;
 	pthread_t t[WRITERS];
 	struct rd_spool *sp;
 	void *rv;
@@ -720,35 +721,33 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip_in_order,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_resumes_at_cursor,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unacked_is_read_again,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_last_record_skipped,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_header_skipped,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_crc_corruption_skips_one_record, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cap_newest_refuses,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cap_oldest_drops_segments,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cap_oldest_while_reading,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_record_bigger_than_cap,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_write_error_counted_not_fatal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_permissions,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors,
-		    setup, teardown),
-		cmocka_unit_test(test_policy_names),
-		cmocka_unit_test_setup_teardown(
-		    test_concurrent_appends_and_reads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_roundtrip_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_restart_resumes_at_cursor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unacked_is_read_again, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_torn_last_record_skipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_torn_header_skipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_crc_corruption_skips_one_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_cap_newest_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_cap_oldest_drops_segments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_cap_oldest_while_reading, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_record_bigger_than_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_write_error_counted_not_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+	    cmocka_unit_test(test_policy_names),
+	    cmocka_unit_test_setup_teardown(
+		test_concurrent_appends_and_reads, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

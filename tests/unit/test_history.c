@@ -1,0 +1,1182 @@
+/*
+ * test_history.c - cross-session history: relay.ip-changed and
+ * relay.auth-stopped facts, probe counts, the relay-probe and auth-outage
+ * alerts (once per window), the cache's bound; first with the local cache
+ * only, then the same scenarios against a real redis-server: two MTAs on
+ * one Redis, Redis killed, hung and restarted mid-test, AUTH and SELECT,
+ * a unix socket, hostile keys, threads, and the latency of one call.
+ *
+ * The scenarios are data: each step is a call, and a refusal says what
+ * the facts must be as "key=value" words, compared with what came back
+ * (rendered the same way), so a failure reads
+ *     ip changed: step 2: want elsewhere=198.51.100.7, got elsewhere=- ...
+ * Each Redis test starts its own redis-server on a free loopback port in
+ * a temporary directory. Without redis-server the tests fail; they never
+ * skip (RD_REDIS_SERVER names another binary).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "relaydiag/history.h"
+
+#define T0 ((time_t)1700000000)
+
+/* ---- helpers: time, log capture ---- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[16384];
+
+static void
+log_capture(int prio, const char *msg)
+{
+	size_t n;
+
+	pthread_mutex_lock(&log_lock);
+	n = strlen(log_text);
+	snprintf(log_text + n, sizeof(log_text) - n, "<%d>%s\n", prio, msg);
+	pthread_mutex_unlock(&log_lock);
+	if (getenv("RD_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "log: <%d>%s\n", prio, msg);
+}
+
+static void
+log_reset(void)
+{
+	pthread_mutex_lock(&log_lock);
+	log_text[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* log_count - how many log lines contain s */
+static int
+log_count(const char *s)
+{
+	const char *p;
+	int n = 0;
+
+	pthread_mutex_lock(&log_lock);
+	for (p = log_text; (p = strstr(p, s)) != NULL; p += strlen(s))
+		n++;
+	pthread_mutex_unlock(&log_lock);
+	return (n);
+}
+
+static void
+log_expect_n(const char *s, int want)
+{
+	int n = log_count(s);
+
+	if (n != want) {
+		pthread_mutex_lock(&log_lock);
+		fail_msg("log has \"%s\" %d times, want %d; log was:\n%s", s, n,
+		    want, log_text);
+	}
+}
+
+/* ---- facts as words ---- */
+
+/*
+ * render - the facts and alerts as "key=value" words, the form the
+ * scenarios' expectations use.
+ */
+static void
+render(const struct rd_history_facts *f, const struct rd_history_alerts *a,
+    char *buf, size_t len)
+{
+	char sample[1400] = "-";
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < a->outage_nsample; i++)
+		n += (size_t)snprintf(sample + n, sizeof(sample) - n, "%s%s",
+		    i > 0 ? "," : "", a->outage_sample[i]);
+	snprintf(buf, len,
+	    "elsewhere=%s sasl_here=%d sender_ever=%d "
+	    "client_ever=%d domains=%u attempts=%u probe=%d probe_n=%u "
+	    "outage=%d outage_n=%u sample=%s from_redis=%d",
+	    f->sender_authorized_elsewhere ? f->elsewhere_ip : "-",
+	    f->sender_sasl_here, f->sender_authorized_ever,
+	    f->client_authorized_ever, f->client_refused_domains,
+	    f->client_refused_attempts, a->relay_probe, a->probe_attempts,
+	    a->auth_outage, a->outage_senders, sample, f->from_redis);
+}
+
+/*
+ * words_match - every word of want ("key=value") is a word of got; else
+ * false with the first that is not in miss
+ */
+static bool
+words_match(const char *want, const char *got, char *miss, size_t len)
+{
+	char padded[2100], w[260];
+	const char *p, *q;
+
+	snprintf(padded, sizeof(padded), " %s ", got);
+	for (p = want; *p != '\0'; p = q) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		for (q = p; *q != '\0' && *q != ' '; q++)
+			;
+		snprintf(w, sizeof(w), " %.*s ", (int)(q - p), p);
+		if (strstr(padded, w) == NULL) {
+			snprintf(miss, len, "%.*s", (int)(q - p), p);
+			return (false);
+		}
+	}
+	return (true);
+}
+
+/* ---- the scenarios ---- */
+
+struct step {
+	char op; /* 'a' authorized (network), 's' by
+		    SASL, 'r' refused; 0 ends */
+	const char *sender, *ip, *domain;
+	int at;           /* s after T0 */
+	const char *want; /* for 'r': words that must hold */
+};
+
+struct scenario {
+	const char *name;
+	bool local_only; /* moves time past a Redis TTL */
+	struct step steps[16];
+};
+
+#define A "198.51.100.7"
+#define B "203.0.113.9"
+#define C "192.0.2.5"
+
+static const struct scenario scenarios[] = {
+    {"ip changed", false,
+	{
+	    {'a', "bob@example.org", A, NULL, 0, NULL},
+	    {'r', "bob@example.org", B, "gmail.com", 600,
+		"elsewhere=" A " sasl_here=0 sender_ever=1 client_ever=0 "
+		"domains=1 attempts=1 probe=0 outage=0"},
+	}},
+    {"ip changed: the most recent other address", false,
+	{
+	    {'a', "bob@example.org", A, NULL, 0, NULL},
+	    {'a', "bob@example.org", B, NULL, 100, NULL},
+	    {'a', "bob@example.org", C, NULL, 200, NULL},
+	    {'r', "bob@example.org", C, "gmail.com", 300,
+		"elsewhere=" B " client_ever=1"},
+	}},
+    {"ip changed: sender case and IPv6 spelling", false,
+	{
+	    {'a', "Bob@Example.ORG", "2001:DB8:0::1", NULL, 0, NULL},
+	    {'r', "bob@example.org", B, "gmail.com", 10,
+		"elsewhere=2001:db8::1"},
+	}},
+    {"auth stopped", false,
+	{
+	    {'s', "carol@example.org", C, NULL, 0, NULL},
+	    {'r', "carol@example.org", C, "gmail.com", 60,
+		"elsewhere=- sasl_here=1 sender_ever=1 client_ever=1"},
+	}},
+    {"near miss: sasl from another address", false,
+	{
+	    {'s', "carol@example.org", A, NULL, 0, NULL},
+	    {'r', "carol@example.org", B, "gmail.com", 10,
+		"elsewhere=" A " sasl_here=0"},
+	}},
+    {"near miss: another sender", false,
+	{
+	    {'a', "bob@example.org", A, NULL, 0, NULL},
+	    {'r', "alice@example.org", B, "gmail.com", 10,
+		"elsewhere=- sasl_here=0 sender_ever=0 client_ever=0"},
+	}},
+    {"near miss: one second inside the window", false,
+	{
+	    {'s', "bob@example.org", A, NULL, 0, NULL},
+	    {'r', "bob@example.org", B, "gmail.com", 3599,
+		"elsewhere=" A " sender_ever=1"},
+	    {'r', "bob@example.org", A, "gmail.com", 3599,
+		"sasl_here=1 client_ever=1"},
+	}},
+    {"near miss: at the end of the window", false,
+	{
+	    {'s', "bob@example.org", A, NULL, 0, NULL},
+	    {'r', "bob@example.org", B, "gmail.com", 3600,
+		"elsewhere=- sender_ever=0"},
+	    {'r', "bob@example.org", A, "gmail.com", 3600,
+		"sasl_here=0 client_ever=0"},
+	}},
+    {"null sender is never recorded", false,
+	{
+	    {'a', "", A, NULL, 0, NULL},
+	    {'r', "", B, "gmail.com", 10,
+		"elsewhere=- sender_ever=0 client_ever=0"},
+	    {'r', "", A, "gmail.com", 10, "elsewhere=- client_ever=1"},
+	    {'a', "<>", C, NULL, 20, NULL},
+	    {'r', "<>", B, "gmail.com", 30, "elsewhere=- sender_ever=0"},
+	}},
+    {"probe: distinct domains, every attempt", false,
+	{
+	    {'r', "x@spam.test", B, "a.test", 0, "domains=1 attempts=1"},
+	    {'r', "y@spam.test", B, "b.test", 1, "domains=2 attempts=2"},
+	    {'r', "x@spam.test", B, "A.TEST.", 2, "domains=2 attempts=3"},
+	    {'r', "", B, "c.test", 3, "domains=3 attempts=4"},
+	    {'r', "x@spam.test", C, "a.test", 4, "domains=1 attempts=1"},
+	}},
+    {"probe: domains leave the window", false,
+	{
+	    {'r', "x@spam.test", B, "a.test", 0, "domains=1"},
+	    {'r', "x@spam.test", B, "b.test", 599, "domains=2"},
+	    {'r', "x@spam.test", B, "c.test", 601, "domains=2"},
+	}},
+    {"alert relay-probe: once per window", false,
+	{
+	    {'r', "", B, "a.test", 0, "probe=0 probe_n=1"},
+	    {'r', "", B, "b.test", 1, "probe=0"},
+	    {'r', "", B, "c.test", 2, "probe=0"},
+	    {'r', "", B, "d.test", 3, "probe=0 probe_n=4"},
+	    {'r', "", B, "e.test", 4, "probe=1 probe_n=5 attempts=5"},
+	    {'r', "", B, "f.test", 5, "probe=0 probe_n=6"},
+	    {'r', "", B, "g.test", 6, "probe=0"},
+	    {'r', "", C, "a.test", 7, "probe=0 probe_n=1"},
+	}},
+    {"alert relay-probe: again in the next window", true,
+	{
+	    {'r', "", B, "a.test", 0, "probe=0"},
+	    {'r', "", B, "a.test", 1, "probe=0"},
+	    {'r', "", B, "a.test", 2, "probe=0"},
+	    {'r', "", B, "a.test", 3, "probe=0"},
+	    {'r', "", B, "a.test", 4, "probe=1"},
+	    {'r', "", B, "a.test", 5, "probe=0 attempts=6"},
+	    {'r', "", B, "a.test", 600, "probe=0 attempts=1"},
+	    {'r', "", B, "a.test", 601, "probe=0"},
+	    {'r', "", B, "a.test", 602, "probe=0"},
+	    {'r', "", B, "a.test", 603, "probe=0"},
+	    {'r', "", B, "a.test", 604, "probe=1 attempts=5"},
+	}},
+    {"near miss: a lost user retrying is no probe", true,
+	{
+	    {'r', "u@example.org", B, "a.test", 0, "attempts=1"},
+	    {'r', "u@example.org", B, "a.test", 300, "attempts=2"},
+	    {'r', "u@example.org", B, "a.test", 600, "attempts=1"},
+	    {'r', "u@example.org", B, "a.test", 900, "attempts=2"},
+	    {'r', "u@example.org", B, "a.test", 1200, "attempts=1 probe=0"},
+	}},
+    {"alert auth-outage: once per window, with a sample", false,
+	{
+	    {'s', "u1@example.org", A, NULL, 0, NULL},
+	    {'s', "u2@example.org", B, NULL, 1, NULL},
+	    {'s', "u3@example.org", C, NULL, 2, NULL},
+	    {'a', "u4@example.org", A, NULL, 3, NULL},
+	    {'s', "u5@example.org", A, NULL, 4, NULL},
+	    {'r', "u1@example.org", A, "gmail.com", 100,
+		"outage=0 outage_n=1 sample=-"},
+	    {'r', "u1@example.org", A, "gmx.de", 101, "outage=0 outage_n=1"},
+	    {'r', "u4@example.org", A, "gmail.com", 102, "outage=0 outage_n=0"},
+	    {'r', "", A, "gmail.com", 103, "outage=0 outage_n=0"},
+	    {'r', "u2@example.org", B, "gmail.com", 104, "outage=0 outage_n=2"},
+	    {'r', "u3@example.org", C, "gmail.com", 105,
+		"outage=1 outage_n=3 sample=u3@example.org,u2@example.org,"
+		"u1@example.org"},
+	    {'r', "u5@example.org", B, "gmail.com", 106,
+		"outage=0 outage_n=4 sample=- elsewhere=" A},
+	}},
+    {"alert auth-outage: again in the next window", true,
+	{
+	    {'s', "u1@example.org", A, NULL, 0, NULL},
+	    {'s', "u2@example.org", A, NULL, 0, NULL},
+	    {'s', "u3@example.org", A, NULL, 0, NULL},
+	    {'r', "u1@example.org", A, "gmail.com", 10, "outage=0"},
+	    {'r', "u2@example.org", A, "gmail.com", 11, "outage=0"},
+	    {'r', "u3@example.org", A, "gmail.com", 12, "outage=1"},
+	    {'r', "u1@example.org", A, "gmail.com", 500, "outage=0"},
+	    {'r', "u2@example.org", A, "gmail.com", 905, "outage=0"},
+	    {'r', "u3@example.org", A, "gmail.com", 906, "outage=0 outage_n=3"},
+	    {'r', "u1@example.org", A, "gmail.com", 912, "outage=1 outage_n=3"},
+	}},
+    {"near miss: outage senders outside the window", false,
+	{
+	    {'s', "u1@example.org", A, NULL, 0, NULL},
+	    {'s', "u2@example.org", A, NULL, 0, NULL},
+	    {'s', "u3@example.org", A, NULL, 0, NULL},
+	    {'r', "u1@example.org", A, "gmail.com", 10, "outage_n=1"},
+	    {'r', "u2@example.org", A, "gmail.com", 20, "outage_n=2"},
+	    {'r', "u3@example.org", A, "gmail.com", 910, "outage=0 outage_n=2"},
+	}},
+};
+
+static void
+params_default(struct rd_history_params *p, const char *url, const char *prefix)
+{
+	memset(p, 0, sizeof(*p));
+	p->redis_url = url;
+	p->key_prefix = prefix;
+	p->timeout_ms = 200;
+	p->history_window = 3600;
+	p->probe_window = 600;
+	p->outage_window = 900;
+	p->outage_senders = 3;
+	p->alert_probe_attempts = 5;
+	p->cache_size = 10000;
+	p->log = log_capture;
+}
+
+static struct rd_history *
+history_new(const struct rd_history_params *p)
+{
+	struct rd_history *h;
+	struct rd_err err;
+
+	memset(&err, 0, sizeof(err));
+	if ((h = rd_history_new(p, &err)) == NULL)
+		fail_msg("rd_history_new: %s", err.text);
+	return (h);
+}
+
+/* step_run - one step; for a refusal, compare with its words */
+static void
+step_run(struct rd_history *h, const char *name, size_t i,
+    const struct step *st, bool redis)
+{
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	char got[2048], miss[256];
+
+	if (st->op == 'a' || st->op == 's') {
+		rd_history_note_authorized(
+		    h, st->sender, st->ip, st->op == 's', T0 + st->at);
+		return;
+	}
+	rd_history_refused(
+	    h, st->sender, st->ip, st->domain, T0 + st->at, &f, &a);
+	render(&f, &a, got, sizeof(got));
+	if (st->want != NULL && !words_match(st->want, got, miss, sizeof(miss)))
+		fail_msg(
+		    "%s: step %zu: want %s, got %s", name, i + 1, miss, got);
+	if (!words_match(redis ? "from_redis=1" : "from_redis=0", got, miss,
+		sizeof(miss)))
+		fail_msg(
+		    "%s: step %zu: want %s, got %s", name, i + 1, miss, got);
+}
+
+/*
+ * scenarios_run - every scenario on a new history (url NULL: local);
+ * returns how many ran
+ */
+static int
+scenarios_run(const char *url)
+{
+	int ran = 0;
+	struct rd_history_params p;
+	struct rd_history *h;
+	char prefix[64];
+	size_t s, i;
+
+	for (s = 0; s < sizeof(scenarios) / sizeof(scenarios[0]); s++) {
+		if (url != NULL && scenarios[s].local_only)
+			continue;
+		snprintf(prefix, sizeof(prefix), "t:%d:%zu:", (int)getpid(), s);
+		params_default(&p, url, prefix);
+		h = history_new(&p);
+		for (i = 0; scenarios[s].steps[i].op != 0; i++)
+			step_run(h, scenarios[s].name, i,
+			    &scenarios[s].steps[i], url != NULL);
+		rd_history_free(h);
+		ran++;
+	}
+	return (ran);
+}
+
+/* ---- local cache only ---- */
+
+static void
+test_scenarios_local(void **state)
+{
+	(void)state;
+	log_reset();
+	scenarios_run(NULL);
+	log_expect_n("history:", 0);
+}
+
+static void
+test_cache_keeps_its_bound_and_the_newest(void **state)
+{
+	struct rd_history_params p;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	struct rd_history *h;
+	char sender[64], ip[32];
+	int i;
+
+	(void)state;
+	params_default(&p, NULL, NULL);
+	p.cache_size = 40;
+	h = history_new(&p);
+	for (i = 0; i < 2000; i++) {
+		snprintf(sender, sizeof(sender), "user%d@example.org", i);
+		snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 250, i % 250 + 1);
+		rd_history_note_authorized(
+		    h, sender, ip, i % 2 == 0, T0 + i / 10);
+		if (rd_history_cache_entries(h) > 40)
+			fail_msg("after %d senders the cache holds %zu "
+				 "entries, more than 40",
+			    i + 1, rd_history_cache_entries(h));
+	}
+	rd_history_refused(
+	    h, "user1999@example.org", B, "gmail.com", T0 + 200, &f, &a);
+	assert_true(f.sender_authorized_elsewhere);
+	assert_string_equal(f.elsewhere_ip, "10.0.7.250");
+	rd_history_refused(
+	    h, "user0@example.org", B, "gmail.com", T0 + 200, &f, &a);
+	assert_false(f.sender_authorized_ever); /* evicted: the oldest */
+
+	/* One key never holds the whole cache: a sender seen from a
+	   thousand addresses, a client probing a thousand domains. */
+	for (i = 0; i < 1000; i++) {
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250 + 1);
+		rd_history_note_authorized(
+		    h, "roamer@example.org", ip, false, T0 + 300 + i);
+		snprintf(sender, sizeof(sender), "d%d.test", i);
+		rd_history_refused(h, "", C, sender, T0 + 300 + i, &f, &a);
+		assert_true(rd_history_cache_entries(h) <= 40);
+	}
+	assert_true(f.client_refused_domains <= 10);
+	/* Attempts count in fixed windows from the first: [300, 900),
+	   [900, 1500); the last is the 400th of the second. */
+	assert_int_equal(f.client_refused_attempts, 400);
+	rd_history_refused(
+	    h, "roamer@example.org", B, "gmail.com", T0 + 1300, &f, &a);
+	assert_true(f.sender_authorized_elsewhere);
+	assert_string_equal(f.elsewhere_ip, "10.1.3.250");
+	rd_history_free(h);
+	rd_history_free(NULL);
+}
+
+static void
+test_new_refuses_a_bad_url_or_prefix(void **state)
+{
+	struct rd_history_params p;
+	struct rd_err err;
+	char prefix[200];
+
+	(void)state;
+	params_default(&p, "http://127.0.0.1:6379", NULL);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_history_new(&p, &err));
+	assert_string_equal(err.source, "RedisURL");
+	params_default(&p, "redis://:secret@127.0.0.1:6379/x", NULL);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_history_new(&p, &err));
+	assert_null(strstr(err.text, "secret"));
+	memset(prefix, 'k', sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = '\0';
+	params_default(&p, NULL, prefix);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_history_new(&p, &err));
+	assert_non_null(strstr(err.text, "prefix"));
+}
+
+/* ---- a private redis-server ---- */
+
+struct srv {
+	char dir[64]; /* mkdtemp */
+	char sock[128];
+	char pass[64]; /* requirepass, "" none */
+	char url[256];
+	int port;
+	pid_t pid;
+};
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		fail_msg("no free port: %s", strerror(errno));
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return (port);
+}
+
+/* srv_connect - a test's own connection, to look at keys */
+static redisContext *
+srv_connect(const struct srv *s, unsigned db)
+{
+	struct timeval tv = {1, 0};
+	redisContext *c;
+	redisReply *r;
+
+	c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
+	if (c == NULL || c->err) {
+		if (c != NULL)
+			redisFree(c);
+		return (NULL);
+	}
+	redisSetTimeout(c, tv);
+	if (s->pass[0] != '\0') {
+		r = redisCommand(c, "AUTH %s", s->pass);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR)
+			fail_msg("test AUTH failed");
+		freeReplyObject(r);
+	}
+	if (db != 0) {
+		r = redisCommand(c, "SELECT %u", db);
+		freeReplyObject(r);
+	}
+	return (c);
+}
+
+/* srv_start - exec redis-server and wait until it answers PING */
+static void
+srv_start(struct srv *s)
+{
+	const char *bin = getenv("RD_REDIS_SERVER");
+	char port[16], logf[160];
+	const char *argv[32];
+	redisContext *c;
+	redisReply *r;
+	int64_t t0;
+	int argc = 0, st;
+
+	if (bin == NULL)
+		bin = "redis-server";
+	snprintf(port, sizeof(port), "%d", s->port);
+	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
+	argv[argc++] = bin;
+	argv[argc++] = "--port";
+	argv[argc++] = port;
+	argv[argc++] = "--bind";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "--save";
+	argv[argc++] = "";
+	argv[argc++] = "--appendonly";
+	argv[argc++] = "no";
+	argv[argc++] = "--dir";
+	argv[argc++] = s->dir;
+	argv[argc++] = "--unixsocket";
+	argv[argc++] = s->sock;
+	argv[argc++] = "--unixsocketperm";
+	argv[argc++] = "700";
+	argv[argc++] = "--daemonize";
+	argv[argc++] = "no";
+	argv[argc++] = "--logfile";
+	argv[argc++] = logf;
+	if (s->pass[0] != '\0') {
+		argv[argc++] = "--requirepass";
+		argv[argc++] = s->pass;
+	}
+	argv[argc] = NULL;
+	if ((s->pid = fork()) < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (s->pid == 0) {
+		execvp(bin, (char *const *)(uintptr_t)argv);
+		fprintf(stderr, "test_history: cannot run %s: %s\n", bin,
+		    strerror(errno));
+		_exit(127);
+	}
+	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			fail_msg("redis-server exited at start (status %d): "
+				 "redis-server is required (apt-get install "
+				 "redis-server), or see %s",
+			    WEXITSTATUS(st), logf);
+		}
+		if ((c = srv_connect(s, 0)) == NULL)
+			continue;
+		r = redisCommand(c, "PING");
+		if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+			freeReplyObject(r);
+			redisFree(c);
+			return;
+		}
+		freeReplyObject(r);
+		redisFree(c);
+	}
+	fail_msg("redis-server on port %d did not answer within 5 s", s->port);
+}
+
+static void
+srv_stop(struct srv *s, int sig)
+{
+	if (s->pid > 0) {
+		kill(s->pid, sig);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+static int
+setup(void **state)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/test_history.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		return (-1);
+	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
+	s->port = free_port();
+	snprintf(s->url, sizeof(s->url), "redis://127.0.0.1:%d", s->port);
+	log_reset();
+	*state = s;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	struct srv *s = *state;
+
+	if (s->pid > 0)
+		kill(s->pid, SIGCONT);
+	srv_stop(s, SIGKILL);
+	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(s);
+	return (0);
+}
+
+/* key_exists - EXISTS key (binary) in db, on the test's own connection */
+static bool
+key_exists(const struct srv *s, unsigned db, const char *key, size_t len)
+{
+	const char *argv[2] = {"EXISTS", key};
+	size_t lens[2] = {6, len};
+	redisContext *c = srv_connect(s, db);
+	redisReply *r;
+	bool yes;
+
+	if (c == NULL)
+		fail_msg("cannot connect to look at the keys");
+	r = redisCommandArgv(c, 2, argv, lens);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+		fail_msg("EXISTS failed");
+	yes = r->integer == 1;
+	freeReplyObject(r);
+	redisFree(c);
+	return (yes);
+}
+
+/* refuse - one refusal; returns how long it took, in ms */
+static int64_t
+refuse(struct rd_history *h, const char *sender, const char *ip, time_t now,
+    struct rd_history_facts *f, struct rd_history_alerts *a)
+{
+	int64_t t = now_ms();
+
+	rd_history_refused(h, sender, ip, "gmail.com", now, f, a);
+	return (now_ms() - t);
+}
+
+/* ---- against redis-server ---- */
+
+static void
+test_scenarios_redis(void **state)
+{
+	struct srv *s = *state;
+	int ran;
+
+	srv_start(s);
+	ran = scenarios_run(s->url);
+	log_expect_n("history: redis up", ran); /* once per history */
+	log_expect_n("history: redis down", 0);
+}
+
+static void
+test_two_mtas_see_each_others_history(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *mta1, *mta2;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	int i;
+
+	srv_start(s);
+	params_default(&p, s->url, "t:two:");
+	p.outage_senders = 2;
+	mta1 = history_new(&p);
+	mta2 = history_new(&p);
+
+	/* bob relayed through mta1 from A (POP-before-SMTP: no SASL);
+	   mta2 refuses him from B. */
+	rd_history_note_authorized(mta1, "bob@example.org", A, false, T0);
+	refuse(mta2, "bob@example.org", B, T0 + 60, &f, &a);
+	assert_true(f.from_redis);
+	assert_true(f.sender_authorized_elsewhere);
+	assert_string_equal(f.elsewhere_ip, A);
+
+	/* A prober spreads its attempts over both: counted once, the
+	   alert raised by whichever MTA sees the fifth. */
+	for (i = 0; i < 9; i++) {
+		refuse(i % 2 ? mta1 : mta2, "", C, T0 + 100 + i, &f, &a);
+		assert_int_equal(f.client_refused_attempts, i + 1);
+		assert_int_equal(a.relay_probe, i + 1 == 5);
+	}
+
+	/* The outage alert: raised once for both MTAs. */
+	rd_history_note_authorized(mta1, "u1@example.org", A, true, T0);
+	rd_history_note_authorized(mta2, "u2@example.org", B, true, T0);
+	rd_history_note_authorized(mta1, "u3@example.org", C, true, T0);
+	refuse(mta1, "u1@example.org", A, T0 + 200, &f, &a);
+	assert_false(a.auth_outage);
+	refuse(mta2, "u2@example.org", B, T0 + 201, &f, &a);
+	assert_true(a.auth_outage);
+	assert_int_equal(a.outage_nsample, 2);
+	refuse(mta1, "u3@example.org", C, T0 + 202, &f, &a);
+	assert_false(a.auth_outage);
+	assert_int_equal(a.outage_senders, 3);
+	assert_true(rd_history_redis_up(mta1) && rd_history_redis_up(mta2));
+	rd_history_free(mta1);
+	rd_history_free(mta2);
+}
+
+/*
+ * Redis killed mid-test: calls return at once and answer from the cache,
+ * which knows what this MTA wrote; "down" is logged once. Restarted (its
+ * data lost: no persistence), it is used again after the backoff.
+ */
+static void
+test_redis_killed_then_restarted(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	int64_t t, worst = 0, t0;
+	int i;
+
+	srv_start(s);
+	params_default(&p, s->url, "t:kill:");
+	p.timeout_ms = 100;
+	h = history_new(&p);
+	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
+	assert_true(f.from_redis);
+	assert_true(f.sender_authorized_elsewhere);
+	log_expect_n("history: redis up", 1);
+
+	srv_stop(s, SIGKILL);
+	rd_history_note_authorized(h, "carol@example.org", C, true, T0 + 2);
+	for (i = 0; i < 50; i++) {
+		if ((t = refuse(h, "bob@example.org", B, T0 + 3, &f, &a)) >
+		    worst)
+			worst = t;
+		assert_false(f.from_redis);
+		assert_true(f.sender_authorized_elsewhere);
+		assert_string_equal(f.elsewhere_ip, A);
+	}
+	refuse(h, "carol@example.org", C, T0 + 4, &f, &a);
+	assert_true(f.sender_sasl_here); /* written while down */
+	assert_false(f.from_redis);
+	if (worst > 150)
+		fail_msg("a call took %" PRId64 " ms with Redis dead; the "
+			 "deadline is 100 ms",
+		    worst);
+	log_expect_n("history: redis down", 1);
+	assert_false(rd_history_redis_up(h));
+
+	srv_start(s);
+	for (t0 = now_ms(); now_ms() - t0 < 4000; usleep(50000)) {
+		refuse(h, "bob@example.org", B, T0 + 5, &f, &a);
+		if (f.from_redis)
+			break;
+	}
+	if (!f.from_redis)
+		fail_msg("Redis not used again within 4 s of its restart");
+	log_expect_n("history: redis up after", 1);
+	log_expect_n("history: redis down", 1);
+	assert_true(rd_history_redis_up(h));
+	/* Its data went with it; what is written now is shared again. */
+	assert_false(f.sender_authorized_elsewhere);
+	rd_history_note_authorized(h, "dave@example.org", A, true, T0 + 6);
+	assert_true(key_exists(s, 0, "t:kill:s:dave@example.org", 25));
+	rd_history_free(h);
+}
+
+/*
+ * Redis closes idle connections (its timeout setting, CLIENT KILL): the
+ * next call reconnects once within its deadline; Redis is not down.
+ */
+static void
+test_idle_connection_closed_by_redis_is_replaced(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	redisContext *c;
+	redisReply *r;
+	int i;
+
+	srv_start(s);
+	params_default(&p, s->url, "t:idle:");
+	h = history_new(&p);
+	for (i = 0; i < 3; i++) {
+		rd_history_note_authorized(
+		    h, "bob@example.org", A, false, T0 + i);
+		c = srv_connect(s, 0);
+		r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+		if (r == NULL || r->type != REDIS_REPLY_INTEGER ||
+		    r->integer < 1)
+			fail_msg("CLIENT KILL closed no connection");
+		freeReplyObject(r);
+		redisFree(c);
+		refuse(h, "bob@example.org", B, T0 + i, &f, &a);
+		assert_true(f.from_redis);
+		assert_true(f.sender_authorized_elsewhere);
+	}
+	log_expect_n("history: redis down", 0);
+	rd_history_free(h);
+}
+
+/* Redis hung (SIGSTOP): every call keeps to its deadline. */
+static void
+test_redis_hung_keeps_the_deadline(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	int64_t t, worst = 0, t0;
+	int i;
+
+	srv_start(s);
+	params_default(&p, s->url, "t:hung:");
+	p.timeout_ms = 100;
+	h = history_new(&p);
+	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	kill(s->pid, SIGSTOP);
+	/* Over 2.5 s: the first call times out, then retries after 1 s
+	   and 2 s connect (the kernel accepts) and time out again. */
+	for (t0 = now_ms(); now_ms() - t0 < 2500; usleep(20000)) {
+		if ((t = refuse(h, "bob@example.org", B, T0 + 1, &f, &a)) >
+		    worst)
+			worst = t;
+		assert_false(f.from_redis);
+		assert_true(f.sender_authorized_elsewhere);
+	}
+	for (i = 0, t = now_ms(); i < 20; i++)
+		rd_history_note_authorized(
+		    h, "bob@example.org", C, false, T0 + 2);
+	if (now_ms() - t > 150)
+		fail_msg("20 writes took %" PRId64 " ms with Redis hung",
+		    now_ms() - t);
+	if (worst > 180)
+		fail_msg("a call took %" PRId64 " ms with Redis hung; the "
+			 "deadline is 100 ms",
+		    worst);
+	log_expect_n("history: redis down: no reply within 100 ms", 1);
+	kill(s->pid, SIGCONT);
+	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(50000)) {
+		refuse(h, "bob@example.org", B, T0 + 5, &f, &a);
+		if (f.from_redis)
+			break;
+	}
+	assert_true(f.from_redis);
+	log_expect_n("history: redis up after", 1);
+	rd_history_free(h);
+}
+
+/* Network text with spaces, CR LF, controls and high bytes is one key. */
+static void
+test_hostile_text_is_one_key(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	const char *evil_sender = "ev il\r\nFLUSHALL\r\n*1\r\n$4\r\nPING"
+				  "\x01\x7f\xfe\xff@x y.test";
+	const char *evil_ip = "1.2.3.4 \r\nDEL canary\r\n";
+	char key[256];
+	redisContext *c;
+	redisReply *r;
+
+	srv_start(s);
+	c = srv_connect(s, 0);
+	r = redisCommand(c, "SET canary 1");
+	freeReplyObject(r);
+	redisFree(c);
+	params_default(&p, s->url, "t:evil:");
+	h = history_new(&p);
+	rd_history_note_authorized(h, evil_sender, evil_ip, true, T0);
+	rd_history_refused(h, evil_sender, B, "a b\r\n.test", T0 + 1, &f, &a);
+	assert_true(f.from_redis);
+	assert_true(f.sender_authorized_elsewhere);
+	assert_string_equal(f.elsewhere_ip, "1.2.3.4 \r\ndel canary\r\n");
+	rd_history_refused(h, evil_sender, evil_ip, "x.test", T0 + 2, &f, &a);
+	assert_true(f.sender_sasl_here);
+	assert_true(f.client_authorized_ever);
+	assert_true(key_exists(s, 0, "canary", 6));
+	snprintf(key, sizeof(key),
+	    "t:evil:s:ev il\r\nflushall\r\n*1\r\n"
+	    "$4\r\nping\x01\x7f\xfe\xff@x y.test");
+	assert_true(key_exists(s, 0, key, strlen(key)));
+	assert_true(rd_history_redis_up(h));
+	log_expect_n("history: redis down", 0);
+	rd_history_free(h);
+}
+
+/* AUTH and SELECT from the URL; a unix socket; a wrong password. */
+static void
+test_auth_select_and_unix_socket(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	char url[300];
+
+	snprintf(s->pass, sizeof(s->pass), "s3cret");
+	srv_start(s);
+
+	snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d/3", s->port);
+	params_default(&p, url, "t:db:");
+	h = history_new(&p);
+	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
+	assert_true(f.from_redis && f.sender_authorized_elsewhere);
+	assert_true(key_exists(s, 3, "t:db:s:bob@example.org", 22));
+	assert_false(key_exists(s, 0, "t:db:s:bob@example.org", 22));
+	rd_history_free(h);
+
+	snprintf(url, sizeof(url), "unix://:s3cret@%s?db=2", s->sock);
+	params_default(&p, url, "t:unix:");
+	h = history_new(&p);
+	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
+	assert_true(f.from_redis && f.sender_authorized_elsewhere);
+	assert_true(key_exists(s, 2, "t:unix:s:bob@example.org", 24));
+	rd_history_free(h);
+
+	log_reset();
+	snprintf(url, sizeof(url), "redis://:badpass9@127.0.0.1:%d", s->port);
+	params_default(&p, url, "t:wrong:");
+	h = history_new(&p);
+	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
+	assert_false(f.from_redis);
+	log_expect_n("history: redis down: AUTH refused: ", 1);
+	log_expect_n("badpass9", 0); /* no password in the log */
+	rd_history_free(h);
+}
+
+/* Many session threads on one history: the pool serializes nothing. */
+#define THREADS 8
+#define CALLS 150
+
+struct worker {
+	struct rd_history *h;
+	int n;
+	int bad; /* calls not answered by Redis */
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	char sender[64];
+	int i;
+
+	for (i = 0; i < CALLS; i++) {
+		snprintf(sender, sizeof(sender), "w%d-%d@example.org", w->n, i);
+		rd_history_note_authorized(w->h, sender, A, true, T0 + i);
+		rd_history_refused(
+		    w->h, sender, C, "gmail.com", T0 + i, &f, &a);
+		if (!f.from_redis || !f.sender_authorized_elsewhere ||
+		    strcmp(f.elsewhere_ip, A) != 0)
+			w->bad++;
+	}
+	return (NULL);
+}
+
+static void
+test_threads_share_the_pool(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	int i, bad = 0;
+
+	srv_start(s);
+	params_default(&p, s->url, "t:threads:");
+	p.timeout_ms = 1000; /* a loaded test host, not a deadline test */
+	p.alert_probe_attempts = 1000000;
+	h = history_new(&p);
+	for (i = 0; i < THREADS; i++) {
+		w[i].h = h;
+		w[i].n = i;
+		w[i].bad = 0;
+		if (pthread_create(&t[i], NULL, worker_run, &w[i]) != 0)
+			fail_msg("pthread_create");
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		bad += w[i].bad;
+	}
+	assert_int_equal(bad, 0);
+	rd_history_refused(h, "", C, "gmail.com", T0 + 1000, &f, &a);
+	assert_true(f.from_redis);
+	assert_int_equal(f.client_refused_attempts, THREADS * CALLS + 1);
+	log_expect_n("history: redis down", 0);
+	rd_history_free(h);
+}
+
+static int
+cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return (a < b ? -1 : a > b);
+}
+
+/* The latency of one call to a local Redis (printed, loosely checked). */
+static void
+test_latency_of_one_call(void **state)
+{
+	struct srv *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	static int64_t us[3][1000];
+	const char *what[3] = {"note_authorized", "refused",
+	    "refused, sender with SASL history (outage set: 2 round "
+	    "trips)"};
+	char sender[64], ip[32];
+	int64_t t;
+	int i, k;
+
+	srv_start(s);
+	params_default(&p, s->url, "t:lat:");
+	p.alert_probe_attempts = 1000000;
+	p.outage_senders = 100000;
+	h = history_new(&p);
+	for (i = 0; i < 1000; i++) {
+		snprintf(sender, sizeof(sender), "u%d@example.org", i);
+		snprintf(ip, sizeof(ip), "10.2.%d.%d", i / 250, i % 250 + 1);
+		t = now_us();
+		rd_history_note_authorized(h, sender, ip, i % 2 == 0, T0 + i);
+		us[0][i] = now_us() - t;
+		t = now_us();
+		rd_history_refused(
+		    h, "nobody@example.org", ip, "gmail.com", T0 + i, &f, &a);
+		us[1][i] = now_us() - t;
+		assert_true(f.from_redis);
+		t = now_us();
+		rd_history_refused(h, i % 2 == 0 ? sender : "u0@example.org", B,
+		    "gmail.com", T0 + i, &f, &a);
+		us[2][i] = now_us() - t;
+		assert_true(f.from_redis);
+	}
+	for (k = 0; k < 3; k++) {
+		qsort(us[k], 1000, sizeof(us[k][0]), cmp_i64);
+		print_message("latency of %s over 1000 calls: p50 %" PRId64
+			      " us, p99 %" PRId64 " us, max %" PRId64 " us\n",
+		    what[k], us[k][499], us[k][989], us[k][999]);
+		if (us[k][989] > 50000)
+			fail_msg("%s: p99 %" PRId64 " us, over the 50 ms "
+				 "default deadline",
+			    what[k], us[k][989]);
+	}
+	rd_history_free(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_scenarios_local),
+	    cmocka_unit_test(test_cache_keeps_its_bound_and_the_newest),
+	    cmocka_unit_test(test_new_refuses_a_bad_url_or_prefix),
+	    cmocka_unit_test_setup_teardown(
+		test_scenarios_redis, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_two_mtas_see_each_others_history, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_redis_killed_then_restarted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_idle_connection_closed_by_redis_is_replaced, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_redis_hung_keeps_the_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hostile_text_is_one_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auth_select_and_unix_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_threads_share_the_pool, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_latency_of_one_call, setup, teardown),
+	};
+
+	/* hiredis writes with write(2): a dead Redis raises SIGPIPE, which
+	   the daemon ignores (main.c); so do the tests. */
+	signal(SIGPIPE, SIG_IGN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,567 @@
+/*
+ * test_postconf.c - ImportPostfix against the real postconf(1): each test
+ * writes a private Postfix configuration directory (main.cf, master.cf,
+ * list files) under /tmp and imports it. /etc/postfix is never read or
+ * written, and no Postfix needs to run.
+ *
+ * Cases: the seed report's shapes (mydestination with $names, a mysql
+ * table, mynetworks with IPv6, smtpd_tls_auth_only, submission listeners
+ * by name and by -o); list syntax (files of entries, negation, tables,
+ * inline tables, undefined $names, host bits); near-miss listeners; the
+ * warning cap; and clean errors for a missing postconf, a missing or
+ * incomplete directory, and a postconf that dies.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "relaydiag/config.h"
+#include "relaydiag/domainset.h"
+#include "relaydiag/err.h"
+#include "relaydiag/netset.h"
+#include "relaydiag/postconf.h"
+
+#define POSTCONF "/usr/sbin/postconf"
+
+struct fixture {
+	char dir[64]; /* mkdtemp: the Postfix configuration directory */
+	struct rd_config *cfg;
+};
+
+/* path_in - dir/name into out */
+static const char *
+path_in(const struct fixture *f, const char *name, char *out, size_t len)
+{
+	assert_true((size_t)snprintf(out, len, "%s/%s", f->dir, name) < len);
+	return (out);
+}
+
+/* put - write dir/name; "%D" in text becomes the directory */
+static void
+put(const struct fixture *f, const char *name, const char *text)
+{
+	char path[256];
+	const char *p;
+	FILE *fp;
+
+	assert_non_null(fp = fopen(path_in(f, name, path, sizeof(path)), "w"));
+	for (p = text; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'D') {
+			assert_true(fputs(f->dir, fp) >= 0);
+			p++;
+		} else
+			assert_true(fputc(*p, fp) != EOF);
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+
+	assert_non_null(f = calloc(1, sizeof(*f)));
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/rd-test-postconf-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(f->cfg = rd_config_defaults());
+	/* MXHosts given and empty: the import may fill it. */
+	rd_domainset_free(f->cfg->mx_hosts);
+	assert_non_null(f->cfg->mx_hosts = rd_domainset_new());
+	/* postconf from PATH when the test passes NULL. */
+	assert_int_equal(setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1), 0);
+	*state = f;
+	return (0);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	/* Freed here whether or not rd_config_free knows these fields. */
+	for (i = 0; i < f->cfg->n_warnings; i++) {
+		free(f->cfg->warnings[i]);
+		f->cfg->warnings[i] = NULL;
+	}
+	f->cfg->n_warnings = 0;
+	rd_domainset_free(f->cfg->mx_hosts);
+	f->cfg->mx_hosts = NULL;
+	rd_config_free(f->cfg);
+	(void)nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return (0);
+}
+
+/* import - rd_postconf_import on the fixture's directory; must succeed */
+static void
+import(struct fixture *f, const char *bin)
+{
+	struct rd_err e;
+	char buf[1024];
+
+	rd_err_clear(&e);
+	if (rd_postconf_import(f->cfg, f->dir, bin, &e) != 0)
+		fail_msg("import: %s", rd_err_format(&e, buf, sizeof(buf)));
+}
+
+/* has_warning - whether some warning contains text */
+static bool
+has_warning(const struct rd_config *cfg, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_warnings; i++)
+		if (strstr(cfg->warnings[i], text) != NULL)
+			return (true);
+	return (false);
+}
+
+/* dump_warnings - for a failure message */
+static void
+dump_warnings(const struct rd_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_warnings; i++)
+		print_error("  warning: %s\n", cfg->warnings[i]);
+}
+
+struct expect {
+	const char *name;
+	int kind; /* 'L' local domain, 'R' relay domain, 'N' network, 'M' MX host */
+	const char *value;
+	bool want;
+};
+
+/* check - a table of expectations against cfg; the failures, printed */
+static int
+check(const struct rd_config *cfg, const struct expect *x, size_t n)
+{
+	bool got = false;
+	int nfail = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		switch (x[i].kind) {
+		case 'L':
+			got = rd_domainset_match(cfg->local_domains, x[i].value);
+			break;
+		case 'R':
+			got = rd_domainset_match(cfg->relay_domains, x[i].value);
+			break;
+		case 'N':
+			got = rd_netset_match(cfg->trusted_networks, x[i].value);
+			break;
+		case 'M':
+			got = rd_domainset_match(cfg->mx_hosts, x[i].value);
+			break;
+		default:
+			fail_msg("bad kind %c", x[i].kind);
+		}
+		if (got != x[i].want) {
+			print_error("%s: %s: got %s, want %s\n", x[i].name,
+			    x[i].value, got ? "yes" : "no",
+			    x[i].want ? "yes" : "no");
+			nfail++;
+		}
+	}
+	return (nfail);
+}
+
+/* check_ports - cfg's submission ports are exactly want[0..n) in order */
+static void
+check_ports(const struct rd_config *cfg, const unsigned *want, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_submission_ports; i++)
+		print_error("  port: %u\n", cfg->submission_ports[i]);
+	assert_int_equal(cfg->n_submission_ports, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(cfg->submission_ports[i], want[i]);
+}
+
+/* The shapes of the seed report (a Postfix + Dovecot + MySQL host). */
+static const char seed_main_cf[] =
+    "compatibility_level = 3.6\n"
+    "myhostname = mail.example.org\n"
+    "mydomain = example.org\n"
+    "mydestination = $myhostname, localhost.$mydomain, $mydomain, "
+    "localhost\n"
+    "virtual_mailbox_domains = "
+    "mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf\n"
+    "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128\n"
+    "smtpd_tls_auth_only = yes\n";
+
+static const char seed_master_cf[] =
+    "smtp      inet  n       -       y       -       -       smtpd\n"
+    "submission inet n - y - - smtpd -o smtpd_tls_security_level=encrypt "
+    "-o smtpd_sasl_auth_enable=yes\n"
+    "127.0.0.1:2587 inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes "
+    "-o smtpd_tls_security_level=encrypt\n"
+    "pickup    unix  n       -       y       60      1       pickup\n";
+
+static void
+test_seed_report_shapes(void **state)
+{
+	static const struct expect x[] = {
+		{ "$myhostname expanded", 'L', "mail.example.org", true },
+		{ "localhost.$mydomain expanded", 'L', "localhost.example.org",
+		  true },
+		{ "$mydomain expanded", 'L', "example.org", true },
+		{ "plain entry", 'L', "localhost", true },
+		{ "near miss: a sub-domain of $mydomain", 'L',
+		  "other.example.org", false },
+		{ "near miss: not a relay domain", 'R', "example.org", false },
+		{ "mynetworks: IPv4 loopback", 'N', "127.0.0.1", true },
+		{ "mynetworks: IPv4-mapped loopback", 'N', "::ffff:127.0.0.9",
+		  true },
+		{ "mynetworks: IPv6 loopback", 'N', "::1", true },
+		{ "near miss: a LAN address", 'N', "10.0.0.1", false },
+		{ "myhostname names this server's MX", 'M', "mail.example.org",
+		  true },
+	};
+	static const unsigned ports[] = { 587, 2587 };
+	struct fixture *f = *state;
+	int nfail;
+
+	put(f, "main.cf", seed_main_cf);
+	put(f, "master.cf", seed_master_cf);
+	f->cfg->tls_auth_only = false;
+	import(f, POSTCONF);
+	nfail = check(f->cfg, x, sizeof(x) / sizeof(x[0]));
+	assert_true(f->cfg->tls_auth_only);
+	check_ports(f->cfg, ports, 2);
+	if (f->cfg->n_warnings != 1 ||
+	    strcmp(f->cfg->warnings[0],
+		"ImportPostfix: virtual_mailbox_domains: lookup table "
+		"mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf cannot be "
+		"expanded; list its domains in LocalDomains") != 0) {
+		dump_warnings(f->cfg);
+		fail_msg("want exactly the mysql warning, got %zu warnings",
+		    f->cfg->n_warnings);
+	}
+	if (nfail > 0)
+		fail_msg("%d cases failed", nfail);
+}
+
+static void
+test_postconf_from_path(void **state)
+{
+	struct fixture *f = *state;
+
+	put(f, "main.cf", seed_main_cf);
+	put(f, "master.cf", seed_master_cf);
+	import(f, NULL);
+	assert_true(rd_domainset_match(f->cfg->local_domains, "example.org"));
+}
+
+static void
+test_list_syntax(void **state)
+{
+	static const struct expect x[] = {
+		{ "a file of entries, two on a line", 'L', "file1.example",
+		  true },
+		{ "a file of entries, second", 'L', "file2.example", true },
+		{ "a file of entries, after a comment", 'L', "fromfile.example",
+		  true },
+		{ "near miss: the negated entry is not added", 'L',
+		  "blocked.example", false },
+		{ "next to an undefined $name", 'L', "alias.example", true },
+		{ "near miss: an inline table's key is not expanded", 'L',
+		  "a.example", false },
+		{ "relay_domains entry", 'R', "relay.example", true },
+		{ "relay_domains: parent_domain_matches_subdomains", 'R',
+		  "sub.relay.example", true },
+		{ "mynetworks: network", 'N', "192.0.2.9", true },
+		{ "mynetworks: from the file", 'N', "198.51.100.3", true },
+		{ "mynetworks: host from the file", 'N', "203.0.113.7", true },
+		{ "mynetworks: IPv6 network", 'N', "2001:db8::1", true },
+		{ "mynetworks replaces the default list", 'N', "127.0.0.1",
+		  false },
+		{ "near miss: the entry with host bits is skipped", 'N',
+		  "10.9.9.9", false },
+	};
+	static const char *const warnings[] = {
+		"mydestination: \"!blocked.example\": negated entries cannot "
+		"be imported",
+		"virtual_alias_domains: $undefined_thing is not defined",
+		"virtual_alias_domains: lookup table inline:{ a.example, "
+		"b.example } cannot be expanded; list its domains in "
+		"LocalDomains",
+		"relay_domains: lookup table hash:/etc/postfix/relay cannot be "
+		"expanded; list its domains in RelayDomains",
+		"mynetworks: \"10.1.2.3/8\" ignored: host bits set",
+		"mynetworks: lookup table cidr:/etc/postfix/nets.cidr cannot "
+		"be expanded; list its networks in TrustedNetworks",
+		"mydestination: \"!negfile.example\" (",
+		"dest.list:3)",
+	};
+	struct fixture *f = *state;
+	size_t i;
+	int nfail;
+
+	put(f, "main.cf",
+	    "compatibility_level = 3.6\n"
+	    "myhostname = mx.example.net\n"
+	    "mydestination = %D/dest.list, !blocked.example\n"
+	    "virtual_alias_domains = $undefined_thing, "
+	    "inline:{ a.example, b.example } alias.example\n"
+	    "relay_domains = relay.example, hash:/etc/postfix/relay\n"
+	    "mynetworks = 192.0.2.0/24, %D/nets.list [2001:db8::]/32 "
+	    "10.1.2.3/8 cidr:/etc/postfix/nets.cidr\n"
+	    "smtpd_tls_auth_only = no\n"
+	    "unrelated = $another_undefined\n");
+	put(f, "dest.list",
+	    "file1.example file2.example\n"
+	    "# a comment\n"
+	    "  fromfile.example, !negfile.example\n");
+	put(f, "nets.list", "198.51.100.0/24\n# a comment\n203.0.113.7\n");
+	put(f, "master.cf", "smtp inet n - y - - smtpd\n");
+	f->cfg->tls_auth_only = true;
+	import(f, POSTCONF);
+	nfail = check(f->cfg, x, sizeof(x) / sizeof(x[0]));
+	assert_false(f->cfg->tls_auth_only);
+	for (i = 0; i < sizeof(warnings) / sizeof(warnings[0]); i++)
+		if (!has_warning(f->cfg, warnings[i])) {
+			print_error("missing warning: %s\n", warnings[i]);
+			nfail++;
+		}
+	/* An undefined $name in a parameter we do not read: not ours. */
+	if (has_warning(f->cfg, "another_undefined")) {
+		print_error("warned about a parameter we do not read\n");
+		nfail++;
+	}
+	if (f->cfg->n_warnings != sizeof(warnings) / sizeof(warnings[0]) - 1) {
+		print_error("%zu warnings\n", f->cfg->n_warnings);
+		nfail++;
+	}
+	if (nfail > 0) {
+		dump_warnings(f->cfg);
+		fail_msg("%d cases failed", nfail);
+	}
+}
+
+static void
+test_submission_listeners(void **state)
+{
+	/* smtps (wrapper mode) and [::1]:10587 (-o via $name); the rest not */
+	static const unsigned ports[] = { 465, 10587 };
+	struct fixture *f = *state;
+
+	put(f, "main.cf",
+	    "compatibility_level = 3.6\n"
+	    "mua_level = encrypt\n");
+	put(f, "master.cf",
+	    "smtp inet n - y - - smtpd\n"
+	    "smtps inet n - y - - smtpd -o smtpd_tls_wrappermode=yes\n"
+	    "[::1]:10587 inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes "
+	    "-o smtpd_tls_security_level=$mua_level\n"
+	    "# near misses\n"
+	    "127.0.0.1:2526 inet n - n - - smtpd "
+	    "-o smtpd_sasl_auth_enable=yes\n"
+	    "127.0.0.1:2527 inet n - n - - smtpd "
+	    "-o smtpd_tls_security_level=encrypt\n"
+	    "127.0.0.1:2528 inet n - n - - smtpd "
+	    "-o smtpd_sasl_auth_enable=yes -o smtpd_tls_security_level=may\n"
+	    "127.0.0.1:2465 inet n - n - 1 postscreen "
+	    "-o smtpd_tls_wrappermode=yes\n"
+	    "submission unix n - n - - smtpd\n"
+	    "# the same port again, by its /etc/services name\n"
+	    "localhost:submissions inet n - n - - smtpd\n"
+	    "  -o smtpd_tls_wrappermode=yes\n");
+	import(f, POSTCONF);
+	check_ports(f->cfg, ports, 2);
+	if (f->cfg->n_warnings != 0) {
+		dump_warnings(f->cfg);
+		fail_msg("want no warnings");
+	}
+}
+
+static void
+test_no_submission_listener_keeps_ports(void **state)
+{
+	static const unsigned ports[] = { 587, 465 }; /* the defaults */
+	struct fixture *f = *state;
+
+	put(f, "main.cf", "compatibility_level = 3.6\n");
+	put(f, "master.cf", "smtp inet n - y - - smtpd\n");
+	import(f, POSTCONF);
+	check_ports(f->cfg, ports, 2);
+}
+
+static void
+test_mx_hosts_given_are_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct rd_err e;
+
+	put(f, "main.cf", seed_main_cf);
+	put(f, "master.cf", seed_master_cf);
+	rd_err_clear(&e);
+	assert_int_equal(rd_domainset_add(f->cfg->mx_hosts, "mx.other.test", &e),
+	    0);
+	import(f, POSTCONF);
+	assert_false(rd_domainset_match(f->cfg->mx_hosts, "mail.example.org"));
+	assert_true(rd_domainset_match(f->cfg->mx_hosts, "mx.other.test"));
+}
+
+static void
+test_warnings_are_capped(void **state)
+{
+	struct fixture *f = *state;
+	char line[2048];
+	size_t len;
+	int i;
+
+	len = (size_t)snprintf(line, sizeof(line), "virtual_alias_domains =");
+	for (i = 1; i <= 20; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    " hash:/etc/postfix/t%d", i);
+	assert_true(len + 2 < sizeof(line));
+	(void)strcat(line, "\n");
+	put(f, "main.cf", line);
+	put(f, "master.cf", "smtp inet n - y - - smtpd\n");
+	import(f, POSTCONF);
+	assert_int_equal(f->cfg->n_warnings, RD_CONFIG_WARNINGS_MAX);
+	assert_non_null(strstr(f->cfg->warnings[0], "hash:/etc/postfix/t1 "));
+	assert_non_null(
+	    strstr(f->cfg->warnings[RD_CONFIG_WARNINGS_MAX - 2], "t15 "));
+	/* 20 warnings: 15 shown, the 16th slot counts the last 5. */
+	assert_string_equal(f->cfg->warnings[RD_CONFIG_WARNINGS_MAX - 1],
+	    "ImportPostfix: 5 more warnings not shown; run \"postconf -n\" to "
+	    "see the whole configuration");
+}
+
+/* import_fails - the import fails, cfg untouched; err text contains want */
+static void
+import_fails(struct fixture *f, const char *dir, const char *bin,
+    const char *want_source, const char *want)
+{
+	struct rd_err e;
+	char buf[1024];
+
+	rd_err_clear(&e);
+	assert_int_equal(rd_postconf_import(f->cfg, dir, bin, &e), -1);
+	rd_err_format(&e, buf, sizeof(buf));
+	if (strstr(e.text, want) == NULL)
+		fail_msg("error \"%s\", want \"%s\" in it", buf, want);
+	if (want_source != NULL)
+		assert_string_equal(e.source, want_source);
+	assert_int_equal(f->cfg->n_warnings, 0);
+	assert_int_equal(rd_domainset_count(f->cfg->local_domains), 0);
+	assert_int_equal(f->cfg->n_submission_ports, 2);
+	assert_true(rd_netset_match(f->cfg->trusted_networks, "127.0.0.1"));
+}
+
+static void
+test_missing_postconf_is_a_clean_error(void **state)
+{
+	struct fixture *f = *state;
+
+	put(f, "main.cf", seed_main_cf);
+	put(f, "master.cf", seed_master_cf);
+	import_fails(f, f->dir, "/nonexistent/postconf", f->dir,
+	    "cannot run /nonexistent/postconf: No such file or directory; is "
+	    "Postfix installed?");
+}
+
+static void
+test_missing_directory_is_a_clean_error(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+
+	path_in(f, "no-such-dir", path, sizeof(path));
+	import_fails(f, path, POSTCONF, path, "No such file or directory");
+	put(f, "plain-file", "");
+	path_in(f, "plain-file", path, sizeof(path));
+	import_fails(f, path, POSTCONF, path, "not a directory");
+}
+
+static void
+test_missing_master_cf_is_a_clean_error(void **state)
+{
+	struct fixture *f = *state;
+	char want[256];
+
+	put(f, "main.cf", seed_main_cf);
+	(void)snprintf(want, sizeof(want),
+	    "postconf: fatal: open %s/master.cf: No such file or directory",
+	    f->dir);
+	import_fails(f, f->dir, POSTCONF, f->dir, want);
+}
+
+static void
+test_postconf_killed_is_a_clean_error(void **state)
+{
+	struct fixture *f = *state;
+	char bin[256];
+
+	put(f, "main.cf", seed_main_cf);
+	put(f, "master.cf", seed_master_cf);
+	put(f, "fake-postconf",
+	    "#!/bin/sh\necho 'postconf: fatal: out of luck' >&2\nkill -9 $$\n");
+	path_in(f, "fake-postconf", bin, sizeof(bin));
+	assert_int_equal(chmod(bin, 0700), 0);
+	import_fails(f, f->dir, bin, f->dir,
+	    "was killed by signal 9: postconf: fatal: out of luck");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_seed_report_shapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_postconf_from_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_list_syntax, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_submission_listeners, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_no_submission_listener_keeps_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_mx_hosts_given_are_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_warnings_are_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_missing_postconf_is_a_clean_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_missing_directory_is_a_clean_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_missing_master_cf_is_a_clean_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_postconf_killed_is_a_clean_error, setup, teardown),
+	};
+
+	if (access(POSTCONF, X_OK) != 0) {
+		/* Loud, like SKIPS_AS_FAILS: this test needs Postfix. */
+		fprintf(stderr, "test_postconf: %s missing: install postfix "
+				"(scripts/install-deps.sh)\n",
+		    POSTCONF);
+		return (1);
+	}
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
