@@ -255,6 +255,10 @@ sysinfo() {
 	note "libmilter: $(dpkg-query -W -f '${Version}' libmilter1.0.1 2>/dev/null || echo '?'), postfix $(postconf -dh mail_version 2>/dev/null || echo '?'), redis $(redis-server --version 2>/dev/null | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 }
 
+HZ=$(getconf CLK_TCK)
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# user + system
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else print a[int((NR + 1) / 2)] }'; }
 
 # ---------------------------------------------------------------- smoke --
@@ -364,10 +368,15 @@ if [ $do_milter = 1 ]; then
 				case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; nullnr) s=$NULLNR_SOCK ;; esac
 				[ $f = relaydiag ] && [ -f "$RD_EVENTS" ] && : >"$RD_EVENTS"
 				out=$W/m.$f.c$c.r$r.out
+				# warm-up first, then the filter's CPU over the measured run
+				"$MLOAD" -s "unix:$s" -n $((N / 10)) -c "$c" -m "$MIX" -q >/dev/null 2>&1
+				t0=$(proc_ticks "${PID[$f]}")
 				# quiet unless it fails (mload_check prints why)
 				if mload_check "round $r, c=$c, $f" "$out" -s "unix:$s" -n "$N" \
-					-c "$c" -w $((N / 10)) -m "$MIX" -q >"$out.check"; then
+					-c "$c" -m "$MIX" -q >"$out.check"; then
 					sed -n 's/.* rate=\([0-9.]*\).*/\1/p' "$out" >>"$W/rate.$f.c$c"
+					awk -v a="$(proc_ticks "${PID[$f]}")" -v b="$t0" -v n="$N" -v hz="$HZ" \
+						'BEGIN { printf "%.3f\n", (a - b) * 1000 / hz / n }' >>"$W/cpu.$f.c$c"
 				else
 					cat "$out.check"
 				fi
@@ -376,19 +385,22 @@ if [ $do_milter = 1 ]; then
 		note "round $r done (load $(cut -d' ' -f1 /proc/loadavg))"
 	done
 	echo
-	printf '%-12s %12s %12s %8s %14s %8s\n' concurrency "relaydiag/s" "null/s" ratio "null -r/s" "rd/null-r"
+	note "sessions/s: median of the rounds; CPU: the filter process's user+system ms per session (/proc/PID/stat), which other load on the machine disturbs far less than the rates"
+	printf '%-6s %11s %10s %7s %11s %7s | %8s %8s %8s %7s\n' conc "relaydiag/s" "null/s" ratio "null -r/s" "rd/nr" "rd CPU" "null CPU" "nr CPU" "CPU rd/null"
 	for c in $CONCS; do
 		a=$(median <"$W/rate.relaydiag.c$c" 2>/dev/null)
 		b=$(median <"$W/rate.null.c$c" 2>/dev/null)
 		d=$(median <"$W/rate.nullnr.c$c" 2>/dev/null)
-		printf '%-12s %12s %12s %8s %14s %8s\n' "$c" "$a" "$b" \
-			"$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')" \
-			"$d" "$(awk -v a="$a" -v b="$d" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+		ca=$(median <"$W/cpu.relaydiag.c$c" 2>/dev/null)
+		cb=$(median <"$W/cpu.null.c$c" 2>/dev/null)
+		cd=$(median <"$W/cpu.nullnr.c$c" 2>/dev/null)
+		printf '%-6s %11s %10s %7s %11s %7s | %8s %8s %8s %7s\n' "$c" "$a" "$b" \
+			"$(ratio "$a" "$b")" "$d" "$(ratio "$a" "$d")" "$ca" "$cb" "$cd" "$(ratio "$ca" "$cb")"
 	done
 	note "runs (sessions/s, in round order):"
 	for c in $CONCS; do
 		for f in relaydiag null nullnr; do
-			note "  c=$c $f: $(tr '\n' ' ' <"$W/rate.$f.c$c" 2>/dev/null)"
+			note "  c=$c $f: $(tr '\n' ' ' <"$W/rate.$f.c$c" 2>/dev/null)/ CPU ms/session $(tr '\n' ' ' <"$W/cpu.$f.c$c" 2>/dev/null)"
 		done
 	done
 	echo

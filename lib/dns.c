@@ -53,17 +53,17 @@
 #include "relaydiag/text.h"
 
 #define DNS_SOURCE "DNS"
-#define DNS_RR_MX 15	   /* RFC 1035 3.2.2 */
-#define DNS_CLASS_IN 1	   /* RFC 1035 3.2.4 */
+#define DNS_RR_MX 15         /* RFC 1035 3.2.2 */
+#define DNS_CLASS_IN 1       /* RFC 1035 3.2.4 */
 #define DNS_RCODE_NXDOMAIN 3 /* RFC 1035 4.1.1 */
-#define DNS_WIRE_MAX 255   /* RFC 1035 2.3.4: a name on the wire */
-#define DNS_TEXT_MAX 1024  /* 255 wire bytes as text, \DDD escapes and all */
+#define DNS_WIRE_MAX 255     /* RFC 1035 2.3.4: a name on the wire */
+#define DNS_TEXT_MAX 1024    /* 255 wire bytes as text, \DDD escapes and all */
 
 struct dns_query {
 	struct rd_dns *d;
 	struct dns_query *prev, *next; /* d->queries: every query in flight */
-	bool done;		       /* the callback ran; answer is set */
-	bool abandoned;		       /* its caller left: free on callback */
+	bool done;                     /* the callback ran; answer is set */
+	bool abandoned;                /* its caller left: free on callback */
 	enum rd_mx_answer answer;
 	char mx[DNS_TEXT_MAX];
 };
@@ -74,7 +74,7 @@ struct rd_dns {
 	unsigned timeout_ms;
 	pthread_mutex_t lock; /* ctx calls, queries, polling */
 	pthread_cond_t cond;  /* CLOCK_MONOTONIC; an answer was processed */
-	bool polling;	      /* a thread is in ppoll() on ub_fd() */
+	bool polling;         /* a thread is in ppoll() on ub_fd() */
 	struct dns_query *queries;
 };
 
@@ -208,8 +208,8 @@ dns_name_text(const unsigned char *p, size_t len, char *out, size_t outlen)
  * there is no MX.
  */
 static void
-dns_interpret(const struct rd_dns *d, const struct ub_result *res,
-    struct dns_query *q)
+dns_interpret(
+    const struct rd_dns *d, const struct ub_result *res, struct dns_query *q)
 {
 	char host[DNS_TEXT_MAX];
 	unsigned best = 0x10000, pref;
@@ -302,8 +302,8 @@ dns_start(struct rd_dns *d, const char *name, int *uerr)
 		return (NULL);
 	q->d = d;
 	q->answer = RD_MX_UNKNOWN;
-	*uerr = ub_resolve_async(d->ctx, name, DNS_RR_MX, DNS_CLASS_IN, q,
-	    dns_callback, NULL);
+	*uerr = ub_resolve_async(
+	    d->ctx, name, DNS_RR_MX, DNS_CLASS_IN, q, dns_callback, NULL);
 	if (*uerr != 0) {
 		free(q);
 		return (NULL);
@@ -356,8 +356,8 @@ rd_dns_new(const struct rd_dns_params *p, struct rd_err *err)
 	}
 	/* A thread, not a forked process: answers stay in our cache. */
 	if ((rc = ub_ctx_async(d->ctx, 1)) != 0) {
-		rd_err_set(err, DNS_SOURCE, 0, "ub_ctx_async: %s",
-		    ub_strerror(rc));
+		rd_err_set(
+		    err, DNS_SOURCE, 0, "ub_ctx_async: %s", ub_strerror(rc));
 		goto fail;
 	}
 	if (p->config_file != NULL) {
@@ -483,8 +483,8 @@ rd_dns_mx(struct rd_dns *d, const char *domain, char *mx_out, size_t mx_len)
 			if (dns_poll_once(d, &left) == -1)
 				break;
 		} else
-			(void)pthread_cond_timedwait(&d->cond, &d->lock,
-			    &deadline);
+			(void)pthread_cond_timedwait(
+			    &d->cond, &d->lock, &deadline);
 	}
 	if (q->done) {
 		answer = q->answer;

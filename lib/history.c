@@ -807,7 +807,7 @@ call_connect(const struct rd_history *h, struct hist_call *call)
 	const char *argv[3];
 	size_t len[3];
 	char db[16], text[HIST_ERR_MAX];
-	int argc, r = 0;
+	int argc, i, r = 0;
 
 	call->nprefix = 0;
 	call->ncmd = 0;
@@ -833,20 +833,24 @@ call_connect(const struct rd_history *h, struct hist_call *call)
 		    rd_text_log_str(text, sizeof(text), call->c->errstr));
 		return (-1);
 	}
+	/* AUTH password, or AUTH user password (Redis 6 ACL). */
 	if (h->url.pass[0] != '\0' || h->url.user[0] != '\0') {
 		argc = 0;
-		argv[argc] = "AUTH", len[argc++] = 4;
+		argv[argc++] = "AUTH";
 		if (h->url.user[0] != '\0')
-			argv[argc] = h->url.user,
-			len[argc++] = strlen(h->url.user);
-		argv[argc] = h->url.pass, len[argc++] = strlen(h->url.pass);
+			argv[argc++] = h->url.user;
+		argv[argc++] = h->url.pass;
+		for (i = 0; i < argc; i++)
+			len[i] = strlen(argv[i]);
 		r |= redisAppendCommandArgv(call->c, argc, argv, len);
 		call->prefix_cmd[call->nprefix++] = "AUTH";
 	}
 	if (h->url.db != 0) {
 		snprintf(db, sizeof(db), "%u", h->url.db);
-		argv[0] = "SELECT", len[0] = 6;
-		argv[1] = db, len[1] = strlen(db);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		len[0] = strlen(argv[0]);
+		len[1] = strlen(argv[1]);
 		r |= redisAppendCommandArgv(call->c, 2, argv, len);
 		call->prefix_cmd[call->nprefix++] = "SELECT";
 	}

@@ -63,11 +63,11 @@
 extern char **environ;
 
 #define PC_KEY "ImportPostfix"
-#define PC_TIMEOUT_MS 10000	  /* per postconf run */
-#define PC_OUT_MAX (4u << 20)	  /* postconf's stdout */
-#define PC_ERR_MAX 8192u	  /* postconf's stderr, for the error text */
-#define PC_FILE_MAX (1u << 20)	  /* a "/file/name" list */
-#define PC_FILE_DEPTH 4		  /* files naming files */
+#define PC_TIMEOUT_MS 10000    /* per postconf run */
+#define PC_OUT_MAX (4u << 20)  /* postconf's stdout */
+#define PC_ERR_MAX 8192u       /* postconf's stderr, for the error text */
+#define PC_FILE_MAX (1u << 20) /* a "/file/name" list */
+#define PC_FILE_DEPTH 4        /* files naming files */
 #define PC_ARGS_MAX 16
 #define PC_SEP ", \t\r\n"
 
@@ -88,22 +88,22 @@ enum pc_param {
 };
 
 static const char *const pc_names[PC_NPARAMS] = {
-	"mydestination",
-	"virtual_mailbox_domains",
-	"virtual_alias_domains",
-	"relay_domains",
-	"mynetworks",
-	"smtpd_tls_auth_only",
-	"myhostname",
-	"parent_domain_matches_subdomains",
+    "mydestination",
+    "virtual_mailbox_domains",
+    "virtual_alias_domains",
+    "relay_domains",
+    "mynetworks",
+    "smtpd_tls_auth_only",
+    "myhostname",
+    "parent_domain_matches_subdomains",
 };
 
 /* One list parameter and where its entries go. */
 struct pc_list {
-	enum pc_param idx;	  /* PC_MYDEST */
-	const char *param;	  /* "mydestination" */
-	const char *key;	  /* relaydiag's key, for the hint */
-	const char *what;	  /* "domains", "networks" */
+	enum pc_param idx;        /* PC_MYDEST */
+	const char *param;        /* "mydestination" */
+	const char *key;          /* relaydiag's key, for the hint */
+	const char *what;         /* "domains", "networks" */
 	struct rd_domainset *dom; /* one of dom, net */
 	struct rd_netset *net;
 	bool parent_matches; /* also add ".domain" (relay_domains) */
@@ -111,24 +111,23 @@ struct pc_list {
 
 struct pc_ctx {
 	struct rd_config *cfg;
-	const char *bin;    /* postconf */
-	const char *dir;    /* -c DIR, or NULL */
-	size_t dropped;	    /* warnings beyond RD_CONFIG_WARNINGS_MAX */
+	const char *bin; /* postconf */
+	const char *dir; /* -c DIR, or NULL */
+	size_t dropped;  /* warnings beyond RD_CONFIG_WARNINGS_MAX */
 	struct rd_err *err;
 };
 
 /* One master.cf service: an smtpd listener, with what -o says. */
 struct pc_service {
 	char name[256]; /* "submission", "127.0.0.1:2587" */
-	bool wrapper;	/* -o smtpd_tls_wrappermode=yes */
-	bool sasl;	/* -o smtpd_sasl_auth_enable=yes */
-	bool encrypt;	/* -o smtpd_tls_security_level=encrypt */
+	bool wrapper;   /* -o smtpd_tls_wrappermode=yes */
+	bool sasl;      /* -o smtpd_sasl_auth_enable=yes */
+	bool encrypt;   /* -o smtpd_tls_security_level=encrypt */
 };
 
 /* pc_warn - append one warning (made safe to log) to cfg->warnings */
-static void
-pc_warn(struct pc_ctx *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void pc_warn(struct pc_ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 pc_warn(struct pc_ctx *x, const char *fmt, ...)
@@ -182,7 +181,7 @@ pc_ms_left(const struct timespec *deadline)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
 	if (ms <= 0)
 		return (0);
 	return (ms > INT_MAX ? INT_MAX : (int)ms);
@@ -229,8 +228,8 @@ pc_first_line(const char *text, char *out, size_t outlen)
  * and the read ends, or an errno value.
  */
 static int
-pc_spawn(const char *bin, char *const argv[], pid_t *pid, int *outfd,
-    int *errfd)
+pc_spawn(
+    const char *bin, char *const argv[], pid_t *pid, int *outfd, int *errfd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -310,7 +309,8 @@ pc_collect(int fds[2], struct rd_buf *bufs[2], const size_t max[2],
 					rd_buf_add(bufs[i], tmp, (size_t)n);
 				else
 					over[i] = true;
-			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+			} else if (n == 0 ||
+				   (errno != EINTR && errno != EAGAIN)) {
 				(void)close(fds[i]);
 				fds[i] = -1;
 			}
@@ -338,8 +338,8 @@ pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
 	char *argv[PC_ARGS_MAX + 4];
 	struct rd_buf errbuf, cmd;
 	struct rd_buf *bufs[2];
-	const size_t max[2] = { PC_OUT_MAX, PC_ERR_MAX };
-	bool over[2] = { false, false };
+	const size_t max[2] = {PC_OUT_MAX, PC_ERR_MAX};
+	bool over[2] = {false, false};
 	struct timespec deadline;
 	char ebuf[128], why[256];
 	const char *source = x->dir != NULL ? x->dir : PC_KEY;
@@ -408,8 +408,8 @@ pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
 		goto done;
 	}
 	if (over[0]) {
-		rd_err_set(x->err, source, 0, "%s: more than %u bytes of output",
-		    cmd.data, PC_OUT_MAX);
+		rd_err_set(x->err, source, 0,
+		    "%s: more than %u bytes of output", cmd.data, PC_OUT_MAX);
 		goto done;
 	}
 	if (errout != NULL)
@@ -522,8 +522,8 @@ pc_is_table(const char *entry)
 
 	if (!(*p >= 'a' && *p <= 'z'))
 		return (false);
-	while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-	    *p == '_')
+	while (
+	    (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
 		p++;
 	return (*p == ':' && p[1] != ':'); /* not "fe::1" */
 }
@@ -533,8 +533,7 @@ static void pc_entry(struct pc_ctx *x, const struct pc_list *l,
 
 /* pc_file - a "/file/name" entry: its entries, one or more per line */
 static void
-pc_file(struct pc_ctx *x, const struct pc_list *l, const char *path,
-    int depth)
+pc_file(struct pc_ctx *x, const struct pc_list *l, const char *path, int depth)
 {
 	struct rd_buf text, where;
 	char ebuf[128], chunk[4096];
@@ -558,14 +557,13 @@ pc_file(struct pc_ctx *x, const struct pc_list *l, const char *path,
 	}
 	rd_buf_init(&text);
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 &&
-	    text.len + n <= PC_FILE_MAX)
+	       text.len + n <= PC_FILE_MAX)
 		rd_buf_add(&text, chunk, n);
 	if (n > 0 || ferror(fp))
 		pc_warn(x,
 		    "%s: %s: %s; its entries are ignored: list the %s in %s",
-		    l->param, path,
-		    n > 0 ? "larger than 1 MiB" : "read error", l->what,
-		    l->key);
+		    l->param, path, n > 0 ? "larger than 1 MiB" : "read error",
+		    l->what, l->key);
 	(void)fclose(fp);
 	if (n > 0) {
 		rd_buf_free(&text);
@@ -673,8 +671,9 @@ pc_refers(const char *value, const char *name, size_t nlen)
 			return (true);
 		if (strncmp(p + 1, name, nlen) == 0) {
 			c = p[1 + nlen];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') || c == '_'))
+			if (!((c >= 'a' && c <= 'z') ||
+				(c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '_'))
 				return (true);
 		}
 	}
@@ -688,7 +687,7 @@ pc_said_before(const char *errtext, const char *name, size_t nlen)
 	const char *p;
 
 	for (p = errtext; (p = strstr(p, pc_undef_mark)) != NULL && p < name;
-	    p++) {
+	     p++) {
 		p += sizeof(pc_undef_mark) - 1;
 		if (p < name && strncmp(p, name, nlen) == 0 &&
 		    strchr(" \t\r\n", p[nlen]) != NULL)
@@ -703,8 +702,8 @@ pc_said_before(const char *errtext, const char *name, size_t nlen)
  * find which of our raw values refer to it.
  */
 static int
-pc_undefined(struct pc_ctx *x, const char *errtext,
-    const struct pc_list *lists, size_t nlists)
+pc_undefined(struct pc_ctx *x, const char *errtext, const struct pc_list *lists,
+    size_t nlists)
 {
 	const char *args[PC_NPARAMS];
 	char *raw[PC_NPARAMS];
@@ -774,8 +773,8 @@ pc_port(const char *service)
 static bool
 pc_named_submission(const char *service)
 {
-	static const char *const names[] = { "submission", "submissions",
-		"smtps", "ssmtp", "587", "465" };
+	static const char *const names[] = {
+	    "submission", "submissions", "smtps", "ssmtp", "587", "465"};
 	const char *p;
 	size_t i;
 
@@ -807,8 +806,8 @@ pc_find_service(struct pc_service *sv, size_t n, const char *name)
  * (postconf -P -x). ports gets at most RD_CONFIG_PORTS_MAX.
  */
 static int
-pc_services(struct pc_ctx *x, char *mtext, char *ptext,
-    unsigned short *ports, size_t *nports)
+pc_services(struct pc_ctx *x, char *mtext, char *ptext, unsigned short *ports,
+    size_t *nports)
 {
 	struct pc_service *sv, *s;
 	char *p, *line, *f[8], *tok, *value, *slash, *type;
@@ -906,8 +905,8 @@ int
 rd_postconf_import(struct rd_config *cfg, const char *config_dir,
     const char *postconf_bin, struct rd_err *err)
 {
-	static const char *const args_m[] = { "-M" };
-	static const char *const args_p[] = { "-P", "-x" };
+	static const char *const args_m[] = {"-M"};
+	static const char *const args_p[] = {"-P", "-x"};
 	const char *args_x[PC_NPARAMS + 1];
 	struct pc_ctx x;
 	struct pc_list lists[5];
@@ -964,17 +963,17 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 		(cfg->relay_domains = rd_domainset_new()) == NULL) ||
 	    (vals[PC_MYNET] != NULL && (trusted = rd_netset_new()) == NULL))
 		goto oom;
-	lists[nlists++] = (struct pc_list){ PC_MYDEST, "mydestination",
-		"LocalDomains", "domains", cfg->local_domains, NULL, false };
-	lists[nlists++] = (struct pc_list){ PC_VMBOX, "virtual_mailbox_domains",
-		"LocalDomains", "domains", cfg->local_domains, NULL, false };
-	lists[nlists++] = (struct pc_list){ PC_VALIAS, "virtual_alias_domains",
-		"LocalDomains", "domains", cfg->local_domains, NULL, false };
-	lists[nlists++] = (struct pc_list){ PC_RELAY, "relay_domains",
-		"RelayDomains", "domains", cfg->relay_domains, NULL,
-		pc_has_word(vals[PC_PARENT], "relay_domains") };
-	lists[nlists++] = (struct pc_list){ PC_MYNET, "mynetworks",
-		"TrustedNetworks", "networks", NULL, trusted, false };
+	lists[nlists++] = (struct pc_list){PC_MYDEST, "mydestination",
+	    "LocalDomains", "domains", cfg->local_domains, NULL, false};
+	lists[nlists++] = (struct pc_list){PC_VMBOX, "virtual_mailbox_domains",
+	    "LocalDomains", "domains", cfg->local_domains, NULL, false};
+	lists[nlists++] = (struct pc_list){PC_VALIAS, "virtual_alias_domains",
+	    "LocalDomains", "domains", cfg->local_domains, NULL, false};
+	lists[nlists++] = (struct pc_list){PC_RELAY, "relay_domains",
+	    "RelayDomains", "domains", cfg->relay_domains, NULL,
+	    pc_has_word(vals[PC_PARENT], "relay_domains")};
+	lists[nlists++] = (struct pc_list){PC_MYNET, "mynetworks",
+	    "TrustedNetworks", "networks", NULL, trusted, false};
 	/* It may run postconf once more: before cfg changes. */
 	if (pc_undefined(&x, xerr.data, lists, nlists) == -1)
 		goto done;
@@ -1019,8 +1018,8 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	rc = 0;
 	goto done;
 oom:
-	rd_err_set(err, config_dir != NULL ? config_dir : PC_KEY, 0,
-	    "out of memory");
+	rd_err_set(
+	    err, config_dir != NULL ? config_dir : PC_KEY, 0, "out of memory");
 done:
 	rd_netset_free(trusted);
 	rd_buf_free(&xout);

@@ -57,7 +57,7 @@ case $secs in
 	exit 2 ;;
 esac
 all="fuzz_addr fuzz_config fuzz_netset fuzz_domainset fuzz_mta_text
-fuzz_reply fuzz_event fuzz_session"
+fuzz_rules fuzz_reply fuzz_event fuzz_session"
 targets=${*:-$all}
 
 cc=${FUZZ_CC:-clang}

@@ -83,7 +83,7 @@ struct rd_facts {
 };
 
 #define RD_DIAG_TEXT_MAX	512
-#define RD_DIAG_FACTS_MAX	8
+#define RD_DIAG_FACTS_MAX	12
 #define RD_DIAG_FACT_MAX	160
 
 struct rd_diagnosis {

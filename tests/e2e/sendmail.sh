@@ -171,6 +171,7 @@ rd_e2e_sm_fetch() {
 		"$root/usr/share/sendmail/cf/m4/cf.m4"; do
 		[ -e "$f" ] || rd_e2e_bail "sendmail packages: $f missing in the unpacked tree (remove $RD_SM_CACHE to fetch again)"
 	done
+	_rd_sm_check_libs
 }
 
 _rd_sm_env() {	# CMD...: run an unpacked binary with its libraries
@@ -178,12 +179,37 @@ _rd_sm_env() {	# CMD...: run an unpacked binary with its libraries
 		"$@"
 }
 
+_rd_sm_check_libs() {
+	local f missing
+	for f in "$RD_SM_BIN" "$RD_SM_ROOT/usr/sbin/saslpasswd2" "$RD_SM_ROOT/usr/bin/m4"; do
+		missing=$(_rd_sm_env ldd "$f" 2>&1 | awk '/not found/ { print $1 }' | sort -u | tr '\n' ' ')
+		[ -z "$missing" ] ||
+			rd_e2e_bail "$f: shared libraries not found: $missing(install them with apt-get; see scripts/install-deps.sh)"
+	done
+}
+
+# rd_e2e_sm_compiled_with NAME: 0 when the unpacked sendmail was built with
+# NAME (a "Compiled with:" or "FFR Defines:" word of sendmail -d0.13)
+rd_e2e_sm_compiled_with() {
+	[ -n "${RD_SM_ROOT:-}" ] || rd_e2e_sm_fetch
+	if [ -z "${_RD_SM_DEFINES:-}" ]; then
+		# in its own UTS namespace: see rd_e2e_start_sendmail
+		_RD_SM_DEFINES=$(unshare --uts sh -c 'hostname "$0" && exec "$@"' \
+			"$RD_SM_HOSTNAME" env \
+			LD_LIBRARY_PATH="$RD_SM_ROOT/usr/lib/x86_64-linux-gnu:$RD_SM_ROOT/lib/x86_64-linux-gnu" \
+			"$RD_SM_BIN" -d0.13 -bt -C /dev/null </dev/null 2>&1 |
+			sed -n '/Compiled with:/,/Canonical name:/p')
+	fi
+	[[ " $(echo $_RD_SM_DEFINES) " == *" $1 "* ]]
+}
+
 # --------------------------------------------------------------- config --
 
 _rd_sm_saslpasswd() {	# USER@DOMAIN PASSWORD
-	local u=${1%@*} realm=${1#*@} bin
-	bin=$(command -v saslpasswd2 || echo "$RD_SM_ROOT/usr/sbin/saslpasswd2")
-	printf '%s' "$2" | _rd_sm_env "$bin" -p -c -a Sendmail \
+	local u=${1%@*} realm=${1#*@}
+	# the unpacked one: sasl2-bin is not installed (its saslauthd would be
+	# one more system daemon); it needs only libsasl2-2
+	printf '%s' "$2" | _rd_sm_env "$RD_SM_ROOT/usr/sbin/saslpasswd2" -p -c -a Sendmail \
 		-f "$RD_SM_DIR/sasl/sasldb2" -u "$realm" "$u" ||
 		rd_e2e_bail "saslpasswd2 could not add $1 to $RD_SM_DIR/sasl/sasldb2"
 }
@@ -363,9 +389,15 @@ rd_e2e_start_sendmail() {
 	# (e.g. "vm", in /etc/hosts only) makes it sleep 60 s ("My unqualified
 	# host name ... unknown; sleeping for retry"). So it runs in its own UTS
 	# namespace whose host name is $RD_SM_HOSTNAME (the .cf's $j too).
+	# And in its own PID namespace, as its init: Sendmail's delivery
+	# processes and mailers call setsid(), so they leave the session that
+	# lib.sh tracks (a hung one outlived a test run); when the namespace's
+	# init exits, the kernel kills every process left in it. unshare is
+	# the session leader (--kill-child: if unshare dies, sendmail gets
+	# SIGTERM).
 	# Sendmail empties its environment at startup: SASL_CONF_PATH is set
 	# by an E line of the .cf instead (see _rd_sm_write_config).
-	_rd_spawn sendmail "$RD_SM_LOG" unshare --uts \
+	_rd_spawn sendmail "$RD_SM_LOG" unshare --uts --pid --fork --kill-child=SIGTERM \
 		sh -c 'hostname "$0" && exec "$@"' "$RD_SM_HOSTNAME" env \
 		LD_LIBRARY_PATH="$RD_SM_ROOT/usr/lib/x86_64-linux-gnu:$RD_SM_ROOT/lib/x86_64-linux-gnu" \
 		"$RD_SM_BIN" -C "$RD_SM_CF" -bD -q1m -X "$RD_SM_XLOG" "${flags[@]}"
@@ -386,8 +418,11 @@ rd_e2e_start_sendmail() {
 
 _rd_sm_stop_quiet() {
 	[ -n "${_RD_SID[sendmail]:-}" ] || return 0
-	# the daemon's SIGTERM handler signals its children, then exits
-	_rd_stop_session sendmail 10
+	# unshare ignores SIGTERM while it waits for its child: signal the
+	# whole session (unshare and sendmail); sendmail's SIGTERM handler
+	# signals its children and exits, the kernel kills what is left in
+	# its PID namespace, and unshare exits with it
+	_rd_stop_session sendmail 10 all
 }
 
 rd_e2e_stop_sendmail() {

@@ -3,11 +3,14 @@
  *
  * rd_config_load takes a path, so each run writes the input to a file in a
  * private directory (under /dev/shm when it exists, else $TMPDIR or /tmp),
- * made once per process. Two list files sit next to it ("domains", "nets")
- * so "file:domains" and "file:nets" reach the list-file reader. An input
- * that names a list file by a path with '/' ("file:/dev/zero",
- * "file:../x") is skipped: it would read the host's files, which is the
- * administrator's business, not an attacker's.
+ * made once per process. Files sit next to it so that the readers of
+ * other files are reached too: "domains" and "nets" for "file:domains"
+ * and "file:nets", "rules" for ReplyRules, "templates" for TemplateFile.
+ * Skipped, because they would read the host's files or run programs (the
+ * administrator's business, not an attacker's): a "file:" entry, or a
+ * ReplyRules or TemplateFile line, that names a path with '/'
+ * ("file:/dev/zero", "ReplyRules ../x"), and ImportPostfix (it runs
+ * postconf).
  *
  * Invariants: an error names the file and is one printable line; a
  * loaded configuration has the shapes config.h promises (mode in range,
@@ -46,15 +49,31 @@ write_file(const char *path, const void *p, size_t n)
 	}
 }
 
+/* The files next to the config: name, contents. */
+static const char *const conf_files[][2] = {
+	{ "domains", "example.org, .example.org\n# comment\n"
+	    "backup.example.net\n" },
+	{ "nets", "192.0.2.0/24 [2001:db8::]/32\n10.0.0.0/8\n" },
+	{ "rules", "# local rules\nrelay\trelay access denied\n"
+	    "mta.rbl-listed\t/(listed|blacklisted) (at|in|by) /\n"
+	    "rcpt.unknown-user\tno such mailbox  # Exim\n" },
+	{ "templates", "relay.no-auth summary ${client} may not relay to "
+	    "${rcpt} (${helo}, port ${port}).\n"
+	    "relay.no-auth remedy_client Log in first, ${user}.\n" },
+};
+#define NFILES	(sizeof(conf_files) / sizeof(conf_files[0]))
+
 static void
 cleanup(void)
 {
 	char path[400];
+	size_t i;
 
-	snprintf(path, sizeof(path), "%s/domains", conf_dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/nets", conf_dir);
-	unlink(path);
+	for (i = 0; i < NFILES; i++) {
+		snprintf(path, sizeof(path), "%s/%s", conf_dir,
+		    conf_files[i][0]);
+		unlink(path);
+	}
 	unlink(conf_path);
 	rmdir(conf_dir);
 }
@@ -62,12 +81,10 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char domains[] = "example.org, .example.org\n"
-	    "# comment\nbackup.example.net\n";
-	static const char nets[] = "192.0.2.0/24 [2001:db8::]/32\n10.0.0.0/8\n";
 	const char *tmp = getenv("TMPDIR");
 	char path[400];
 	struct stat st;
+	size_t i;
 
 	(void)argc;
 	(void)argv;
@@ -83,19 +100,42 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	snprintf(conf_path, sizeof(conf_path), "%s/relaydiag.conf", conf_dir);
-	snprintf(path, sizeof(path), "%s/domains", conf_dir);
-	write_file(path, domains, sizeof(domains) - 1);
-	snprintf(path, sizeof(path), "%s/nets", conf_dir);
-	write_file(path, nets, sizeof(nets) - 1);
+	for (i = 0; i < NFILES; i++) {
+		snprintf(path, sizeof(path), "%s/%s", conf_dir,
+		    conf_files[i][0]);
+		write_file(path, conf_files[i][1], strlen(conf_files[i][1]));
+	}
 	atexit(cleanup);
 	return (0);
 }
 
-/* names_outside - whether a "file:" entry names a path with '/' */
+/* is_key - whether the line p[0..n) starts with key (ASCII case folded) */
+static bool
+is_key(const uint8_t *p, size_t n, const char *key)
+{
+	size_t i, k = strlen(key);
+
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	if (n < k || (n > k && p[k] != ' ' && p[k] != '\t'))
+		return (false);
+	for (i = 0; i < k; i++)
+		if ((p[i] | 0x20) != (key[i] | 0x20))
+			return (false);
+	return (true);
+}
+
+/*
+ * names_outside - whether the input would make rd_config_load read a file
+ * outside our directory or run a program (see the comment at the top).
+ */
 static bool
 names_outside(const uint8_t *data, size_t size)
 {
-	size_t i, j;
+	const uint8_t *line, *end, *nl;
+	size_t i, j, n;
 
 	for (i = 0; i + 5 <= size; i++) {
 		if (memcmp(data + i, "file:", 5) != 0)
@@ -104,6 +144,18 @@ names_outside(const uint8_t *data, size_t size)
 		    data[j] != ',' && data[j] != '\n'; j++)
 			if (data[j] == '/')
 				return (true);
+	}
+	for (line = data, end = data + size; line < end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end;
+		n = (size_t)(nl - line);
+		if (is_key(line, n, "ImportPostfix"))
+			return (true);
+		if ((is_key(line, n, "ReplyRules") ||
+		    is_key(line, n, "TemplateFile")) &&
+		    memchr(line, '/', n) != NULL)
+			return (true);
 	}
 	return (false);
 }

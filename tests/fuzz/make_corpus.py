@@ -154,6 +154,21 @@ cfg += [
      b"LocalDomains .example.org\nTLSAuthOnly no\n"),
     ("hostile", b"Mode\tenforce\x00\nHostName mx\xff.test\r\n"
      b"HeaderName X-%s%n\n"),
+    ("diagnosis", b"Mode enforce\nRelayGate yes\nReplyRules rules\n"
+     b"TemplateFile templates\n"
+     b"Action relay.no-auth=reject, sender.login-mismatch=header\n"
+     b"Action relay.probe=tempfail alert.relay-probe=none\n"),
+    ("history-dns", b"HistoryWindow 86400\nProbeWindow 600\n"
+     b"ProbeDomains 3\nAlertProbeAttempts 20\nOutageWindow 900\n"
+     b"OutageSenders 5\nHistoryCacheSize 10000\nHistoryTimeout 50\n"
+     b"MXCheck yes\nMXHosts mx.example.org, mx2.example.org\n"
+     b"DNSTimeout 500\nDNSConfig /etc/unbound/unbound.conf\n"),
+    ("events", b"RedisURL redis://user:pw@[::1]:6379/2\nRedisMaxLen 100000\n"
+     b"RedisTimeout 1000\nEventQueueSize 65536\nSpoolMaxSize 256M\n"
+     b"SpoolDropPolicy newest\nHashPersonalData yes\n"
+     b"HashKeyFile /etc/relaydiag/hash.key\n"),
+    ("bad-values", b"SpoolMaxSize 2000000G\nAction alert.auth-outage=reject\n"
+     b"ProbeDomains 0\nAction x=\n"),
 ]
 write("fuzz_config", cfg)
 
@@ -237,6 +252,31 @@ mta = [
      + tail()),
 ]
 write("fuzz_mta_text", mta)
+
+# ---- fuzz_rules: an admin's rules, then reply texts ----------------------
+with open(os.path.join(TOP, "conf", "reply-rules"), "rb") as fp:
+    shipped = fp.read()
+TEXTS = ["Relay access denied", "Client host rejected: Access denied",
+         "Recipient address rejected: User unknown in virtual mailbox table",
+         "Service unavailable; Client host [192.0.2.5] blocked using "
+         "zen.spamhaus.org", "relaying is not permitted",
+         "Sender address rejected: undeliverable address: host "
+         "mx[1.2.3.4] said: 550 5.1.1 User unknown",
+         "Rejected: see https://example.test/why"]
+write("fuzz_rules", [
+    ("shipped", fields(shipped, *TEXTS)),
+    ("empty", fields("", *TEXTS)),
+    ("local", fields("relay  relay access denied  # ours\n"
+                     "mta.rbl-listed /(listed|blacklisted) (at|in) /\n"
+                     "rcpt.unknown-user\tno such mailbox\r\n",
+                     "listed at zen", "No Such Mailbox here")),
+    ("errors", fields("nonsense.id some text\n", "x")),
+    ("bad-regex", fields("relay /(unclosed/\n", "x")),
+    ("no-pattern", fields("# comment\n\nrelay\n", "x")),
+    ("long-line", fields("relay " + "x" * 1100 + "\n", "x")),
+    ("hostile", fields("relay /^$/\nrelay //\nrelay /\n", "",
+                       "\xff" * 1100, "\r\n%s", "RELAY\tACCESS")),
+])
 
 # ---- fuzz_reply: flags, more, text, facts, [summary, remedy], eid, header --
 def reply(flags, more, text, client, helo, port, user, rcpt, eid, host,

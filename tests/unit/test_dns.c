@@ -41,13 +41,14 @@
 
 /* A lookup that must wait for its deadline may overrun it by this much. */
 #define SLACK_MS 400
-#define LATE_DELAY_MS 250 /* the late server; under unbound's first RTO (376) */
+#define LATE_DELAY_MS 250 /* the late server; under unbound's first RTO (376)  \
+			   */
 
 struct fixture {
-	char dir[64];	   /* mkdtemp */
-	char conf[128];	   /* dir/unbound.conf */
-	int dead_fd;	   /* bound, never read: never answers */
-	int late_fd;	   /* answers after LATE_DELAY_MS */
+	char dir[64];   /* mkdtemp */
+	char conf[128]; /* dir/unbound.conf */
+	int dead_fd;    /* bound, never read: never answers */
+	int late_fd;    /* answers after LATE_DELAY_MS */
 	unsigned short dead_port, late_port;
 	pthread_t late_thread;
 	atomic_bool stop;
@@ -110,16 +111,16 @@ late_reply(const unsigned char *q, size_t n, unsigned char *r, size_t rlen)
 		return (0);
 	memcpy(r, q, qend);
 	r[2] = 0x80 | (q[2] & 0x79) | 0x04; /* QR, opcode and RD kept, AA */
-	r[3] = 0x80;			    /* RA, NOERROR */
-	memset(r + 6, 0, 6);		    /* AN/NS/AR counts */
+	r[3] = 0x80;                        /* RA, NOERROR */
+	memset(r + 6, 0, 6);                /* AN/NS/AR counts */
 	if (qtype != 15)
 		return (qend);
 	r[7] = 1;
 	i = qend;
 	r[i++] = 0xc0; /* a pointer to the question's name */
 	r[i++] = 12;
-	r[i++] = 0, r[i++] = 15; /* MX */
-	r[i++] = 0, r[i++] = 1;	 /* IN */
+	r[i++] = 0, r[i++] = 15;                           /* MX */
+	r[i++] = 0, r[i++] = 1;                            /* IN */
 	r[i++] = 0, r[i++] = 0, r[i++] = 1, r[i++] = 0x2c; /* TTL 300 */
 	r[i++] = 0, r[i++] = (unsigned char)(2 + sizeof(mx));
 	r[i++] = 0, r[i++] = 10;
@@ -153,8 +154,8 @@ late_main(void *arg)
 		if ((rn = late_reply(q, (size_t)n, r, sizeof(r))) == 0)
 			continue;
 		usleep(LATE_DELAY_MS * 1000);
-		(void)sendto(fx.late_fd, r, rn, 0, (struct sockaddr *)&from,
-		    flen);
+		(void)sendto(
+		    fx.late_fd, r, rn, 0, (struct sockaddr *)&from, flen);
 	}
 	return (NULL);
 }
@@ -165,8 +166,8 @@ write_file(const char *name, const char *text, char *out, size_t outlen)
 {
 	FILE *fp;
 
-	assert_true((size_t)snprintf(out, outlen, "%s/%s", fx.dir, name) <
-	    outlen);
+	assert_true(
+	    (size_t)snprintf(out, outlen, "%s/%s", fx.dir, name) < outlen);
 	assert_non_null(fp = fopen(out, "w"));
 	assert_true(fputs(text, fp) >= 0);
 	assert_int_equal(fclose(fp), 0);
@@ -215,8 +216,8 @@ group_setup(void **state)
 	fx.late_fd = udp_loopback(&fx.late_port);
 	atomic_init(&fx.stop, false);
 	atomic_init(&fx.late_queries, 0);
-	assert_int_equal(pthread_create(&fx.late_thread, NULL, late_main, NULL),
-	    0);
+	assert_int_equal(
+	    pthread_create(&fx.late_thread, NULL, late_main, NULL), 0);
 	(void)snprintf(
 	    text, sizeof(text), conf_fmt, fx.late_port, fx.dead_port);
 	write_file("unbound.conf", text, fx.conf, sizeof(fx.conf));
@@ -252,7 +253,7 @@ group_teardown(void **state)
 static struct rd_dns *
 new_resolver(unsigned timeout_ms)
 {
-	struct rd_dns_params p = { fx.conf, timeout_ms, fx.ours };
+	struct rd_dns_params p = {fx.conf, timeout_ms, fx.ours};
 	struct rd_dns *d;
 	struct rd_err e;
 	char buf[1024];
@@ -314,8 +315,7 @@ check_case(struct rd_dns *d, const struct mx_case *c)
 	if (got == c->want && strcmp(mx, c->want_mx) == 0)
 		return (true);
 	print_error("%s: got %s \"%s\", want %s \"%s\"\n", c->name,
-	    rd_mx_answer_name(got), mx, rd_mx_answer_name(c->want),
-	    c->want_mx);
+	    rd_mx_answer_name(got), mx, rd_mx_answer_name(c->want), c->want_mx);
 	return (false);
 }
 
@@ -345,14 +345,14 @@ test_mx_out_is_optional_and_cut_safely(void **state)
 	char small[6];
 
 	(void)state;
-	assert_int_equal(rd_dns_mx(d, "here.relaydiag.test", NULL, 0),
-	    RD_MX_HERE);
+	assert_int_equal(
+	    rd_dns_mx(d, "here.relaydiag.test", NULL, 0), RD_MX_HERE);
 	assert_int_equal(
 	    rd_dns_mx(d, "here.relaydiag.test", small, sizeof(small)),
 	    RD_MX_HERE);
 	assert_string_equal(small, "mx.re");
-	assert_int_equal(rd_dns_mx(NULL, "here.relaydiag.test", small, 6),
-	    RD_MX_UNKNOWN);
+	assert_int_equal(
+	    rd_dns_mx(NULL, "here.relaydiag.test", small, 6), RD_MX_UNKNOWN);
 	assert_string_equal(small, "");
 	assert_int_equal(rd_dns_mx(d, NULL, NULL, 0), RD_MX_UNKNOWN);
 	rd_dns_free(d);
@@ -368,16 +368,16 @@ test_deadline_is_honoured(void **state)
 
 	(void)state;
 	t0 = now_ms();
-	assert_int_equal(rd_dns_mx(d, "dead.example", mx, sizeof(mx)),
-	    RD_MX_UNKNOWN);
+	assert_int_equal(
+	    rd_dns_mx(d, "dead.example", mx, sizeof(mx)), RD_MX_UNKNOWN);
 	took = now_ms() - t0;
 	assert_string_equal(mx, "");
 	if (took < 190 || took > 200 + SLACK_MS)
 		fail_msg("timeout: returned after %lld ms, want 200 ms", took);
 	/* Local data answers at once, whatever is pending. */
 	t0 = now_ms();
-	assert_int_equal(rd_dns_mx(d, "here.relaydiag.test", NULL, 0),
-	    RD_MX_HERE);
+	assert_int_equal(
+	    rd_dns_mx(d, "here.relaydiag.test", NULL, 0), RD_MX_HERE);
 	took = now_ms() - t0;
 	if (took > 150)
 		fail_msg("local data behind a dead query: %lld ms", took);
@@ -394,18 +394,18 @@ test_late_answer_lands_in_cache(void **state)
 
 	(void)state;
 	t0 = now_ms();
-	assert_int_equal(rd_dns_mx(d, "mail.slow.example", mx, sizeof(mx)),
-	    RD_MX_UNKNOWN);
+	assert_int_equal(
+	    rd_dns_mx(d, "mail.slow.example", mx, sizeof(mx)), RD_MX_UNKNOWN);
 	took = now_ms() - t0;
 	if (took > 100 + SLACK_MS)
-		fail_msg("slow server: returned after %lld ms, want 100 ms",
-		    took);
+		fail_msg(
+		    "slow server: returned after %lld ms, want 100 ms", took);
 	/* The server answers after LATE_DELAY_MS; unbound caches it. */
 	usleep((LATE_DELAY_MS + 400) * 1000);
 	assert_true(atomic_load(&fx.late_queries) >= 1);
 	/* A fresh query would take LATE_DELAY_MS > 100 ms: this is cache. */
-	assert_int_equal(rd_dns_mx(d, "MAIL.slow.example.", mx, sizeof(mx)),
-	    RD_MX_HERE);
+	assert_int_equal(
+	    rd_dns_mx(d, "MAIL.slow.example.", mx, sizeof(mx)), RD_MX_HERE);
 	assert_string_equal(mx, "mx.relaydiag.test");
 	rd_dns_free(d);
 }
@@ -413,7 +413,7 @@ test_late_answer_lands_in_cache(void **state)
 static void
 test_bad_configuration_is_an_error(void **state)
 {
-	struct rd_dns_params p = { NULL, 100, NULL };
+	struct rd_dns_params p = {NULL, 100, NULL};
 	struct rd_dns *d;
 	struct rd_err e;
 	char path[128];
@@ -459,7 +459,7 @@ struct worker {
 	unsigned seed;
 	int nfail;
 	long long worst_ms; /* the slowest dead lookup */
-	bool dead;	    /* ask dead.example too */
+	bool dead;          /* ask dead.example too */
 };
 
 /* worker_main - N_ROUNDS lookups over the cases, in a thread's own order */
@@ -546,14 +546,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_answers_from_local_data),
-		cmocka_unit_test(test_mx_out_is_optional_and_cut_safely),
-		cmocka_unit_test(test_deadline_is_honoured),
-		cmocka_unit_test(test_late_answer_lands_in_cache),
-		cmocka_unit_test(test_bad_configuration_is_an_error),
-		cmocka_unit_test(test_answer_names),
-		cmocka_unit_test(test_concurrent_lookups_from_4_threads),
-		cmocka_unit_test(test_concurrent_deadlines_from_4_threads),
+	    cmocka_unit_test(test_answers_from_local_data),
+	    cmocka_unit_test(test_mx_out_is_optional_and_cut_safely),
+	    cmocka_unit_test(test_deadline_is_honoured),
+	    cmocka_unit_test(test_late_answer_lands_in_cache),
+	    cmocka_unit_test(test_bad_configuration_is_an_error),
+	    cmocka_unit_test(test_answer_names),
+	    cmocka_unit_test(test_concurrent_lookups_from_4_threads),
+	    cmocka_unit_test(test_concurrent_deadlines_from_4_threads),
 	};
 
 	return (cmocka_run_group_tests(tests, group_setup, group_teardown));

@@ -146,9 +146,10 @@ dump_warnings(const struct rd_config *cfg)
 		print_error("  warning: %s\n", cfg->warnings[i]);
 }
 
+/* kind: 'L' local domain, 'R' relay domain, 'N' network, 'M' MX host */
 struct expect {
 	const char *name;
-	int kind; /* 'L' local domain, 'R' relay domain, 'N' network, 'M' MX host */
+	int kind;
 	const char *value;
 	bool want;
 };
@@ -164,13 +165,16 @@ check(const struct rd_config *cfg, const struct expect *x, size_t n)
 	for (i = 0; i < n; i++) {
 		switch (x[i].kind) {
 		case 'L':
-			got = rd_domainset_match(cfg->local_domains, x[i].value);
+			got =
+			    rd_domainset_match(cfg->local_domains, x[i].value);
 			break;
 		case 'R':
-			got = rd_domainset_match(cfg->relay_domains, x[i].value);
+			got =
+			    rd_domainset_match(cfg->relay_domains, x[i].value);
 			break;
 		case 'N':
-			got = rd_netset_match(cfg->trusted_networks, x[i].value);
+			got =
+			    rd_netset_match(cfg->trusted_networks, x[i].value);
 			break;
 		case 'M':
 			got = rd_domainset_match(cfg->mx_hosts, x[i].value);
@@ -225,23 +229,22 @@ static void
 test_seed_report_shapes(void **state)
 {
 	static const struct expect x[] = {
-		{ "$myhostname expanded", 'L', "mail.example.org", true },
-		{ "localhost.$mydomain expanded", 'L', "localhost.example.org",
-		  true },
-		{ "$mydomain expanded", 'L', "example.org", true },
-		{ "plain entry", 'L', "localhost", true },
-		{ "near miss: a sub-domain of $mydomain", 'L',
-		  "other.example.org", false },
-		{ "near miss: not a relay domain", 'R', "example.org", false },
-		{ "mynetworks: IPv4 loopback", 'N', "127.0.0.1", true },
-		{ "mynetworks: IPv4-mapped loopback", 'N', "::ffff:127.0.0.9",
-		  true },
-		{ "mynetworks: IPv6 loopback", 'N', "::1", true },
-		{ "near miss: a LAN address", 'N', "10.0.0.1", false },
-		{ "myhostname names this server's MX", 'M', "mail.example.org",
-		  true },
+	    {"$myhostname expanded", 'L', "mail.example.org", true},
+	    {"localhost.$mydomain expanded", 'L', "localhost.example.org",
+		true},
+	    {"$mydomain expanded", 'L', "example.org", true},
+	    {"plain entry", 'L', "localhost", true},
+	    {"near miss: a sub-domain of $mydomain", 'L', "other.example.org",
+		false},
+	    {"near miss: not a relay domain", 'R', "example.org", false},
+	    {"mynetworks: IPv4 loopback", 'N', "127.0.0.1", true},
+	    {"mynetworks: IPv4-mapped loopback", 'N', "::ffff:127.0.0.9", true},
+	    {"mynetworks: IPv6 loopback", 'N', "::1", true},
+	    {"near miss: a LAN address", 'N', "10.0.0.1", false},
+	    {"myhostname names this server's MX", 'M', "mail.example.org",
+		true},
 	};
-	static const unsigned ports[] = { 587, 2587 };
+	static const unsigned ports[] = {587, 2587};
 	struct fixture *f = *state;
 	int nfail;
 
@@ -280,42 +283,40 @@ static void
 test_list_syntax(void **state)
 {
 	static const struct expect x[] = {
-		{ "a file of entries, two on a line", 'L', "file1.example",
-		  true },
-		{ "a file of entries, second", 'L', "file2.example", true },
-		{ "a file of entries, after a comment", 'L', "fromfile.example",
-		  true },
-		{ "near miss: the negated entry is not added", 'L',
-		  "blocked.example", false },
-		{ "next to an undefined $name", 'L', "alias.example", true },
-		{ "near miss: an inline table's key is not expanded", 'L',
-		  "a.example", false },
-		{ "relay_domains entry", 'R', "relay.example", true },
-		{ "relay_domains: parent_domain_matches_subdomains", 'R',
-		  "sub.relay.example", true },
-		{ "mynetworks: network", 'N', "192.0.2.9", true },
-		{ "mynetworks: from the file", 'N', "198.51.100.3", true },
-		{ "mynetworks: host from the file", 'N', "203.0.113.7", true },
-		{ "mynetworks: IPv6 network", 'N', "2001:db8::1", true },
-		{ "mynetworks replaces the default list", 'N', "127.0.0.1",
-		  false },
-		{ "near miss: the entry with host bits is skipped", 'N',
-		  "10.9.9.9", false },
+	    {"a file of entries, two on a line", 'L', "file1.example", true},
+	    {"a file of entries, second", 'L', "file2.example", true},
+	    {"a file of entries, after a comment", 'L', "fromfile.example",
+		true},
+	    {"near miss: the negated entry is not added", 'L',
+		"blocked.example", false},
+	    {"next to an undefined $name", 'L', "alias.example", true},
+	    {"near miss: an inline table's key is not expanded", 'L',
+		"a.example", false},
+	    {"relay_domains entry", 'R', "relay.example", true},
+	    {"relay_domains: parent_domain_matches_subdomains", 'R',
+		"sub.relay.example", true},
+	    {"mynetworks: network", 'N', "192.0.2.9", true},
+	    {"mynetworks: from the file", 'N', "198.51.100.3", true},
+	    {"mynetworks: host from the file", 'N', "203.0.113.7", true},
+	    {"mynetworks: IPv6 network", 'N', "2001:db8::1", true},
+	    {"mynetworks replaces the default list", 'N', "127.0.0.1", false},
+	    {"near miss: the entry with host bits is skipped", 'N', "10.9.9.9",
+		false},
 	};
 	static const char *const warnings[] = {
-		"mydestination: \"!blocked.example\": negated entries cannot "
-		"be imported",
-		"virtual_alias_domains: $undefined_thing is not defined",
-		"virtual_alias_domains: lookup table inline:{ a.example, "
-		"b.example } cannot be expanded; list its domains in "
-		"LocalDomains",
-		"relay_domains: lookup table hash:/etc/postfix/relay cannot be "
-		"expanded; list its domains in RelayDomains",
-		"mynetworks: \"10.1.2.3/8\" ignored: host bits set",
-		"mynetworks: lookup table cidr:/etc/postfix/nets.cidr cannot "
-		"be expanded; list its networks in TrustedNetworks",
-		"mydestination: \"!negfile.example\" (",
-		"dest.list:3)",
+	    "mydestination: \"!blocked.example\": negated entries cannot "
+	    "be imported",
+	    "virtual_alias_domains: $undefined_thing is not defined",
+	    "virtual_alias_domains: lookup table inline:{ a.example, "
+	    "b.example } cannot be expanded; list its domains in "
+	    "LocalDomains",
+	    "relay_domains: lookup table hash:/etc/postfix/relay cannot be "
+	    "expanded; list its domains in RelayDomains",
+	    "mynetworks: \"10.1.2.3/8\" ignored: host bits set",
+	    "mynetworks: lookup table cidr:/etc/postfix/nets.cidr cannot "
+	    "be expanded; list its networks in TrustedNetworks",
+	    "mydestination: \"!negfile.example\" (",
+	    "dest.list:3)",
 	};
 	struct fixture *f = *state;
 	size_t i;
@@ -366,7 +367,7 @@ static void
 test_submission_listeners(void **state)
 {
 	/* smtps (wrapper mode) and [::1]:10587 (-o via $name); the rest not */
-	static const unsigned ports[] = { 465, 10587 };
+	static const unsigned ports[] = {465, 10587};
 	struct fixture *f = *state;
 
 	put(f, "main.cf",
@@ -401,7 +402,7 @@ test_submission_listeners(void **state)
 static void
 test_no_submission_listener_keeps_ports(void **state)
 {
-	static const unsigned ports[] = { 587, 465 }; /* the defaults */
+	static const unsigned ports[] = {587, 465}; /* the defaults */
 	struct fixture *f = *state;
 
 	put(f, "main.cf", "compatibility_level = 3.6\n");
@@ -419,8 +420,8 @@ test_mx_hosts_given_are_kept(void **state)
 	put(f, "main.cf", seed_main_cf);
 	put(f, "master.cf", seed_master_cf);
 	rd_err_clear(&e);
-	assert_int_equal(rd_domainset_add(f->cfg->mx_hosts, "mx.other.test", &e),
-	    0);
+	assert_int_equal(
+	    rd_domainset_add(f->cfg->mx_hosts, "mx.other.test", &e), 0);
 	import(f, POSTCONF);
 	assert_false(rd_domainset_match(f->cfg->mx_hosts, "mail.example.org"));
 	assert_true(rd_domainset_match(f->cfg->mx_hosts, "mx.other.test"));
@@ -532,34 +533,34 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_seed_report_shapes, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_postconf_from_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_list_syntax, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_submission_listeners, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_no_submission_listener_keeps_ports, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_mx_hosts_given_are_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_warnings_are_capped, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_missing_postconf_is_a_clean_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_missing_directory_is_a_clean_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_missing_master_cf_is_a_clean_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_postconf_killed_is_a_clean_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_seed_report_shapes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_postconf_from_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_syntax, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_submission_listeners, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_no_submission_listener_keeps_ports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_mx_hosts_given_are_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_warnings_are_capped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_missing_postconf_is_a_clean_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_missing_directory_is_a_clean_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_missing_master_cf_is_a_clean_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_postconf_killed_is_a_clean_error, setup, teardown),
 	};
 
 	if (access(POSTCONF, X_OK) != 0) {
 		/* Loud, like SKIPS_AS_FAILS: this test needs Postfix. */
-		fprintf(stderr, "test_postconf: %s missing: install postfix "
-				"(scripts/install-deps.sh)\n",
+		fprintf(stderr,
+		    "test_postconf: %s missing: install postfix "
+		    "(scripts/install-deps.sh)\n",
 		    POSTCONF);
 		return (1);
 	}

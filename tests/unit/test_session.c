@@ -336,9 +336,12 @@ check_reply(const char *name, const struct rd_verdict *v, const char *want_id,
 	char want[128];
 	size_t i, j;
 
-	if (strcmp(v->code, "554") != 0 || strcmp(v->dsn, "5.7.1") != 0)
-		fail_msg(
-		    "%s: reply %s %s, want 554 5.7.1", name, v->code, v->dsn);
+	if (v->action == RD_ACTION_TEMPFAIL
+		? strcmp(v->code, "451") != 0 || strcmp(v->dsn, "4.7.1") != 0
+		: strcmp(v->code, "554") != 0 || strcmp(v->dsn, "5.7.1") != 0)
+		fail_msg("%s: reply %s %s, want %s", name, v->code, v->dsn,
+		    v->action == RD_ACTION_TEMPFAIL ? "451 4.7.1"
+						    : "554 5.7.1");
 	if (v->nlines < 2 || v->nlines > RD_REPLY_LINES_MAX)
 		fail_msg("%s: %zu reply lines", name, v->nlines);
 	for (i = 0; i < v->nlines; i++) {
@@ -356,7 +359,11 @@ check_reply(const char *name, const struct rd_verdict *v, const char *want_id,
 				    name, i + 1);
 		}
 	}
-	if (strncmp(v->lines[0], "Relay access denied for <", 25) != 0)
+	/* An unauthorized relay says so first; other ids name the rcpt. */
+	if (strncmp(want_id, "relay.", 6) == 0 &&
+		    strncmp(want_id, "relay.authorized", 16) != 0
+		? strncmp(v->lines[0], "Relay access denied for <", 25) != 0
+		: strchr(v->lines[0], '<') == NULL)
 		fail_msg("%s: first reply line \"%s\"", name, v->lines[0]);
 	snprintf(want, sizeof(want), "Ref %s %s", want_id, eid);
 	if (strcmp(v->lines[v->nlines - 1], want) != 0)
@@ -376,6 +383,9 @@ struct scenario {
 	const char *name;
 	enum rd_mode mode;
 	bool tls_auth_only;
+	bool relay_gate;    /* RelayGate (deployment 2) */
+	const char *act_id; /* Action act_id=act, or NULL */
+	enum rd_action act;
 	const struct rd_conn_info *conn;
 	const char *helo;
 	const struct rd_mail_info *mail;
@@ -383,10 +393,16 @@ struct scenario {
 	struct want want[20]; /* in the first rcpt event */
 };
 
+/* The policy column: RelayGate, and one "Action id=action" line. */
+#define NOGATE false, NULL, RD_ACTION_NONE
+#define GATE true, NULL, RD_ACTION_NONE
+#define ACT(id, a) false, id, a
+#define GATE_ACT(id, a) true, id, a
+
 /* clang-format off */
 static const struct scenario scenarios[] = {
 	{ "desktop on 2525, HELO UserPC, Postfix refuses relaying",
-	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
 	  { { "host", "mx.example.test" }, { "client.ip", "127.0.0.1" },
 	    { "client.port", "#48712" }, { "client.name", "localhost" },
@@ -399,7 +415,7 @@ static const struct scenario scenarios[] = {
 	    { "mta.verdict", "reject" }, { "mta.dsn", "5.7.1" },
 	    { "mta.text", "Relay access denied" }, { "action", "none" } } },
 	{ "... its relay and diagnosis members",
-	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
 	  { { "relay.authorized", "false" }, { "relay.by", "null" },
 	    { "diagnosis.severity", "error" },
@@ -407,31 +423,31 @@ static const struct scenario scenarios[] = {
 	    { "diagnosis.summary", "~port 2525" },
 	    { "diagnosis.remedy_client", "~587" }, { "queue_id", "null" } } },
 	{ "enforce: the MTA's own refusal is never overridden",
-	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
 	  { { "action", "none" }, { "mta.verdict", "reject" } } },
 	{ "annotate: the MTA's own refusal, action none",
-	  RD_MODE_ANNOTATE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ANNOTATE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE } },
 	  { { "action", "none" } } },
 	{ "near miss: FQDN HELO, Postfix refuses relaying",
-	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "mail.isp.test", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.no-auth", RD_ACTION_NONE } },
 	  { { "client.helo", "mail.isp.test" } } },
 	{ "TLSAuthOnly, no STARTTLS, HELO UserPC",
-	  RD_MODE_OBSERVE, true, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_OBSERVE, true, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.tls-required-for-auth",
 	      RD_ACTION_NONE } },
 	  { { "tls", "null" } } },
 	{ "near miss: TLSAuthOnly, client did STARTTLS (no AUTH)",
-	  RD_MODE_OBSERVE, true, &conn_mx, "UserPC",
+	  RD_MODE_OBSERVE, true, NOGATE, &conn_mx, "UserPC",
 	  &(const struct rd_mail_info){ "<carol@isp.test>", NULL, NULL, NULL,
 	      { "TLSv1.3", "TLS_AES_128_GCM_SHA256", "128", NULL } },
 	  { { &rcpt_relay_denied, "relay.client-on-port-25",
 	      RD_ACTION_NONE } },
 	  { { "tls.version", "TLSv1.3" }, { "tls.bits", "#128" } } },
 	{ "alice, PLAIN over TLSv1.3 on 2587, relays (annotate)",
-	  RD_MODE_ANNOTATE, false, &conn_sub, "UserPC", &mail_alice,
+	  RD_MODE_ANNOTATE, false, NOGATE, &conn_sub, "UserPC", &mail_alice,
 	  { { &rcpt_relay_ok, "relay.authorized-sasl", RD_ACTION_HEADER } },
 	  { { "auth.mech", "PLAIN" }, { "auth.user", "alice@example.test" },
 	    { "tls.version", "TLSv1.3" },
@@ -442,81 +458,150 @@ static const struct scenario scenarios[] = {
 	    { "relay.authorized", "true" }, { "relay.by", "sasl" },
 	    { "diagnosis.severity", "info" }, { "action", "header" } } },
 	{ "alice sends as boss@ (annotate)",
-	  RD_MODE_ANNOTATE, false, &conn_sub, "UserPC", &mail_alice_as_boss,
+	  RD_MODE_ANNOTATE, false, NOGATE, &conn_sub, "UserPC", &mail_alice_as_boss,
 	  { { &rcpt_relay_ok, "sender.login-mismatch", RD_ACTION_HEADER } },
 	  { { "diagnosis.summary", "~alice@example.test" } } },
 	{ "local delivery by virtual and by local (observe)",
-	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "mail.isp.test", &mail_carol,
 	  { { &rcpt_virtual, "delivery.local", RD_ACTION_NONE },
 	    { &rcpt_local, "delivery.local", RD_ACTION_NONE } },
 	  { { "rcpt.class", "local" }, { "rcpt.domain", "example.test" },
 	    { "relay.authorized", "true" }, { "relay.by", "local" },
 	    { "mta.verdict", "accept" } } },
 	{ "stranger sends as a local domain without AUTH",
-	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_forger,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "mail.isp.test", &mail_forger,
 	  { { &rcpt_virtual, "sender.local-domain-unauthenticated",
 	      RD_ACTION_NONE } },
 	  { { "sender.local", "true" }, { "sender.domain", "example.test" } } },
 	{ "submission port without AUTH",
-	  RD_MODE_OBSERVE, false, &conn_sub, "UserPC", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_sub, "UserPC", &mail_carol,
 	  { { &rcpt_virtual, "submission.no-auth", RD_ACTION_NONE } },
 	  { { "server.submission", "true" } } },
 	{ "trusted office server relays",
-	  RD_MODE_OBSERVE, false, &conn_trusted, "office.example.test",
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_trusted, "office.example.test",
 	  &mail_carol,
 	  { { &rcpt_relay_ok, "relay.authorized-network", RD_ACTION_NONE } },
 	  { { "client.trusted", "true" }, { "client.ip", "127.0.0.10" },
 	    { "relay.by", "network" } } },
 	{ "Postfix: User unknown in virtual mailbox table",
-	  RD_MODE_ENFORCE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "mail.isp.test", &mail_carol,
 	  { { &rcpt_unknown, "rcpt.unknown-user", RD_ACTION_NONE } },
 	  { { "mta.dsn", "5.1.1" }, { "rcpt.class", "local" } } },
 	{ "Postfix: Client host rejected",
-	  RD_MODE_OBSERVE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "mail.isp.test", &mail_carol,
 	  { { &rcpt_client_rejected, "mta.client-rejected", RD_ACTION_NONE } },
 	  { { "mta.text", "Client host rejected: Access denied" } } },
 	{ "refused relay, then an accepted local recipient",
-	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_denied, "relay.client-on-port-25", RD_ACTION_NONE },
 	    { &rcpt_virtual, "delivery.local", RD_ACTION_NONE } },
 	  { { "action", "none" } } },
 
 	/* Deployment 2: Postfix lets the relay through, relaydiag decides. */
 	{ "deployment 2: enforce refuses an unauthorized relay",
-	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
 	  { { "action", "reject" }, { "mta.verdict", "accept" },
 	    { "relay.authorized", "false" } } },
 	{ "deployment 2: FQDN HELO, refused as relay.no-auth",
-	  RD_MODE_ENFORCE, false, &conn_mx, "mail.isp.test", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "mail.isp.test", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_REJECT } },
 	  { { "action", "reject" } } },
 	{ "deployment 2: an over-long local part is no way around",
-	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok_long_local, "relay.client-on-port-25",
 	      RD_ACTION_REJECT } },
 	  { { "action", "reject" }, { "relay.authorized", "false" },
 	    { "rcpt.class", "external" } } },
 	{ "deployment 2: near miss: authenticated relay passes",
-	  RD_MODE_ENFORCE, false, &conn_sub, "UserPC", &mail_alice,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_sub, "UserPC", &mail_alice,
 	  { { &rcpt_relay_ok, "relay.authorized-sasl", RD_ACTION_HEADER } },
 	  { { "action", "header" } } },
 	{ "deployment 2: near miss: trusted client passes",
-	  RD_MODE_ENFORCE, false, &conn_trusted, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_trusted, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.authorized-network", RD_ACTION_HEADER } },
 	  { { "action", "header" } } },
 	{ "deployment 2: near miss: local recipient passes",
-	  RD_MODE_ENFORCE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_virtual, "delivery.local", RD_ACTION_HEADER },
 	    { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
 	  { { "action", "header" } } },
 	{ "annotate: an unauthorized relay the MTA let through is marked",
-	  RD_MODE_ANNOTATE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ANNOTATE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_HEADER } },
 	  { { "action", "header" } } },
 	{ "observe: an unauthorized relay the MTA let through, untouched",
-	  RD_MODE_OBSERVE, false, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+
+	/*
+	 * RelayGate: Postfix passes unauthorized relays on (deployment 2), so
+	 * relaydiag refuses them whatever the mode: otherwise an open relay.
+	 */
+	{ "RelayGate, observe mode: an unauthorized relay is refused",
+	  RD_MODE_OBSERVE, false, GATE, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "RelayGate, annotate mode, FQDN HELO: refused",
+	  RD_MODE_ANNOTATE, false, GATE, &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "RelayGate: an over-long local part is no way around",
+	  RD_MODE_OBSERVE, false, GATE, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok_long_local, "relay.client-on-port-25",
+	      RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "RelayGate: near miss: authenticated relay passes",
+	  RD_MODE_OBSERVE, false, GATE, &conn_sub, "UserPC", &mail_alice,
+	  { { &rcpt_relay_ok, "relay.authorized-sasl", RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+	{ "RelayGate: near miss: trusted client passes",
+	  RD_MODE_OBSERVE, false, GATE, &conn_trusted, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.authorized-network", RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+	{ "RelayGate: near miss: local recipient passes",
+	  RD_MODE_OBSERVE, false, GATE, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_virtual, "delivery.local", RD_ACTION_NONE },
+	    { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
+	  { { "action", "none" } } },
+	{ "RelayGate: the MTA's own refusal stands (action none)",
+	  RD_MODE_OBSERVE, false, GATE, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_denied, "relay.client-on-port-25",
+	      RD_ACTION_NONE } },
+	  { { "action", "none" } } },
+	{ "RelayGate: Action ...=none cannot open the relay",
+	  RD_MODE_OBSERVE, false, GATE_ACT("relay.client-on-port-25", RD_ACTION_NONE),
+	  &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "RelayGate: Action ...=tempfail gives 451 4.7.1",
+	  RD_MODE_OBSERVE, false, GATE_ACT("relay.client-on-port-25", RD_ACTION_TEMPFAIL),
+	  &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25",
+	      RD_ACTION_TEMPFAIL } },
+	  { { "action", "tempfail" } } },
+
+	/* Action id=action overrides the mode for one id. */
+	{ "Action: enforce, relay.no-auth=header lets it through",
+	  RD_MODE_ENFORCE, false, ACT("relay.no-auth", RD_ACTION_HEADER),
+	  &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_HEADER } },
+	  { { "action", "header" } } },
+	{ "near miss: Action for another id does not apply",
+	  RD_MODE_ENFORCE, false, ACT("relay.no-auth", RD_ACTION_HEADER),
+	  &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "Action: annotate, sender.login-mismatch=reject",
+	  RD_MODE_ANNOTATE, false, ACT("sender.login-mismatch", RD_ACTION_REJECT),
+	  &conn_sub, "UserPC", &mail_alice_as_boss,
+	  { { &rcpt_relay_ok, "sender.login-mismatch", RD_ACTION_REJECT } },
+	  { { "action", "reject" } } },
+	{ "Action: the MTA's own refusal stands",
+	  RD_MODE_ENFORCE, false, ACT("rcpt.unknown-user", RD_ACTION_REJECT),
+	  &conn_mx, "mail.isp.test", &mail_carol,
+	  { { &rcpt_unknown, "rcpt.unknown-user", RD_ACTION_NONE } },
 	  { { "action", "none" } } },
 };
 /* clang-format on */
@@ -543,6 +628,13 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 	unsigned acc = 0, rej = 0;
 	char eid[64];
 
+	cfg->relay_gate = sc->relay_gate;
+	if (sc->act_id != NULL) {
+		snprintf(cfg->actions[0].id, sizeof(cfg->actions[0].id), "%s",
+		    sc->act_id);
+		cfg->actions[0].action = sc->act;
+		cfg->n_actions = 1;
+	}
 	s = rd_session_new(cfg, &cap->base);
 	assert_non_null(s);
 	rd_session_connect(s, sc->conn);
@@ -555,7 +647,8 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 		rd_session_rcpt(s, r->ri, &v);
 		nrcpt++;
 		if (strcmp(r->ri->mailer, "error") == 0 ||
-		    r->want_action == RD_ACTION_REJECT)
+		    r->want_action == RD_ACTION_REJECT ||
+		    r->want_action == RD_ACTION_TEMPFAIL)
 			rej++;
 		else
 			acc++;
@@ -588,7 +681,8 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 			    action_str(r->want_action));
 			(*nbad)++;
 		}
-		if (v.action == RD_ACTION_REJECT) {
+		if (v.action == RD_ACTION_REJECT ||
+		    v.action == RD_ACTION_TEMPFAIL) {
 			snprintf(eid, sizeof(eid), "%s", jstr(ev, "id"));
 			check_reply(sc->name, &v, r->want_id, eid);
 		} else if (v.nlines != 0) {
