@@ -317,7 +317,7 @@ sysinfo
 
 # Redis first: relaydiag publishes to it when the daemon supports RedisURL.
 redis_ok=0
-if [ $do_redis = 1 ] || [ $do_milter = 1 ]; then
+if [ $do_redis = 1 ] || [ $do_milter = 1 ] || [ $do_rss = 1 ]; then
 	if command -v redis-server >/dev/null && REDIS_PORT=$(free_port); then
 		mkdir -p "$W/redis"
 		start redis "$W/redis.log" redis-server --bind 127.0.0.1 \
@@ -335,11 +335,18 @@ if [ $do_redis = 1 ] || [ $do_milter = 1 ]; then
 fi
 
 rd_redis_note="events to the EventLog file"
+rd_redis=0
+reset_events() {	# keep the event log / stream small between runs
+	[ -f "$RD_EVENTS" ] && : >"$RD_EVENTS"
+	[ $rd_redis = 1 ] && redis-cli -p "$REDIS_PORT" DEL relaydiag:events >/dev/null
+	return 0
+}
 start_relaydiag_best() {
 	if [ $redis_ok = 1 ]; then
 		if RD_SOFT=1 start_relaydiag "RedisURL redis://127.0.0.1:$REDIS_PORT" \
 			"RedisStream relaydiag:events"; then
-			rd_redis_note="events to Redis (RedisURL)"
+			rd_redis_note="events to Redis (RedisURL, a private redis-server on loopback)"
+			rd_redis=1
 			return
 		fi
 		grep -m1 'RedisURL' "$W/relaydiag.log" | sed 's/^/# Redis off: relaydiag said: /'
@@ -366,7 +373,7 @@ if [ $do_milter = 1 ]; then
 		for c in $CONCS; do
 			for f in $order; do
 				case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; nullnr) s=$NULLNR_SOCK ;; esac
-				[ $f = relaydiag ] && [ -f "$RD_EVENTS" ] && : >"$RD_EVENTS"
+				[ $f = relaydiag ] && reset_events
 				out=$W/m.$f.c$c.r$r.out
 				# warm-up first, then the filter's CPU over the measured run
 				"$MLOAD" -s "unix:$s" -n $((N / 10)) -c "$c" -m "$MIX" -q >/dev/null 2>&1
@@ -407,7 +414,7 @@ if [ $do_milter = 1 ]; then
 	echo "== 1b. latency per stage at concurrency 10 (one run each, $N sessions) =="
 	for f in relaydiag null nullnr; do
 		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; nullnr) s=$NULLNR_SOCK ;; esac
-		[ $f = relaydiag ] && : >"$RD_EVENTS"
+		[ $f = relaydiag ] && reset_events
 		echo "-- $f"
 		"$MLOAD" -s "unix:$s" -n "$N" -c 10 -w $((N / 10)) -m "$MIX" 2>&1 | grep -v '^mload: unix\|^result'
 	done
@@ -423,7 +430,7 @@ if [ $do_rss = 1 ]; then
 	echo
 	echo "== 2. RSS with $HOLD sessions held open mid-transaction (mload -H $HOLD) =="
 	for f in relaydiag null; do
-		if [ $f = relaydiag ]; then start_relaydiag; s=$RD_SOCK; else start_null null "$NULL_SOCK" -R; s=$NULL_SOCK; fi
+		if [ $f = relaydiag ]; then start_relaydiag_best; s=$RD_SOCK; else start_null null "$NULL_SOCK" -R; s=$NULL_SOCK; fi
 		pid=${PID[$f]}
 		idle=$(rss_of "$pid")
 		"$MLOAD" -s "unix:$s" -H "$HOLD" -T 60 >"$W/hold.$f.out" 2>&1 &
@@ -469,8 +476,10 @@ if [ $do_redis = 1 ]; then
 	else
 		# one real rcpt event of relaydiag's, else pubbench's own
 		ev=$W/event.json
-		grep -m1 '"type":"rcpt"' "$RD_EVENTS" >"$ev" 2>/dev/null ||
-			"$PUBBENCH" -d >"$ev"
+		{ grep -m1 '"type":"rcpt"' "$RD_EVENTS" 2>/dev/null ||
+			redis-cli -p "$REDIS_PORT" --raw XRANGE relaydiag:events - + COUNT 100 |
+			grep -m1 '^{.*"type":"rcpt"'; } >"$ev"
+		[ -s "$ev" ] || "$PUBBENCH" -d >"$ev"
 		PN=200000
 		for ((r = 1; r <= ROUNDS; r++)); do
 			redis-cli -p "$REDIS_PORT" DEL relaydiag:bench relaydiag:rb >/dev/null

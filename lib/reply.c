@@ -73,8 +73,10 @@ void
 rd_reply_build(struct rd_verdict *v, enum rd_action action,
     const struct rd_diagnosis *d, const char *rcpt, const char *eid)
 {
-	char first[RD_ADDR_PATH_MAX + 64];
-	char ref[128];
+	char		 first[RD_ADDR_PATH_MAX + 64];
+	char		 ref[128], rest[RD_DIAG_TEXT_MAX];
+	const char	*summary;
+	size_t		 n;
 
 	v->action = action;
 	v->nlines = 0;
@@ -92,7 +94,22 @@ rd_reply_build(struct rd_verdict *v, enum rd_action action,
 		snprintf(first, sizeof(first), "Recipient <%s> refused.",
 		    rcpt != NULL ? rcpt : "");
 	reply_wrap(v, "", first);
-	reply_wrap(v, "", d->summary);
+	/*
+	 * The relay summaries open with the same words as the first line;
+	 * say them once (the example reply in diagnoses.md).
+	 */
+	n = strlen(first) - 1;		/* without the final '.' */
+	if (d->unauthorized_relay && strncmp(d->summary, first, n) == 0 &&
+	    d->summary[n] == ':') {
+		summary = d->summary + n + 1;
+		while (*summary == ' ')
+			summary++;
+		rd_strlcpy(rest, summary, sizeof(rest));
+		if (rest[0] >= 'a' && rest[0] <= 'z')
+			rest[0] = (char)(rest[0] - 'a' + 'A');
+		reply_wrap(v, "", rest);
+	} else
+		reply_wrap(v, "", d->summary);
 	if (d->remedy_client[0] != '\0')
 		reply_wrap(v, "Fix: ", d->remedy_client);
 	snprintf(ref, sizeof(ref), "Ref %s %s", d->entry->id,

@@ -404,6 +404,20 @@ rd_e2e_start_sendmail() {
 	RD_SM_PID=${_RD_SID[sendmail]}
 	export RD_SM_PID
 	dl=$(_rd_deadline_us 15)
+	# the namespace of the daemon (unshare's child): its processes are ours
+	_RD_SM_PIDNS=
+	until [ -n "$_RD_SM_PIDNS" ]; do
+		local child
+		child=$(ps -o pid= --ppid "$RD_SM_PID" | head -n 1 | tr -d ' ')
+		[ -n "$child" ] && _RD_SM_PIDNS=$(readlink "/proc/$child/ns/pid" 2>/dev/null)
+		[ -n "$_RD_SM_PIDNS" ] && [ "$_RD_SM_PIDNS" != "$(readlink /proc/self/ns/pid)" ] && break
+		_RD_SM_PIDNS=
+		[ -n "$(_rd_session_pids "$RD_SM_PID")" ] ||
+			rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)"
+		[ "$(_rd_now_us)" -ge "$dl" ] &&
+			rd_e2e_bail "sendmail: no daemon in its own PID namespace after 15 s"
+		sleep 0.02
+	done
 	for port in "$RD_SM_MX_PORT" "$RD_SM_SUBMISSION_PORT"; do
 		until _rd_banner "$port" 5; do
 			[ -n "$(_rd_session_pids "$RD_SM_PID")" ] ||
@@ -422,7 +436,30 @@ _rd_sm_stop_quiet() {
 	# whole session (unshare and sendmail); sendmail's SIGTERM handler
 	# signals its children and exits, the kernel kills what is left in
 	# its PID namespace, and unshare exits with it
-	_rd_stop_session sendmail 10 all
+	local ok=0 left
+	_rd_stop_session sendmail 10 all || ok=1
+	left=$(rd_e2e_sm_ns_pids)
+	if [ -n "$left" ]; then
+		rd_diag "sendmail: processes left in its PID namespace: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)"); SIGKILL"
+		# shellcheck disable=SC2086
+		kill -KILL $left 2>/dev/null
+		ok=1
+	fi
+	return $ok
+}
+
+# rd_e2e_sm_ns_pids: live processes in the PID namespace of the private
+# Sendmail (its daemon, SMTP servers, deliveries, mailers); prints nothing
+# when it is gone
+rd_e2e_sm_ns_pids() {
+	local f p
+	[ -n "${_RD_SM_PIDNS:-}" ] || return 0
+	for f in /proc/[0-9]*/ns/pid; do
+		[ "$(readlink "$f" 2>/dev/null)" = "$_RD_SM_PIDNS" ] || continue
+		p=${f#/proc/}
+		p=${p%%/*}
+		[ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" = Z ] || echo "$p"
+	done
 }
 
 rd_e2e_stop_sendmail() {

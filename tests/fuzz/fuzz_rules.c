@@ -56,10 +56,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_init(&f, data, size);
 	text = fz_str(&f);
-	if (slow_regex(text))
-		return (-1);
-	if ((r = rd_rules_new()) == NULL)
-		return (0);
+	if (slow_regex(text) || (r = rd_rules_new()) == NULL) {
+		fz_done(&f);
+		return (-1);	/* not added to the corpus */
+	}
 	rd_err_clear(&err);
 	rc = rd_rules_add_text(r, "fuzz-rules", text, &err);
 	if (rc != 0) {

@@ -50,6 +50,7 @@ enum kind {
 #define RCPT 0x01
 #define MESSAGE 0x02
 #define SESSION 0x04
+#define MSG_SES (MESSAGE | SESSION)
 
 /* The required members (events.md), by event type. */
 /* clang-format off */
@@ -59,8 +60,10 @@ static const struct {
 	unsigned	 types;
 	const char	*values;	/* allowed strings, space separated */
 } members[] = {
-	{ "schema",			K_STR,		ALL, "relaydiag.event/1" },
-	{ "type",			K_STR,		ALL, "rcpt message session alert" },
+	{ "schema",			K_STR,		ALL,
+	  "relaydiag.event/1" },
+	{ "type",			K_STR,		ALL,
+	  "rcpt message session alert" },
 	{ "id",				K_STR,		ALL, NULL },
 	{ "ts",				K_STR,		ALL, NULL },
 	{ "host",			K_STR_NULL,	ALL, NULL },
@@ -90,17 +93,20 @@ static const struct {
 	{ "rcpt",			K_OBJ,		RCPT, NULL },
 	{ "rcpt.addr",			K_STR,		RCPT, NULL },
 	{ "rcpt.domain",		K_STR_NULL,	RCPT, NULL },
-	{ "rcpt.class",			K_STR,		RCPT, "local relay external" },
+	{ "rcpt.class",			K_STR,		RCPT,
+	  "local relay external" },
 	{ "mta",			K_OBJ,		RCPT, NULL },
-	{ "mta.verdict",		K_STR,		RCPT, "accept reject tempfail" },
+	{ "mta.verdict",		K_STR,		RCPT,
+	  "accept reject tempfail" },
 	{ "mta.code",			K_STR_NULL,	RCPT, NULL },
 	{ "mta.dsn",			K_STR_NULL,	RCPT, NULL },
 	{ "mta.text",			K_STR_NULL,	RCPT, NULL },
 	{ "relay",			K_OBJ,		RCPT, NULL },
 	{ "relay.authorized",		K_BOOL,		RCPT, NULL },
-	{ "relay.by",			K_STR_NULL,	RCPT, "sasl network local" },
+	{ "relay.by",			K_STR_NULL,	RCPT,
+	  "sasl network local" },
 	{ "diagnosis",			K_OBJ,		RCPT, NULL },
-	{ "diagnosis",			K_OBJ_NULL,	MESSAGE | SESSION, NULL },
+	{ "diagnosis",			K_OBJ_NULL,	MSG_SES, NULL },
 	{ "diagnosis.id",		K_STR,		ALL, NULL },
 	{ "diagnosis.severity",		K_STR,		ALL,
 	  "info notice warning error critical" },
@@ -108,15 +114,16 @@ static const struct {
 	{ "diagnosis.remedy_client",	K_STR_NULL,	ALL, NULL },
 	{ "diagnosis.remedy_admin",	K_STR_NULL,	ALL, NULL },
 	{ "diagnosis.facts",		K_ARR_STR,	ALL, NULL },
-	{ "action",			K_STR,		ALL, "none header reject tempfail" },
+	{ "action",			K_STR,		ALL,
+	  "none header reject tempfail" },
 	/* The counts of message and session events. */
-	{ "counts",			K_OBJ,		MESSAGE | SESSION, NULL },
+	{ "counts",			K_OBJ,		MSG_SES, NULL },
 	{ "counts.rcpts",		K_INT,		MESSAGE, NULL },
-	{ "counts.rcpts_accepted",	K_INT,		MESSAGE | SESSION, NULL },
-	{ "counts.rcpts_rejected",	K_INT,		MESSAGE | SESSION, NULL },
+	{ "counts.rcpts_accepted",	K_INT,		MSG_SES, NULL },
+	{ "counts.rcpts_rejected",	K_INT,		MSG_SES, NULL },
 	{ "counts.messages",		K_INT,		SESSION, NULL },
 	{ "counts.duration_ms",		K_INT,		SESSION, NULL },
-	{ "diagnoses",			K_ARR_STR,	MESSAGE | SESSION, NULL },
+	{ "diagnoses",			K_ARR_STR,	MSG_SES, NULL },
 };
 /* clang-format on */
 
@@ -411,7 +418,8 @@ static const struct rcase rcases[] = {
 	{ "authenticated with TLSv1.3, relayed",
 	  .tls_version = "TLSv1.3", .tls_cipher = "TLS_AES_256_GCM_SHA384",
 	  .tls_bits = "256", .auth_mech = "PLAIN",
-	  .auth_user = "alice@example.test", .sender_addr = "alice@example.test",
+	  .auth_user = "alice@example.test",
+	  .sender_addr = "alice@example.test",
 	  .sender_domain = "example.test", .sender_local = true,
 	  .submission = true, .server_port = 2587, .action = "header",
 	  .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
@@ -437,7 +445,8 @@ static const struct rcase rcases[] = {
 	    { "rcpt.class", "local" }, { "relay.authorized", "true" },
 	    { "relay.by", "local" }, { "diagnosis.id", "delivery.local" } } },
 	{ "trusted client",
-	  .trusted = true, .rcpt = "bob@gmail.test", .rcpt_domain = "gmail.test",
+	  .trusted = true, .rcpt = "bob@gmail.test",
+	  .rcpt_domain = "gmail.test",
 	  .cls = EXT_NET, .mailer = "smtp", .host = "gmail.test",
 	  .addr = "bob@gmail.test", .diag_helo = "UserPC",
 	  .want = {
@@ -471,7 +480,8 @@ static const struct rcase rcases[] = {
 	  .addr = "Relay access denied\r\n\x1b[0m \xed\xa0\x80 \x80",
 	  .diag_helo = "\xff\xfeUser\r\n\x01PC\xc3",
 	  .want = {
-	    { "client.helo", "\xef\xbf\xbd\xef\xbf\xbdUser\r\n\x01PC\xef\xbf\xbd" },
+	    { "client.helo",
+	      "\xef\xbf\xbd\xef\xbf\xbdUser\r\n\x01PC\xef\xbf\xbd" },
 	    { "auth.user", "~al\xef\xbf\xbd" "ice\r\n\x7f" },
 	    { "auth.mech", "~PL\xef\xbf\xbdIN" },
 	    { "sender.addr", "s\xef\xbf\xbdnder@isp.test" },

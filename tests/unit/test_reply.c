@@ -320,7 +320,7 @@ static const char *const ids_many[] = {
 static const struct {
 	const char		*name;
 	struct rd_header_info	 h;
-	const char		*want[6];	/* each somewhere in the value */
+	const char		*want[6];	/* each in the value */
 } hcases[] = {
 	{ "authenticated submission with TLS",
 	  { "mx.example.org", "0123ABCD4567", "192.0.2.5", "mail.example.org",
