@@ -119,7 +119,7 @@ static const char *const mod_name[MOD_N] = {
 
 /* --------------------------------------------------------- options -- */
 
-enum mix { MIX_PLAIN, MIX_REAL };
+enum mix { MIX_PLAIN, MIX_REAL, MIX_GATE };
 
 struct opts {
 	const char	*socket;
@@ -328,6 +328,9 @@ spec_rcpt_rej(struct rcpt_spec *r, const char *dsn, const char *text)
  * recipients (+ a local one 30%), 15% a trusted-network client relaying
  * outward, 15% an outside client trying to relay (rejected by the MTA:
  * Relay access denied), half of them with a local recipient as well.
+ * gate: an open relay's traffic, outside clients relaying with the MTA
+ * accepting (for relaydiag's RelayGate, which refuses them with a reply
+ * text), half with a local recipient as well.
  */
 static void
 spec_make(struct spec *sp, unsigned long idx)
@@ -351,6 +354,22 @@ spec_make(struct spec *sp, unsigned long idx)
 	sp->daemon_port = "25";
 	if (opt.mix == MIX_PLAIN)
 		r = 0, k = 100;
+	if (opt.mix == MIX_GATE) {	/* an open relay's traffic */
+		snprintf(sp->client_ip, sizeof(sp->client_ip),
+		    "198.51.100.%u", a);
+		snprintf(sp->helo, sizeof(sp->helo), "host%u.spam.test", a);
+		snprintf(sp->sender_domain, sizeof(sp->sender_domain),
+		    "spam%u.test", a);
+		snprintf(sp->sender, sizeof(sp->sender), "<x@%s>",
+		    sp->sender_domain);
+		rc = spec_rcpt(sp, "<victim%u@gmail.test>", a);
+		spec_rcpt_ok(rc, "smtp", NULL);
+		if (k % 2 == 0) {
+			rc = spec_rcpt(sp, "<alice@example.test>");
+			spec_rcpt_ok(rc, "virtual", "mx.relaydiag.test");
+		}
+		return;
+	}
 	if (r < 45) {			/* inbound MX */
 		snprintf(sp->client_ip, sizeof(sp->client_ip),
 		    "203.0.113.%u", a);
@@ -1707,7 +1726,7 @@ usage(FILE *fp)
 	    "  -n  sessions to measure (default 1000)\n"
 	    "  -c  concurrent sessions: threads, one connection each (10)\n"
 	    "  -m  mix: the realistic mix (default); plain: one local rcpt,\n"
-	    "      no TLS, no AUTH\n"
+	    "      no TLS, no AUTH; gate: open-relay traffic the MTA accepts\n"
 	    "  -w  warmup sessions first, not measured (0)\n"
 	    "  -t  seconds to wait for any reply before it is an error (10)\n"
 	    "  -b  body bytes (1024)\n"
@@ -1759,8 +1778,11 @@ main(int argc, char **argv)
 				opt.mix = MIX_REAL;
 			else if (strcmp(optarg, "plain") == 0)
 				opt.mix = MIX_PLAIN;
+			else if (strcmp(optarg, "gate") == 0)
+				opt.mix = MIX_GATE;
 			else {
-				fprintf(stderr, "mload: -m: mix or plain\n");
+				fprintf(stderr, "mload: -m: mix, plain or "
+				    "gate\n");
 				return (2);
 			}
 			break;
@@ -1824,7 +1846,7 @@ main(int argc, char **argv)
 	if (!opt.quiet)
 		printf("mload: %s, mix %s, %lu sessions (+%lu warmup), "
 		    "concurrency %u%s\n", opt.socket, opt.mix == MIX_PLAIN ?
-		    "plain" : "mix", opt.sessions, opt.warmup,
+		    "plain" : opt.mix == MIX_GATE ? "gate" : "mix", opt.sessions, opt.warmup,
 		    opt.concurrency, opt.hold ? ", held open after RCPT" : "");
 	fflush(stdout);
 	if (opt.warmup > 0)

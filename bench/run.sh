@@ -183,35 +183,40 @@ free_port() {
 
 # ------------------------------------------------------------- filters --
 
-RD_SOCK=$W/rd/rd.sock
-RD_EVENTS=$W/events.jsonl
+RD_SOCK=$W/relaydiag.d/s.sock
+RD_EVENTS=$W/relaydiag.events
 REDIS_PORT=
 
-# start_relaydiag [CONFIG LINES...]: a fresh daemon on $RD_SOCK; with
-# RD_SOFT=1, return 1 (not exit) when it does not start
-start_relaydiag() {
-	mkdir -p "$W/rd"
+# start_rd NAME [CONFIG LINES...]: a fresh relaydiag called NAME on
+# $W/NAME.d/s.sock, events to $W/NAME.events; with RD_SOFT=1, return 1
+# (not exit) when it does not start
+start_rd() {
+	local name=$1 d=$W/$1.d ev=$W/$1.events
+	shift
+	mkdir -p "$d"
 	{
-		echo "Socket local:$RD_SOCK"
+		echo "Socket local:$d/s.sock"
 		[ "$(id -u)" = 0 ] && echo "UserID relaydiag:relaydiag"
-		echo "EventLog $RD_EVENTS"
+		echo "EventLog $ev"
 		echo "LocalDomains example.test"
 		echo "TrustedNetworks 10.0.0.0/8"
 		echo "SubmissionPorts 587"
 		echo "Mode annotate"
 		[ $# -gt 0 ] && printf '%s\n' "$@"
-	} >"$W/rd.conf"
+	} >"$W/$name.conf"
+	: >"$ev"
 	if [ "$(id -u)" = 0 ]; then
 		getent passwd relaydiag >/dev/null ||
 			adduser --system --group --no-create-home --home /nonexistent \
 				--quiet relaydiag >/dev/null 2>&1
-		: >"$RD_EVENTS"
-		chown relaydiag:relaydiag "$W/rd" "$RD_EVENTS"
+		chown relaydiag:relaydiag "$d" "$ev"
 	fi
-	rm -f "$RD_SOCK"
-	start relaydiag "$W/relaydiag.log" "$RELAYDIAG" -f -c "$W/rd.conf"
-	wait_socket "$RD_SOCK" relaydiag "${RD_SOFT:+soft}"
+	rm -f "$d/s.sock"
+	start "$name" "$W/$name.log" "$RELAYDIAG" -f -c "$W/$name.conf"
+	wait_socket "$d/s.sock" "$name" "${RD_SOFT:+soft}"
 }
+
+start_relaydiag() { start_rd relaydiag "$@"; }
 
 # start_null NAME SOCKET OPTIONS...
 start_null() {
@@ -266,6 +271,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else pr
 if [ $smoke = 1 ]; then
 	t0=$SECONDS
 	start_relaydiag
+	start_rd gate "RelayGate yes"
 	start_null null "$NULL_SOCK"
 	start_null nullnr "$NULLNR_SOCK" -R -r
 	mload_check "relaydiag, mix" "$W/s1.out" -s "unix:$RD_SOCK" -n 60 -c 4 -m mix
@@ -273,6 +279,18 @@ if [ $smoke = 1 ]; then
 	mload_check "null filter, mix" "$W/s3.out" -s "unix:$NULL_SOCK" -n 60 -c 4 -m mix
 	mload_check "null filter -R -r (no replies), mix" "$W/s4.out" \
 		-s "unix:$NULLNR_SOCK" -n 60 -c 4 -m mix
+	# RelayGate: relaydiag refuses the relays the MTA let through, with
+	# a reply text (checked by mload), one per outside recipient
+	if mload_check "relaydiag RelayGate, open-relay traffic" "$W/s6.out" \
+		-s "unix:$W/gate.d/s.sock" -n 40 -c 4 -m gate; then
+		rej=$(sed -n 's/^replies:.* reject \([0-9]*\),.*/\1/p' "$W/s6.out")
+		txt=$(sed -n 's/^replies:.*(\([0-9]*\) with reply text).*/\1/p' "$W/s6.out")
+		if [ "${rej:-0}" -eq 40 ] && [ "${txt:-0}" -eq 40 ]; then
+			pass "RelayGate: 40 relays refused with a reply text"
+		else
+			fail "RelayGate: ${rej:-0} rejects, ${txt:-0} with text; want 40"
+		fi
+	fi
 	# the events were written: one message event per message
 	msgs=$(grep -c '"type":"message"' "$RD_EVENTS" 2>/dev/null)
 	eoms=$(sed -n 's/^  eom  *\([0-9]*\) .*/\1/p' "$W/s1.out" "$W/s2.out" | awk '{ s += $1 } END { print s + 0 }')
@@ -282,6 +300,7 @@ if [ $smoke = 1 ]; then
 		fail "relaydiag wrote ${msgs:-0} message events for $eoms messages"
 	fi
 	# hold 20 sessions mid-transaction, release them with SIGUSR1
+	: >"$W/s5.out"
 	"$MLOAD" -s "unix:$RD_SOCK" -H 20 -T 10 >"$W/s5.out" 2>&1 &
 	mp=$!
 	for ((i = 0; i < 100; i++)); do
@@ -433,6 +452,7 @@ if [ $do_rss = 1 ]; then
 		if [ $f = relaydiag ]; then start_relaydiag_best; s=$RD_SOCK; else start_null null "$NULL_SOCK" -R; s=$NULL_SOCK; fi
 		pid=${PID[$f]}
 		idle=$(rss_of "$pid")
+		: >"$W/hold.$f.out"
 		"$MLOAD" -s "unix:$s" -H "$HOLD" -T 60 >"$W/hold.$f.out" 2>&1 &
 		mp=$!
 		for ((i = 0; i < 600; i++)); do

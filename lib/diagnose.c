@@ -387,7 +387,7 @@ diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
 	size_t i;
 
 	/* The domain is ours: the MTA, not the client, is wrong. */
-	if ((f->cls.rclass == RD_CLASS_LOCAL &&
+	if ((f->cls.rclass != RD_CLASS_EXTERNAL &&
 	    f->cls.source == RD_CLASS_BY_CONFIG) ||
 	    (f->has_mx && f->mx == RD_MX_HERE))
 		return ("rcpt.domain-not-accepted");
@@ -399,12 +399,25 @@ diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
 	return ("relay.no-auth");
 }
 
+/*
+ * diag_login_mismatch - an authenticated user whose login is an address
+ * sends as another one. A login without '@' cannot be compared (the
+ * MTA's own login maps could): no verdict.
+ */
+static bool
+diag_login_mismatch(const struct rd_facts *f)
+{
+	return (f->auth_user != NULL && strchr(f->auth_user, '@') != NULL &&
+	    f->sender != NULL && *f->sender != '\0' &&
+	    rd_strcasecmp_ascii(f->auth_user, f->sender) != 0);
+}
+
 bool
 rd_diagnose_is_unauthorized_relay(const struct rd_facts *f)
 {
 	const char *id;
 
-	if (f->cls.rclass == RD_CLASS_LOCAL && f->cls.source ==
+	if (f->cls.rclass != RD_CLASS_EXTERNAL && f->cls.source ==
 	    RD_CLASS_BY_CONFIG)
 		return (false);
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) {
@@ -431,6 +444,8 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 	/* Accepted by the MTA (or decided by relaydiag, deployment 2). */
 	switch (f->cls.by) {
 	case RD_AUTHZ_LOCAL:
+		if (diag_login_mismatch(f))
+			return ("sender.login-mismatch");
 		if (f->auth_user == NULL && !f->trusted) {
 			if (f->sender_local)
 				return ("sender.local-domain-unauthenticated");
@@ -442,9 +457,7 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 			return ("rcpt.mx-elsewhere");
 		return ("delivery.local");
 	case RD_AUTHZ_SASL:
-		if (f->auth_user != NULL && strchr(f->auth_user, '@') != NULL &&
-		    f->sender != NULL && *f->sender != '\0' &&
-		    rd_strcasecmp_ascii(f->auth_user, f->sender) != 0)
+		if (diag_login_mismatch(f))
 			return ("sender.login-mismatch");
 		return ("relay.authorized-sasl");
 	case RD_AUTHZ_NETWORK:

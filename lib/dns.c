@@ -354,7 +354,7 @@ rd_dns_new(const struct rd_dns_params *p, struct rd_err *err)
 		    "cannot create the resolver (libunbound)");
 		goto fail;
 	}
-	/* A thread, not a forked process: answers stay in our cache. */
+	/* Resolve in a thread: fork() from a threaded milter is unsafe. */
 	if ((rc = ub_ctx_async(d->ctx, 1)) != 0) {
 		rd_err_set(
 		    err, DNS_SOURCE, 0, "ub_ctx_async: %s", ub_strerror(rc));

@@ -525,7 +525,6 @@ rd_session_eom(struct rd_session *s, const char *queue_id,
 	struct rd_header_info	h;
 	struct timespec		now;
 	char			eid[RD_EID_MAX];
-	unsigned		i;
 
 	memset(plan, 0, sizeof(*plan));
 	if (queue_id != NULL && *queue_id != '\0')
@@ -539,9 +538,7 @@ rd_session_eom(struct rd_session *s, const char *queue_id,
 	 * forge a diagnosis, even on a message that gets none of ours.
 	 */
 	if (s->cfg->mode != RD_MODE_OBSERVE || s->tx_header)
-		for (i = s->own_headers; i > 0 && plan->nremove <
-		    RD_REMOVE_MAX; i--)
-			plan->remove_index[plan->nremove++] = i;
+		plan->nremove = s->own_headers;
 	if (s->tx_header) {
 		memset(&h, 0, sizeof(h));
 		h.host = s->host;

@@ -178,14 +178,14 @@ glue_eom(SMFICTX *ctx)
 {
 	struct rd_session	*s = smfi_getpriv(ctx);
 	struct rd_eom_plan	 plan;
-	size_t			 i;
+	unsigned		 i;
 
 	if (s == NULL)
 		return (glue_failure());
 	rd_session_eom(s, macros_queue_id(ctx), &plan);
-	for (i = 0; i < plan.nremove; i++)
-		if (smfi_chgheader(ctx, plan.header_name,
-		    (int)plan.remove_index[i], NULL) != MI_SUCCESS)
+	for (i = plan.nremove; i > 0; i--)
+		if (smfi_chgheader(ctx, plan.header_name, (int)i, NULL) !=
+		    MI_SUCCESS)
 			rd_log(LOG_WARNING, rd_session_id(s),
 			    "could not remove a forged %s header",
 			    plan.header_name);

@@ -16,7 +16,7 @@ PKGS="build-essential cmake pkg-config
 libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev libevent-dev nettle-dev
 postfix redis-server redis-tools swaks
 dovecot-core openssl ca-certificates
-libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
+libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libsasl2-modules
 procps psmisc iproute2 python3 python3-jsonschema"
 
 missing=""

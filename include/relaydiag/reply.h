@@ -17,8 +17,9 @@
 /*
  * rd_reply_build - fill v->code, v->dsn and v->lines for a reject (code
  * "554", dsn "5.7.1") or tempfail ("451", "4.7.1"): first line "Relay
- * access denied for <rcpt>." (or the summary for other ids), then the
- * summary and the client remedy wrapped, then "Ref <id> <event id>".
+ * access denied for <rcpt>." (other ids: "Recipient <rcpt> refused."),
+ * then the summary (without the words of the first line again) and the
+ * client remedy wrapped, then "Ref <id> <event id>".
  */
 void	rd_reply_build(struct rd_verdict *v, enum rd_action action,
 	    const struct rd_diagnosis *d, const char *rcpt, const char *eid);

@@ -77,14 +77,15 @@ struct rd_verdict {
 
 /* What the glue does at end of message. */
 #define RD_HEADER_MAX	2048
-#define RD_REMOVE_MAX	16
 struct rd_eom_plan {
 	bool	 add_header;
 	char	 header_name[64];
 	char	 header_value[RD_HEADER_MAX];	/* folded with "\n\t", ASCII */
-	/* indexes (1-based, per smfi_chgheader) of forged copies to remove */
-	unsigned remove_index[RD_REMOVE_MAX];
-	size_t	 nremove;
+	/*
+	 * Forged copies of our header to remove: smfi_chgheader indexes
+	 * nremove down to 1 (last first, so the indexes stay valid): all.
+	 */
+	unsigned nremove;
 };
 
 struct rd_session;

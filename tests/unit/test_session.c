@@ -868,13 +868,9 @@ test_session_eom_annotate_adds_header_removes_forged(void **state)
 	if (!plan.add_header)
 		fail_msg("annotate: no header added");
 	assert_string_equal(plan.header_name, "X-Relay-Diagnostic");
-	/* Three forged copies, removed last first so indexes hold. */
-	if (plan.nremove != 3 || plan.remove_index[0] != 3 ||
-	    plan.remove_index[1] != 2 || plan.remove_index[2] != 1)
-		fail_msg("annotate: removals: got %zu (%u %u %u), want 3 "
-			 "(3 2 1)",
-		    plan.nremove, plan.remove_index[0], plan.remove_index[1],
-		    plan.remove_index[2]);
+	/* Three forged copies: the glue removes indexes 3, 2, 1. */
+	if (plan.nremove != 3)
+		fail_msg("annotate: removals: got %u, want 3", plan.nremove);
 	if (strnlen(plan.header_value, RD_HEADER_MAX) >= RD_HEADER_MAX)
 		fail_msg("annotate: header value not terminated");
 	if (*(bad = header_ok(plan.header_value)) != '\0')
@@ -951,7 +947,7 @@ test_session_eom_enforce_adds_header(void **state)
 	rd_config_free(cfg);
 }
 
-/* More forged copies than RD_REMOVE_MAX: bounded, still last first. */
+/* Many forged copies: every one goes (an attacker cannot outnumber us). */
 static void
 test_session_many_forged_copies(void **state)
 {
@@ -966,21 +962,12 @@ test_session_many_forged_copies(void **state)
 	rd_session_connect(s, &conn_sub);
 	rd_session_mail(s, &mail_alice);
 	rd_session_rcpt(s, &rcpt_virtual, &v);
-	for (i = 0; i < 20; i++)
-		rd_session_header(s, "X-Relay-Diagnostic", "forged");
+	for (i = 0; i < 200; i++)
+		rd_session_header(s, "x-relay-diagnostic", "forged");
 	rd_session_eom(s, NULL, &plan);
-	if (plan.nremove != RD_REMOVE_MAX)
-		fail_msg("20 forged copies: %zu removals, want %d",
-		    plan.nremove, RD_REMOVE_MAX);
-	for (i = 0; i < plan.nremove; i++)
-		if (plan.remove_index[i] < 1 || plan.remove_index[i] > 20 ||
-		    (i > 0 && plan.remove_index[i] >= plan.remove_index[i - 1]))
-			fail_msg("20 forged copies: removal %zu is index %u", i,
-			    plan.remove_index[i]);
-	if (plan.remove_index[0] != 20)
-		fail_msg("20 forged copies: first removal %u, want 20 (last "
-			 "first)",
-		    plan.remove_index[0]);
+	if (plan.nremove != 200)
+		fail_msg("200 forged copies: %u removals, want 200",
+		    plan.nremove);
 	rd_session_close(s);
 	cap_check_all("many forged", cap);
 	rd_session_free(s);
