@@ -16,33 +16,48 @@
 # sendmail-base, sendmail-cf, m4, libwrap0, liblockfile1 and sasl2-bin into
 # $RD_SM_CACHE/debs (reused across runs; apt-get update once if a download
 # fails) and `dpkg -x` unpacks them into $RD_SM_CACHE/root (once, under a
-# lock). That sendmail (usr/libexec/sendmail/sendmail, 8.17) runs as root
-# with `-C RUN/sendmail/sendmail.cf -bD -q1m -X RUN/sendmail/traffic.log`
-# and LD_LIBRARY_PATH for the unpacked libwrap. -bD is -bd in the
-# foreground: the daemon is the leader of its own session (like every
-# daemon of lib.sh), so lib.sh's cleanup stops it and its children.
+# lock). The other libraries sendmail needs are installed ones (libsasl2-2,
+# libsasl2-modules for PLAIN/LOGIN, libldap, libdb5.3: scripts/
+# install-deps.sh); a missing one bails with its name. That sendmail
+# (usr/libexec/sendmail/sendmail, 8.17.1.9) runs as root with
+# `-C RUN/sendmail/sendmail.cf -bD -q1m -X RUN/sendmail/traffic.log` and
+# LD_LIBRARY_PATH for the unpacked libwrap; -bD is -bd in the foreground.
+# It runs in its own UTS namespace (host name mx.relaydiag.test: else an
+# unqualified host name makes sendmail sleep 60 s at startup) and its own
+# PID namespace, as its init (its delivery processes call setsid() and
+# would escape lib.sh's session tracking; when it exits, the kernel kills
+# whatever is left in the namespace). lib.sh's cleanup (EXIT trap) stops it
+# first, and dumps its logs on failure.
 #
 # The instance (RUN/sendmail; .mc built with the unpacked m4 and cf files):
 #   127.0.0.1:$RD_SM_MX_PORT (2625)          Name=MTA  (port-25-like)
 #   127.0.0.1:$RD_SM_SUBMISSION_PORT (2687)  Name=MSA, M=Ea (AUTH required)
-#   $j = mx.relaydiag.test; no DNS (service switch: files only), no ident,
-#   no interface probing; local domain (class w) example.test only.
-#   Local delivery: the local mailer is RUN/sendmail/deliver, which writes
-#   each message to RUN/mail/example.test/USER/new/ (lib.sh's
-#   rd_e2e_delivered_message / rd_e2e_wait_delivered work unchanged).
-#   Anything else that Sendmail accepts (an authorized relay) goes to the
-#   discard mailer (mailertable "."): nothing leaves the machine.
-#   Relaying is authorized, as in a real Sendmail, by class R: client
-#   addresses in $RD_SM_RELAY_CLIENTS (default "$RD_TRUSTED_IP", i.e.
-#   127.0.0.100), and by SMTP AUTH (TRUST_AUTH_MECH PLAIN LOGIN; Cyrus
-#   sasldb in RUN/sendmail/sasl, users $RD_ALICE_USER and $RD_BOB_USER).
+#   $j = mx.relaydiag.test; no DNS for host names (service switch: files),
+#   no ident, no interface probing; local domain (class w) example.test.
+#   DontBlameSendmail=TrustStickyBit: the run directory is under /tmp, and
+#   Sendmail refuses files (the milter socket too) below a world-writable
+#   directory unless it trusts the sticky bit.
+#   Local delivery: the local mailer is RUN/sendmail/deliver (as nobody),
+#   which writes each message to RUN/mail/example.test/USER/new/ (lib.sh's
+#   rd_e2e_delivered_message / rd_e2e_wait_delivered work unchanged); any
+#   user of example.test exists. Anything else Sendmail accepts (an
+#   authorized relay) goes, by a mailertable ".", to the "relayed" mailer:
+#   RUN/sendmail/relayed/USER_DOMAIN/new/. Nothing leaves the machine.
+#   Relaying is authorized as in a real Sendmail: by class R (RELAY_DOMAIN)
+#   holding the client addresses $RD_SM_RELAY_CLIENTS (default
+#   "$RD_TRUSTED_IP", i.e. 127.0.0.100), and by SMTP AUTH (TRUST_AUTH_MECH
+#   PLAIN LOGIN; Cyrus sasldb RUN/sendmail/sasl/sasldb2 for the app
+#   "Sendmail", users $RD_ALICE_USER and $RD_BOB_USER, who log in with the
+#   full address).
 #   NOTE: Sendmail's Relay_ok ruleset lets 127.0.0.1 relay unconditionally
 #   ("originated locally", hard-coded in proto.m4): never drive an
 #   unauthorized client from 127.0.0.1; use --local-interface 127.0.0.5 etc.
-#   Clients other than 127.0.0.1 have no name in /etc/hosts, so Sendmail's
-#   refusal reads "550 5.7.1 <rcpt>... Relaying denied. IP name lookup
-#   failed [127.0.0.5]" (client_resolve=FAIL); with AUTH offered, a client
-#   that resolves gets "Relaying denied. Proper authentication required.".
+#   Those clients have no name in /etc/hosts ({client_resolve}=FAIL), so
+#   Sendmail's refusal reads "550 5.7.1 <rcpt>... Relaying denied. IP name
+#   lookup failed [127.0.0.5]".
+#   NOTE: this sendmail is built without _FFR_MILTER_CHECK_REJECTIONS_TOO:
+#   a recipient refused by check_rcpt (relaying denied, access db) never
+#   reaches a milter, SMFIP_RCPT_REJ or not (rd_e2e_sm_compiled_with).
 #   The milter: INPUT_MAIL_FILTER(`relaydiag', `S=local:<RD_MILTER path>,
 #   F=T, T=S:30s;R:30s;E:5m') with the macro lists relaydiag asks for.
 #   No STARTTLS.
@@ -53,13 +68,18 @@
 #                         MAILER() lines), build the .cf, start, wait
 #                         (bounded) for a 220 banner on both ports or bail
 #                         with the logs
-#   rd_e2e_stop_sendmail  stop the daemon and every process of its session
+#   rd_e2e_stop_sendmail  stop the daemon and every process of its PID
+#                         namespace; bails if one survives
 #   rd_e2e_restart_sendmail [MC_LINE...]
 #   rd_e2e_sm_swaks ARGS...
 #                         rd_e2e_swaks with --port $RD_SM_MX_PORT (ARGS
 #                         override it)
 #   rd_e2e_sm_fetch       fetch + unpack the packages into the cache (run
 #                         by rd_e2e_start_sendmail); prints nothing
+#   rd_e2e_sm_compiled_with NAME
+#                         0 when sendmail -d0.13 lists NAME ("Compiled
+#                         with:" or "FFR Defines:")
+#   rd_e2e_sm_ns_pids     live processes of the instance's PID namespace
 #
 # Variables (set before rd_e2e_start_sendmail)
 #   RD_SM_MX_PORT (2625), RD_SM_SUBMISSION_PORT (2687)
@@ -72,8 +92,9 @@
 #                         traces; output in RUN/sendmail/debug.log)
 # Exported
 #   RD_SM_DIR (RUN/sendmail), RD_SM_ROOT (the unpacked packages),
-#   RD_SM_CF, RD_SM_LOG (daemon stdout/stderr), RD_SM_XLOG (-X traffic),
-#   RD_SM_PID.
+#   RD_SM_BIN, RD_SM_CF, RD_SM_LOG (daemon stdout/stderr), RD_SM_XLOG (-X
+#   traffic of every SMTP session and mailer), RD_SM_HOSTNAME, RD_SM_PID
+#   (the session leader: unshare, whose child is the daemon).
 # On failure the last lines of RD_SM_LOG and RD_SM_XLOG are printed with
 # lib.sh's other logs.
 
@@ -86,6 +107,14 @@ _RD_E2E_SM_LOADED=1
 	echo "Bail out! tests/e2e/sendmail.sh: source lib.sh first" >&2
 	exit 1
 }
+
+_rd_sm_missing=()
+for _rd_sm_c in apt-get dpkg flock unshare hostname ldd readlink paste; do
+	command -v "$_rd_sm_c" >/dev/null 2>&1 || _rd_sm_missing+=("$_rd_sm_c")
+done
+[ ${#_rd_sm_missing[@]} -eq 0 ] ||
+	rd_e2e_bail "sendmail.sh: missing command(s): ${_rd_sm_missing[*]} (packages: apt dpkg util-linux hostname libc-bin coreutils)"
+unset _rd_sm_missing _rd_sm_c
 
 RD_SM_MX_PORT=${RD_SM_MX_PORT:-2625}
 RD_SM_SUBMISSION_PORT=${RD_SM_SUBMISSION_PORT:-2687}
@@ -119,7 +148,7 @@ _rd_dump_logs() {
 	local f n=40
 	_rd_sm_lib_dump_logs
 	[ "${RD_E2E_VERBOSE:-0}" = 1 ] && n=100000
-	for f in "$RD_SM_LOG" "$RD_SM_XLOG"; do
+	for f in "$RD_SM_LOG" "$RD_SM_XLOG" "$RD_SM_DIR/debug.log"; do
 		[ -s "$f" ] || continue
 		printf '# ---- %s (last %s lines) ----\n' "$f" "$n" >&7
 		tail -n "$n" "$f" | tr -d '\r' | sed 's/^/#   /' >&7
@@ -129,13 +158,13 @@ _rd_dump_logs() {
 # ------------------------------------------------------------- packages --
 
 rd_e2e_sm_fetch() {
-	local debs=$RD_SM_CACHE/debs root=$RD_SM_CACHE/root p f missing=() log
+	local debs=$RD_SM_CACHE/debs root=$RD_SM_CACHE/root f log
 	mkdir -p "$debs" || rd_e2e_bail "cannot create $debs"
 	log=$RD_SM_CACHE/fetch.log
 	(
 		flock -w 300 9 || exit 3
 		cd "$debs" || exit 4
-		missing=()
+		local p missing=()
 		for p in $_RD_SM_PKGS; do
 			compgen -G "${p}_*.deb" >/dev/null || missing+=("$p")
 		done
@@ -200,7 +229,7 @@ rd_e2e_sm_compiled_with() {
 			"$RD_SM_BIN" -d0.13 -bt -C /dev/null </dev/null 2>&1 |
 			sed -n '/Compiled with:/,/Canonical name:/p')
 	fi
-	[[ " $(echo $_RD_SM_DEFINES) " == *" $1 "* ]]
+	[[ " $(tr -s ' \t\n' '   ' <<<"$_RD_SM_DEFINES") " == *" $1 "* ]]
 }
 
 # --------------------------------------------------------------- config --
@@ -235,7 +264,7 @@ _rd_sm_write_config() {
 #!/bin/sh
 # local and "relayed" mailer of the private Sendmail (tests/e2e/sendmail.sh)
 #   deliver USER                 -> $RD_MAILDIR_BASE/example.test/USER/new/
-#   deliver --relayed DOMAIN     -> $d/relayed/DOMAIN/new/
+#   deliver --relayed ADDRESS    -> $d/relayed/USER_DOMAIN/new/
 set -e
 if [ "\$1" = --relayed ]; then
 	base=$d/relayed
@@ -253,7 +282,7 @@ EOF
 	chmod 0755 "$d/deliver"
 
 	# everything not local goes to the "relayed" mailer (an accepted relay
-	# ends in RUN/sendmail/relayed/DOMAIN/: nothing leaves the machine).
+	# ends in RUN/sendmail/relayed/USER_DOMAIN/: nothing leaves the machine).
 	# Sendmail's own discard mailer cannot be named in a mailertable
 	# ("554 5.3.5 buildaddr: unknown mailer discard").
 	printf '.\trelayed:relayed\n' >"$d/mailertable"
@@ -440,7 +469,7 @@ _rd_sm_stop_quiet() {
 	_rd_stop_session sendmail 10 all || ok=1
 	left=$(rd_e2e_sm_ns_pids)
 	if [ -n "$left" ]; then
-		rd_diag "sendmail: processes left in its PID namespace: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)"); SIGKILL"
+		rd_diag "sendmail: processes left in its PID namespace: $(ps -o pid=,args= -p "$(paste -sd, <<<"$left")"); SIGKILL"
 		# shellcheck disable=SC2086
 		kill -KILL $left 2>/dev/null
 		ok=1

@@ -62,7 +62,7 @@ fi
 
 # -- 2. a relay from a trusted network (Sendmail class R, relaydiag TrustedNetworks)
 rd_e2e_sm_swaks --local-interface "$RD_TRUSTED_IP" --helo relay.client.test \
-	--to erin@gmail.test --header "Subject: sendmail trusted relay"
+	--from relay.sender@client.test --to erin@gmail.test --header "Subject: sendmail trusted relay"
 rd_assert_grep "$RD_TRANSCRIPT" '<-  250 2\.1\.5 <erin@gmail\.test>\.\.\. Recipient ok' \
 	"Sendmail relays for the trusted network"
 sel=$(rcpt_sel erin@gmail.test)
@@ -125,7 +125,10 @@ rd_assert_not_contains "${msg:-/nonexistent}" "forged by the client" \
 	"a client's own X-Relay-Diagnostic header is removed"
 
 # -- 5. annotate: a relay Sendmail accepts (class R) but relaydiag does not trust
-rd_e2e_sm_swaks --local-interface "$SM_RELAY_OK_IP" --helo UserPC --to frank@gmail.test
+# (a sender of its own in each unauthorized relay below: a sender that
+# relayed with authorization from elsewhere would be relay.ip-changed)
+rd_e2e_sm_swaks --local-interface "$SM_RELAY_OK_IP" --helo UserPC \
+	--from frank.sender@home.test --to frank@gmail.test
 rd_assert_grep "$RD_TRANSCRIPT" '<-  250 2\.0\.0 [A-Za-z0-9]+ Message accepted' \
 	"annotate mode: Sendmail's decision stands (relayed)"
 sel=$(rcpt_sel frank@gmail.test)
@@ -138,7 +141,7 @@ rd_e2e_stop_milter
 rd_e2e_start_milter "${MILTER_LINES[@]}" "Mode enforce"
 n0=$(rd_e2e_delivered_count "$RD_ALICE_USER")
 rd_e2e_sm_swaks --local-interface "$SM_RELAY_OK_IP" --helo UserPC \
-	--to "grace@gmail.test,$RD_ALICE_USER" --header "Subject: sendmail enforce"
+	--from grace.sender@home.test --to "grace@gmail.test,$RD_ALICE_USER" --header "Subject: sendmail enforce"
 sel=$(rcpt_sel grace@gmail.test)
 ev "$sel"
 eid=$(jq -r "$sel | .id" "$RD_EVENTS" | head -n 1)
@@ -159,7 +162,7 @@ rd_e2e_wait_delivered $((n0 + 1)) 10 "$RD_ALICE_USER" || true
 rd_assert_eq "$(rd_e2e_delivered_count "$RD_ALICE_USER")" "$((n0 + 1))" "and delivered"
 rd_assert_eq "$(relayed_count grace_gmail.test)" 0 "the rejected relay went nowhere"
 rd_e2e_sm_swaks --local-interface "$SM_RELAY_OK_IP" --helo mail.client.test \
-	--to hank@remote.test --quit-after RCPT
+	--from hank.sender@office.test --to hank@remote.test --quit-after RCPT
 sel=$(rcpt_sel hank@remote.test)
 ev "$sel"
 eid=$(jq -r "$sel | .id" "$RD_EVENTS" | head -n 1)
