@@ -64,7 +64,7 @@
 #include <hiredis/hiredis.h>
 
 #include "relaydiag/history.h"
-#include "relaydiag/publish.h" /* rd_redis_url_parse */
+#include "relaydiag/redis.h"
 #include "relaydiag/text.h"
 
 #define HIST_PREFIX "relaydiag:h:"
@@ -804,10 +804,10 @@ static int
 call_connect(const struct rd_history *h, struct hist_call *call)
 {
 	int64_t left = call->deadline_ms - hist_mono_ms();
-	const char *argv[3];
-	size_t len[3];
-	char db[16], text[HIST_ERR_MAX];
-	int argc, i, r = 0;
+	struct rd_redis_setup st;
+	struct rd_err err;
+	size_t i, n;
+	int r = 0;
 
 	call->nprefix = 0;
 	call->ncmd = 0;
@@ -818,41 +818,18 @@ call_connect(const struct rd_history *h, struct hist_call *call)
 		    h->timeout_ms);
 		return (-1);
 	}
-	if (h->url.is_unix)
-		call->c =
-		    redisConnectUnixWithTimeout(h->url.path, hist_tv(left));
-	else
-		call->c = redisConnectWithTimeout(
-		    h->url.host, (int)h->url.port, hist_tv(left));
-	if (call->c == NULL) {
-		rd_strlcpy(call->why, "out of memory", sizeof(call->why));
+	if ((call->c = rd_redis_dial(&h->url, (unsigned)left, &err)) == NULL) {
+		n = rd_strlcpy(call->why, "connect: ", sizeof(call->why));
+		rd_strlcpy(call->why + n, err.text, sizeof(call->why) - n);
 		return (-1);
 	}
-	if (call->c->err) {
-		snprintf(call->why, sizeof(call->why), "connect: %s",
-		    rd_text_log_str(text, sizeof(text), call->c->errstr));
-		return (-1);
-	}
-	/* AUTH password, or AUTH user password (Redis 6 ACL). */
-	if (h->url.pass[0] != '\0' || h->url.user[0] != '\0') {
-		argc = 0;
-		argv[argc++] = "AUTH";
-		if (h->url.user[0] != '\0')
-			argv[argc++] = h->url.user;
-		argv[argc++] = h->url.pass;
-		for (i = 0; i < argc; i++)
-			len[i] = strlen(argv[i]);
-		r |= redisAppendCommandArgv(call->c, argc, argv, len);
-		call->prefix_cmd[call->nprefix++] = "AUTH";
-	}
-	if (h->url.db != 0) {
-		snprintf(db, sizeof(db), "%u", h->url.db);
-		argv[0] = "SELECT";
-		argv[1] = db;
-		len[0] = strlen(argv[0]);
-		len[1] = strlen(argv[1]);
-		r |= redisAppendCommandArgv(call->c, 2, argv, len);
-		call->prefix_cmd[call->nprefix++] = "SELECT";
+	/* Appended, not waited for: their replies are read ahead of the
+	   first exchange's, in the same round trip. */
+	rd_redis_setup_argv(&h->url, &st);
+	for (i = 0; i < st.n; i++) {
+		r |= redisAppendCommandArgv(
+		    call->c, st.cmd[i].argc, st.cmd[i].argv, st.cmd[i].argvlen);
+		call->prefix_cmd[call->nprefix++] = st.cmd[i].argv[0];
 	}
 	if (r != REDIS_OK) {
 		rd_strlcpy(call->why, "out of memory", sizeof(call->why));

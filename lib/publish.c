@@ -2,8 +2,9 @@
  * publish.c - the Redis sink: the publisher thread, sole owner of the
  * hiredis context, fed by evqueue.c and falling back on spool.c.
  *
- * Owns struct redis_sink (behind struct rd_sink) and RedisURL parsing.
- * The contract is in publish.h; the event transport in events.md.
+ * Owns struct redis_sink (behind struct rd_sink). The contract is in
+ * publish.h; the event transport in events.md; RedisURL parsing and the
+ * connection's set-up (AUTH, SELECT) in redis.c.
  *
  * Order. Events reach Redis in the order they were queued, across
  * failures, because an event only ever goes behind the ones older than it:
@@ -40,6 +41,7 @@
 
 #include "relaydiag/evqueue.h"
 #include "relaydiag/publish.h"
+#include "relaydiag/redis.h"
 #include "relaydiag/text.h"
 
 #define PUB_CONNECT_MS 1000
@@ -65,8 +67,8 @@ struct redis_sink {
 	struct rd_redis_url url;
 	char *stream;
 	char maxlen[24]; /* decimal; "" : no trimming */
-	struct timeval connect_tv;
-	struct timeval command_tv;
+	unsigned connect_ms;
+	unsigned command_ms;
 	unsigned backoff_max_ms;
 	unsigned drain_ms;
 	size_t batch;
@@ -114,16 +116,6 @@ pub_now_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-static struct timeval
-pub_tv(unsigned ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	return (tv);
-}
-
 static void pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -156,282 +148,8 @@ pub_where(const struct redis_sink *s, char *buf, size_t len)
 }
 
 /*
- * RedisURL parsing.
- */
-
-static int
-url_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-/*
- * url_decode - %-decode s[0..n) into dst (size len). 0, or -1: bad
- * escape, NUL or control character, or too long.
- */
-static int
-url_decode(const char *s, size_t n, char *dst, size_t len)
-{
-	size_t i, o = 0;
-	int hi, lo;
-	unsigned char c;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '%') {
-			if (i + 2 >= n)
-				return (-1);
-			if ((hi = url_hex(s[i + 1])) < 0 ||
-			    (lo = url_hex(s[i + 2])) < 0)
-				return (-1);
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= len)
-			return (-1);
-		dst[o++] = (char)c;
-	}
-	dst[o] = '\0';
-	return (0);
-}
-
-/* url_number - decimal s[0..n) within [min, max]; 0, or -1 */
-static int
-url_number(const char *s, size_t n, unsigned long min, unsigned long max,
-    unsigned *out)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (n == 0 || n > 10)
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (-1);
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v < min || v > max)
-		return (-1);
-	*out = (unsigned)v;
-	return (0);
-}
-
-/* url_userinfo - "[user]:pass" or "pass" into u; 0, or -1 with err */
-static int
-url_userinfo(
-    const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
-{
-	const char *colon = memchr(s, ':', n);
-
-	if (colon == NULL) {
-		if (url_decode(s, n, u->pass, sizeof(u->pass)) != 0)
-			goto bad;
-		return (0);
-	}
-	if (url_decode(s, (size_t)(colon - s), u->user, sizeof(u->user)) != 0 ||
-	    url_decode(colon + 1, n - (size_t)(colon - s) - 1, u->pass,
-		sizeof(u->pass)) != 0)
-		goto bad;
-	return (0);
-bad:
-	rd_err_set(err, "RedisURL", 0,
-	    "bad user or password: too long, a "
-	    "control character, or a %% not followed by two hex digits "
-	    "(write @ as %%40, : as %%3A, %% as %%25)");
-	return (-1);
-}
-
-/* url_host_char - may c appear in a host name or address? */
-static bool
-url_host_char(char c, bool v6)
-{
-	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
-		(v6 && c == ':'));
-}
-
-/* url_host - "host[:port]" or "[v6][:port]"; 0, or -1 with err */
-static int
-url_host(const char *s, size_t n, struct rd_redis_url *u, struct rd_err *err)
-{
-	const char *end = s + n, *hend, *port = NULL;
-	bool v6 = n > 0 && s[0] == '[';
-	size_t i, hn;
-
-	if (v6) {
-		if ((hend = memchr(s, ']', n)) == NULL || hend == s + 1)
-			goto bad;
-		s++;
-		if (hend + 1 < end) {
-			if (hend[1] != ':')
-				goto bad;
-			port = hend + 2;
-		}
-	} else {
-		hend = memchr(s, ':', n);
-		if (hend != NULL)
-			port = hend + 1;
-		else
-			hend = end;
-	}
-	hn = (size_t)(hend - s);
-	for (i = 0; i < hn; i++)
-		if (!url_host_char(s[i], v6))
-			goto bad;
-	if (hn == 0)
-		rd_strlcpy(u->host, "127.0.0.1", sizeof(u->host));
-	else if (hn >= sizeof(u->host))
-		goto bad;
-	else {
-		memcpy(u->host, s, hn);
-		u->host[hn] = '\0';
-	}
-	if (port != NULL &&
-	    url_number(port, (size_t)(end - port), 1, 65535, &u->port) != 0) {
-		rd_err_set(err, "RedisURL", 0,
-		    "port must be a number from 1 to 65535");
-		return (-1);
-	}
-	return (0);
-bad:
-	rd_err_set(err, "RedisURL", 0,
-	    "bad host: expected a name, an IPv4 "
-	    "address or an [IPv6] address, then an optional :port");
-	return (-1);
-}
-
-int
-rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
-{
-	const char *p, *auth_end, *at, *q;
-	size_t n;
-
-	memset(u, 0, sizeof(*u));
-	u->port = 6379;
-	if (url == NULL || url[0] == '\0') {
-		rd_err_set(err, "RedisURL", 0, "empty URL");
-		return (-1);
-	}
-	if (strncmp(url, "redis://", 8) == 0)
-		p = url + 8;
-	else if (strncmp(url, "unix://", 7) == 0) {
-		p = url + 7;
-		u->is_unix = true;
-	} else if (strncmp(url, "rediss://", 9) == 0) {
-		rd_err_set(err, "RedisURL", 0,
-		    "rediss:// (TLS) is not "
-		    "supported: hiredis 0.14 has no TLS; use redis:// on a "
-		    "trusted network, unix://, or a local TLS tunnel");
-		return (-1);
-	} else {
-		rd_err_set(err, "RedisURL", 0,
-		    "expected "
-		    "redis://[[user]:password@]host[:port][/db] or "
-		    "unix://[[user]:password@]/path[?db=N]");
-		return (-1);
-	}
-
-	/* The authority ends at the first '/' (or '?'); user info at its
-	   last '@', so that a password may hold an unencoded '@'. */
-	auth_end = p + strcspn(p, "/?");
-	at = NULL;
-	for (q = p; q < auth_end; q++)
-		if (*q == '@')
-			at = q;
-	if (at != NULL) {
-		if (url_userinfo(p, (size_t)(at - p), u, err) != 0)
-			return (-1);
-		p = at + 1;
-	}
-
-	if (u->is_unix) {
-		if (p != auth_end || *p != '/') {
-			rd_err_set(err, "RedisURL", 0,
-			    "unix:// takes an "
-			    "absolute socket path, as in "
-			    "unix:///run/redis.sock "
-			    "or unix://:password@/run/redis.sock?db=1");
-			return (-1);
-		}
-		n = strcspn(p, "?");
-		if (url_decode(p, n, u->path, sizeof(u->path)) != 0) {
-			rd_err_set(err, "RedisURL", 0,
-			    "bad socket path (longer "
-			    "than %zu bytes, or a control character)",
-			    sizeof(u->path) - 1);
-			return (-1);
-		}
-		p += n;
-		if (*p == '\0')
-			return (0);
-		if (strncmp(p, "?db=", 4) != 0 ||
-		    url_number(p + 4, strlen(p + 4), 0, 2147483647, &u->db)) {
-			rd_err_set(err, "RedisURL", 0,
-			    "after the socket path "
-			    "only ?db=N is allowed");
-			return (-1);
-		}
-		return (0);
-	}
-
-	if (url_host(p, (size_t)(auth_end - p), u, err) != 0)
-		return (-1);
-	p = auth_end;
-	if (*p == '\0')
-		return (0);
-	if (*p == '/') {
-		p++;
-		if (*p == '\0')
-			return (0);
-		if (url_number(p, strlen(p), 0, 2147483647, &u->db) == 0)
-			return (0);
-	}
-	rd_err_set(err, "RedisURL", 0,
-	    "after the host only /db is allowed "
-	    "(a database number, as in redis://host:6379/2)");
-	return (-1);
-}
-
-/*
  * The publisher's side of Redis.
  */
-
-/* pub_redis_error - a reply's or the context's error, sanitized */
-static void
-pub_redis_error(char *dst, size_t len, const char *prefix, const char *text)
-{
-	size_t n;
-
-	if ((n = rd_strlcpy(dst, prefix, len)) < len)
-		rd_text_log_str(dst + n, len - n, text);
-	/* "...or user is disabled." reads better before "; spooling" bare */
-	n = strlen(dst);
-	while (n > 0 && (dst[n - 1] == '.' || dst[n - 1] == ' '))
-		dst[--n] = '\0';
-}
-
-/*
- * pub_ctx_error - why the context failed: hiredis reports a timeout as
- * strerror(EAGAIN), "Resource temporarily unavailable"; say what it is.
- */
-static void
-pub_ctx_error(
-    const struct redis_sink *s, redisContext *c, int e, char *dst, size_t len)
-{
-	if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
-		snprintf(dst, len, "no reply within %ld ms (RedisTimeout)",
-		    (long)(s->command_tv.tv_sec * 1000 +
-			   s->command_tv.tv_usec / 1000));
-	else
-		pub_redis_error(
-		    dst, len, "", c->errstr[0] ? c->errstr : "no reply");
-}
 
 /* pub_disconnect - drop the connection (no logging) */
 static void
@@ -469,74 +187,18 @@ pub_down(struct redis_sink *s, const char *why)
 	rd_strlcpy(s->last_err, why, sizeof(s->last_err));
 }
 
-/*
- * pub_command - one command on a fresh connection (AUTH, SELECT): 0, or
- * -1 with why set.
- */
-static int
-pub_command(const struct redis_sink *s, redisContext *c, int argc,
-    const char **argv, char *why, size_t len)
-{
-	redisReply *r;
-	char prefix[64];
-
-	r = redisCommandArgv(c, argc, argv, NULL);
-	if (r == NULL) {
-		pub_ctx_error(s, c, errno, why, len);
-		return (-1);
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(prefix, sizeof(prefix), "%s refused: ", argv[0]);
-		pub_redis_error(why, len, prefix, r->str);
-		freeReplyObject(r);
-		return (-1);
-	}
-	freeReplyObject(r);
-	return (0);
-}
-
 /* pub_connect - connect, AUTH and SELECT; on failure, pub_down */
 static void
 pub_connect(struct redis_sink *s)
 {
-	const char *argv[3];
-	char why[PUB_ERR_MAX], where[300], db[16];
+	char where[300];
+	struct rd_err err;
 	redisContext *c;
-	int argc;
 
-	if (s->url.is_unix)
-		c = redisConnectUnixWithTimeout(s->url.path, s->connect_tv);
-	else
-		c = redisConnectWithTimeout(
-		    s->url.host, (int)s->url.port, s->connect_tv);
-	if (c == NULL) {
-		pub_down(s, "out of memory");
+	if ((c = rd_redis_connect(
+		 &s->url, s->connect_ms, s->command_ms, &err)) == NULL) {
+		pub_down(s, err.text);
 		return;
-	}
-	if (c->err) {
-		pub_redis_error(why, sizeof(why), "", c->errstr);
-		redisFree(c);
-		pub_down(s, why);
-		return;
-	}
-	redisSetTimeout(c, s->command_tv);
-	if (!s->url.is_unix)
-		redisEnableKeepAlive(c);
-	if (s->url.pass[0] != '\0' || s->url.user[0] != '\0') {
-		argc = 0;
-		argv[argc++] = "AUTH";
-		if (s->url.user[0] != '\0')
-			argv[argc++] = s->url.user;
-		argv[argc++] = s->url.pass;
-		if (pub_command(s, c, argc, argv, why, sizeof(why)) != 0)
-			goto fail;
-	}
-	if (s->url.db != 0) {
-		snprintf(db, sizeof(db), "%u", s->url.db);
-		argv[0] = "SELECT";
-		argv[1] = db;
-		if (pub_command(s, c, 2, argv, why, sizeof(why)) != 0)
-			goto fail;
 	}
 	/* The backoff is reset by the first XADD accepted, not here: a
 	   Redis that accepts connections and refuses every XADD (WRONGTYPE,
@@ -559,10 +221,6 @@ pub_connect(struct redis_sink *s)
 		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s",
 		    pub_where(s, where, sizeof(where)), s->stream);
 	s->state = PUB_UP;
-	return;
-fail:
-	redisFree(c);
-	pub_down(s, why);
 }
 
 /*
@@ -607,11 +265,13 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 	for (ok = 0; ok < n; ok++) {
 		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK ||
 		    r == NULL) {
-			pub_ctx_error(s, s->ctx, errno, why, whylen);
+			rd_redis_ctx_error(
+			    s->ctx, errno, s->command_ms, why, whylen);
 			break;
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
-			pub_redis_error(why, whylen, "XADD refused: ", r->str);
+			rd_redis_error_text(
+			    why, whylen, "XADD refused: ", r->str);
 			freeReplyObject(r);
 			break;
 		}
@@ -1038,10 +698,10 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 		goto fail;
 	if (p->maxlen > 0)
 		snprintf(s->maxlen, sizeof(s->maxlen), "%" PRIu64, p->maxlen);
-	s->connect_tv = pub_tv(
-	    p->connect_timeout_ms ? p->connect_timeout_ms : PUB_CONNECT_MS);
-	s->command_tv = pub_tv(
-	    p->command_timeout_ms ? p->command_timeout_ms : PUB_COMMAND_MS);
+	s->connect_ms =
+	    p->connect_timeout_ms ? p->connect_timeout_ms : PUB_CONNECT_MS;
+	s->command_ms =
+	    p->command_timeout_ms ? p->command_timeout_ms : PUB_COMMAND_MS;
 	s->backoff_max_ms =
 	    p->backoff_max_ms ? p->backoff_max_ms : PUB_BACKOFF_MAX_MS;
 	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms

@@ -2,8 +2,9 @@
  * publish.h - the Redis event sink: a queue, one publisher thread that
  * owns the hiredis connection, and the spool for when Redis is away.
  *
- * Owns struct rd_redis_params, struct rd_redis_url and the Redis sink
- * behind struct rd_sink (sink.h). Each event becomes
+ * Owns struct rd_redis_params and the Redis sink behind struct rd_sink
+ * (sink.h); RedisURL's syntax and the connection's set-up are redis.h's.
+ * Each event becomes
  *     XADD <stream> [MAXLEN ~ <maxlen>] * type <type> event <json>
  * sent in pipelined batches (events.md, "Transport").
  *
@@ -40,6 +41,7 @@
 #include <stdint.h>
 
 #include "relaydiag/err.h"
+#include "relaydiag/redis.h"
 #include "relaydiag/sink.h"
 #include "relaydiag/spool.h"
 
@@ -48,7 +50,7 @@
 
 /* Zero or NULL in any member means its default, given after it. */
 struct rd_redis_params {
-	const char *url;                   /* RD_REDIS_DEFAULT_URL; see below */
+	const char *url;                   /* RD_REDIS_DEFAULT_URL; redis.h */
 	const char *stream;                /* RD_REDIS_DEFAULT_STREAM */
 	uint64_t maxlen;                   /* MAXLEN ~ n; 0: no trimming */
 	unsigned connect_timeout_ms;       /* 1000 */
@@ -67,33 +69,6 @@ struct rd_redis_params {
 	   silent. Called from the publisher thread; must not call back. */
 	void (*log)(int prio, const char *msg);
 };
-
-/*
- * A parsed RedisURL:
- *     redis://[[user]:password@]host[:port][/db]
- *     unix://[[user]:password@]/path/to/socket[?db=N]
- * host may be [IPv6]; port defaults to 6379, db to 0. User and password
- * may be %-encoded. A user information without ':' is a password alone
- * ("redis://secret@host", as redis-cli reads it). With a user, AUTH user
- * password (Redis 6 ACL); without, AUTH password. rediss:// (TLS) is
- * refused: hiredis 0.14 has no TLS.
- */
-struct rd_redis_url {
-	bool is_unix;
-	char host[256]; /* without the [] of an IPv6 address */
-	unsigned port;
-	char path[108]; /* sizeof(sun_path) */
-	char user[128]; /* "": none */
-	char pass[512]; /* "": no AUTH */
-	unsigned db;
-};
-
-/*
- * rd_redis_url_parse - parse url into *out. 0, or -1 with err (source
- * "RedisURL"); the error text never contains the password.
- */
-int rd_redis_url_parse(
-    const char *url, struct rd_redis_url *out, struct rd_err *err);
 
 /*
  * rd_sink_redis_open - check the parameters, open the queue and the spool

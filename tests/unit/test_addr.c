@@ -22,8 +22,7 @@
 #include "relaydiag/addr.h"
 #include "relaydiag/err.h"
 #include "relaydiag/text.h"
-
-#define SHOW_MAX 512
+#include "testutil.h"
 
 #define S10 "aaaaaaaaaa"
 #define S60 S10 S10 S10 S10 S10 S10
@@ -37,43 +36,6 @@
 #define NUL 0x1   /* is_null */
 #define LIT 0x2   /* is_literal */
 #define NODOM 0x4 /* !has_domain */
-
-#define FAIL_IF_ANY(nfail, ncases)                                             \
-	do {                                                                   \
-		if ((nfail) > 0)                                               \
-			fail_msg("%d of %zu cases failed", (nfail),            \
-			    (size_t)(ncases));                                 \
-	} while (0)
-
-/* show - s made printable for a failure message */
-static const char *
-show(char *dst, const char *s)
-{
-	return (s == NULL ? "(null)" : rd_text_log_str(dst, SHOW_MAX, s));
-}
-
-/* check_str - compare got with want; print "name: what: got X, want Y" */
-static int
-check_str(const char *name, const char *what, const char *got, const char *want)
-{
-	char g[SHOW_MAX], w[SHOW_MAX];
-
-	if (strcmp(got, want) == 0)
-		return (0);
-	print_error("%s: %s: got \"%s\", want \"%s\"\n", name, what,
-	    show(g, got), show(w, want));
-	return (1);
-}
-
-/* safe_line - whether an error text is printable ASCII on one line */
-static bool
-safe_line(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			return (false);
-	return (true);
-}
 
 /* clang-format off */
 static const struct {
@@ -170,11 +132,11 @@ test_addr_accepts(void **state)
 			nfail++;
 			continue;
 		}
-		nfail += check_str(accept_cases[i].name, "local", a.local,
+		nfail += tu_check_str(accept_cases[i].name, "local", a.local,
 		    accept_cases[i].local);
-		nfail += check_str(accept_cases[i].name, "domain", a.domain,
+		nfail += tu_check_str(accept_cases[i].name, "domain", a.domain,
 		    accept_cases[i].domain);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    accept_cases[i].name, "addr", a.addr, accept_cases[i].addr);
 		flags = (a.is_null ? NUL : 0) | (a.is_literal ? LIT : 0) |
 			(a.has_domain ? 0 : NODOM);
@@ -184,7 +146,7 @@ test_addr_accepts(void **state)
 			nfail++;
 		}
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* clang-format off */
@@ -303,7 +265,7 @@ test_addr_rejects(void **state)
 {
 	struct rd_addr a;
 	struct rd_err err;
-	char g[SHOW_MAX];
+	char g[TU_SHOW_MAX];
 	size_t i;
 	int nfail = 0;
 
@@ -313,21 +275,15 @@ test_addr_rejects(void **state)
 		if (rd_addr_parse(reject_cases[i].in, &a, &err) != -1) {
 			print_error("%s: got accepted as \"%s\", want an error "
 				    "with \"%s\"\n",
-			    reject_cases[i].name, show(g, a.addr),
+			    reject_cases[i].name, tu_show(g, a.addr),
 			    reject_cases[i].why);
 			nfail++;
 			continue;
 		}
-		if (strstr(err.text, reject_cases[i].why) == NULL) {
-			print_error("%s: got error \"%s\", want one with "
-				    "\"%s\"\n",
-			    reject_cases[i].name, err.text,
-			    reject_cases[i].why);
-			nfail++;
-		}
+		nfail += tu_check_err(
+		    reject_cases[i].name, err.text, reject_cases[i].why);
 		if (strcmp(err.source, "<address>") != 0 || err.line != 0 ||
-		    strncmp(err.text, "bad address \"", 13) != 0 ||
-		    !safe_line(err.text)) {
+		    strncmp(err.text, "bad address \"", 13) != 0) {
 			print_error("%s: error shape: got %s:%u: \"%s\"\n",
 			    reject_cases[i].name, err.source, err.line,
 			    err.text);
@@ -340,7 +296,7 @@ test_addr_rejects(void **state)
 			nfail++;
 		}
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 static void
@@ -393,7 +349,7 @@ test_addr_very_long(void **state)
 	in[n - 2] = '\n';
 	assert_int_equal(rd_addr_parse(in, &a, &err), -1);
 	assert_non_null(strstr(err.text, "CR or LF"));
-	assert_true(safe_line(err.text));
+	assert_true(tu_safe_line(err.text));
 
 	/* 100000 dots in the domain: refused on length, quickly. */
 	memset(in, '.', n);
@@ -442,20 +398,15 @@ test_domain_valid(void **state)
 {
 	size_t i;
 	int nfail = 0;
-	bool got;
 
 	(void)state;
 	for (i = 0; i < sizeof(domain_cases) / sizeof(domain_cases[0]); i++) {
-		got = rd_domain_valid(domain_cases[i].d);
-		if (got != domain_cases[i].want) {
-			print_error("%s: got %s, want %s\n",
-			    domain_cases[i].name, got ? "valid" : "invalid",
-			    domain_cases[i].want ? "valid" : "invalid");
-			nfail++;
-		}
+		nfail += tu_check_bool(domain_cases[i].name,
+		    rd_domain_valid(domain_cases[i].d), domain_cases[i].want,
+		    "valid", "invalid");
 	}
 	assert_false(rd_domain_valid(NULL));
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* clang-format off */
@@ -495,20 +446,15 @@ test_helo_is_fqdn(void **state)
 {
 	size_t i;
 	int nfail = 0;
-	bool got;
 
 	(void)state;
 	for (i = 0; i < sizeof(helo_cases) / sizeof(helo_cases[0]); i++) {
-		got = rd_helo_is_fqdn(helo_cases[i].helo);
-		if (got != helo_cases[i].want) {
-			print_error("%s: got %s, want %s\n", helo_cases[i].name,
-			    got ? "fqdn" : "not fqdn",
-			    helo_cases[i].want ? "fqdn" : "not fqdn");
-			nfail++;
-		}
+		nfail += tu_check_bool(helo_cases[i].name,
+		    rd_helo_is_fqdn(helo_cases[i].helo), helo_cases[i].want,
+		    "fqdn", "not fqdn");
 	}
 	assert_false(rd_helo_is_fqdn(NULL));
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 int

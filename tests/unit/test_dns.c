@@ -25,19 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "relaydiag/dns.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
-
-#define FAIL_IF_ANY(nfail, ncases)                                             \
-	do {                                                                   \
-		if ((nfail) > 0)                                               \
-			fail_msg("%d of %zu cases failed", (nfail),            \
-			    (size_t)(ncases));                                 \
-	} while (0)
+#include "testutil.h"
 
 /* A lookup that must wait for its deadline may overrun it by this much. */
 #define SLACK_MS 400
@@ -45,7 +38,7 @@
 			   */
 
 struct fixture {
-	char dir[64];   /* mkdtemp */
+	char dir[64];   /* tu_tmpdir */
 	char conf[128]; /* dir/unbound.conf */
 	int dead_fd;    /* bound, never read: never answers */
 	int late_fd;    /* answers after LATE_DELAY_MS */
@@ -57,16 +50,6 @@ struct fixture {
 };
 
 static struct fixture fx;
-
-/* now_ms - CLOCK_MONOTONIC in milliseconds */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* udp_loopback - a UDP socket on 127.0.0.1, its port in *port */
 static int
@@ -164,13 +147,7 @@ late_main(void *arg)
 static void
 write_file(const char *name, const char *text, char *out, size_t outlen)
 {
-	FILE *fp;
-
-	assert_true(
-	    (size_t)snprintf(out, outlen, "%s/%s", fx.dir, name) < outlen);
-	assert_non_null(fp = fopen(out, "w"));
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
+	tu_write_file(tu_path(out, outlen, fx.dir, name), text);
 }
 
 /*
@@ -210,8 +187,7 @@ group_setup(void **state)
 
 	(void)state;
 	memset(&fx, 0, sizeof(fx));
-	(void)snprintf(fx.dir, sizeof(fx.dir), "/tmp/rd-test-dns-XXXXXX");
-	assert_non_null(mkdtemp(fx.dir));
+	tu_tmpdir(fx.dir, sizeof(fx.dir), "rd-test-dns");
 	fx.dead_fd = udp_loopback(&fx.dead_port);
 	fx.late_fd = udp_loopback(&fx.late_port);
 	atomic_init(&fx.stop, false);
@@ -234,17 +210,12 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	char path[128];
-
 	(void)state;
 	atomic_store(&fx.stop, true);
 	(void)pthread_join(fx.late_thread, NULL);
 	(void)close(fx.dead_fd);
 	(void)close(fx.late_fd);
-	(void)remove(fx.conf);
-	(void)snprintf(path, sizeof(path), "%s/bad.conf", fx.dir);
-	(void)remove(path);
-	(void)rmdir(fx.dir);
+	tu_rmtree(fx.dir);
 	rd_domainset_free(fx.ours);
 	return (0);
 }
@@ -335,7 +306,7 @@ test_answers_from_local_data(void **state)
 		if (!check_case(d, &mx_cases[i]))
 			nfail++;
 	rd_dns_free(d);
-	FAIL_IF_ANY(nfail, 2 * N_MX_CASES);
+	TU_FAIL_IF_ANY(nfail, 2 * N_MX_CASES);
 }
 
 static void
@@ -367,18 +338,18 @@ test_deadline_is_honoured(void **state)
 	char mx[64];
 
 	(void)state;
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(
 	    rd_dns_mx(d, "dead.example", mx, sizeof(mx)), RD_MX_UNKNOWN);
-	took = now_ms() - t0;
+	took = tu_now_ms() - t0;
 	assert_string_equal(mx, "");
 	if (took < 190 || took > 200 + SLACK_MS)
 		fail_msg("timeout: returned after %lld ms, want 200 ms", took);
 	/* Local data answers at once, whatever is pending. */
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(
 	    rd_dns_mx(d, "here.relaydiag.test", NULL, 0), RD_MX_HERE);
-	took = now_ms() - t0;
+	took = tu_now_ms() - t0;
 	if (took > 150)
 		fail_msg("local data behind a dead query: %lld ms", took);
 	/* Freed with a query still in flight (leak-checked under ASan). */
@@ -393,10 +364,10 @@ test_late_answer_lands_in_cache(void **state)
 	long long t0, took;
 
 	(void)state;
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(
 	    rd_dns_mx(d, "mail.slow.example", mx, sizeof(mx)), RD_MX_UNKNOWN);
-	took = now_ms() - t0;
+	took = tu_now_ms() - t0;
 	if (took > 100 + SLACK_MS)
 		fail_msg(
 		    "slow server: returned after %lld ms, want 100 ms", took);
@@ -475,11 +446,11 @@ worker_main(void *arg)
 		if (!check_case(w->d, &mx_cases[i]))
 			w->nfail++;
 		if (w->dead && k % 25 == 0) {
-			t0 = now_ms();
+			t0 = tu_now_ms();
 			if (rd_dns_mx(w->d, "dead.example", NULL, 0) !=
 			    RD_MX_UNKNOWN)
 				w->nfail++;
-			took = now_ms() - t0;
+			took = tu_now_ms() - t0;
 			if (took > w->worst_ms)
 				w->worst_ms = took;
 		}
@@ -524,7 +495,7 @@ test_concurrent_lookups_from_4_threads(void **state)
 	(void)state;
 	nfail = run_workers(d, false, &worst);
 	rd_dns_free(d);
-	FAIL_IF_ANY(nfail, N_THREADS * N_ROUNDS);
+	TU_FAIL_IF_ANY(nfail, N_THREADS * N_ROUNDS);
 }
 
 static void
@@ -537,7 +508,7 @@ test_concurrent_deadlines_from_4_threads(void **state)
 	(void)state;
 	nfail = run_workers(d, true, &worst);
 	rd_dns_free(d);
-	FAIL_IF_ANY(nfail, N_THREADS * N_ROUNDS);
+	TU_FAIL_IF_ANY(nfail, N_THREADS * N_ROUNDS);
 	if (worst > 150 + SLACK_MS)
 		fail_msg("a lookup took %lld ms, deadline 150 ms", worst);
 }

@@ -21,28 +21,12 @@
 
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
+#include "testutil.h"
 
 #define S10 "aaaaaaaaaa"
 #define S60 S10 S10 S10 S10 S10 S10
 #define S63 S60 "aaa"
 #define S64 S60 "aaaa"
-
-#define FAIL_IF_ANY(nfail, ncases)                                             \
-	do {                                                                   \
-		if ((nfail) > 0)                                               \
-			fail_msg("%d of %zu cases failed", (nfail),            \
-			    (size_t)(ncases));                                 \
-	} while (0)
-
-/* safe_line - whether an error text is printable ASCII on one line */
-static bool
-safe_line(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			return (false);
-	return (true);
-}
 
 /* clang-format off */
 static const char match_list[] =
@@ -108,16 +92,12 @@ test_match(void **state)
 	assert_int_equal(rd_domainset_count(set), 6);
 	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
 		got = rd_domainset_match(set, match_cases[i].domain);
-		if (got != match_cases[i].want) {
-			print_error("%s: got %s, want %s\n",
-			    match_cases[i].name, got ? "match" : "no match",
-			    match_cases[i].want ? "match" : "no match");
-			nfail++;
-		}
+		nfail += tu_check_bool(match_cases[i].name, got,
+		    match_cases[i].want, "match", "no match");
 	}
 	assert_false(rd_domainset_match(set, NULL));
 	rd_domainset_free(set);
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* A parent entry matches deep names, and an exact one does not. */
@@ -197,18 +177,8 @@ test_add_errors(void **state)
 			nfail++;
 			continue;
 		}
-		if (strstr(err.text, add_error_cases[i].why) == NULL) {
-			print_error("%s: got error \"%s\", want one with "
-				    "\"%s\"\n",
-			    add_error_cases[i].name, err.text,
-			    add_error_cases[i].why);
-			nfail++;
-		}
-		if (!safe_line(err.text)) {
-			print_error("%s: error text is not one safe line\n",
-			    add_error_cases[i].name);
-			nfail++;
-		}
+		nfail += tu_check_err(
+		    add_error_cases[i].name, err.text, add_error_cases[i].why);
 	}
 	if (rd_domainset_count(set) != 0) {
 		print_error("bad entries were added: count %zu\n",
@@ -217,7 +187,7 @@ test_add_errors(void **state)
 	}
 	assert_int_equal(rd_domainset_add(set, NULL, &err), -1);
 	rd_domainset_free(set);
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* clang-format off */
@@ -260,7 +230,7 @@ test_add_list(void **state)
 		}
 		rd_domainset_free(set);
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 
 	/* The error names the bad entry, and what came before stays. */
 	set = rd_domainset_new();

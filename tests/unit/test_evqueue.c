@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include "relaydiag/evqueue.h"
+#include "testutil.h"
 
 static char *json_of(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -36,15 +36,6 @@ json_of(const char *fmt, ...)
 	if (r < 0)
 		fail_msg("vasprintf");
 	return (s);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 static void
@@ -105,11 +96,11 @@ test_full_refuses_caller_keeps_json(void **state)
 	assert_int_equal(
 	    rd_evqueue_put_take(q, "rcpt", strdup("{\"id\":2}")), 0);
 	j = strdup("{\"id\":3}");
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	errno = 0;
 	assert_int_equal(rd_evqueue_put_take(q, "rcpt", j), -1);
 	assert_int_equal(errno, ENOBUFS);
-	assert_true(now_ms() - t0 < 50);      /* never waits */
+	assert_true(tu_now_ms() - t0 < 50);   /* never waits */
 	assert_string_equal(j, "{\"id\":3}"); /* still ours */
 	free(j);
 	/* room again after a get */
@@ -202,19 +193,19 @@ test_timed_wait(void **state)
 
 	(void)state;
 	q = rd_evqueue_new(4, NULL);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(rd_evqueue_get(q, out, 1, 120), 0);
-	dt = now_ms() - t0;
+	dt = tu_now_ms() - t0;
 	if (dt < 115 || dt > 1000)
 		fail_msg("get(120 ms) returned after %lld ms", (long long)dt);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_false(rd_evqueue_wait(q, 60));
-	dt = now_ms() - t0;
+	dt = tu_now_ms() - t0;
 	if (dt < 55 || dt > 1000)
 		fail_msg("wait(60 ms) returned after %lld ms", (long long)dt);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(rd_evqueue_get(q, out, 1, 0), 0);
-	assert_true(now_ms() - t0 < 50);
+	assert_true(tu_now_ms() - t0 < 50);
 	rd_evqueue_free(q);
 }
 
@@ -229,10 +220,10 @@ waiter_main(void *arg)
 {
 	struct waiter *w = arg;
 	struct rd_evqueue_item out[4];
-	int64_t t0 = now_ms();
+	int64_t t0 = tu_now_ms();
 
 	w->got = rd_evqueue_get(w->q, out, 4, -1);
-	w->waited_ms = now_ms() - t0;
+	w->waited_ms = tu_now_ms() - t0;
 	items_free(out, w->got);
 	return (NULL);
 }
@@ -360,7 +351,7 @@ test_mpsc_order_per_producer(void **state)
 
 	(void)state;
 	q = rd_evqueue_new(256, NULL);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	for (id = 0; id < PRODUCERS; id++) {
 		prod[id].q = q;
 		prod[id].id = id;
@@ -387,7 +378,7 @@ test_mpsc_order_per_producer(void **state)
 		pthread_join(t[id], NULL);
 		refused += prod[id].refused;
 	}
-	dt = now_ms() - t0;
+	dt = tu_now_ms() - t0;
 	print_message("evqueue: %u items, %d producers, in %lld ms "
 		      "(%.0f items/s), %u refused puts (full)\n",
 	    total, PRODUCERS, (long long)dt,

@@ -10,9 +10,9 @@
  * the facts must be as "key=value" words, compared with what came back
  * (rendered the same way), so a failure reads
  *     ip changed: step 2: want elsewhere=198.51.100.7, got elsewhere=- ...
- * Each Redis test starts its own redis-server on a free loopback port in
- * a temporary directory. Without redis-server the tests fail; they never
- * skip (RD_REDIS_SERVER names another binary).
+ * Each Redis test starts its own redis-server (testutil.h) on a free
+ * loopback port in a temporary directory. Without redis-server the tests
+ * fail; they never skip (RD_REDIS_SERVER names another binary).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,39 +20,24 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "relaydiag/history.h"
+#include "testutil.h"
 
 #define T0 ((time_t)1700000000)
 
-/* ---- helpers: time, log capture ---- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
+/* ---- helpers: time ---- */
 
 static int64_t
 now_us(void)
@@ -61,56 +46,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-}
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[16384];
-
-static void
-log_capture(int prio, const char *msg)
-{
-	size_t n;
-
-	pthread_mutex_lock(&log_lock);
-	n = strlen(log_text);
-	snprintf(log_text + n, sizeof(log_text) - n, "<%d>%s\n", prio, msg);
-	pthread_mutex_unlock(&log_lock);
-	if (getenv("RD_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "log: <%d>%s\n", prio, msg);
-}
-
-static void
-log_reset(void)
-{
-	pthread_mutex_lock(&log_lock);
-	log_text[0] = '\0';
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* log_count - how many log lines contain s */
-static int
-log_count(const char *s)
-{
-	const char *p;
-	int n = 0;
-
-	pthread_mutex_lock(&log_lock);
-	for (p = log_text; (p = strstr(p, s)) != NULL; p += strlen(s))
-		n++;
-	pthread_mutex_unlock(&log_lock);
-	return (n);
-}
-
-static void
-log_expect_n(const char *s, int want)
-{
-	int n = log_count(s);
-
-	if (n != want) {
-		pthread_mutex_lock(&log_lock);
-		fail_msg("log has \"%s\" %d times, want %d; log was:\n%s", s, n,
-		    want, log_text);
-	}
 }
 
 /* ---- facts as words ---- */
@@ -356,7 +291,7 @@ params_default(struct rd_history_params *p, const char *url, const char *prefix)
 	p->outage_senders = 3;
 	p->alert_probe_attempts = 5;
 	p->cache_size = 10000;
-	p->log = log_capture;
+	p->log = tu_log_capture;
 }
 
 static struct rd_history *
@@ -431,9 +366,9 @@ static void
 test_scenarios_local(void **state)
 {
 	(void)state;
-	log_reset();
+	tu_log_reset();
 	scenarios_run(NULL);
-	log_expect_n("history:", 0);
+	tu_log_expect_n("history:", 0);
 }
 
 static void
@@ -514,189 +449,13 @@ test_new_refuses_a_bad_url_or_prefix(void **state)
 	assert_non_null(strstr(err.text, "prefix"));
 }
 
-/* ---- a private redis-server ---- */
-
-struct srv {
-	char dir[64]; /* mkdtemp */
-	char sock[128];
-	char pass[64]; /* requirepass, "" none */
-	char url[256];
-	int port;
-	pid_t pid;
-};
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd, port;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		fail_msg("no free port: %s", strerror(errno));
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return (port);
-}
-
-/* srv_connect - a test's own connection, to look at keys */
-static redisContext *
-srv_connect(const struct srv *s, unsigned db)
-{
-	struct timeval tv = {1, 0};
-	redisContext *c;
-	redisReply *r;
-
-	c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
-	if (c == NULL || c->err) {
-		if (c != NULL)
-			redisFree(c);
-		return (NULL);
-	}
-	redisSetTimeout(c, tv);
-	if (s->pass[0] != '\0') {
-		r = redisCommand(c, "AUTH %s", s->pass);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR)
-			fail_msg("test AUTH failed");
-		freeReplyObject(r);
-	}
-	if (db != 0) {
-		r = redisCommand(c, "SELECT %u", db);
-		freeReplyObject(r);
-	}
-	return (c);
-}
-
-/* srv_start - exec redis-server and wait until it answers PING */
-static void
-srv_start(struct srv *s)
-{
-	const char *bin = getenv("RD_REDIS_SERVER");
-	char port[16], logf[160];
-	const char *argv[32];
-	redisContext *c;
-	redisReply *r;
-	int64_t t0;
-	int argc = 0, st;
-
-	if (bin == NULL)
-		bin = "redis-server";
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
-	argv[argc++] = bin;
-	argv[argc++] = "--port";
-	argv[argc++] = port;
-	argv[argc++] = "--bind";
-	argv[argc++] = "127.0.0.1";
-	argv[argc++] = "--save";
-	argv[argc++] = "";
-	argv[argc++] = "--appendonly";
-	argv[argc++] = "no";
-	argv[argc++] = "--dir";
-	argv[argc++] = s->dir;
-	argv[argc++] = "--unixsocket";
-	argv[argc++] = s->sock;
-	argv[argc++] = "--unixsocketperm";
-	argv[argc++] = "700";
-	argv[argc++] = "--daemonize";
-	argv[argc++] = "no";
-	argv[argc++] = "--logfile";
-	argv[argc++] = logf;
-	if (s->pass[0] != '\0') {
-		argv[argc++] = "--requirepass";
-		argv[argc++] = s->pass;
-	}
-	argv[argc] = NULL;
-	if ((s->pid = fork()) < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (s->pid == 0) {
-		execvp(bin, (char *const *)(uintptr_t)argv);
-		fprintf(stderr, "test_history: cannot run %s: %s\n", bin,
-		    strerror(errno));
-		_exit(127);
-	}
-	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			fail_msg("redis-server exited at start (status %d): "
-				 "redis-server is required (apt-get install "
-				 "redis-server), or see %s",
-			    WEXITSTATUS(st), logf);
-		}
-		if ((c = srv_connect(s, 0)) == NULL)
-			continue;
-		r = redisCommand(c, "PING");
-		if (r != NULL && r->type == REDIS_REPLY_STATUS) {
-			freeReplyObject(r);
-			redisFree(c);
-			return;
-		}
-		freeReplyObject(r);
-		redisFree(c);
-	}
-	fail_msg("redis-server on port %d did not answer within 5 s", s->port);
-}
-
-static void
-srv_stop(struct srv *s, int sig)
-{
-	if (s->pid > 0) {
-		kill(s->pid, sig);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return (remove(path));
-}
-
-static int
-setup(void **state)
-{
-	struct srv *s = calloc(1, sizeof(*s));
-
-	snprintf(s->dir, sizeof(s->dir), "/tmp/test_history.XXXXXX");
-	if (mkdtemp(s->dir) == NULL)
-		return (-1);
-	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
-	s->port = free_port();
-	snprintf(s->url, sizeof(s->url), "redis://127.0.0.1:%d", s->port);
-	log_reset();
-	*state = s;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct srv *s = *state;
-
-	if (s->pid > 0)
-		kill(s->pid, SIGCONT);
-	srv_stop(s, SIGKILL);
-	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(s);
-	return (0);
-}
-
 /* key_exists - EXISTS key (binary) in db, on the test's own connection */
 static bool
-key_exists(const struct srv *s, unsigned db, const char *key, size_t len)
+key_exists(const struct tu_redis *s, unsigned db, const char *key, size_t len)
 {
 	const char *argv[2] = {"EXISTS", key};
 	size_t lens[2] = {6, len};
-	redisContext *c = srv_connect(s, db);
+	redisContext *c = tu_redis_connect(s, db);
 	redisReply *r;
 	bool yes;
 
@@ -716,10 +475,10 @@ static int64_t
 refuse(struct rd_history *h, const char *sender, const char *ip, time_t now,
     struct rd_history_facts *f, struct rd_history_alerts *a)
 {
-	int64_t t = now_ms();
+	int64_t t = tu_now_ms();
 
 	rd_history_refused(h, sender, ip, "gmail.com", now, f, a);
-	return (now_ms() - t);
+	return (tu_now_ms() - t);
 }
 
 /* ---- against redis-server ---- */
@@ -727,26 +486,26 @@ refuse(struct rd_history *h, const char *sender, const char *ip, time_t now,
 static void
 test_scenarios_redis(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	int ran;
 
-	srv_start(s);
+	tu_redis_start(s);
 	ran = scenarios_run(s->url);
-	log_expect_n("history: redis up", ran); /* once per history */
-	log_expect_n("history: redis down", 0);
+	tu_log_expect_n("history: redis up", ran); /* once per history */
+	tu_log_expect_n("history: redis down", 0);
 }
 
 static void
 test_two_mtas_see_each_others_history(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *mta1, *mta2;
 	struct rd_history_facts f;
 	struct rd_history_alerts a;
 	int i;
 
-	srv_start(s);
+	tu_redis_start(s);
 	params_default(&p, s->url, "t:two:");
 	p.outage_senders = 2;
 	mta1 = history_new(&p);
@@ -793,7 +552,7 @@ test_two_mtas_see_each_others_history(void **state)
 static void
 test_redis_killed_then_restarted(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -801,7 +560,7 @@ test_redis_killed_then_restarted(void **state)
 	int64_t t, worst = 0, t0;
 	int i;
 
-	srv_start(s);
+	tu_redis_start(s);
 	params_default(&p, s->url, "t:kill:");
 	p.timeout_ms = 100;
 	h = history_new(&p);
@@ -809,9 +568,9 @@ test_redis_killed_then_restarted(void **state)
 	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
 	assert_true(f.from_redis);
 	assert_true(f.sender_authorized_elsewhere);
-	log_expect_n("history: redis up", 1);
+	tu_log_expect_n("history: redis up", 1);
 
-	srv_stop(s, SIGKILL);
+	tu_redis_stop(s, SIGKILL);
 	rd_history_note_authorized(h, "carol@example.org", C, true, T0 + 2);
 	for (i = 0; i < 50; i++) {
 		if ((t = refuse(h, "bob@example.org", B, T0 + 3, &f, &a)) >
@@ -828,19 +587,19 @@ test_redis_killed_then_restarted(void **state)
 		fail_msg("a call took %" PRId64 " ms with Redis dead; the "
 			 "deadline is 100 ms",
 		    worst);
-	log_expect_n("history: redis down", 1);
+	tu_log_expect_n("history: redis down", 1);
 	assert_false(rd_history_redis_up(h));
 
-	srv_start(s);
-	for (t0 = now_ms(); now_ms() - t0 < 4000; usleep(50000)) {
+	tu_redis_start(s);
+	for (t0 = tu_now_ms(); tu_now_ms() - t0 < 4000; usleep(50000)) {
 		refuse(h, "bob@example.org", B, T0 + 5, &f, &a);
 		if (f.from_redis)
 			break;
 	}
 	if (!f.from_redis)
 		fail_msg("Redis not used again within 4 s of its restart");
-	log_expect_n("history: redis up after", 1);
-	log_expect_n("history: redis down", 1);
+	tu_log_expect_n("history: redis up after", 1);
+	tu_log_expect_n("history: redis down", 1);
 	assert_true(rd_history_redis_up(h));
 	/* Its data went with it; what is written now is shared again. */
 	assert_false(f.sender_authorized_elsewhere);
@@ -856,7 +615,7 @@ test_redis_killed_then_restarted(void **state)
 static void
 test_idle_connection_closed_by_redis_is_replaced(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -865,13 +624,13 @@ test_idle_connection_closed_by_redis_is_replaced(void **state)
 	redisReply *r;
 	int i;
 
-	srv_start(s);
+	tu_redis_start(s);
 	params_default(&p, s->url, "t:idle:");
 	h = history_new(&p);
 	for (i = 0; i < 3; i++) {
 		rd_history_note_authorized(
 		    h, "bob@example.org", A, false, T0 + i);
-		c = srv_connect(s, 0);
+		c = tu_redis_connect(s, 0);
 		r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
 		if (r == NULL || r->type != REDIS_REPLY_INTEGER ||
 		    r->integer < 1)
@@ -882,7 +641,7 @@ test_idle_connection_closed_by_redis_is_replaced(void **state)
 		assert_true(f.from_redis);
 		assert_true(f.sender_authorized_elsewhere);
 	}
-	log_expect_n("history: redis down", 0);
+	tu_log_expect_n("history: redis down", 0);
 	rd_history_free(h);
 }
 
@@ -890,7 +649,7 @@ test_idle_connection_closed_by_redis_is_replaced(void **state)
 static void
 test_redis_hung_keeps_the_deadline(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -898,7 +657,7 @@ test_redis_hung_keeps_the_deadline(void **state)
 	int64_t t, worst = 0, t0;
 	int i;
 
-	srv_start(s);
+	tu_redis_start(s);
 	params_default(&p, s->url, "t:hung:");
 	p.timeout_ms = 100;
 	h = history_new(&p);
@@ -906,32 +665,32 @@ test_redis_hung_keeps_the_deadline(void **state)
 	kill(s->pid, SIGSTOP);
 	/* Over 2.5 s: the first call times out, then retries after 1 s
 	   and 2 s connect (the kernel accepts) and time out again. */
-	for (t0 = now_ms(); now_ms() - t0 < 2500; usleep(20000)) {
+	for (t0 = tu_now_ms(); tu_now_ms() - t0 < 2500; usleep(20000)) {
 		if ((t = refuse(h, "bob@example.org", B, T0 + 1, &f, &a)) >
 		    worst)
 			worst = t;
 		assert_false(f.from_redis);
 		assert_true(f.sender_authorized_elsewhere);
 	}
-	for (i = 0, t = now_ms(); i < 20; i++)
+	for (i = 0, t = tu_now_ms(); i < 20; i++)
 		rd_history_note_authorized(
 		    h, "bob@example.org", C, false, T0 + 2);
-	if (now_ms() - t > 150)
+	if (tu_now_ms() - t > 150)
 		fail_msg("20 writes took %" PRId64 " ms with Redis hung",
-		    now_ms() - t);
+		    tu_now_ms() - t);
 	if (worst > 180)
 		fail_msg("a call took %" PRId64 " ms with Redis hung; the "
 			 "deadline is 100 ms",
 		    worst);
-	log_expect_n("history: redis down: no reply within 100 ms", 1);
+	tu_log_expect_n("history: redis down: no reply within 100 ms", 1);
 	kill(s->pid, SIGCONT);
-	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(50000)) {
+	for (t0 = tu_now_ms(); tu_now_ms() - t0 < 5000; usleep(50000)) {
 		refuse(h, "bob@example.org", B, T0 + 5, &f, &a);
 		if (f.from_redis)
 			break;
 	}
 	assert_true(f.from_redis);
-	log_expect_n("history: redis up after", 1);
+	tu_log_expect_n("history: redis up after", 1);
 	rd_history_free(h);
 }
 
@@ -939,7 +698,7 @@ test_redis_hung_keeps_the_deadline(void **state)
 static void
 test_hostile_text_is_one_key(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -951,8 +710,8 @@ test_hostile_text_is_one_key(void **state)
 	redisContext *c;
 	redisReply *r;
 
-	srv_start(s);
-	c = srv_connect(s, 0);
+	tu_redis_start(s);
+	c = tu_redis_connect(s, 0);
 	r = redisCommand(c, "SET canary 1");
 	freeReplyObject(r);
 	redisFree(c);
@@ -972,7 +731,7 @@ test_hostile_text_is_one_key(void **state)
 	    "$4\r\nping\x01\x7f\xfe\xff@x y.test");
 	assert_true(key_exists(s, 0, key, strlen(key)));
 	assert_true(rd_history_redis_up(h));
-	log_expect_n("history: redis down", 0);
+	tu_log_expect_n("history: redis down", 0);
 	rd_history_free(h);
 }
 
@@ -980,7 +739,7 @@ test_hostile_text_is_one_key(void **state)
 static void
 test_auth_select_and_unix_socket(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -988,7 +747,7 @@ test_auth_select_and_unix_socket(void **state)
 	char url[300];
 
 	snprintf(s->pass, sizeof(s->pass), "s3cret");
-	srv_start(s);
+	tu_redis_start(s);
 
 	snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d/3", s->port);
 	params_default(&p, url, "t:db:");
@@ -1009,14 +768,14 @@ test_auth_select_and_unix_socket(void **state)
 	assert_true(key_exists(s, 2, "t:unix:s:bob@example.org", 24));
 	rd_history_free(h);
 
-	log_reset();
+	tu_log_reset();
 	snprintf(url, sizeof(url), "redis://:badpass9@127.0.0.1:%d", s->port);
 	params_default(&p, url, "t:wrong:");
 	h = history_new(&p);
 	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
 	assert_false(f.from_redis);
-	log_expect_n("history: redis down: AUTH refused: ", 1);
-	log_expect_n("badpass9", 0); /* no password in the log */
+	tu_log_expect_n("history: redis down: AUTH refused: ", 1);
+	tu_log_expect_n("badpass9", 0); /* no password in the log */
 	rd_history_free(h);
 }
 
@@ -1054,7 +813,7 @@ worker_run(void *arg)
 static void
 test_threads_share_the_pool(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -1063,7 +822,7 @@ test_threads_share_the_pool(void **state)
 	pthread_t t[THREADS];
 	int i, bad = 0;
 
-	srv_start(s);
+	tu_redis_start(s);
 	params_default(&p, s->url, "t:threads:");
 	p.timeout_ms = 1000; /* a loaded test host, not a deadline test */
 	p.alert_probe_attempts = 1000000;
@@ -1083,7 +842,7 @@ test_threads_share_the_pool(void **state)
 	rd_history_refused(h, "", C, "gmail.com", T0 + 1000, &f, &a);
 	assert_true(f.from_redis);
 	assert_int_equal(f.client_refused_attempts, THREADS * CALLS + 1);
-	log_expect_n("history: redis down", 0);
+	tu_log_expect_n("history: redis down", 0);
 	rd_history_free(h);
 }
 
@@ -1099,7 +858,7 @@ cmp_i64(const void *x, const void *y)
 static void
 test_latency_of_one_call(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_history_params p;
 	struct rd_history *h;
 	struct rd_history_facts f;
@@ -1112,7 +871,7 @@ test_latency_of_one_call(void **state)
 	int64_t t;
 	int i, k;
 
-	srv_start(s);
+	tu_redis_start(s);
 	params_default(&p, s->url, "t:lat:");
 	p.alert_probe_attempts = 1000000;
 	p.outage_senders = 100000;
@@ -1155,24 +914,25 @@ main(void)
 	    cmocka_unit_test(test_cache_keeps_its_bound_and_the_newest),
 	    cmocka_unit_test(test_new_refuses_a_bad_url_or_prefix),
 	    cmocka_unit_test_setup_teardown(
-		test_scenarios_redis, setup, teardown),
+		test_scenarios_redis, tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_two_mtas_see_each_others_history, setup, teardown),
+		test_two_mtas_see_each_others_history, tu_redis_setup,
+		tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_redis_killed_then_restarted,
+		tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_redis_killed_then_restarted, setup, teardown),
+		test_idle_connection_closed_by_redis_is_replaced,
+		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_redis_hung_keeps_the_deadline,
+		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_text_is_one_key,
+		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_select_and_unix_socket,
+		tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_idle_connection_closed_by_redis_is_replaced, setup,
-		teardown),
+		test_threads_share_the_pool, tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_redis_hung_keeps_the_deadline, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_hostile_text_is_one_key, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_auth_select_and_unix_socket, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_threads_share_the_pool, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_latency_of_one_call, setup, teardown),
+		test_latency_of_one_call, tu_redis_setup, tu_redis_teardown),
 	};
 
 	/* hiredis writes with write(2): a dead Redis raises SIGPIPE, which

@@ -22,23 +22,7 @@
 
 #include "relaydiag/err.h"
 #include "relaydiag/netset.h"
-
-#define FAIL_IF_ANY(nfail, ncases)                                             \
-	do {                                                                   \
-		if ((nfail) > 0)                                               \
-			fail_msg("%d of %zu cases failed", (nfail),            \
-			    (size_t)(ncases));                                 \
-	} while (0)
-
-/* safe_line - whether an error text is printable ASCII on one line */
-static bool
-safe_line(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			return (false);
-	return (true);
-}
+#include "testutil.h"
 
 /* clang-format off */
 static const char match_list[] =
@@ -113,16 +97,12 @@ test_match(void **state)
 	assert_int_equal(rd_netset_count(set), 9);
 	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
 		got = rd_netset_match(set, match_cases[i].ip);
-		if (got != match_cases[i].want) {
-			print_error("%s: got %s, want %s\n",
-			    match_cases[i].name, got ? "match" : "no match",
-			    match_cases[i].want ? "match" : "no match");
-			nfail++;
-		}
+		nfail += tu_check_bool(match_cases[i].name, got,
+		    match_cases[i].want, "match", "no match");
 	}
 	assert_false(rd_netset_match(set, NULL));
 	rd_netset_free(set);
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* One entry, probes: IPv4 and IPv4-mapped forms are the same network. */
@@ -179,7 +159,6 @@ test_match_one_entry(void **state)
 	struct rd_err err;
 	size_t i;
 	int nfail = 0;
-	bool got;
 
 	(void)state;
 	for (i = 0; i < sizeof(one_cases) / sizeof(one_cases[0]); i++) {
@@ -188,16 +167,13 @@ test_match_one_entry(void **state)
 			print_error("%s: entry \"%s\" refused: %s\n",
 			    one_cases[i].name, one_cases[i].entry, err.text);
 			nfail++;
-		} else if ((got = rd_netset_match(set, one_cases[i].ip)) !=
-			   one_cases[i].want) {
-			print_error("%s: got %s, want %s\n", one_cases[i].name,
-			    got ? "match" : "no match",
-			    one_cases[i].want ? "match" : "no match");
-			nfail++;
-		}
+		} else
+			nfail += tu_check_bool(one_cases[i].name,
+			    rd_netset_match(set, one_cases[i].ip),
+			    one_cases[i].want, "match", "no match");
 		rd_netset_free(set);
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* clang-format off */
@@ -280,18 +256,8 @@ test_add_errors(void **state)
 			nfail++;
 			continue;
 		}
-		if (strstr(err.text, add_error_cases[i].why) == NULL) {
-			print_error("%s: got error \"%s\", want one with "
-				    "\"%s\"\n",
-			    add_error_cases[i].name, err.text,
-			    add_error_cases[i].why);
-			nfail++;
-		}
-		if (!safe_line(err.text)) {
-			print_error("%s: error text is not one safe line\n",
-			    add_error_cases[i].name);
-			nfail++;
-		}
+		nfail += tu_check_err(
+		    add_error_cases[i].name, err.text, add_error_cases[i].why);
 	}
 	if (rd_netset_count(set) != 0) {
 		print_error("bad entries were added: count %zu\n",
@@ -301,7 +267,7 @@ test_add_errors(void **state)
 	assert_int_equal(rd_netset_add(set, NULL, &err), -1);
 	assert_int_equal(rd_netset_add(set, "10.1.2.3/8", NULL), -1);
 	rd_netset_free(set);
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* clang-format off */
@@ -348,7 +314,7 @@ test_add_list(void **state)
 		}
 		rd_netset_free(set);
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 
 	set = rd_netset_new();
 	assert_int_equal(

@@ -17,26 +17,25 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "relaydiag/buf.h"
 #include "relaydiag/config.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
 #include "relaydiag/netset.h"
 #include "relaydiag/postconf.h"
+#include "testutil.h"
 
 #define POSTCONF "/usr/sbin/postconf"
 
 struct fixture {
-	char dir[64]; /* mkdtemp: the Postfix configuration directory */
+	char dir[64]; /* tu_tmpdir: the Postfix configuration directory */
 	struct rd_config *cfg;
 };
 
@@ -44,32 +43,29 @@ struct fixture {
 static const char *
 path_in(const struct fixture *f, const char *name, char *out, size_t len)
 {
-	assert_true((size_t)snprintf(out, len, "%s/%s", f->dir, name) < len);
-	return (out);
+	return (tu_path(out, len, f->dir, name));
 }
 
 /* put - write dir/name; "%D" in text becomes the directory */
 static void
 put(const struct fixture *f, const char *name, const char *text)
 {
-	struct timeval times[2];
+	struct rd_buf b;
 	char path[256];
 	const char *p;
-	FILE *fp;
 
-	assert_non_null(fp = fopen(path_in(f, name, path, sizeof(path)), "w"));
+	rd_buf_init(&b);
 	for (p = text; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 'D') {
-			assert_true(fputs(f->dir, fp) >= 0);
+			rd_buf_adds(&b, f->dir);
 			p++;
 		} else
-			assert_true(fputc(*p, fp) != EOF);
+			rd_buf_addc(&b, *p);
 	}
-	assert_int_equal(fclose(fp), 0);
+	tu_write_file(path_in(f, name, path, sizeof(path)), b.data);
+	rd_buf_free(&b);
 	/* Postfix waits (up to 2 s) for a file modified this very second. */
-	times[0].tv_sec = times[1].tv_sec = time(NULL) - 60;
-	times[0].tv_usec = times[1].tv_usec = 0;
-	assert_int_equal(utimes(path, times), 0);
+	tu_backdate(path, 60);
 }
 
 static int
@@ -78,8 +74,7 @@ setup(void **state)
 	struct fixture *f;
 
 	assert_non_null(f = calloc(1, sizeof(*f)));
-	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/rd-test-postconf-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	tu_tmpdir(f->dir, sizeof(f->dir), "rd-test-postconf");
 	assert_non_null(f->cfg = rd_config_defaults());
 	/* MXHosts given and empty: the import may fill it. */
 	rd_domainset_free(f->cfg->mx_hosts);
@@ -88,15 +83,6 @@ setup(void **state)
 	assert_int_equal(setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1), 0);
 	*state = f;
 	return (0);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return (remove(path));
 }
 
 static int
@@ -114,7 +100,7 @@ teardown(void **state)
 	rd_domainset_free(f->cfg->mx_hosts);
 	f->cfg->mx_hosts = NULL;
 	rd_config_free(f->cfg);
-	(void)nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(f->dir);
 	free(f);
 	return (0);
 }

@@ -2,11 +2,11 @@
  * test_publish.c - the Redis sink against a real redis-server: order and
  * type field, MAXLEN, AUTH (password and ACL user), SELECT, unix socket,
  * wrong password, Redis killed and restarted mid-stream, Redis hung with a
- * full queue, no spool; and RedisURL parsing.
+ * full queue, no spool. RedisURL parsing is tested in test_redis.c.
  *
- * Each test starts its own redis-server on a free loopback port in a
- * temporary directory. Without redis-server the tests fail; they never
- * skip (RD_REDIS_SERVER names another binary).
+ * Each test starts its own redis-server (testutil.h) on a free loopback
+ * port in a temporary directory. Without redis-server the tests fail;
+ * they never skip (RD_REDIS_SERVER names another binary).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,261 +14,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "relaydiag/publish.h"
-
-/* ---- helpers: time, log capture ---- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[16384];
-
-static void
-log_capture(int prio, const char *msg)
-{
-	size_t n;
-
-	pthread_mutex_lock(&log_lock);
-	n = strlen(log_text);
-	snprintf(log_text + n, sizeof(log_text) - n, "<%d>%s\n", prio, msg);
-	pthread_mutex_unlock(&log_lock);
-	if (getenv("RD_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "log: <%d>%s\n", prio, msg);
-}
-
-static void
-log_reset(void)
-{
-	pthread_mutex_lock(&log_lock);
-	log_text[0] = '\0';
-	pthread_mutex_unlock(&log_lock);
-}
-
-static bool
-log_has(const char *s)
-{
-	bool r;
-
-	pthread_mutex_lock(&log_lock);
-	r = strstr(log_text, s) != NULL;
-	pthread_mutex_unlock(&log_lock);
-	return (r);
-}
-
-static void
-log_expect(const char *s)
-{
-	char copy[sizeof(log_text)];
-
-	if (!log_has(s)) {
-		pthread_mutex_lock(&log_lock);
-		memcpy(copy, log_text, sizeof(copy));
-		pthread_mutex_unlock(&log_lock); /* fail_msg longjmps */
-		fail_msg("log lacks \"%s\"; log was:\n%s", s, copy);
-	}
-}
-
-/* ---- a private redis-server ---- */
-
-struct srv {
-	char dir[64]; /* mkdtemp */
-	char sock[128];
-	char pass[64]; /* requirepass, "" none */
-	int port;
-	bool aof; /* appendonly, fsync always */
-	pid_t pid;
-};
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd, port;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		fail_msg("no free port: %s", strerror(errno));
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return (port);
-}
-
-static redisContext *
-srv_connect(const struct srv *s, unsigned db)
-{
-	struct timeval tv = {1, 0};
-	redisContext *c;
-	redisReply *r;
-
-	c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
-	if (c == NULL || c->err) {
-		if (c != NULL)
-			redisFree(c);
-		return (NULL);
-	}
-	redisSetTimeout(c, tv);
-	if (s->pass[0] != '\0') {
-		r = redisCommand(c, "AUTH %s", s->pass);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR)
-			fail_msg("test AUTH failed");
-		freeReplyObject(r);
-	}
-	if (db != 0) {
-		r = redisCommand(c, "SELECT %u", db);
-		freeReplyObject(r);
-	}
-	return (c);
-}
-
-/* srv_start - exec redis-server and wait until it answers PING */
-static void
-srv_start(struct srv *s)
-{
-	const char *bin = getenv("RD_REDIS_SERVER");
-	char port[16], logf[160];
-	const char *argv[40];
-	redisContext *c;
-	redisReply *r;
-	int64_t t0;
-	int argc = 0, st;
-
-	if (bin == NULL)
-		bin = "redis-server";
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
-	argv[argc++] = bin;
-	argv[argc++] = "--port";
-	argv[argc++] = port;
-	argv[argc++] = "--bind";
-	argv[argc++] = "127.0.0.1";
-	argv[argc++] = "--save";
-	argv[argc++] = "";
-	argv[argc++] = "--appendonly";
-	argv[argc++] = s->aof ? "yes" : "no";
-	argv[argc++] = "--appendfsync";
-	argv[argc++] = "always";
-	argv[argc++] = "--dir";
-	argv[argc++] = s->dir;
-	argv[argc++] = "--unixsocket";
-	argv[argc++] = s->sock;
-	argv[argc++] = "--unixsocketperm";
-	argv[argc++] = "700";
-	argv[argc++] = "--daemonize";
-	argv[argc++] = "no";
-	argv[argc++] = "--logfile";
-	argv[argc++] = logf;
-	if (s->pass[0] != '\0') {
-		argv[argc++] = "--requirepass";
-		argv[argc++] = s->pass;
-	}
-	argv[argc] = NULL;
-	if ((s->pid = fork()) < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (s->pid == 0) {
-		execvp(bin, (char *const *)(uintptr_t)argv);
-		/* only async-signal-safe calls here: threads may hold locks */
-		if (write(2, "test_publish: cannot run redis-server\n", 38) < 0)
-			_exit(126);
-		_exit(127);
-	}
-	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			fail_msg("redis-server exited at start (status %d): "
-				 "redis-server is required (apt-get install "
-				 "redis-server), or see %s",
-			    WEXITSTATUS(st), logf);
-		}
-		if ((c = srv_connect(s, 0)) == NULL)
-			continue;
-		r = redisCommand(c, "PING");
-		if (r != NULL && r->type == REDIS_REPLY_STATUS) {
-			freeReplyObject(r);
-			redisFree(c);
-			return;
-		}
-		freeReplyObject(r);
-		redisFree(c);
-	}
-	fail_msg("redis-server on port %d did not answer within 5 s", s->port);
-}
-
-static void
-srv_stop(struct srv *s, int sig)
-{
-	if (s->pid > 0) {
-		kill(s->pid, sig);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return (remove(path));
-}
-
-static int
-setup(void **state)
-{
-	struct srv *s = calloc(1, sizeof(*s));
-
-	snprintf(s->dir, sizeof(s->dir), "/tmp/test_publish.XXXXXX");
-	if (mkdtemp(s->dir) == NULL)
-		return (-1);
-	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
-	s->port = free_port();
-	log_reset();
-	*state = s;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct srv *s = *state;
-
-	if (s->pid > 0)
-		kill(s->pid, SIGCONT);
-	srv_stop(s, SIGKILL);
-	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(s);
-	return (0);
-}
+#include "testutil.h"
 
 /* ---- events and the stream ---- */
 
@@ -323,7 +80,7 @@ struct stream_check {
  * with its type field and its JSON intact.
  */
 static struct stream_check
-check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
+check_stream(const struct tu_redis *s, unsigned db, const char *key, unsigned n)
 {
 	struct stream_check res = {0, 0};
 	redisReply *r, *e, *f;
@@ -334,7 +91,7 @@ check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
 	size_t i, k;
 	long id;
 
-	if ((c = srv_connect(s, db)) == NULL)
+	if ((c = tu_redis_connect(s, db)) == NULL)
 		fail_msg("cannot connect to check the stream");
 	r = redisCommand(c, "XRANGE %s - +", key);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
@@ -375,9 +132,9 @@ check_stream(const struct srv *s, unsigned db, const char *key, unsigned n)
 }
 
 static unsigned
-stream_len(const struct srv *s, unsigned db, const char *key)
+stream_len(const struct tu_redis *s, unsigned db, const char *key)
 {
-	redisContext *c = srv_connect(s, db);
+	redisContext *c = tu_redis_connect(s, db);
 	redisReply *r;
 	unsigned n = 0;
 
@@ -404,10 +161,10 @@ stats_of(struct rd_sink *sk)
 static bool
 wait_delivered(struct rd_sink *sk, uint64_t n, int ms)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = tu_now_ms();
 
 	while (stats_of(sk).delivered < n)
-		if (now_ms() - t0 > ms)
+		if (tu_now_ms() - t0 > ms)
 			return (false);
 		else
 			usleep(1000);
@@ -431,130 +188,18 @@ open_sink(const char *url, const char *stream, const char *spool, size_t queue)
 	p.queue_size = queue;
 	p.spool_dir = spool;
 	p.spool_max_bytes = 8u << 20;
-	p.log = log_capture;
+	p.log = tu_log_capture;
 	memset(&err, 0, sizeof(err));
 	if ((sk = rd_sink_redis_open(&p, &err)) == NULL)
 		fail_msg("rd_sink_redis_open(%s): %s", url, err.text);
 	return (sk);
 }
 
-/* ---- RedisURL ---- */
-
-static void
-test_url_parse(void **state)
-{
-	static const struct {
-		const char *name, *url;
-		int ret;
-		bool is_unix;
-		const char *host_or_path, *user, *pass;
-		unsigned port, db;
-		const char *err; /* in the error text */
-	} cases[] = {
-	    {"host and port", "redis://127.0.0.1:6379", 0, false, "127.0.0.1",
-		"", "", 6379, 0, NULL},
-	    {"default port", "redis://redis.example", 0, false, "redis.example",
-		"", "", 6379, 0, NULL},
-	    {"password only, db", "redis://:s3cret@10.0.0.1:7000/2", 0, false,
-		"10.0.0.1", "", "s3cret", 7000, 2, NULL},
-	    {"ACL user", "redis://relay:pw@h/15", 0, false, "h", "relay", "pw",
-		6379, 15, NULL},
-	    {"no colon: a password", "redis://secret@h", 0, false, "h", "",
-		"secret", 6379, 0, NULL},
-	    {"%-encoded", "redis://:p%40ss%3Aw%25@h", 0, false, "h", "",
-		"p@ss:w%", 6379, 0, NULL},
-	    {"raw @ in password", "redis://:p@ss@h", 0, false, "h", "", "p@ss",
-		6379, 0, NULL},
-	    {"IPv6", "redis://[::1]:6380/1", 0, false, "::1", "", "", 6380, 1,
-		NULL},
-	    {"empty host", "redis://", 0, false, "127.0.0.1", "", "", 6379, 0,
-		NULL},
-	    {"trailing slash", "redis://h/", 0, false, "h", "", "", 6379, 0,
-		NULL},
-	    {"near miss: port 65535", "redis://h:65535", 0, false, "h", "", "",
-		65535, 0, NULL},
-	    {"unix", "unix:///run/redis/redis.sock", 0, true,
-		"/run/redis/redis.sock", "", "", 6379, 0, NULL},
-	    {"unix, db", "unix:///tmp/r.sock?db=3", 0, true, "/tmp/r.sock", "",
-		"", 6379, 3, NULL},
-	    {"unix, password", "unix://:pw@/tmp/r.sock?db=1", 0, true,
-		"/tmp/r.sock", "", "pw", 6379, 1, NULL},
-	    {"TLS", "rediss://h", -1, false, NULL, NULL, NULL, 0, 0, "TLS"},
-	    {"no scheme", "localhost:6379", -1, false, NULL, NULL, NULL, 0, 0,
-		"expected redis://"},
-	    {"port 0", "redis://h:0", -1, false, NULL, NULL, NULL, 0, 0,
-		"port"},
-	    {"port 65536", "redis://h:65536", -1, false, NULL, NULL, NULL, 0, 0,
-		"port"},
-	    {"port not a number", "redis://h:abc", -1, false, NULL, NULL, NULL,
-		0, 0, "port"},
-	    {"db not a number", "redis://h/x", -1, false, NULL, NULL, NULL, 0,
-		0, "/db"},
-	    {"query on redis://", "redis://h/1?x=1", -1, false, NULL, NULL,
-		NULL, 0, 0, "/db"},
-	    {"unix with a host", "unix://h/path", -1, false, NULL, NULL, NULL,
-		0, 0, "absolute"},
-	    {"unix relative", "unix://path", -1, false, NULL, NULL, NULL, 0, 0,
-		"absolute"},
-	    {"unix bad query", "unix:///p?dbx=1", -1, false, NULL, NULL, NULL,
-		0, 0, "?db=N"},
-	    {"bad escape", "redis://:%4@h", -1, false, NULL, NULL, NULL, 0, 0,
-		"hex"},
-	    {"space in host", "redis://ho st", -1, false, NULL, NULL, NULL, 0,
-		0, "bad host"},
-	    {"empty []", "redis://[]:6379", -1, false, NULL, NULL, NULL, 0, 0,
-		"bad host"},
-	    {"near miss: ':' outside []", "redis://::1", -1, false, NULL, NULL,
-		NULL, 0, 0, "port"},
-	    {"unclosed [", "redis://[::1", -1, false, NULL, NULL, NULL, 0, 0,
-		"bad host"},
-	    {"password kept out of errors", "redis://:hunter2@h:99999", -1,
-		false, NULL, NULL, NULL, 0, 0, "port"},
-	    {"empty", "", -1, false, NULL, NULL, NULL, 0, 0, "empty"},
-	};
-	struct rd_redis_url u;
-	struct rd_err err;
-	const char *hp;
-	size_t i;
-	int r;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		memset(&err, 0, sizeof(err));
-		r = rd_redis_url_parse(cases[i].url, &u, &err);
-		if (r != cases[i].ret)
-			fail_msg("%s: got %d (%s), want %d", cases[i].name, r,
-			    err.text, cases[i].ret);
-		if (r != 0) {
-			if (strstr(err.text, cases[i].err) == NULL)
-				fail_msg("%s: error \"%s\" lacks \"%s\"",
-				    cases[i].name, err.text, cases[i].err);
-			if (strstr(err.text, "hunter2") != NULL)
-				fail_msg(
-				    "%s: password in error", cases[i].name);
-			continue;
-		}
-		hp = u.is_unix ? u.path : u.host;
-		if (u.is_unix != cases[i].is_unix ||
-		    strcmp(hp, cases[i].host_or_path) != 0 ||
-		    strcmp(u.user, cases[i].user) != 0 ||
-		    strcmp(u.pass, cases[i].pass) != 0 ||
-		    (!u.is_unix && u.port != cases[i].port) ||
-		    u.db != cases[i].db)
-			fail_msg(
-			    "%s: got %s %s user \"%s\" pass \"%s\" port %u "
-			    "db %u",
-			    cases[i].name, u.is_unix ? "unix" : "tcp", hp,
-			    u.user, u.pass, u.port, u.db);
-	}
-	assert_int_equal(rd_redis_url_parse(NULL, &u, NULL), -1);
-}
-
 /* bad parameters are errors at open, with a message */
 static void
 test_open_rejects_bad_params(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_redis_params p;
 	struct rd_err err;
 	char path[160];
@@ -585,7 +230,7 @@ test_open_rejects_bad_params(void **state)
 static void
 test_events_arrive_in_order_with_type(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_sink_stats st;
 	struct stream_check res;
 	struct rd_sink *sk;
@@ -593,17 +238,17 @@ test_events_arrive_in_order_with_type(void **state)
 	const unsigned n = 20000;
 	int64_t t0, dt;
 
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
 	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
 	sk = open_sink(url, "t:order", spool, n); /* holds them all */
 	assert_true(wait_delivered(sk, 0, 0));
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	emit_range(sk, 0, n);
 	if (!wait_delivered(sk, n, 10000))
 		fail_msg("only %llu of %u delivered in 10 s",
 		    (unsigned long long)stats_of(sk).delivered, n);
-	dt = now_ms() - t0;
+	dt = tu_now_ms() - t0;
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	print_message("publish: %u events delivered in %lld ms "
@@ -615,27 +260,27 @@ test_events_arrive_in_order_with_type(void **state)
 	res = check_stream(s, 0, "t:order", n);
 	assert_int_equal(res.entries, n);
 	assert_int_equal(res.dups, 0);
-	log_expect("redis: connected to 127.0.0.1:");
-	assert_false(log_has("down"));
+	tu_log_expect("redis: connected to 127.0.0.1:");
+	assert_int_equal(tu_log_count("down"), 0);
 }
 
 /* MAXLEN ~ n trims the stream, approximately, keeping the newest */
 static void
 test_maxlen_trims(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_redis_params p;
 	struct rd_sink *sk;
 	char url[64];
 	unsigned len;
 
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
 	memset(&p, 0, sizeof(p));
 	p.url = url;
 	p.stream = "t:maxlen";
 	p.maxlen = 100;
-	p.log = log_capture;
+	p.log = tu_log_capture;
 	sk = rd_sink_redis_open(&p, NULL);
 	assert_non_null(sk);
 	emit_range(sk, 0, 2000);
@@ -649,21 +294,21 @@ test_maxlen_trims(void **state)
 static void
 test_auth_password_and_acl_user(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_sink *sk;
 	redisContext *c;
 	redisReply *r;
 	char url[128];
 
 	snprintf(s->pass, sizeof(s->pass), "s3cret");
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d", s->port);
 	sk = open_sink(url, "t:auth", NULL, 1000);
 	emit_range(sk, 0, 50);
 	rd_sink_close(sk);
 	check_stream(s, 0, "t:auth", 50);
 
-	c = srv_connect(s, 0);
+	c = tu_redis_connect(s, 0);
 	assert_non_null(c);
 	r = redisCommand(c, "ACL SETUSER relay on >relay-pw resetkeys "
 			    "~relaydiag:* -@all +xadd +select +ping");
@@ -679,31 +324,31 @@ test_auth_password_and_acl_user(void **state)
 	rd_sink_close(sk);
 	check_stream(s, 2, "relaydiag:acl", 50);
 	assert_int_equal(stream_len(s, 0, "relaydiag:acl"), 0);
-	assert_false(log_has("down"));
+	assert_int_equal(tu_log_count("down"), 0);
 }
 
 /* unix:///path?db=N */
 static void
 test_unix_socket_url(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_sink *sk;
 	char url[200];
 
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(url, sizeof(url), "unix://%s?db=1", s->sock);
 	sk = open_sink(url, "t:unix", NULL, 1000);
 	emit_range(sk, 0, 300);
 	rd_sink_close(sk);
 	check_stream(s, 1, "t:unix", 300);
-	log_expect("redis: connected to unix:");
+	tu_log_expect("redis: connected to unix:");
 }
 
 /* a wrong password is logged and events spooled; the right one replays */
 static void
 test_wrong_password_logged_and_spooled(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_sink_stats st;
 	struct rd_sink *sk;
 	struct stream_check res;
@@ -711,23 +356,23 @@ test_wrong_password_logged_and_spooled(void **state)
 	int64_t t0;
 
 	snprintf(s->pass, sizeof(s->pass), "right");
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
 	snprintf(
 	    url, sizeof(url), "redis://:Tr0ub4dor-bad@127.0.0.1:%d", s->port);
 	sk = open_sink(url, "t:auth", spool, 1000);
 	emit_range(sk, 0, 100);
-	for (t0 = now_ms(); stats_of(sk).spooled < 100; usleep(2000))
-		if (now_ms() - t0 > 3000)
+	for (t0 = tu_now_ms(); stats_of(sk).spooled < 100; usleep(2000))
+		if (tu_now_ms() - t0 > 3000)
 			fail_msg("events not spooled");
 	usleep(300000); /* a few reconnection attempts */
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	assert_int_equal(st.delivered, 0);
 	assert_int_equal(st.dropped, 0);
-	log_expect("redis: down: AUTH refused: WRONGPASS invalid "
-		   "username-password pair or user is disabled; spooling");
-	assert_false(log_has("Tr0ub4dor"));
+	tu_log_expect("redis: down: AUTH refused: WRONGPASS invalid "
+		      "username-password pair or user is disabled; spooling");
+	assert_int_equal(tu_log_count("Tr0ub4dor"), 0);
 	assert_int_equal(stream_len(s, 0, "t:auth"), 0);
 
 	/* the same spool, the right password: everything, in order */
@@ -737,7 +382,7 @@ test_wrong_password_logged_and_spooled(void **state)
 	rd_sink_close(sk);
 	res = check_stream(s, 0, "t:auth", 150);
 	assert_int_equal(res.dups, 0);
-	log_expect("replaying 100 spooled events");
+	tu_log_expect("replaying 100 spooled events");
 }
 
 struct emitter {
@@ -770,7 +415,7 @@ emitter_main(void *arg)
 static void
 test_redis_killed_mid_stream(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct emitter em;
 	struct rd_sink_stats st;
 	struct stream_check res;
@@ -783,7 +428,7 @@ test_redis_killed_mid_stream(void **state)
 	void *rv;
 
 	s->aof = true;
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
 	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
 	sk = open_sink(url, "t:kill", spool, 10000);
@@ -793,22 +438,22 @@ test_redis_killed_mid_stream(void **state)
 	pthread_create(&t, NULL, emitter_main, &em);
 	if (!wait_delivered(sk, 1000, 5000))
 		fail_msg("first 1000 events not delivered");
-	srv_stop(s, SIGKILL);
-	t_kill = now_ms();
+	tu_redis_stop(s, SIGKILL);
+	t_kill = tu_now_ms();
 	at_kill = stats_of(sk).delivered;
 	usleep(300000);
-	srv_start(s);
-	t_up = now_ms();
+	tu_redis_start(s);
+	t_up = tu_now_ms();
 	pthread_join(t, &rv);
 	assert_null(rv);
 	/* wait for the replay: the stream holds every event at least once */
 	while (stream_len(s, 0, "t:kill") < n || stats_of(sk).delivered < n) {
-		if (now_ms() - t_up > 10000)
+		if (tu_now_ms() - t_up > 10000)
 			fail_msg("stream has %u entries 10 s after restart",
 			    stream_len(s, 0, "t:kill"));
 		usleep(20000);
 	}
-	t_done = now_ms();
+	t_done = tu_now_ms();
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	res = check_stream(s, 0, "t:kill", n);
@@ -821,10 +466,10 @@ test_redis_killed_mid_stream(void **state)
 	    res.entries, res.dups);
 	assert_int_equal(st.dropped, 0);
 	assert_true(st.spooled > 0);
-	log_expect("redis: down: "); /* reset, or closed: either */
-	log_expect("; spooling\n");
-	log_expect("redis: up after ");
-	log_expect(" events replayed");
+	tu_log_expect("redis: down: "); /* reset, or closed: either */
+	tu_log_expect("; spooling\n");
+	tu_log_expect("redis: up after ");
+	tu_log_expect(" events replayed");
 }
 
 /*
@@ -835,7 +480,7 @@ test_redis_killed_mid_stream(void **state)
 static void
 test_redis_hung_queue_spills_in_order(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_sink_stats st;
 	struct stream_check res;
 	struct rd_sink *sk;
@@ -843,30 +488,31 @@ test_redis_hung_queue_spills_in_order(void **state)
 	int64_t t0, worst = 0, dt;
 	unsigned i;
 
-	srv_start(s);
+	tu_redis_start(s);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
 	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
 	sk = open_sink(url, "t:hang", spool, 16);
-	for (t0 = now_ms(); !log_has("redis: connected"); usleep(1000))
-		if (now_ms() - t0 > 3000)
+	for (t0 = tu_now_ms(); tu_log_count("redis: connected") == 0;
+	     usleep(1000))
+		if (tu_now_ms() - t0 > 3000)
 			fail_msg("not connected");
 	emit_range(sk, 0, 100);
 	if (!wait_delivered(sk, 100, 3000))
 		fail_msg("first events not delivered");
 	kill(s->pid, SIGSTOP);
 	for (i = 100; i < 3000; i++) {
-		t0 = now_ms();
+		t0 = tu_now_ms();
 		if (rd_sink_emit_take(sk, type_of(i), event_json(i)) != 0)
 			fail_msg("emit e%u refused", i);
-		if ((dt = now_ms() - t0) > worst)
+		if ((dt = tu_now_ms() - t0) > worst)
 			worst = dt;
 		if (i % 100 == 0)
 			usleep(20000); /* spread over ~0.6 s */
 	}
 	kill(s->pid, SIGCONT);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	while (stream_len(s, 0, "t:hang") < 3000 || stats_of(sk).spooled == 0) {
-		if (now_ms() - t0 > 10000)
+		if (tu_now_ms() - t0 > 10000)
 			fail_msg("stream has %u entries 10 s after SIGCONT",
 			    stream_len(s, 0, "t:hang"));
 		usleep(20000);
@@ -881,15 +527,15 @@ test_redis_hung_queue_spills_in_order(void **state)
 	assert_int_equal(st.dropped, 0);
 	assert_true(st.spooled > 0);
 	assert_true(worst < 200);
-	log_expect("redis: down: no reply within 500 ms (RedisTimeout); "
-		   "spooling");
+	tu_log_expect("redis: down: no reply within 500 ms (RedisTimeout); "
+		      "spooling");
 }
 
 /* no spool and Redis down: events are dropped and counted, not queued */
 static void
 test_no_spool_drops_and_counts(void **state)
 {
-	struct srv *s = *state;
+	struct tu_redis *s = *state;
 	struct rd_sink_stats st;
 	struct rd_sink *sk;
 	char url[64];
@@ -899,45 +545,48 @@ test_no_spool_drops_and_counts(void **state)
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port); /* none */
 	sk = open_sink(url, "t:none", NULL, 8);
 	emit_range(sk, 0, 5);
-	for (t0 = now_ms(); stats_of(sk).dropped < 5; usleep(2000))
-		if (now_ms() - t0 > 3000)
+	for (t0 = tu_now_ms(); stats_of(sk).dropped < 5; usleep(2000))
+		if (tu_now_ms() - t0 > 3000)
 			fail_msg("events not dropped");
 	for (i = 5; i < 100; i++)
 		rd_sink_emit_take(sk, "rcpt", event_json(i));
-	for (t0 = now_ms(); stats_of(sk).dropped < 100; usleep(2000))
-		if (now_ms() - t0 > 3000)
+	for (t0 = tu_now_ms(); stats_of(sk).dropped < 100; usleep(2000))
+		if (tu_now_ms() - t0 > 3000)
 			fail_msg("events not dropped");
 	st = stats_of(sk);
 	rd_sink_close(sk);
 	assert_int_equal(st.emitted, 100);
 	assert_int_equal(st.dropped, 100);
 	assert_int_equal(st.delivered + st.spooled, 0);
-	log_expect("redis: down: Connection refused; dropping events "
-		   "(no SpoolDir)");
+	tu_log_expect("redis: down: Connection refused; dropping events "
+		      "(no SpoolDir)");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_url_parse),
+	    cmocka_unit_test_setup_teardown(test_open_rejects_bad_params,
+		tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_open_rejects_bad_params, setup, teardown),
+		test_events_arrive_in_order_with_type, tu_redis_setup,
+		tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_events_arrive_in_order_with_type, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_maxlen_trims, setup, teardown),
+		test_maxlen_trims, tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_password_and_acl_user,
+		tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_auth_password_and_acl_user, setup, teardown),
+		test_unix_socket_url, tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_unix_socket_url, setup, teardown),
+		test_wrong_password_logged_and_spooled, tu_redis_setup,
+		tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_redis_killed_mid_stream,
+		tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_wrong_password_logged_and_spooled, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_redis_killed_mid_stream, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_redis_hung_queue_spills_in_order, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_no_spool_drops_and_counts, setup, teardown),
+		test_redis_hung_queue_spills_in_order, tu_redis_setup,
+		tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_spool_drops_and_counts,
+		tu_redis_setup, tu_redis_teardown),
 	};
 
 	/* a write to a socket Redis closed must not kill the test */

@@ -18,6 +18,7 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/templates.h"
+#include "testutil.h"
 
 static struct rd_rules *
 builtin(void)
@@ -141,7 +142,6 @@ test_rules_file(void **state)
 	char		 path[] = "/tmp/test_rules.XXXXXX";
 	struct rd_rules	*r = rd_rules_new();
 	struct rd_err	 err;
-	FILE		*fp;
 	int		 fd;
 
 	(void)state;
@@ -149,9 +149,8 @@ test_rules_file(void **state)
 	assert_string_equal(err.source, "/nonexistent/rules");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
-	fp = fdopen(fd, "w");
-	fputs("mta.other  something odd\nrelay\tnot here\n", fp);
-	fclose(fp);
+	assert_int_equal(close(fd), 0);
+	tu_write_file(path, "mta.other  something odd\nrelay\tnot here\n");
 	assert_int_equal(rd_rules_add_file(r, path, &err), 0);
 	assert_int_equal(rd_rules_count(r), 2);
 	assert_string_equal(rd_rules_match(r, "you are NOT HERE"), "relay");
@@ -168,17 +167,16 @@ test_templates(void **state)
 	struct rd_facts	 f;
 	struct rd_diagnosis d;
 	struct rd_err	 err;
-	FILE		*fp;
 	int		 fd;
 
 	(void)state;
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
-	fp = fdopen(fd, "w");
-	fputs("# our help desk\nrelay.no-auth remedy_client See "
+	assert_int_equal(close(fd), 0);
+	tu_write_file(path,
+	    "# our help desk\nrelay.no-auth remedy_client See "
 	    "https://help.example.org/smtp (from ${client})\n"
-	    "relay.no-auth summary No login from ${client}.\n", fp);
-	fclose(fp);
+	    "relay.no-auth summary No login from ${client}.\n");
 	t = rd_templates_load(path, &err);
 	if (t == NULL)
 		fail_msg("%s:%u: %s", err.source, err.line, err.text);
@@ -198,20 +196,15 @@ test_templates(void **state)
 	assert_non_null(strstr(d.remedy_admin, "smtpd_sasl_auth_enable"));
 	rd_templates_free(t);
 
-	fp = fopen(path, "w");
-	fputs("\nrelay.no-auth remedy_user x\n", fp);
-	fclose(fp);
+	tu_write_file(path, "\nrelay.no-auth remedy_user x\n");
 	assert_null(rd_templates_load(path, &err));
 	assert_int_equal(err.line, 2);
 	assert_non_null(strstr(err.text, "unknown field \"remedy_user\""));
-	fp = fopen(path, "w");
-	fputs("relay.nope summary x\n", fp);
-	fclose(fp);
+	tu_write_file(path, "relay.nope summary x\n");
 	assert_null(rd_templates_load(path, &err));
 	assert_int_equal(err.line, 1);
-	fp = fopen(path, "w");
-	fputs("relay.no-auth summary a\nrelay.no-auth summary b\n", fp);
-	fclose(fp);
+	tu_write_file(
+	    path, "relay.no-auth summary a\nrelay.no-auth summary b\n");
 	assert_null(rd_templates_load(path, &err));
 	assert_int_equal(err.line, 2);
 	unlink(path);

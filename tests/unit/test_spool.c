@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <pthread.h>
 #include <sched.h>
@@ -25,30 +24,22 @@
 #include <unistd.h>
 
 #include "relaydiag/spool.h"
+#include "testutil.h"
 
 struct fixture {
-	char base[64]; /* mkdtemp */
+	char base[64]; /* tu_tmpdir */
 	char dir[96];  /* base/spool: created by the spool */
 };
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return (remove(path));
-}
 
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	snprintf(f->base, sizeof(f->base), "/tmp/test_spool.XXXXXX");
-	if (mkdtemp(f->base) == NULL)
+	if (f == NULL)
 		return (-1);
-	snprintf(f->dir, sizeof(f->dir), "%s/spool", f->base);
+	tu_tmpdir(f->base, sizeof(f->base), "test_spool");
+	tu_path(f->dir, sizeof(f->dir), f->base, "spool");
 	*state = f;
 	return (0);
 }
@@ -58,7 +49,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(f->base);
 	free(f);
 	return (0);
 }

@@ -27,37 +27,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/err.h"
 #include "relaydiag/text.h"
-
-#define SHOW_MAX 512
-
-/* show - s made printable for a failure message */
-static const char *
-show(char *dst, const char *s)
-{
-	return (s == NULL ? "(null)" : rd_text_log_str(dst, SHOW_MAX, s));
-}
-
-/* check_str - compare got with want; print "name: got X, want Y" */
-static int
-check_str(const char *name, const char *what, const char *got, const char *want)
-{
-	char g[SHOW_MAX], w[SHOW_MAX];
-
-	if (got != NULL && want != NULL && strcmp(got, want) == 0)
-		return (0);
-	if (got == NULL && want == NULL)
-		return (0);
-	print_error("%s: %s: got \"%s\", want \"%s\"\n", name, what,
-	    show(g, got), show(w, want));
-	return (1);
-}
-
-#define FAIL_IF_ANY(nfail, ncases)                                             \
-	do {                                                                   \
-		if ((nfail) > 0)                                               \
-			fail_msg("%d of %zu cases failed", (nfail),            \
-			    (size_t)(ncases));                                 \
-	} while (0)
+#include "testutil.h"
 
 /* only_printable - whether s holds only printable ASCII */
 static bool
@@ -259,12 +229,12 @@ test_err_text_is_safe(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
 		rd_err_set(&e, "src\r\n", 0, "x: %s", err_cases[i].arg);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    err_cases[i].name, "text", e.text, err_cases[i].want);
-		nfail +=
-		    check_str(err_cases[i].name, "source", e.source, "src??");
+		nfail += tu_check_str(
+		    err_cases[i].name, "source", e.source, "src??");
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 static void
@@ -373,7 +343,7 @@ test_strlcpy(void **state)
 	for (i = 0; i < sizeof(lcpy_cases) / sizeof(lcpy_cases[0]); i++) {
 		memset(dst, 'Z', sizeof(dst));
 		r = rd_strlcpy(dst, lcpy_cases[i].src, lcpy_cases[i].size);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    lcpy_cases[i].name, "dst", dst, lcpy_cases[i].want);
 		if (r != strlen(lcpy_cases[i].src)) {
 			print_error("%s: return: got %zu, want %zu\n",
@@ -390,7 +360,7 @@ test_strlcpy(void **state)
 	memset(dst, 'Z', sizeof(dst));
 	assert_int_equal(rd_strlcpy(dst, "abc", 0), 3);
 	assert_int_equal(dst[0], 'Z');
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 static void
@@ -461,21 +431,16 @@ test_utf8_valid(void **state)
 {
 	size_t i;
 	int nfail = 0;
-	bool got;
 
 	(void)state;
 	for (i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
-		got = rd_utf8_valid(utf8_cases[i].s, utf8_cases[i].len);
-		if (got != utf8_cases[i].want) {
-			print_error("%s: got %s, want %s\n", utf8_cases[i].name,
-			    got ? "valid" : "invalid",
-			    utf8_cases[i].want ? "valid" : "invalid");
-			nfail++;
-		}
+		nfail += tu_check_bool(utf8_cases[i].name,
+		    rd_utf8_valid(utf8_cases[i].s, utf8_cases[i].len),
+		    utf8_cases[i].want, "valid", "invalid");
 	}
 	assert_true(rd_utf8_valid(NULL, 0));
 	assert_false(rd_utf8_valid(NULL, 1));
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* ---------------------------------------------------------------- sinks */
@@ -540,23 +505,23 @@ test_sinks_table(void **state)
 	for (i = 0; i < sizeof(sink_cases) / sizeof(sink_cases[0]); i++) {
 		rd_buf_reset(&b);
 		rd_text_log(&b, sink_cases[i].in);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    sink_cases[i].name, "log", b.data, sink_cases[i].log);
 		rd_buf_reset(&b);
 		rd_text_header(&b, sink_cases[i].in);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    sink_cases[i].name, "header", b.data, sink_cases[i].log);
 		rd_buf_reset(&b);
 		rd_text_reply(&b, sink_cases[i].in);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    sink_cases[i].name, "reply", b.data, sink_cases[i].reply);
 		rd_buf_reset(&b);
 		rd_text_json(&b, sink_cases[i].in);
-		nfail += check_str(
+		nfail += tu_check_str(
 		    sink_cases[i].name, "json", b.data, sink_cases[i].json);
 	}
 	rd_buf_free(&b);
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* A client's literal "\x41" must not read like an escape in the log. */
@@ -693,13 +658,13 @@ test_log_str(void **state)
 			    "%s: did not return dst\n", logstr_cases[i].name);
 			nfail++;
 		}
-		nfail += check_str(
+		nfail += tu_check_str(
 		    logstr_cases[i].name, "out", dst, logstr_cases[i].want);
 	}
 	memset(dst, 'Z', sizeof(dst));
 	assert_ptr_equal(rd_text_log_str(dst, 0, "abc"), dst);
 	assert_int_equal(dst[0], 'Z');
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 /* ---------------------------------------------------------------- case */
@@ -738,7 +703,7 @@ test_strcasecmp_ascii(void **state)
 			nfail++;
 		}
 	}
-	FAIL_IF_ANY(nfail, i);
+	TU_FAIL_IF_ANY(nfail, i);
 }
 
 static void
