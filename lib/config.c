@@ -1548,3 +1548,9 @@ rd_config_action(const struct rd_config *cfg, const char *id)
 			return ((int)cfg->actions[i].action);
 	return (-1);
 }
+
+const char *
+rd_config_key_name(size_t i)
+{
+	return (i < CONFIG_NKEYS ? config_keys[i].name : NULL);
+}

@@ -218,7 +218,7 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 
 /*
  * diag_fill - expand ${name} in tpl into out (size len), cut to fit. An
- * unknown or empty value reads "unknown"; an unknown name stays as written.
+ * unknown name, or an empty value, reads "unknown".
  */
 static void
 diag_fill(const char *tpl, const struct rd_facts *f, char *out, size_t len)
@@ -386,12 +386,16 @@ diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
 {
 	size_t i;
 
+	/*
+	 * Refused, or (as the relay gate) to be refused, whatever the cause:
+	 * an MTA that accepted it would relay it onward.
+	 */
+	*unauth = true;
 	/* The domain is ours: the MTA, not the client, is wrong. */
 	if ((f->cls.rclass != RD_CLASS_EXTERNAL &&
 	    f->cls.source == RD_CLASS_BY_CONFIG) ||
 	    (f->has_mx && f->mx == RD_MX_HERE))
 		return ("rcpt.domain-not-accepted");
-	*unauth = true;
 	for (i = 0; i < sizeof(diag_relay_precedence) /
 	    sizeof(diag_relay_precedence[0]); i++)
 		if (diag_relay_precedence[i].holds(f))

@@ -105,7 +105,10 @@ rd_reply_build(struct rd_verdict *v, enum rd_action action,
 		while (*summary == ' ')
 			summary++;
 		rd_strlcpy(rest, summary, sizeof(rest));
-		if (rest[0] >= 'a' && rest[0] <= 'z')
+		/* "a mail program ..." reads as a sentence; an address not. */
+		n = strcspn(rest, " ");
+		if (rest[0] >= 'a' && rest[0] <= 'z' &&
+		    strcspn(rest, "@.0123456789") >= n)
 			rest[0] = (char)(rest[0] - 'a' + 'A');
 		reply_wrap(v, "", rest);
 	} else

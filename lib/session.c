@@ -7,6 +7,10 @@
  * order of work for a recipient: parse (addr.c) -> classify (classify.c) ->
  * diagnose (diagnose.c) -> verdict (reply.c) -> event (event.c) -> sink.
  * Nothing here talks to libmilter; the glue fills the info structs.
+ * HashPersonalData: the events (never the reply to the client, nor the
+ * log) show addresses and the user name as pseudonyms (pseudo.h), made
+ * with the key installed when the session started; the diagnosis texts of
+ * an event are filled from facts that carry the pseudonyms.
  * Threads: one thread at a time per session; cfg read-only; sink
  * thread-safe.
  */
@@ -20,6 +24,7 @@
 #include "relaydiag/classify.h"
 #include "relaydiag/event.h"
 #include "relaydiag/log.h"
+#include "relaydiag/pseudo.h"
 #include "relaydiag/reply.h"
 #include "relaydiag/session.h"
 #include "relaydiag/text.h"
@@ -74,6 +79,20 @@ struct rd_session {
 	/* session totals */
 	unsigned	 accepted, rejected, messages;
 	struct sess_ids	 ids;
+
+	/* HashPersonalData: the key, and the pseudonyms of the transaction */
+	bool		 hash;
+	bool		 hash_keyed;		/* false: RD_PSEUDO_NOKEY */
+	struct rd_pseudo_key hash_key;
+	char		 sender_h[RD_PSEUDO_LEN];
+	char		 auth_user_h[RD_PSEUDO_LEN];
+};
+
+/* What an event shows of one recipient's facts under HashPersonalData. */
+struct sess_hashed {
+	struct rd_facts	 f;
+	struct rd_mta_result mta;
+	char		 rcpt[RD_PSEUDO_LEN];
 };
 
 static void
@@ -107,13 +126,61 @@ rd_session_new(const struct rd_config *cfg, struct rd_sink *sink)
 	rd_id_session(s->sid);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	sess_copy(s->host, sizeof(s->host), cfg->host_name);
+	/* One key for the whole session, even if a reload brings another. */
+	if ((s->hash = cfg->hash_personal))
+		s->hash_keyed = rd_pseudo_current(&s->hash_key);
 	return (s);
 }
 
 void
 rd_session_free(struct rd_session *s)
 {
+	if (s != NULL)
+		explicit_bzero(&s->hash_key, sizeof(s->hash_key));
 	free(s);
+}
+
+/* sess_pseudo - the pseudonym of in, as this session's events show it */
+static const char *
+sess_pseudo(const struct rd_session *s, const char *in,
+    char out[RD_PSEUDO_LEN])
+{
+	return (rd_pseudo_hash(s->hash_keyed ? &s->hash_key : NULL, in, out));
+}
+
+/*
+ * sess_event_facts - the facts an event's diagnosis is filled from: f
+ * itself, or under HashPersonalData a copy in *h where the sender, the
+ * recipient and the user are pseudonyms and the MTA's text has them
+ * replaced (Postfix may echo an address: "<bob@x.test>: Recipient address
+ * rejected"). Domains stay: they are not personal, and dashboards group
+ * by them.
+ */
+static const struct rd_facts *
+sess_event_facts(const struct rd_session *s, const struct rd_facts *f,
+    struct sess_hashed *h)
+{
+	const char *secrets[3];
+
+	if (!s->hash)
+		return (f);
+	h->f = *f;
+	if (f->sender != NULL && *f->sender != '\0')
+		h->f.sender = s->sender_h;
+	if (f->auth_user != NULL)
+		h->f.auth_user = s->auth_user_h;
+	if (f->rcpt != NULL)
+		h->f.rcpt = sess_pseudo(s, f->rcpt, h->rcpt);
+	if (f->mta != NULL) {
+		secrets[0] = f->sender;
+		secrets[1] = f->rcpt;
+		secrets[2] = f->auth_user;
+		h->mta = *f->mta;
+		rd_pseudo_replace(s->hash_keyed ? &s->hash_key : NULL,
+		    f->mta->text, secrets, 3, h->mta.text, sizeof(h->mta.text));
+		h->f.mta = &h->mta;
+	}
+	return (&h->f);
 }
 
 void
@@ -186,6 +253,7 @@ sess_tx_reset(struct rd_session *s)
 	s->in_tx = false;
 	s->queue_id[0] = '\0';
 	s->sender[0] = '\0';
+	s->sender_h[0] = '\0';
 	s->sender_domain[0] = '\0';
 	s->sender_local = false;
 	s->tx_rcpts = s->tx_accepted = s->tx_rejected = 0;
@@ -221,6 +289,10 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 		rd_log(LOG_INFO, s->sid, "sender unparsable: %s: %s",
 		    rd_text_log_str(safe, sizeof(safe), mi->sender), err.text);
 	}
+	if (s->hash) {
+		sess_pseudo(s, s->sender, s->sender_h);
+		sess_pseudo(s, s->auth_user, s->auth_user_h);
+	}
 }
 
 
@@ -251,6 +323,13 @@ sess_common(struct rd_session *s, struct rd_event_common *c,
 	c->auth_mech = s->auth_type;
 	c->auth_user = s->auth_user;
 	c->sender_addr = s->in_tx ? s->sender : NULL;
+	if (s->hash) {
+		if (s->auth_user[0] != '\0')
+			c->auth_user = s->auth_user_h;
+		/* The null sender <> ("") is nobody's personal data. */
+		if (s->in_tx && s->sender[0] != '\0')
+			c->sender_addr = s->sender_h;
+	}
 	c->sender_domain = s->sender_domain;
 	c->sender_local = s->sender_local;
 	c->action = "none";
@@ -303,19 +382,24 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 	struct rd_event_common	c;
 	struct rd_event_alert	a;
 	struct rd_diagnosis	d;
+	struct sess_hashed	h;
 	struct timespec		now;
 	char			eid[RD_EID_MAX];
+	char			senders_h[5][RD_PSEUDO_LEN];
+	char			safe_ip[4 * 64];
 	const char		*senders[5], *clients[1];
 	unsigned		i;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	clients[0] = s->client_ip;
+	f = sess_event_facts(s, f, &h);
 	if (al->auth_outage && rd_diagnose_fill("alert.auth-outage", f,
 	    &d) == 0) {
 		sess_common(s, &c, "alert", eid, &now);
 		memset(&a, 0, sizeof(a));
 		for (i = 0; i < al->outage_nsample && i < 5; i++)
-			senders[i] = al->outage_sample[i];
+			senders[i] = !s->hash ? al->outage_sample[i] :
+			    sess_pseudo(s, al->outage_sample[i], senders_h[i]);
 		a.diag = &d;
 		a.window_s = s->cfg->outage_window;
 		a.metric = "refused_senders_with_sasl_history";
@@ -343,10 +427,54 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 		a.clients = clients;
 		a.nclients = 1;
 		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
+		/* From {client_addr} when the MTA gave no address: escape. */
 		rd_log(LOG_WARNING, s->sid, "alert=alert.relay-probe client=%s "
-		    "attempts=%u window=%us", s->client_ip, al->probe_attempts,
+		    "attempts=%u window=%us", rd_text_log_str(safe_ip,
+		    sizeof(safe_ip), s->client_ip), al->probe_attempts,
 		    s->cfg->probe_window);
 	}
+}
+
+/*
+ * sess_history_sender - whose authorization a SASL relay records: the
+ * login when it is an address (bob logged in and sent as alice: the
+ * authorization is bob's, and alice's history must not say she relayed
+ * from bob's address), else the envelope sender.
+ */
+static const char *
+sess_history_sender(const struct rd_session *s, bool sasl)
+{
+	if (sasl && strchr(s->auth_user, '@') != NULL)
+		return (s->auth_user);
+	return (s->sender);
+}
+
+/*
+ * sess_gate_agrees - with RelayGate, a domain relaydiag's lists call ours
+ * counts as ours only when the MTA routes it to a local transport too
+ * ({rcpt_mailer}; Postfix's "relay" for relay_domains). Otherwise the MTA
+ * would relay it onward while relaydiag waved it through: the gate must
+ * judge it as any other relay. No macro: the lists stand.
+ */
+static bool
+sess_gate_agrees(const struct rd_session *s, const struct rd_rcpt_class *cls,
+    const char *mailer)
+{
+	static const char *const ours[] = { "local", "virtual", "lmtp",
+	    "prog", NULL };
+	size_t i;
+
+	if (!s->cfg->relay_gate || cls->by != RD_AUTHZ_LOCAL ||
+	    cls->source != RD_CLASS_BY_CONFIG || mailer == NULL ||
+	    *mailer == '\0' || rd_strcasecmp_ascii(mailer, "error") == 0)
+		return (true);
+	if (cls->rclass == RD_CLASS_RELAY &&
+	    rd_strcasecmp_ascii(mailer, "relay") == 0)
+		return (true);
+	for (i = 0; ours[i] != NULL; i++)
+		if (rd_strcasecmp_ascii(mailer, ours[i]) == 0)
+			return (true);
+	return (false);
 }
 
 /*
@@ -387,8 +515,9 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 	} else if (f->mta->verdict == RD_MTA_ACCEPT &&
 	    (f->cls.by == RD_AUTHZ_SASL || f->cls.by == RD_AUTHZ_NETWORK) &&
 	    s->sender[0] != '\0')
-		rd_history_note_authorized(s->history, s->sender,
-		    s->client_ip, f->cls.by == RD_AUTHZ_SASL, now);
+		rd_history_note_authorized(s->history, sess_history_sender(s,
+		    f->cls.by == RD_AUTHZ_SASL), s->client_ip,
+		    f->cls.by == RD_AUTHZ_SASL, now);
 }
 
 void
@@ -401,7 +530,10 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	struct rd_mta_result	mta;
 	struct rd_facts		f;
 	struct rd_history_facts	hf;
-	struct rd_diagnosis	d;
+	struct rd_diagnosis	d, dh;
+	const struct rd_diagnosis *ed = &d;
+	const struct rd_facts	*ef;
+	struct sess_hashed	h;
 	char			mx[256];
 	struct rd_event_common	c;
 	struct rd_event_rcpt	r;
@@ -432,6 +564,9 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 		    s->trusted ? RD_AUTHZ_NETWORK : RD_AUTHZ_NONE;
 	}
 	rd_classify_mta(ri->mailer, ri->host, ri->addr, &mta);
+	if (!sess_gate_agrees(s, &cls, ri->mailer))
+		cls.by = s->auth_user[0] != '\0' ? RD_AUTHZ_SASL :
+		    s->trusted ? RD_AUTHZ_NETWORK : RD_AUTHZ_NONE;
 
 	memset(&f, 0, sizeof(f));
 	f.client_ip = s->client_ip;
@@ -456,6 +591,12 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	f.probe_domains = s->cfg->probe_domains;
 	sess_correlate(s, &f, &hf, mx, sizeof(mx));
 	rd_diagnose_rcpt(&f, &d);
+	/* The reply keeps the real address; the event gets its own texts. */
+	if ((ef = sess_event_facts(s, &f, &h)) != &f &&
+	    rd_diagnose_fill(d.entry->id, ef, &dh) == 0) {
+		dh.unauthorized_relay = d.unauthorized_relay;
+		ed = &dh;
+	}
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	sess_common(s, &c, "rcpt", eid, &now);
@@ -478,16 +619,16 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	sess_ids_add(&s->tx_ids, d.entry->id);
 	sess_ids_add(&s->ids, d.entry->id);
 	if (!s->has_worst || d.entry->severity > s->tx_worst.entry->severity) {
-		s->tx_worst = d;
+		s->tx_worst = *ed;	/* only the message event reads it */
 		s->has_worst = true;
 	}
 
 	memset(&r, 0, sizeof(r));
-	r.addr = addr;
+	r.addr = ef->rcpt;
 	r.domain = domain;
 	r.cls = &cls;
-	r.mta = &mta;
-	r.diag = &d;
+	r.mta = ef->mta;
+	r.diag = ed;
 	sess_emit(s, "rcpt", rd_event_rcpt_json(&c, &r));
 	rd_log(d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
 	    s->sid, "rcpt=%s class=%s authorized=%s mta=%s diagnosis=%s "
@@ -582,6 +723,7 @@ rd_session_close(struct rd_session *s)
 {
 	struct rd_event_common	c;
 	struct rd_event_counts	n;
+	struct rd_sink_stats	st;
 	struct timespec		now, mono;
 	char			eid[RD_EID_MAX];
 
@@ -596,5 +738,10 @@ rd_session_close(struct rd_session *s)
 	n.duration_ms = rd_time_ms_between(&s->start, &mono);
 	n.diag_ids = s->ids.id;
 	n.ndiag_ids = s->ids.n;
+	/* What the sink lost or spooled so far, process-wide (events.md). */
+	rd_sink_stats(s->sink, &st);
+	n.has_sink = true;
+	n.sink_dropped = st.dropped;
+	n.sink_spooled = st.spooled;
 	sess_emit(s, "session", rd_event_session_json(&c, &n));
 }

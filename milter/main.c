@@ -24,14 +24,20 @@
 #include "milter.h"
 #include "relaydiag/config.h"
 #include "relaydiag/log.h"
+#include "relaydiag/pseudo.h"
 #include "relaydiag/publish.h"
 #include "relaydiag/snapshot.h"
 #include "relaydiag/text.h"
 
+#ifdef RD_DEFAULT_CONFIG
+#define MAIN_DEFAULT_CONFIG	RD_DEFAULT_CONFIG
+#else
 #define MAIN_DEFAULT_CONFIG	"/etc/relaydiag.conf"
+#endif
 #define MAIN_DEFAULT_EVENT_LOG	"/var/log/relaydiag/events.jsonl"
 
 static const char *main_config_path = MAIN_DEFAULT_CONFIG;
+static char main_key_path[4096];	/* HashKeyFile of the installed key */
 
 static void
 main_usage(FILE *fp)
@@ -54,6 +60,33 @@ main_fatal(const struct rd_err *err)
 	exit(EXIT_FAILURE);
 }
 
+/*
+ * main_hash_key - HashPersonalData: read HashKeyFile and install its key
+ * (pseudo.h). At start we are still root, and the file may be root-only;
+ * on reload we are not: if the same file cannot be read any more, the key
+ * read at start stays. 0, or -1 with err.
+ */
+static int
+main_hash_key(const struct rd_config *cfg, struct rd_err *err)
+{
+	struct rd_pseudo_key k;
+
+	if (!cfg->hash_personal)
+		return (0);
+	if (rd_pseudo_key_read(cfg->hash_key_file, &k, err) != 0) {
+		if (main_key_path[0] == '\0' || cfg->hash_key_file == NULL ||
+		    strcmp(main_key_path, cfg->hash_key_file) != 0)
+			return (-1);
+		rd_log(LOG_WARNING, NULL, "reload: %s: %s; keeping the key "
+		    "read at start", err->source, err->text);
+		return (0);
+	}
+	rd_pseudo_install(&k);
+	explicit_bzero(&k, sizeof(k));
+	rd_strlcpy(main_key_path, cfg->hash_key_file, sizeof(main_key_path));
+	return (0);
+}
+
 /* main_reload - SIGUSR1: a new snapshot, or the old one and the reason */
 static void
 main_reload(void)
@@ -61,26 +94,44 @@ main_reload(void)
 	struct rd_config	*fresh, *old;
 	struct rd_err		 err;
 	char			 line[1024];
+	size_t			 i;
 
-	if ((fresh = rd_config_load(main_config_path, &err)) == NULL) {
+	if ((fresh = rd_config_load(main_config_path, &err)) == NULL ||
+	    main_hash_key(fresh, &err) != 0) {
 		rd_err_format(&err, line, sizeof(line));
 		rd_log(LOG_ERR, NULL, "reload failed, keeping the running "
 		    "configuration: %s", line);
+		rd_config_free(fresh);
 		return;
 	}
 	old = rd_snapshot_acquire();
 	if (old != NULL) {
 #define CHANGED(f) ((old->f == NULL) != (fresh->f == NULL) || \
 	    (old->f != NULL && strcmp(old->f, fresh->f) != 0))
+#define DIFFERS(f) (old->f != fresh->f)
 		if (CHANGED(socket) || CHANGED(user_id) ||
 		    CHANGED(event_log) || CHANGED(redis_url) ||
-		    CHANGED(pid_file))
+		    CHANGED(pid_file) || CHANGED(redis_stream) ||
+		    CHANGED(spool_dir) || CHANGED(dns_config) ||
+		    CHANGED(hash_key_file) || DIFFERS(mx_check) ||
+		    DIFFERS(dns_timeout_ms) || DIFFERS(history_window) ||
+		    DIFFERS(probe_window) || DIFFERS(outage_window) ||
+		    DIFFERS(outage_senders) || DIFFERS(alert_probe_attempts) ||
+		    DIFFERS(history_cache_size) ||
+		    DIFFERS(history_timeout_ms) || DIFFERS(redis_maxlen) ||
+		    DIFFERS(redis_timeout_ms) || DIFFERS(event_queue_size) ||
+		    DIFFERS(spool_max_size) || DIFFERS(spool_drop_policy) ||
+		    DIFFERS(syslog_facility))
 			rd_log(LOG_WARNING, NULL, "reload: Socket, UserID, "
-			    "PidFile, EventLog and RedisURL take effect only "
+			    "PidFile, EventLog, SyslogFacility and the Redis, "
+			    "spool, history and DNS settings take effect only "
 			    "after a restart");
+#undef DIFFERS
 #undef CHANGED
 		rd_snapshot_release(old);
 	}
+	for (i = 0; i < fresh->n_warnings; i++)
+		rd_log(LOG_WARNING, NULL, "reload: %s", fresh->warnings[i]);
 	rd_log_set_level(fresh->log_level);
 	rd_snapshot_install_take(fresh);
 	rd_log(LOG_NOTICE, NULL, "configuration reloaded from %s mode=%s",
@@ -254,6 +305,7 @@ main(int argc, char **argv)
 	struct rd_sink		*sink;
 	struct rd_history	*history;
 	struct rd_dns		*dns;
+	struct rd_config	*startcfg;
 	size_t			 i;
 	struct privs_user	 user, *up = NULL;
 	bool			 foreground = false, check_only = false;
@@ -304,6 +356,13 @@ main(int argc, char **argv)
 		return (EXIT_FAILURE);
 	}
 	if (check_only) {
+		if (main_hash_key(cfg, &err) != 0) {
+			char line[1024];
+
+			fprintf(stderr, "relaydiag: %s\n",
+			    rd_err_format(&err, line, sizeof(line)));
+			return (EXIT_FAILURE);
+		}
 		for (i = 0; i < cfg->n_warnings; i++)
 			printf("relaydiag: %s: warning: %s\n",
 			    main_config_path, cfg->warnings[i]);
@@ -328,6 +387,8 @@ main(int argc, char **argv)
 
 	for (i = 0; i < cfg->n_warnings; i++)
 		rd_log(LOG_WARNING, NULL, "%s", cfg->warnings[i]);
+	if (main_hash_key(cfg, &err) != 0)	/* as root: may be root-only */
+		main_fatal(&err);
 	/* The event log file is opened as root; Redis needs no privilege. */
 	sink = cfg->redis_url == NULL ? main_open_sink(cfg, foreground) : NULL;
 	if (cfg->redis_url != NULL)
@@ -389,6 +450,12 @@ main(int argc, char **argv)
 	}
 
 	rd_snapshot_install_take(cfg);
+	/*
+	 * The resolver borrows the start-up MXHosts (and history and the
+	 * publisher their settings): hold that snapshot until they are gone,
+	 * whatever reloads do. Those keys take effect at restart.
+	 */
+	startcfg = rd_snapshot_acquire();
 	rd_log(LOG_NOTICE, NULL, "relaydiag %s starting socket=%s mode=%s "
 	    "user=%s", RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
@@ -398,6 +465,7 @@ main(int argc, char **argv)
 	rd_sink_close(sink);
 	rd_history_free(history);
 	rd_dns_free(dns);
+	rd_snapshot_release(startcfg);
 	if (pidfile[0] != '\0')
 		(void)unlink(pidfile);		/* may fail after the drop */
 	rd_snapshot_clear();

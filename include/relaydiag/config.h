@@ -148,6 +148,9 @@ bool	rd_config_is_submission_port(const struct rd_config *cfg,
 /* rd_mode_name - "observe", "annotate", "enforce" */
 const char *rd_mode_name(enum rd_mode mode);
 
+/* rd_config_key_name - the i-th configuration key's name; NULL past the end */
+const char *rd_config_key_name(size_t i);
+
 /* rd_action_name - "none", "header", "reject", "tempfail" */
 const char *rd_action_name(enum rd_action a);
 

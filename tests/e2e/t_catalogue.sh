@@ -161,7 +161,9 @@ diag judy@gmail.test relay.tls-required-for-auth "no STARTTLS where AUTH comes o
 
 # -- alert.auth-outage: senders that used to log in are all refused now
 # (alice and bob have SASL history from above)
-diag k1@gmail.test relay.auth-stopped "bob again without login" \
+# (bob's last authorized relay was from 127.0.0.32, the login-mismatch
+# session: history records the login, not the address he sent as)
+diag k1@gmail.test relay.ip-changed "bob again without login, from 127.0.0.9" \
 	--local-interface 127.0.0.9 --helo bob-laptop.example.test --from "$RD_BOB_USER" --tls
 diag k2@gmail.test relay.ip-changed "alice again without login" \
 	--local-interface 127.0.0.8 --helo alice-phone.example.test --from "$RD_ALICE_USER" --tls

@@ -13,7 +13,16 @@
 relay2="smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, warn_if_reject reject_unauth_destination, check_recipient_access static:OK, reject_unauth_destination"
 
 RD_MILTER_DEFAULT_ACTION=tempfail
-rd_e2e_start_milter "Mode enforce" "RelayGate yes"
+# notyet.test: relaydiag lists it as local, Postfix does not know it;
+# moved.test: its MX points here (DNS data of our own), Postfix does not know it
+cat >"$RD_E2E_DIR/unbound.conf" <<EOF2
+server:
+	local-zone: "test." static
+	local-data: "moved.test. MX 10 mx.relaydiag.test."
+EOF2
+chmod 0644 "$RD_E2E_DIR/unbound.conf"
+rd_e2e_start_milter "Mode enforce" "RelayGate yes" "LocalDomains example.test notyet.test" \
+	"MXCheck yes" "DNSConfig $RD_E2E_DIR/unbound.conf" "MXHosts mx.relaydiag.test"
 rd_e2e_start_postfix "$relay2"
 
 # -- an unauthorized relay: relaydiag refuses and explains
@@ -38,6 +47,14 @@ rd_assert_jq "$RD_EVENTS" "$sel | .mta.verdict==\"accept\" and .action==\"reject
 	"event: the MTA accepted, relaydiag rejected"
 eid=$(grep -oE 'Ref relay\.client-on-port-25 [0-9A-Z.]+' "$t" | awk '{print $3}')
 rd_assert_jq "$RD_EVENTS" "$sel | .id==\$e" "the reply's reference is the event id ($eid)" --arg e "$eid"
+
+# -- a domain the lists (or the MX) call ours but Postfix does not: Postfix
+#    would relay it onward, so the gate refuses it and says why
+for r in info@notyet.test info@moved.test; do
+	rd_e2e_swaks --local-interface 127.0.0.7 --helo mx.google.test --from friend@gmail.test --to "$r" --quit-after RCPT
+	rd_assert_grep "$RD_TRANSCRIPT" '<\*\* +554 5\.7\.1 Ref rcpt\.domain-not-accepted ' \
+		"RelayGate refuses $r, which Postfix would relay onward (rcpt.domain-not-accepted)"
+done
 
 # -- hostile HELO text cannot break the reply
 rd_e2e_swaks --helo '%s%n%%x' --from anna@client.test --to carol@gmail.test --quit-after RCPT

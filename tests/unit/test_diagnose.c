@@ -224,7 +224,8 @@ static const struct dcase cases[] = {
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, RELAY_DENIED,
-	  "rcpt.domain-not-accepted", false },
+	  /* unauthorized_relay: what a relay gate must refuse */
+	  "rcpt.domain-not-accepted", true },
 	{ "Postfix: User unknown in virtual mailbox table",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
