@@ -214,6 +214,10 @@ tstats_merge(struct tstats *to, struct tstats *from)
 }
 
 static atomic_ulong n_errors;
+/* Sessions in a row that could not connect: past MLOAD_GIVE_UP, stop. */
+#define MLOAD_GIVE_UP	50
+static atomic_ulong n_connect_fail_run;
+static atomic_bool gave_up;
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* What the first session negotiated, for the report. */
@@ -576,6 +580,7 @@ struct sess {
 	bool		 tls_active;	/* after STARTTLS */
 	bool		 qid_known;
 	bool		 held;
+	bool		 connect_failed;
 	char		 err[320];
 };
 
@@ -621,6 +626,7 @@ sess_connect(struct sess *s)
 	    opt.addrlen) != 0) {
 		if (errno == EINTR)
 			continue;
+		s->connect_failed = true;
 		return (sess_fail(s, "connect %s: %s", opt.socket,
 		    strerror(errno)));
 	}
@@ -1441,15 +1447,26 @@ worker_main(void *arg)
 		s->ipos = s->ilen = 0;
 		s->err[0] = '\0';
 		s->tls_active = s->qid_known = s->held = false;
+		s->connect_failed = false;
 		s->cur_rcpt = NULL;
 		s->rcpt_no = 0;
 		t0 = now_ns();
 		if (sess_run(s) == 0) {
 			w->ts.ok++;
 			samples_add(&w->ts.lat[ST_SESSION], now_ns() - t0);
+			atomic_store(&n_connect_fail_run, 0);
 		} else {
 			w->ts.failed++;
 			report_error(s->err);
+			if (s->connect_failed && atomic_fetch_add(
+			    &n_connect_fail_run, 1) + 1 == MLOAD_GIVE_UP) {
+				/* The filter is not there: say so once. */
+				atomic_store(&gave_up, true);
+				atomic_store(&w->pass->next, w->pass->n);
+				fprintf(stderr, "mload: %d sessions in a row "
+				    "could not connect to %s; giving up\n",
+				    MLOAD_GIVE_UP, opt.socket);
+			}
 		}
 		if (opt.hold > 0 && !s->held)
 			hold_arrive(s, true);

@@ -8,7 +8,8 @@
 # relaydiag, on ports of its own (RD_E2E_MX_PORT 4525, submission 4587).
 #
 # Environment: RELAYDIAG_BIN, NULLFILTER_BIN (required), RD_SRC,
-# BENCH_ROUNDS (3), BENCH_MSGS (2000 per run), BENCH_SESSIONS (10).
+# BENCH_ROUNDS (3), BENCH_MSGS (2000 per run), BENCH_SESSIONS (10),
+# BENCH_REDIS=1: relaydiag publishes to a private Redis (RedisURL).
 #
 # The client is 127.0.0.1, made a trusted network (mynetworks, and
 # relaydiag's TrustedNetworks) so that mail to remote.test relays to the
@@ -55,7 +56,14 @@ for v in null nullnr; do
 	done
 	[ -S "$nf_dir/$v.sock" ] || rd_e2e_bail "$v: no socket (see $RD_E2E_DIR/$v.log)"
 done
-rd_e2e_start_milter "TrustedNetworks 127.0.0.0/8" "Mode annotate"
+# relaydiag as deployed: events to Redis when the daemon has the publisher
+# (bench/run.sh found out: BENCH_REDIS=1), else to the EventLog file
+rd_lines=("TrustedNetworks 127.0.0.0/8" "Mode annotate")
+if [ "${BENCH_REDIS:-0}" = 1 ]; then
+	rd_e2e_start_redis
+	rd_lines+=("RedisURL $RD_REDIS_URL")
+fi
+rd_e2e_start_milter "${rd_lines[@]}"
 RD_MILTER_SOCK=$RD_MILTER
 
 milter_for() {
@@ -131,8 +139,11 @@ for cfg in none null nullnr relaydiag; do
 done
 rdm=$(median <"$RD_E2E_DIR/rate.relaydiag" 2>/dev/null)
 rd_diag "target: Postfix + relaydiag >= 0.95x Postfix + null filter: $(awk -v a="$rdm" -v b="$nul" 'BEGIN { print (b > 0 && a / b >= 0.95 ? "met" : "MISSED") }'); stretch >= 0.73x Postfix alone: $(awk -v a="$rdm" -v b="$base" 'BEGIN { print (b > 0 && a / b >= 0.73 ? "met" : "missed") }')"
-n=$(grep -c '"type":"message"' "$RD_EVENTS" 2>/dev/null)
-rd_diag "relaydiag wrote $n message events"
+if [ "${BENCH_REDIS:-0}" = 1 ]; then
+	rd_diag "relaydiag published $(rd_e2e_redis_cli XLEN relaydiag:events) events to Redis"
+else
+	rd_diag "relaydiag wrote $(grep -c '"type":"message"' "$RD_EVENTS" 2>/dev/null) message events"
+fi
 [ "$(cat "$RD_E2E_DIR"/rate.* 2>/dev/null | wc -l)" -eq $((ROUNDS * 4)) ] &&
 	rd_pass "every smtp-source run completed without milter errors"
 rd_e2e_finish

@@ -55,7 +55,7 @@ while [ $# -gt 0 ]; do
 	--mload) MLOAD=$2; shift ;;
 	--nullfilter) NULLFILTER=$2; shift ;;
 	--pubbench) PUBBENCH=$2; shift ;;
-	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -193,11 +193,12 @@ REDIS_PORT=
 start_rd() {
 	local name=$1 d=$W/$1.d ev=$W/$1.events
 	shift
-	mkdir -p "$d"
+	mkdir -p "$d/spool"
 	{
 		echo "Socket local:$d/s.sock"
 		[ "$(id -u)" = 0 ] && echo "UserID relaydiag:relaydiag"
 		echo "EventLog $ev"
+		echo "SpoolDir $d/spool"	# never the system's default
 		echo "LocalDomains example.test"
 		echo "TrustedNetworks 10.0.0.0/8"
 		echo "SubmissionPorts 587"
@@ -209,7 +210,7 @@ start_rd() {
 		getent passwd relaydiag >/dev/null ||
 			adduser --system --group --no-create-home --home /nonexistent \
 				--quiet relaydiag >/dev/null 2>&1
-		chown relaydiag:relaydiag "$d" "$ev"
+		chown relaydiag:relaydiag "$d" "$d/spool" "$ev"
 	fi
 	rm -f "$d/s.sock"
 	start "$name" "$W/$name.log" "$RELAYDIAG" -f -c "$W/$name.conf"
@@ -354,10 +355,10 @@ if [ $do_redis = 1 ] || [ $do_milter = 1 ] || [ $do_rss = 1 ]; then
 fi
 
 rd_redis_note="events to the EventLog file"
-rd_redis=0
+rd_redis=	# 1: relaydiag publishes to Redis; 0: it cannot; "": not tried
 reset_events() {	# keep the event log / stream small between runs
 	[ -f "$RD_EVENTS" ] && : >"$RD_EVENTS"
-	[ $rd_redis = 1 ] && redis-cli -p "$REDIS_PORT" DEL relaydiag:events >/dev/null
+	[ "$rd_redis" = 1 ] && redis-cli -p "$REDIS_PORT" DEL relaydiag:events >/dev/null
 	return 0
 }
 start_relaydiag_best() {
@@ -370,6 +371,7 @@ start_relaydiag_best() {
 		fi
 		grep -m1 'RedisURL' "$W/relaydiag.log" | sed 's/^/# Redis off: relaydiag said: /'
 		stop relaydiag
+		rd_redis=0
 	fi
 	start_relaydiag
 }
@@ -397,12 +399,16 @@ if [ $do_milter = 1 ]; then
 				# warm-up first, then the filter's CPU over the measured run
 				"$MLOAD" -s "unix:$s" -n $((N / 10)) -c "$c" -m "$MIX" -q >/dev/null 2>&1
 				t0=$(proc_ticks "${PID[$f]}")
+				[ $f = relaydiag ] && [ "$rd_redis" = 1 ] && tr0=$(proc_ticks "${PID[redis]}")
 				# quiet unless it fails (mload_check prints why)
 				if mload_check "round $r, c=$c, $f" "$out" -s "unix:$s" -n "$N" \
 					-c "$c" -m "$MIX" -q >"$out.check"; then
 					sed -n 's/.* rate=\([0-9.]*\).*/\1/p' "$out" >>"$W/rate.$f.c$c"
 					awk -v a="$(proc_ticks "${PID[$f]}")" -v b="$t0" -v n="$N" -v hz="$HZ" \
 						'BEGIN { printf "%.3f\n", (a - b) * 1000 / hz / n }' >>"$W/cpu.$f.c$c"
+					[ $f = relaydiag ] && [ "$rd_redis" = 1 ] &&
+						awk -v a="$(proc_ticks "${PID[redis]}")" -v b="$tr0" -v n="$N" -v hz="$HZ" \
+							'BEGIN { printf "%.3f\n", (a - b) * 1000 / hz / n }' >>"$W/cpu.redis.c$c"
 				else
 					cat "$out.check"
 				fi
@@ -423,6 +429,11 @@ if [ $do_milter = 1 ]; then
 		printf '%-6s %11s %10s %7s %11s %7s | %8s %8s %8s %7s\n' "$c" "$a" "$b" \
 			"$(ratio "$a" "$b")" "$d" "$(ratio "$a" "$d")" "$ca" "$cb" "$cd" "$(ratio "$ca" "$cb")"
 	done
+	if [ "$rd_redis" = 1 ]; then
+		r1=""
+		for c in $CONCS; do r1+=" c=$c $(median <"$W/cpu.redis.c$c")"; done
+		note "redis-server's CPU, ms per relaydiag session (same 2 CPUs, not in 'rd CPU'):$r1"
+	fi
 	note "runs (sessions/s, in round order):"
 	for c in $CONCS; do
 		for f in relaydiag null nullnr; do
@@ -539,7 +550,13 @@ if [ $do_postfix = 1 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		note "skipped: needs root (a private Postfix)"
 	else
-		RELAYDIAG_BIN=$RELAYDIAG NULLFILTER_BIN=$NULLFILTER RD_SRC=$src \
+		# relaydiag as above: with Redis when the daemon has the publisher
+		# (not tried yet: its binary says so when it has not)
+		if [ -z "$rd_redis" ]; then
+			rd_redis=1
+			grep -q 'Redis publisher is not built' "$RELAYDIAG" && rd_redis=0
+		fi
+		RELAYDIAG_BIN=$RELAYDIAG NULLFILTER_BIN=$NULLFILTER RD_SRC=$src BENCH_REDIS=$rd_redis \
 			BENCH_ROUNDS=$ROUNDS bash "$src/bench/postfix.sh" ||
 			fail "the Postfix benchmark (bench/postfix.sh)"
 	fi

@@ -203,20 +203,27 @@ rd_text_json(struct rd_buf *b, const char *s)
 {
 	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 	const unsigned char *p;
-	size_t len, i, n;
+	size_t len, i, n, run;
 	bool ok;
 
 	if (s == NULL)
 		return;
 	p = (const unsigned char *)s;
 	len = strlen(s); /* a C string: NUL cannot occur inside */
-	for (i = 0; i < len; i += n) {
+	/* Copy runs of well-formed text at once; this is on every event. */
+	for (run = 0, i = 0; i < len; i += n) {
+		if (p[i] < 0x80) {
+			n = 1;
+			continue;
+		}
 		n = text_utf8_seq(p + i, len - i, &ok);
 		if (ok)
-			rd_buf_add(b, p + i, n);
-		else
-			rd_buf_add(b, replacement, sizeof(replacement) - 1);
+			continue;
+		rd_buf_add(b, p + run, i - run);
+		rd_buf_add(b, replacement, sizeof(replacement) - 1);
+		run = i + n;
 	}
+	rd_buf_add(b, p + run, len - run);
 }
 
 /*

@@ -47,21 +47,37 @@ glue_failure(void)
 	return (r);
 }
 
+/*
+ * glue_negotiate - what relaydiag asks of the MTA. It sees the recipients
+ * the MTA rejected (SMFIP_RCPT_REJ); it skips the stages it never looks at
+ * (body, DATA, EOH, unknown commands; headers too in observe mode without
+ * per-id actions); and it never replies at CONNECT, HELO, MAIL and header
+ * (SMFIP_NR_*): a round trip less each, and the milter protocol, not our
+ * code, sets the floor (milter-protocol-notes.md). libmilter fakes the
+ * no-reply flags for an MTA without them, and forces a reply of those
+ * stages to "no reply" (libmilter engine.c sendreply), so those callbacks
+ * return SMFIS_NOREPLY and the failure policy acts at RCPT.
+ */
 static sfsistat
 glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
+	struct rd_config *cfg = rd_snapshot_acquire();
+	unsigned long	  want;
+
 	(void)f2;
 	(void)f3;
 	/* Header edits: add ours, delete forged copies. */
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST);
-	/*
-	 * See the recipients the MTA rejected (SMFIP_RCPT_REJ), and skip the
-	 * stages relaydiag never looks at.
-	 */
-	*pf1 = f1 & (SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-	    SMFIP_NODATA | SMFIP_NOEOH);
+	want = SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+	    SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HELO |
+	    SMFIP_NR_MAIL | SMFIP_NR_HDR;
+	/* Headers matter only where relaydiag may change the message. */
+	if (cfg != NULL && cfg->mode == RD_MODE_OBSERVE && cfg->n_actions == 0)
+		want |= SMFIP_NOHDRS;
+	rd_snapshot_release(cfg);
+	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((f1 & SMFIP_RCPT_REJ) == 0)
@@ -81,18 +97,20 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct rd_conn_info	 ci;
 	char			 ip[64];
 
+	/* No reply at CONNECT (SMFIP_NR_CONN): without a session, the
+	 * failure policy acts at RCPT. */
 	if ((cfg = rd_snapshot_acquire()) == NULL)
-		return (glue_failure());
+		return (SMFIS_NOREPLY);
 	if ((s = rd_session_new(cfg, glue_sink)) == NULL) {
 		rd_snapshot_release(cfg);
 		rd_log(LOG_ERR, NULL, "connect: out of memory");
-		return (glue_failure());
+		return (SMFIS_NOREPLY);
 	}
 	rd_session_use(s, glue_history, glue_dns);
 	smfi_setpriv(ctx, s);
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);
-	return (SMFIS_CONTINUE);
+	return (SMFIS_NOREPLY);
 }
 
 static sfsistat
@@ -101,11 +119,11 @@ glue_helo(SMFICTX *ctx, char *helo)
 	struct rd_session	*s = smfi_getpriv(ctx);
 	struct rd_tls_info	 tls;
 
-	if (s == NULL)
-		return (glue_failure());
-	macros_tls(ctx, &tls);
-	rd_session_helo(s, helo, &tls);
-	return (SMFIS_CONTINUE);
+	if (s != NULL) {
+		macros_tls(ctx, &tls);
+		rd_session_helo(s, helo, &tls);
+	}
+	return (SMFIS_NOREPLY);		/* SMFIP_NR_HELO */
 }
 
 static sfsistat
@@ -114,11 +132,11 @@ glue_envfrom(SMFICTX *ctx, char **argv)
 	struct rd_session	*s = smfi_getpriv(ctx);
 	struct rd_mail_info	 mi;
 
-	if (s == NULL)
-		return (glue_failure());
-	macros_mail(ctx, argv, &mi);
-	rd_session_mail(s, &mi);
-	return (SMFIS_CONTINUE);
+	if (s != NULL) {
+		macros_mail(ctx, argv, &mi);
+		rd_session_mail(s, &mi);
+	}
+	return (SMFIS_NOREPLY);		/* SMFIP_NR_MAIL */
 }
 
 /* glue_reply - hand the explanatory reply to the MTA */
@@ -167,10 +185,9 @@ glue_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct rd_session *s = smfi_getpriv(ctx);
 
-	if (s == NULL)
-		return (glue_failure());
-	rd_session_header(s, name, value);
-	return (SMFIS_CONTINUE);
+	if (s != NULL)
+		rd_session_header(s, name, value);
+	return (SMFIS_NOREPLY);		/* SMFIP_NR_HDR */
 }
 
 static sfsistat
