@@ -539,7 +539,9 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	struct rd_event_rcpt	r;
 	struct timespec		now;
 	char			eid[RD_EID_MAX], safe[RD_ADDR_PATH_MAX];
+	char			raw[1024];
 	const char		*addr, *domain;
+	size_t			n;
 
 	memset(v, 0, sizeof(*v));
 	if (ri->queue_id != NULL && *ri->queue_id != '\0')
@@ -548,8 +550,15 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 		addr = a.addr;
 		domain = a.domain;
 	} else {
-		/* Unparsable: keep it whole, and class it by no domain. */
-		addr = ri->rcpt != NULL ? ri->rcpt : "";
+		/* Unparsable: keep it, less its brackets (the reply adds
+		 * its own), and class it by no domain. */
+		sess_copy(raw, sizeof(raw), ri->rcpt);
+		n = strlen(raw);
+		if (n >= 2 && raw[0] == '<' && raw[n - 1] == '>') {
+			raw[n - 1] = '\0';
+			memmove(raw, raw + 1, n - 1);
+		}
+		addr = raw;
 		domain = NULL;
 		rd_log(LOG_INFO, s->sid, "rcpt unparsable: %s: %s",
 		    rd_text_log_str(safe, sizeof(safe), ri->rcpt), err.text);

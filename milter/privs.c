@@ -41,6 +41,13 @@ privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
 		    user);
 		return (-1);
 	}
+	/* "UserID root" would keep every privilege the drop is there to shed. */
+	if (pw->pw_uid == 0) {
+		rd_err_set(err, "UserID", 0, "\"%s\" is root (uid 0); name an "
+		    "unprivileged user (adduser --system --group relaydiag)",
+		    user);
+		return (-1);
+	}
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;
 	rd_strlcpy(u->name, user, sizeof(u->name));
@@ -58,6 +65,14 @@ privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
 int
 privs_drop(const struct privs_user *u, struct rd_err *err)
 {
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	/* Started as UserID already (systemd User=): nothing to shed. */
+	if (getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
+	    ru == u->uid && eu == u->uid && su == u->uid && rg == u->gid &&
+	    eg == u->gid && sg == u->gid)
+		return (0);
 	if (setgroups(1, &u->gid) != 0 ||
 	    setresgid(u->gid, u->gid, u->gid) != 0 ||
 	    setresuid(u->uid, u->uid, u->uid) != 0) {
