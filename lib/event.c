@@ -209,6 +209,10 @@ rd_event_session_json(const struct rd_event_common *c,
 	    "messages", (int)n->messages,
 	    "duration_ms", (json_int_t)n->duration_ms));
 	json_object_set_new(o, "diagnoses", ev_ids(n));
+	if (n->has_sink)
+		json_object_set_new(o, "sink", json_pack("{s:I,s:I}",
+		    "dropped", (json_int_t)n->sink_dropped,
+		    "spooled", (json_int_t)n->sink_spooled));
 	return (ev_dump(o));
 }
 

@@ -601,8 +601,10 @@ rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
 	sess_correlate(s, &f, &hf, mx, sizeof(mx));
 	rd_diagnose_rcpt(&f, &d);
 	/* The reply keeps the real address; the event gets its own texts. */
-	if ((ef = sess_event_facts(s, &f, &h)) != &f &&
-	    rd_diagnose_fill(d.entry->id, ef, &dh) == 0) {
+	if ((ef = sess_event_facts(s, &f, &h)) != &f) {
+		if (rd_diagnose_fill(d.entry->id, ef, &dh) != 0)
+			rd_panic("session: id %s left the catalogue",
+			    d.entry->id);
 		dh.unauthorized_relay = d.unauthorized_relay;
 		ed = &dh;
 	}

@@ -68,6 +68,10 @@ struct rd_event_counts {
 	const char	*const *diag_ids;	/* distinct ids seen */
 	size_t		 ndiag_ids;
 	unsigned	 rcpts;			/* message: recipients */
+	/* session: the sink's process-wide counters (rd_sink_stats) */
+	bool		 has_sink;		/* false: no "sink" member */
+	unsigned long long sink_dropped;
+	unsigned long long sink_spooled;
 };
 
 /* An alert over many sessions (history.c decided it). */
