@@ -1615,7 +1615,9 @@ report(struct tstats *t, double secs)
 	double	 rate = secs > 0 ? (double)t->ok / secs : 0;
 
 	for (i = 0; i < ST_N; i++)
-		qsort(t->lat[i].v, t->lat[i].n, sizeof(uint64_t), cmp_u64);
+		if (t->lat[i].n > 0)
+			qsort(t->lat[i].v, t->lat[i].n, sizeof(uint64_t),
+			    cmp_u64);
 	if (!opt.quiet) {
 		if (neg_seen) {
 			flags_text(skip, sizeof(skip), neg_proto, stage_no,

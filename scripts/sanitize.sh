@@ -34,6 +34,9 @@ cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1 || {
 reports=$build/sanitizer
 rm -rf "$reports"
 mkdir -p "$reports"
+# The end-to-end tests run the daemon as its UserID: it writes its reports
+# here too (sticky, like /tmp).
+chmod 1777 "$reports"
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$top/$reports/asan"
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$top/$reports/ubsan"
 LSAN_OPTIONS="log_path=$top/$reports/lsan"

@@ -3,8 +3,10 @@
 # test: cmocka unit tests and the end-to-end tests against a real Postfix,
 # Dovecot SASL, Redis and relaydiag on loopback. Needs root (Postfix).
 #
-#   sudo scripts/test.sh            # everything
-#   sudo scripts/test.sh -L unit    # extra arguments go to ctest
+#   sudo scripts/test.sh            # everything: all tests, then the unit
+#                                   # and end-to-end tests again under
+#                                   # ASan+UBSan, then short fuzz runs
+#   sudo scripts/test.sh -L unit    # only these ctest tests, normal build
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,4 +19,17 @@ sh scripts/install-deps.sh
 build=${RD_BUILD_DIR:-build}
 cmake -S . -B "$build" -DRD_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
-ctest --test-dir "$build" --output-on-failure "$@"
+if [ $# -gt 0 ]; then
+	# A selection (ctest arguments): only that, in the normal build.
+	exec ctest --test-dir "$build" --output-on-failure "$@"
+fi
+
+# 1. Every test (unit, end to end, benchmark smoke) in the normal build.
+ctest --test-dir "$build" --output-on-failure
+# 2. Again under AddressSanitizer + UndefinedBehaviorSanitizer: the unit
+#    tests (leaks too), then the end-to-end tests with the daemon built
+#    the same way; any sanitizer report fails.
+sh scripts/sanitize.sh -L unit
+sh scripts/sanitize.sh -L e2e
+# 3. Every fuzz target for a short while over its committed corpus.
+sh scripts/fuzz.sh "${RD_FUZZ_SECONDS:-10}"

@@ -288,7 +288,7 @@ for k in crlf lf nul ctl utf8 fmt long; do
 	session_auth "${V[$k]}" | drive "auth-$k"
 	check_drive "auth-$k"
 done
-rd_assert_grep "$D/unauth-crlf.out" '^reply\| 554-5\.7\.1 Relay access denied for <<x\\\\x0D\\\\x0ABcc:' \
+rd_assert_grep "$D/unauth-crlf.out" '^reply\| 554-5\.7\.1 Relay access denied for <x\\\\x0D\\\\x0ABcc:' \
 	"CR LF in a recipient: shown escaped in the reply's first line"
 rd_assert_grep "$D/unauth-crlf.out" '^eom insheader 0 X-Relay-Diagnostic$' \
 	"the header was added (a local recipient was accepted)"
