@@ -31,6 +31,7 @@
 #include "relaydiag/config.h"
 #include "relaydiag/diagnose.h"
 #include "relaydiag/postconf.h"
+#include "relaydiag/redis.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/templates.h"
 #include "relaydiag/text.h"
@@ -533,7 +534,10 @@ static int
 config_set_redis_url(struct config_parse *p, const struct config_key *k,
 		     const struct config_at *at, const char *value)
 {
+	struct rd_redis_url u;
+	struct rd_err e;
 	const char *why;
+	int rc;
 
 	if (config_prefix(value, "redis://"))
 		why = config_redis_tcp(value + 8);
@@ -545,6 +549,17 @@ config_set_redis_url(struct config_parse *p, const struct config_key *k,
 	if (why != NULL)
 		return (config_error(p, at->source, at->line, "%s: %s", k->name,
 				     why));
+	/*
+	 * The publisher and the history parse the URL again (redis.c): what
+	 * they would refuse at start must not pass "relaydiag -n" (a socket
+	 * path over 107 bytes, "REDIS://"). Their errors never show the
+	 * password either.
+	 */
+	rc = rd_redis_url_parse(value, &u, &e);
+	explicit_bzero(&u, sizeof(u));
+	if (rc != 0)
+		return (config_error(p, at->source, at->line, "%s: %s", k->name,
+				     e.text));
 	return (config_store(p, k, at, value));
 }
 
@@ -1223,6 +1238,16 @@ config_find(const char *name, size_t len)
 	return (NULL);
 }
 
+/*
+ * config_secret - whether k's value may hold a password (RedisURL): its
+ * errors never repeat the value, since errors end up in logs.
+ */
+static int
+config_secret(const struct config_key *k)
+{
+	return (k->set == config_set_redis_url);
+}
+
 /* config_unknown - the error for an unknown key, with the likely fix */
 static int
 config_unknown(struct config_parse *p, const struct config_at *at,
@@ -1235,6 +1260,10 @@ config_unknown(struct config_parse *p, const struct config_at *at,
 	/* "Mode=enforce" or "Mode: enforce": a separator we do not use. */
 	n = strcspn(key, "=:");
 	if (key[n] != '\0' && (k = config_find(key, n)) != NULL) {
+		if (config_secret(k))
+			return (config_error(p, at->source, at->line,
+			    "unknown key \"%.*s%c...\"; did you mean "
+			    "\"%s <url>\"?", (int)n, key, key[n], k->name));
 		rest = key + n + 1;
 		if (*rest == '\0' && *value == '\0')
 			value = "value";
@@ -1287,7 +1316,8 @@ config_line(struct config_parse *p, unsigned line, char *s)
 		return (config_error(
 		    p, at.source, line,
 		    "%s: no '=' between a key and its value; write \"%s %s\"",
-		    k->name, k->name, *value != '\0' ? value : "value"));
+		    k->name, k->name, config_secret(k) ? "<url>" :
+		    *value != '\0' ? value : "value"));
 	}
 
 	if (k->kind == CONFIG_SCALAR) {
@@ -1299,7 +1329,8 @@ config_line(struct config_parse *p, unsigned line, char *s)
 		if (value[strcspn(value, " \t")] != '\0')
 			return (config_error(p, at.source, line,
 					     "%s: \"%s\": expected one value",
-					     k->name, value));
+					     k->name,
+					     config_secret(k) ? "..." : value));
 		return (k->set(p, k, &at, value));
 	}
 	if (p->seen[i] == 0) {

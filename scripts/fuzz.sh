@@ -18,6 +18,7 @@
 #
 # Long runs (an hour per target, corpus kept across runs, then merged):
 #
+#   mkdir -p build-fuzz
 #   nohup scripts/fuzz.sh --keep --merge 3600 > build-fuzz/long.log 2>&1 &
 #
 # Each target runs over a copy of its committed corpus, with the shared
@@ -57,7 +58,7 @@ case $secs in
 	exit 2 ;;
 esac
 all="fuzz_addr fuzz_config fuzz_netset fuzz_domainset fuzz_mta_text
-fuzz_rules fuzz_reply fuzz_event fuzz_session"
+fuzz_rules fuzz_reply fuzz_event fuzz_session fuzz_pseudo"
 targets=${*:-$all}
 
 cc=${FUZZ_CC:-clang}

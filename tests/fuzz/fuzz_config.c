@@ -15,7 +15,11 @@
  * Invariants: an error names the file and is one printable line; a
  * loaded configuration has the shapes config.h promises (mode in range,
  * header name printable ASCII without ':', at most RD_CONFIG_PORTS_MAX
- * non-zero ports, socket mode <= 0777, absolute paths).
+ * non-zero ports, socket mode <= 0777, absolute paths). RedisURL is parsed
+ * twice, by config.c when loading and by redis.c (rd_redis_url_parse) when
+ * the publisher and the history connect: a URL the first accepts, the
+ * second must accept too; and neither may repeat the password of a
+ * RedisURL in an error about it (errors go to logs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "relaydiag/config.h"
+#include "relaydiag/redis.h"
 
 #include "fuzz_util.h"
 
@@ -206,6 +212,86 @@ check_config(const struct rd_config *cfg)
 	(void)rd_config_is_submission_port(cfg, 587);
 }
 
+/*
+ * redis_password - the password in a RedisURL value (the user information
+ * after its first ':' up to the authority's last '@') into pw; "" if none,
+ * or if it could be words of the message itself: shorter than 8 bytes, or
+ * without both a letter and a digit ("RedisURL", "107", "%40").
+ */
+static void
+redis_password(const char *url, char *pw, size_t len)
+{
+	const char *p, *end, *at = NULL, *colon;
+
+	pw[0] = '\0';
+	if ((p = strstr(url, "://")) == NULL)
+		return;
+	p += 3;
+	end = p + strcspn(p, "/?");
+	for (colon = p; colon < end; colon++)
+		if (*colon == '@')
+			at = colon;
+	if (at == NULL)
+		return;
+	colon = memchr(p, ':', (size_t)(at - p));
+	p = colon != NULL ? colon + 1 : p;
+	if (at - p >= 8 && (size_t)(at - p) < len) {
+		memcpy(pw, p, (size_t)(at - p));
+		pw[at - p] = '\0';
+	}
+	if (strpbrk(pw, "0123456789") == NULL || strpbrk(pw,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL)
+		pw[0] = '\0';
+}
+
+/*
+ * check_redis_urls - every RedisURL line: rd_redis_url_parse keeps the
+ * password out of its error; config.c too, when the error is that line's.
+ */
+static void
+check_redis_urls(const uint8_t *data, size_t size, const struct rd_err *err,
+    bool failed)
+{
+	const uint8_t *line, *end, *nl;
+	struct rd_redis_url u;
+	struct rd_err e;
+	char value[1024], pw[1024];
+	unsigned lineno = 0;
+	size_t n, k;
+
+	for (line = data, end = data + size; line < end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end;
+		lineno++;
+		n = (size_t)(nl - line);
+		if (n >= sizeof(value) || memchr(line, '\0', n) != NULL)
+			continue;
+		memcpy(value, line, n);
+		value[n] = '\0';
+		/* "RedisURL url", and the mistakes "RedisURL=url", ":url" */
+		k = strspn(value, " \t");
+		if (strncasecmp(value + k, "RedisURL", 8) != 0 ||
+		    strchr(" \t=:", value[k + 8]) == NULL || value[k + 8] ==
+		    '\0')
+			continue;
+		k += 8;
+		k += strspn(value + k, " \t=:");
+		value[k + strcspn(value + k, " \t#")] = '\0';
+		redis_password(value + k, pw, sizeof(pw));
+		if (pw[0] == '\0')
+			continue;
+		if (failed && err->line == lineno &&
+		    strstr(err->text, pw) != NULL)
+			fz_fail("config: the error about RedisURL at line %u "
+			    "shows its password: %s", lineno, err->text);
+		if (rd_redis_url_parse(value + k, &u, &e) != 0 &&
+		    strstr(e.text, pw) != NULL)
+			fz_fail("redis: the error shows the password: %s",
+			    e.text);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -220,10 +306,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_check_err(&err, true);
 		if (err.source[0] == '\0')
 			fz_fail("config: error without a source: %s", err.text);
+		check_redis_urls(data, size, &err, true);
 		return (0);
 	}
 	fz_check_err(&err, false);
+	check_redis_urls(data, size, &err, false);
 	check_config(cfg);
+	if (cfg->redis_url != NULL) {
+		struct rd_redis_url u;
+
+		rd_err_clear(&err);
+		if (rd_redis_url_parse(cfg->redis_url, &u, &err) != 0)
+			fz_fail("config: RedisURL \"%s\" accepted, but "
+			    "rd_redis_url_parse says: %s", cfg->redis_url,
+			    err.text);
+	}
 	rd_config_free(cfg);
 	return (0);
 }

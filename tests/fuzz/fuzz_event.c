@@ -136,6 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fa.cls = cls;
 	fa.mta = &m;
 	fa.mx = (int)((flags >> 4) % 5) - 1;	/* -1: not checked */
+	fa.has_mx = fa.mx >= 0;
 	fa.has_history = flags & 0x10;
 	fa.sender_sasl_here = flags & 0x20;
 	fa.elsewhere_ip = c.client_name;

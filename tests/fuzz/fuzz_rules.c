@@ -1,13 +1,16 @@
 /*
  * fuzz_rules.c - the MTA reply-text rules (rules.c): rd_rules_add_text on
  * the first NUL-separated field (an admin's ReplyRules file), then every
- * further field (a reply text from the MTA) matched against those rules
- * followed by the built-in ones, as a loaded configuration has them.
+ * further field (a reply text from the MTA) matched against those rules,
+ * then against the built-in ones (compiled once), in the order a loaded
+ * configuration has them.
  *
  * Regular expressions are the admin's (trusted) input, and glibc's regcomp
- * can take exponential time or memory on some (bounded repetition, back
- * references): an input whose rules use '{' or a back reference in a
- * /regex/ is skipped, so the fuzzer looks for our bugs, not glibc's limits.
+ * takes exponential time or memory on some: bounded repetition, back
+ * references, adjacent duplication symbols ("a+++": undefined in POSIX
+ * ERE; 20 of them take glibc seconds, 70 forever). An input with '{', a
+ * back reference or two adjacent '*', '+', '?' is skipped, so the fuzzer
+ * looks for our bugs, not glibc's limits.
  *
  * Invariants: errors are printable one-liners with the source and line; a
  * match is NULL, "relay" or a catalogue id; with no admin rule, the
@@ -22,16 +25,36 @@
 
 #include "fuzz_util.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* slow_regex - a rule text with '{' or "\<digit>" inside /.../ */
+/* The built-in rules, compiled once: they come after the admin's. */
+static struct rd_rules *builtin;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct rd_err err;
+
+	(void)argc;
+	(void)argv;
+	if ((builtin = rd_rules_new()) == NULL ||
+	    rd_rules_add_default(builtin, &err) != 0)
+		fz_fail("rules: the built-in rules do not load: %s", err.text);
+	fz_check_err(&err, false);
+	return (0);
+}
+
+/* slow_regex - '{', "\<digit>" or adjacent duplication symbols */
 static bool
 slow_regex(const char *text)
 {
 	const char *p;
 
 	for (p = text; *p != '\0'; p++)
-		if (*p == '{' || (p[0] == '\\' && p[1] >= '0' && p[1] <= '9'))
+		if (*p == '{' || (p[0] == '\\' && p[1] >= '0' && p[1] <= '9') ||
+		    (strchr("*+?", p[0]) != NULL && p[1] != '\0' &&
+		    strchr("*+?", p[1]) != NULL))
 			return (true);
 	return (false);
 }
@@ -70,17 +93,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else
 		fz_check_err(&err, false);
 	admin = rd_rules_count(r);
-	rd_err_clear(&err);
-	if (rd_rules_add_default(r, &err) != 0)
-		fz_fail("rules: the built-in rules do not load: %s", err.text);
-	id = rd_rules_match(r, "554 5.7.1 <b@x.test>: RELAY ACCESS DENIED");
+	text = "554 5.7.1 <b@x.test>: RELAY ACCESS DENIED";
+	if ((id = rd_rules_match(r, text)) == NULL)
+		id = rd_rules_match(builtin, text);
 	if (admin == 0 && (id == NULL || strcmp(id, "relay") != 0))
 		fz_fail("rules: built-in rules miss Relay access denied");
 	while (!fz_empty(&f)) {
 		text = fz_str(&f);
-		check_id(rd_rules_match(r, text), text);
+		/* As a configuration's rules: the admin's first. */
+		if ((id = rd_rules_match(r, text)) == NULL)
+			id = rd_rules_match(builtin, text);
+		check_id(id, text);
 	}
-	(void)rd_rules_count(r);
 	rd_rules_free(r);
 	fz_done(&f);
 	return (0);

@@ -1,22 +1,35 @@
 /*
- * fuzz_session.c - a whole connection: a sequence of rd_session_* calls
- * decoded from the input, with a capturing sink that parses every event.
+ * fuzz_session.c - whole connections: a sequence of rd_session_* calls
+ * decoded from the input, with a capturing sink that parses every event,
+ * and a history (local cache, no Redis) shared by the sessions of one
+ * input, so that probes, changed addresses and alerts happen too.
  *
- * Input: a byte choosing the configuration (mode, TLSAuthOnly, HostName
- * set or not; LocalDomains example.org, .example.org; RelayDomains
- * backup.example.net; TrustedNetworks 192.0.2.0/24 [2001:db8::]/32 and the
- * default loopback), then operations: one byte (the call), then its
- * NUL-separated string arguments and bytes for ports and flags, in any
- * order the bytes say (a broken MTA or a fuzzed glue could call them so).
+ * Input: a byte choosing the configuration (mode; TLSAuthOnly; RelayGate;
+ * HashPersonalData off, on without a key, on with one; HostName set or
+ * not; per-id Actions or none; always LocalDomains example.org,
+ * .example.org, RelayDomains backup.example.net, TrustedNetworks
+ * 192.0.2.0/24 [2001:db8::]/32 and the default loopback), then operations:
+ * one byte (the call), then its NUL-separated string arguments ("\x01":
+ * NULL) and bytes for ports and flags, in any order the bytes say (a
+ * broken MTA or glue could call them so). One operation closes the session
+ * and starts the next one.
  *
  * Invariants: every event passes fz_check_event with the type it was
  * emitted as; each rcpt gives one rcpt event whose action is the verdict's;
- * a refused recipient's reply passes fz_check_reply, an accepted one has
- * no lines; each end of message gives one message event and, outside
- * observe mode, a header that passes fz_check_header, plus removal of
- * every forged copy (last first); close gives exactly one session event.
+ * a refused recipient's reply passes fz_check_reply, any other has no
+ * lines; with RelayGate an unauthorized relay the MTA accepted is always
+ * refused (deployment 2: the MTA relies on us); with HashPersonalData the
+ * recipient, sender and user in events are pseudonyms; each end of message
+ * gives one message event, the header when a recipient asked for it
+ * (passing fz_check_header), and the removal of every forged copy wherever
+ * relaydiag may change mail; close gives exactly one session event.
+ * RD_FUZZ_EVENTS=file appends every event to file, one per line, to check
+ * a corpus against the JSON Schema too:
+ *   RD_FUZZ_EVENTS=/tmp/ev.jsonl build-fuzz/tests/fuzz/fuzz_session -runs=0 \
+ *	tests/fuzz/corpus/fuzz_session && tests/tools/check-events /tmp/ev.jsonl
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -24,7 +37,9 @@
 #include <jansson.h>
 
 #include "relaydiag/config.h"
+#include "relaydiag/history.h"
 #include "relaydiag/log.h"
+#include "relaydiag/pseudo.h"
 #include "relaydiag/session.h"
 #include "relaydiag/sink.h"
 #include "relaydiag/text.h"
@@ -34,18 +49,57 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NCONFIGS	12
+#define NCONFIGS	144
 #define OPS_MAX		128
 
 static struct rd_config *configs[NCONFIGS];
+/* RD_FUZZ_EVENTS=path: every event also goes there (for check-events) */
+static FILE *events_out;
 
 /* ---- the capturing sink --------------------------------------------- */
 
 struct cap {
 	struct rd_sink	 base;		/* first: the struct rd_sink * */
-	unsigned	 rcpt, message, session;
+	const struct rd_config *cfg;
+	unsigned	 rcpt, message, session, alert;
 	char		 last_action[16];
+	bool		 last_authorized;
 };
+
+/* pseudonym - "h:" and 16 hex digits, or "h:nokey" */
+static bool
+pseudonym(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return (s != NULL && (strcmp(s, RD_PSEUDO_NOKEY) == 0 ||
+	    (strncmp(s, "h:", 2) == 0 && strlen(s) == RD_PSEUDO_LEN - 1 &&
+	    strspn(s + 2, "0123456789abcdef") == 16)));
+}
+
+/* check_hashed - HashPersonalData: no address or user name in clear */
+static void
+check_hashed(json_t *o)
+{
+	json_t *c, *v;
+	size_t i;
+
+	if (json_is_object(c = json_object_get(o, "rcpt")) &&
+	    !pseudonym(json_object_get(c, "addr")))
+		fz_fail("session: hashed, but rcpt.addr in clear");
+	if (json_is_object(c = json_object_get(o, "auth")) &&
+	    !pseudonym(json_object_get(c, "user")))
+		fz_fail("session: hashed, but auth.user in clear");
+	if (json_is_object(c = json_object_get(o, "sender")) &&
+	    json_string_length(json_object_get(c, "addr")) != 0 &&
+	    !pseudonym(json_object_get(c, "addr")))
+		fz_fail("session: hashed, but sender.addr in clear");
+	if (json_is_object(c = json_object_get(o, "sample")))
+		json_array_foreach(json_object_get(c, "senders"), i, v)
+			if (json_string_length(v) != 0 && !pseudonym(v))
+				fz_fail("session: hashed, but an alert's "
+				    "sender in clear");
+}
 
 static int
 cap_emit_take(struct rd_sink *sk, const char *type, char *json)
@@ -54,15 +108,23 @@ cap_emit_take(struct rd_sink *sk, const char *type, char *json)
 	json_t *o, *a;
 
 	o = fz_check_event(json, type);
+	if (events_out != NULL)
+		fprintf(events_out, "%s\n", json);
+	if (c->cfg->hash_personal)
+		check_hashed(o);
 	if (strcmp(type, "rcpt") == 0) {
 		c->rcpt++;
 		a = json_object_get(o, "action");
 		rd_strlcpy(c->last_action, json_string_value(a),
 		    sizeof(c->last_action));
+		c->last_authorized = json_is_true(json_object_get(
+		    json_object_get(o, "relay"), "authorized"));
 	} else if (strcmp(type, "message") == 0)
 		c->message++;
 	else if (strcmp(type, "session") == 0)
 		c->session++;
+	else if (strcmp(type, "alert") == 0)
+		c->alert++;
 	json_decref(o);
 	free(json);
 	return (0);
@@ -87,21 +149,38 @@ static const struct rd_sink_ops cap_ops = {
 
 /* ---- configurations ---------------------------------------------------- */
 
+/*
+ * make_config - configuration i: mode i % 3, TLSAuthOnly (i / 3) % 2,
+ * RelayGate (i / 6) % 2, HashPersonalData (i / 12) % 3 (off, no key, key),
+ * HostName set (i / 36) % 2, Actions (i / 72) % 2.
+ */
 static struct rd_config *
 make_config(unsigned i)
 {
+	static const struct rd_id_action actions[] = {
+		{ "relay.no-auth", RD_ACTION_TEMPFAIL },
+		{ "delivery.local", RD_ACTION_NONE },
+		{ "sender.login-mismatch", RD_ACTION_REJECT },
+		{ "relay.client-on-port-25", RD_ACTION_HEADER },
+	};
 	struct rd_config *cfg;
 	struct rd_err err;
+	size_t k;
 
 	if ((cfg = rd_config_defaults()) == NULL)
 		abort();
 	cfg->mode = (enum rd_mode)(i % 3);
 	cfg->tls_auth_only = (i / 3) % 2;
-	if ((i / 6) % 2) {
+	cfg->relay_gate = (i / 6) % 2;
+	cfg->hash_personal = (i / 12) % 3 != 0;
+	if ((i / 36) % 2) {
 		free(cfg->host_name);
 		cfg->host_name = strdup("mx.example.org");
 		cfg->host_name_set = true;
 	}
+	if ((i / 72) % 2)
+		for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
+			cfg->actions[cfg->n_actions++] = actions[k];
 	if (rd_domainset_add_list(cfg->local_domains,
 	    "example.org, .example.org", &err) != 0 ||
 	    rd_domainset_add_list(cfg->relay_domains, "backup.example.net",
@@ -115,12 +194,18 @@ make_config(unsigned i)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *p;
 	unsigned i;
 
 	(void)argc;
 	(void)argv;
 	json_object_seed(1);
 	rd_log_open("relaydiag-fuzz", LOG_MAIL, true, LOG_ERR);
+	if ((p = getenv("RD_FUZZ_EVENTS")) != NULL &&
+	    (events_out = fopen(p, "a")) == NULL) {
+		perror(p);
+		exit(1);
+	}
 	for (i = 0; i < NCONFIGS; i++)
 		configs[i] = make_config(i);
 	return (0);
@@ -137,60 +222,148 @@ tls_info(struct fz *f, struct rd_tls_info *t)
 	t->cert_subject = fz_str_or_null(f);
 }
 
+/*
+ * check_plan - the end of a message: the header when a recipient asked for
+ * it (tx_header), every forged copy removed wherever relaydiag may change
+ * mail (not observe mode, or a header of ours goes in).
+ */
 static void
 check_plan(const struct rd_config *cfg, const struct rd_eom_plan *p,
-    unsigned own)
+    unsigned own, bool tx_header)
 {
-	size_t i, want;
-
-	if (cfg->mode == RD_MODE_OBSERVE) {
-		if (p->add_header || p->nremove != 0)
-			fz_fail("session: observe mode changed the message");
-		return;
-	}
-	if (!p->add_header)
-		fz_fail("session: no header outside observe mode");
+	if (p->add_header != tx_header)
+		fz_fail("session: header %s, but a recipient asked %s",
+		    p->add_header ? "added" : "not added",
+		    tx_header ? "for it" : "for none");
+	if (p->nremove != (cfg->mode != RD_MODE_OBSERVE || tx_header ? own :
+	    0))
+		fz_fail("session: %u removals for %u forged headers (mode %s)",
+		    p->nremove, own, rd_mode_name(cfg->mode));
 	if (strncmp(p->header_name, cfg->header_name,
 	    sizeof(p->header_name) - 1) != 0)
 		fz_fail("session: header name \"%s\"", p->header_name);
-	fz_check_header(p->header_name, p->header_value,
-	    sizeof(p->header_value));
-	want = own < RD_REMOVE_MAX ? own : RD_REMOVE_MAX;
-	if (p->nremove != want)
-		fz_fail("session: %zu removals for %u forged headers",
-		    p->nremove, own);
-	for (i = 0; i < p->nremove; i++)
-		if (p->remove_index[i] != own - i)
-			fz_fail("session: removal %zu is index %u, want %u", i,
-			    p->remove_index[i], own - (unsigned)i);
+	if (p->add_header)
+		fz_check_header(p->header_name, p->header_value,
+		    sizeof(p->header_value));
+}
+
+/* One input: the sessions, their counts, the shared history. */
+struct run {
+	const struct rd_config *cfg;
+	struct rd_history *history;
+	struct rd_session *s;
+	struct cap	 cap;
+	unsigned	 rcpts, eoms, own;
+	bool		 tx_header;
+};
+
+static void
+run_open(struct run *r)
+{
+	memset(&r->cap, 0, sizeof(r->cap));
+	r->cap.base.ops = &cap_ops;
+	r->cap.cfg = r->cfg;
+	r->rcpts = r->eoms = r->own = 0;
+	r->tx_header = false;
+	if ((r->s = rd_session_new(r->cfg, &r->cap.base)) == NULL)
+		abort();
+	rd_session_use(r->s, r->history, NULL);
+}
+
+static void
+run_close(struct run *r)
+{
+	rd_session_close(r->s);
+	if (r->cap.session != 1)
+		fz_fail("session: %u session events", r->cap.session);
+	rd_session_free(r->s);
+	r->s = NULL;
+}
+
+static void
+op_rcpt(struct run *r, struct fz *f)
+{
+	static const char *const action_names[] = { "none", "header",
+	    "reject", "tempfail" };
+	struct rd_rcpt_info ri;
+	struct rd_verdict v;
+	bool mta_accepts;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.rcpt = fz_str_or_null(f);
+	ri.mailer = fz_str_or_null(f);
+	ri.host = fz_str_or_null(f);
+	ri.addr = fz_str_or_null(f);
+	ri.queue_id = fz_str_or_null(f);
+	memset(&v, 0x55, sizeof(v));
+	rd_session_rcpt(r->s, &ri, &v);
+	if (r->cap.rcpt != ++r->rcpts)
+		fz_fail("session: %u rcpt events for %u rcpts", r->cap.rcpt,
+		    r->rcpts);
+	if ((unsigned)v.action > RD_ACTION_TEMPFAIL ||
+	    strcmp(r->cap.last_action, action_names[v.action]) != 0)
+		fz_fail("session: verdict %u, event says %s",
+		    (unsigned)v.action, r->cap.last_action);
+	if (v.action == RD_ACTION_REJECT || v.action == RD_ACTION_TEMPFAIL)
+		fz_check_reply(&v);
+	else if (v.nlines != 0)
+		fz_fail("session: reply lines for an accepted recipient");
+	mta_accepts = ri.mailer == NULL ||
+	    rd_strcasecmp_ascii(ri.mailer, "error") != 0;
+	if (r->cfg->relay_gate && mta_accepts && !r->cap.last_authorized &&
+	    v.action != RD_ACTION_REJECT && v.action != RD_ACTION_TEMPFAIL)
+		fz_fail("session: RelayGate let an unauthorized relay through "
+		    "(%s)", r->cap.last_action);
+	if (v.action == RD_ACTION_HEADER)
+		r->tx_header = true;
+}
+
+static void
+op_eom(struct run *r, struct fz *f)
+{
+	struct rd_eom_plan plan;
+
+	memset(&plan, 0x55, sizeof(plan));
+	rd_session_eom(r->s, fz_str_or_null(f), &plan);
+	check_plan(r->cfg, &plan, r->own, r->tx_header);
+	if (r->cap.message != ++r->eoms)
+		fz_fail("session: %u message events for %u messages",
+		    r->cap.message, r->eoms);
+	r->own = 0;
+	r->tx_header = false;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const action_names[] = { "none", "header",
-	    "reject", "tempfail" };
-	const struct rd_config *cfg;
-	struct rd_session *s;
+	static const struct rd_pseudo_key key = { { 0x00, 0x01, 0x02, 0x03,
+	    0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+	    0x0f } };
+	struct rd_history_params hp;
 	struct rd_conn_info ci;
 	struct rd_mail_info mi;
-	struct rd_rcpt_info ri;
 	struct rd_tls_info ti;
-	struct rd_verdict v;
-	struct rd_eom_plan plan;
-	struct cap cap;
+	struct rd_err err;
+	struct run r;
 	struct fz f;
-	unsigned ops, rcpts = 0, eoms = 0, own = 0;
+	unsigned ops, cfgno;
 	const char *name, *helo;
 
 	fz_init(&f, data, size);
-	cfg = configs[fz_byte(&f) % NCONFIGS];
-	memset(&cap, 0, sizeof(cap));
-	cap.base.ops = &cap_ops;
-	if ((s = rd_session_new(cfg, &cap.base)) == NULL)
-		return (0);
+	memset(&r, 0, sizeof(r));
+	cfgno = fz_byte(&f) % NCONFIGS;
+	r.cfg = configs[cfgno];
+	/* Hashing with a key, or without one (events say "h:nokey"). */
+	rd_pseudo_install((cfgno / 12) % 3 == 2 ? &key : NULL);
+	memset(&hp, 0, sizeof(hp));
+	hp.cache_size = 16;		/* the smallest: eviction happens */
+	hp.outage_senders = 2;		/* alerts within a few recipients */
+	hp.alert_probe_attempts = 3;
+	if ((r.history = rd_history_new(&hp, &err)) == NULL)
+		fz_fail("session: history: %s", err.text);
+	run_open(&r);
 	for (ops = 0; ops < OPS_MAX && !fz_empty(&f); ops++) {
-		switch (fz_byte(&f) % 8) {
+		switch (fz_byte(&f) % 9) {
 		case 0:
 			memset(&ci, 0, sizeof(ci));
 			ci.client_ip = fz_str_or_null(&f);
@@ -201,16 +374,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ci.daemon_addr = fz_str_or_null(&f);
 			ci.daemon_port = fz_u16(&f);
 			ci.mta_host = fz_str_or_null(&f);
-			rd_session_connect(s, &ci);
+			rd_session_connect(r.s, &ci);
 			break;
 		case 1:
 			helo = fz_str_or_null(&f);
 			memset(&ti, 0, sizeof(ti));
 			if (fz_byte(&f) & 1) {
 				tls_info(&f, &ti);
-				rd_session_helo(s, helo, &ti);
+				rd_session_helo(r.s, helo, &ti);
 			} else
-				rd_session_helo(s, helo, NULL);
+				rd_session_helo(r.s, helo, NULL);
 			break;
 		case 2:
 			memset(&mi, 0, sizeof(mi));
@@ -219,60 +392,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mi.auth_type = fz_str_or_null(&f);
 			mi.auth_authen = fz_str_or_null(&f);
 			tls_info(&f, &mi.tls);
-			rd_session_mail(s, &mi);
-			own = 0;
+			rd_session_mail(r.s, &mi);
+			r.own = 0;
+			r.tx_header = false;
 			break;
 		case 3:
 		case 7:
-			memset(&ri, 0, sizeof(ri));
-			ri.rcpt = fz_str_or_null(&f);
-			ri.mailer = fz_str_or_null(&f);
-			ri.host = fz_str_or_null(&f);
-			ri.addr = fz_str_or_null(&f);
-			ri.queue_id = fz_str_or_null(&f);
-			memset(&v, 0x55, sizeof(v));
-			rd_session_rcpt(s, &ri, &v);
-			if (cap.rcpt != ++rcpts)
-				fz_fail("session: %u rcpt events for %u rcpts",
-				    cap.rcpt, rcpts);
-			if ((unsigned)v.action > RD_ACTION_TEMPFAIL ||
-			    strcmp(cap.last_action,
-			    action_names[v.action]) != 0)
-				fz_fail("session: verdict %u, event says %s",
-				    (unsigned)v.action, cap.last_action);
-			if (v.action == RD_ACTION_REJECT ||
-			    v.action == RD_ACTION_TEMPFAIL)
-				fz_check_reply(&v);
-			else if (v.nlines != 0)
-				fz_fail("session: reply lines for an accepted "
-				    "recipient");
+			op_rcpt(&r, &f);
 			break;
 		case 4:
 			name = fz_str_or_null(&f);
-			rd_session_header(s, name, fz_str_or_null(&f));
+			rd_session_header(r.s, name, fz_str_or_null(&f));
 			if (name != NULL &&
-			    rd_strcasecmp_ascii(name, cfg->header_name) == 0)
-				own++;
+			    rd_strcasecmp_ascii(name, r.cfg->header_name) == 0)
+				r.own++;
 			break;
 		case 5:
-			memset(&plan, 0x55, sizeof(plan));
-			rd_session_eom(s, fz_str_or_null(&f), &plan);
-			check_plan(cfg, &plan, own);
-			if (cap.message != ++eoms)
-				fz_fail("session: %u message events for %u "
-				    "messages", cap.message, eoms);
-			own = 0;
+			op_eom(&r, &f);
 			break;
 		case 6:
-			rd_session_abort(s);
-			own = 0;
+			rd_session_abort(r.s);
+			r.own = 0;
+			r.tx_header = false;
+			break;
+		case 8:
+			/* The connection ends; the next one sees its history. */
+			run_close(&r);
+			run_open(&r);
 			break;
 		}
 	}
-	rd_session_close(s);
-	if (cap.session != 1)
-		fz_fail("session: %u session events", cap.session);
-	rd_session_free(s);
+	run_close(&r);
+	rd_history_free(r.history);
+	rd_pseudo_install(NULL);
 	fz_done(&f);
 	return (0);
 }

@@ -64,7 +64,9 @@ fz_str(struct fz *f)
 	size_t len;
 	char *s;
 
-	if (f->n == 0 || f->nstrs == FZ_STRS_MAX)
+	if (f->nstrs == FZ_STRS_MAX)
+		f->n = 0;	/* so loops over the fields end */
+	if (f->n == 0)
 		return ("");
 	end = memchr(f->p, '\0', f->n);
 	len = end != NULL ? (size_t)(end - f->p) : f->n;
@@ -125,6 +127,7 @@ fz_facts(struct fz *f, struct rd_facts *fa, const struct rd_mta_result *m)
 	fa->sender_authorized_ever = f2 & 0x01;
 	fa->client_authorized_ever = f2 & 0x02;
 	fa->mx = (int)((f2 >> 2) % 5) - 1;	/* -1: not checked, RD_MX_* */
+	fa->has_mx = fa->mx >= 0;
 	fa->cls.rclass = (enum rd_class)(cls % 3);
 	fa->cls.source = (enum rd_class_source)((cls >> 2) % 3);
 	fa->cls.by = (enum rd_authz)((cls >> 4) % 4);
@@ -466,6 +469,65 @@ fz_check_ts(const char *s)
 			fz_fail("event: ts \"%s\" is not RFC 3339", s);
 }
 
+/* fz_strings - a is an array of strings */
+static void
+fz_strings(json_t *a, const char *what)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(a))
+		fz_fail("event: %s not an array", what);
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v))
+			fz_fail("event: %s[%zu] not a string", what, i);
+}
+
+/* fz_check_alert - window, threshold, sample (event.schema.json) */
+static void
+fz_check_alert(json_t *o)
+{
+	json_t *c, *v;
+	const char *s;
+
+	c = json_object_get(o, "diagnosis");
+	if (!json_is_object(c) || strncmp(json_string_value(
+	    json_object_get(c, "id")), "alert.", 6) != 0)
+		fz_fail("event: alert without an alert.* diagnosis");
+	c = json_object_get(o, "window");
+	if (!json_is_object(c))
+		fz_fail("event: alert without a window");
+	fz_only(c, "window", 3);
+	fz_member(c, "window", "start", FZ_NESTR);
+	fz_member(c, "window", "end", FZ_NESTR);
+	fz_check_ts(json_string_value(json_object_get(c, "start")));
+	fz_check_ts(json_string_value(json_object_get(c, "end")));
+	fz_member(c, "window", "seconds", FZ_INT);
+	if (json_integer_value(json_object_get(c, "seconds")) < 1)
+		fz_fail("event: alert window of no seconds");
+	c = json_object_get(o, "threshold");
+	if (!json_is_object(c))
+		fz_fail("event: alert without a threshold");
+	fz_only(c, "threshold", 3);
+	fz_member(c, "threshold", "metric", FZ_NESTR);
+	for (s = json_string_value(json_object_get(c, "metric")); *s != '\0';
+	    s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '_'))
+			fz_fail("event: threshold.metric is not a name");
+	fz_member(c, "threshold", "limit", FZ_INT);
+	fz_member(c, "threshold", "observed", FZ_INT);
+	if (json_integer_value(json_object_get(c, "limit")) < 1)
+		fz_fail("event: threshold.limit < 1");
+	c = json_object_get(o, "sample");
+	if (!json_is_object(c))
+		fz_fail("event: alert without a sample");
+	fz_only(c, "sample", 2);
+	v = json_object_get(c, "clients");
+	fz_strings(v, "sample.clients");
+	fz_strings(json_object_get(c, "senders"), "sample.senders");
+}
+
 json_t *
 fz_check_event(const char *json, const char *want_type)
 {
@@ -479,6 +541,7 @@ fz_check_event(const char *json, const char *want_type)
 	json_error_t jerr;
 	json_t *o, *v, *c;
 	const char *type;
+	bool alert;
 
 	if (json == NULL)
 		fz_fail("event: NULL JSON (not out of memory here)");
@@ -502,27 +565,33 @@ fz_check_event(const char *json, const char *want_type)
 	fz_member(o, "event", "ts", FZ_NESTR);
 	fz_check_ts(json_string_value(json_object_get(o, "ts")));
 	fz_member(o, "event", "host", FZ_STR_NULL);
-	fz_member(o, "event", "session", FZ_NESTR);
 	fz_member(o, "event", "queue_id", FZ_STR_NULL);
 
+	/* client, server, session: null only in alerts (events.md) */
+	alert = strcmp(type, "alert") == 0;
+	fz_member(o, "event", "session", alert ? FZ_STR_NULL : FZ_NESTR);
 	fz_member(o, "event", "client", FZ_OBJ_NULL);
 	c = json_object_get(o, "client");
-	if (!json_is_object(c))
+	if (!alert && !json_is_object(c))
 		fz_fail("event: client not an object");
-	fz_only(c, "client", 5);
-	fz_member(c, "client", "ip", FZ_STR_NULL);
-	fz_member(c, "client", "port", FZ_PORT);
-	fz_member(c, "client", "name", FZ_STR_NULL);
-	fz_member(c, "client", "helo", FZ_ANYSTR_NULL);
-	fz_member(c, "client", "trusted", FZ_BOOL);
-
+	if (json_is_object(c)) {
+		fz_only(c, "client", 5);
+		fz_member(c, "client", "ip", FZ_STR_NULL);
+		fz_member(c, "client", "port", FZ_PORT);
+		fz_member(c, "client", "name", FZ_STR_NULL);
+		fz_member(c, "client", "helo", FZ_ANYSTR_NULL);
+		fz_member(c, "client", "trusted", FZ_BOOL);
+	}
+	fz_member(o, "event", "server", FZ_OBJ_NULL);
 	c = json_object_get(o, "server");
-	if (!json_is_object(c))
+	if (!alert && !json_is_object(c))
 		fz_fail("event: server not an object");
-	fz_only(c, "server", 3);
-	fz_member(c, "server", "daemon", FZ_STR_NULL);
-	fz_member(c, "server", "port", FZ_PORT);
-	fz_member(c, "server", "submission", FZ_BOOL);
+	if (json_is_object(c)) {
+		fz_only(c, "server", 3);
+		fz_member(c, "server", "daemon", FZ_STR_NULL);
+		fz_member(c, "server", "port", FZ_PORT);
+		fz_member(c, "server", "submission", FZ_BOOL);
+	}
 
 	fz_member(o, "event", "tls", FZ_OBJ_NULL);
 	if (json_is_object(c = json_object_get(o, "tls"))) {
@@ -628,7 +697,9 @@ fz_check_event(const char *json, const char *want_type)
 				fz_fail("event: session with a sender");
 		}
 		fz_check_ids(o);
-	} else
+	} else if (alert)
+		fz_check_alert(o);
+	else
 		fz_fail("event: unexpected type %s", type);
 	return (o);
 }

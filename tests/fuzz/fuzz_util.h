@@ -5,8 +5,9 @@
  *
  * Input: a target reads NUL-separated fields (fz_str) and single bytes
  * (fz_byte) from the front of the input; an exhausted input gives "" (or
- * NULL from fz_str_or_null) and 0. Each field is a malloc'ed copy of exactly
- * its size, so ASan sees any read past a C string's end; fz_done frees them.
+ * NULL from fz_str_or_null) and 0; after FZ_STRS_MAX fields the input
+ * counts as exhausted. Each field is a malloc'ed copy of exactly its size,
+ * so ASan sees any read past a C string's end; fz_done frees them.
  * Invariants: a violation prints what and where, then abort()s, so
  * libFuzzer saves the input as a crash.
  */

@@ -8,7 +8,9 @@ comment at the top of each fuzz_*.c): the macro values Postfix 3.7 sends
 (shared/design/postfix-notes.md), the config files of tests/data/config,
 and hostile strings (CR, LF, NUL, '%', 8-bit and invalid UTF-8, over-long
 values). Fields are NUL-separated; "\\x01" stands for NULL. Files named
-regress-* are inputs that once found a bug: this script never touches them.
+regress-* are inputs that once found a bug (REGRESS at the end); a crash
+file committed by hand under that name is kept too: only seed-* files are
+deleted first.
 """
 
 import os
@@ -396,9 +398,64 @@ def eom(qid="4XyZ1abc"):
 
 
 ABORT = fields(6)
+NEXT = fields(8)        # close this session, open the next one
+
+
+def cfg(mode=0, tls_auth_only=0, gate=0, hashing=0, hostname=0, actions=0):
+    """fuzz_session's configuration byte (make_config)"""
+    return fields(mode + 3 * tls_auth_only + 6 * gate + 12 * hashing
+                  + 36 * hostname + 72 * actions)
+
+
+def relay_attempt(client, domain, helo_name="UserPC", sender="<a@x.test>"):
+    return (connect(ip=client) + helo(helo_name) + mail(sender)
+            + rcpt("<u@%s>" % domain, "error", "5.7.1",
+                   "Relay access denied") + ABORT + NEXT)
+
 TLS13 = ("TLSv1.3", "TLS_AES_256_GCM_SHA384", "256", NULL)
 
 write("fuzz_session", [
+    ("gate-open-relay", cfg(mode=0, gate=1) + connect(dport=25)
+     + helo("mail.spam.test") + mail("<spam@example.net>")
+     + rcpt("<victim@remote.test>", "smtp", "[mx.remote.test]:25",
+            "victim@remote.test")
+     + rcpt("<b@example.org>", "virtual", "h", "b@example.org") + eom()),
+    ("gate-actions", cfg(mode=1, gate=1, actions=1) + connect()
+     + helo("UserPC") + mail("<a@x.test>")
+     + rcpt("<v@remote.test>", "smtp", "x", "v@remote.test") + eom()),
+    ("hashed", cfg(mode=1, hashing=2) + connect(dport=587)
+     + helo("laptop", TLS13)
+     + mail("<alice@example.org>", "Q1", "PLAIN", "alice@example.org",
+            TLS13)
+     + rcpt("<bob@remote.test>", "error", "5.7.1",
+            "<BOB@remote.test>: Recipient address rejected: bob@remote.test"
+            " unknown, ask alice@example.org")
+     + rcpt("<carol@remote.test>", "smtp", "x", "carol@remote.test")
+     + eom()),
+    ("hashed-nokey", cfg(mode=2, hashing=1) + connect() + helo("h")
+     + mail("<>") + rcpt("<postmaster@example.org>", "local", "h", "p")
+     + eom()),
+    ("probe", cfg(mode=1)
+     + relay_attempt("198.51.100.9", "a.test", "[10.0.0.1]")
+     + relay_attempt("198.51.100.9", "b.test")
+     + relay_attempt("198.51.100.9", "c.test")
+     + relay_attempt("198.51.100.9", "d.test")),
+    ("auth-stopped", cfg(mode=2) + connect(ip="203.0.113.9", dport=587)
+     + helo("laptop") + mail("<alice@example.org>", NULL, "PLAIN", "alice")
+     + rcpt("<c@remote.test>", "smtp", "x", "c@remote.test") + eom()
+     + NEXT + relay_attempt("203.0.113.9", "remote.test",
+                            sender="<alice@example.org>")
+     + relay_attempt("198.51.100.1", "remote.test",
+                     sender="<alice@example.org>")),
+    ("outage", cfg(mode=1)
+     + connect(ip="203.0.113.1", dport=587) + helo("a")
+     + mail("<u1@example.org>", NULL, "PLAIN", "u1")
+     + rcpt("<x@r.test>", "smtp", "x", "x") + eom() + NEXT
+     + connect(ip="203.0.113.2", dport=587) + helo("b")
+     + mail("<u2@example.org>", NULL, "PLAIN", "u2")
+     + rcpt("<x@r.test>", "smtp", "x", "x") + eom() + NEXT
+     + relay_attempt("203.0.113.1", "r.test", sender="<u1@example.org>")
+     + relay_attempt("203.0.113.2", "r.test", sender="<u2@example.org>")),
     ("relay-denied", fields(1) + connect() + helo("UserPC")
      + mail("<alice@example.org>")
      + rcpt("<bob@gmail.test>", "error", "5.7.1", "Relay access denied")
@@ -444,4 +501,54 @@ write("fuzz_session", [
      + rcpt("<" + "a" * 300 + "@x.test>", "smtp", "h", "a")
      + header("X-Relay-Diagnostic\r\n", "x") + eom("\xff" * 100)),
 ])
+# ---- fuzz_pseudo: flags, key file, sender, rcpt, user, text ---------------
+HEXKEY = "00112233445566778899aabbccddeeff\n"
+write("fuzz_pseudo", [
+    ("postfix", fields(0xff, HEXKEY, "alice@example.org", "bob@remote.test",
+                       "alice", "<bob@remote.test>: Recipient address "
+                       "rejected: User unknown in virtual mailbox table")),
+    ("case", fields(0xff, HEXKEY, "alice@example.org", "Bob@Remote.Test",
+                    NULL, "<BOB@REMOTE.TEST>... User unknown; "
+                    "from=ALICE@example.org.")),
+    ("user-inside", fields(0xff, HEXKEY, "alice@example.org", NULL, "alice",
+                           "alice@example.org (alice) said hi")),
+    ("nokey", fields(0xfe, "", "a@x.test", "b@x.test", "u",
+                     "a@x.test b@x.test u xa@x.test a@x.testy")),
+    ("raw-key", fields(0x41, "\x01\x02\x03\x04\x05\x06\x07\x08"
+                       "\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10",
+                       "s@x", "r@x", NULL, "r@x")),
+    ("short-key", fields(0x21, "abc", "s@x", "r@x", NULL, "s@x r@x")),
+    ("cut", fields(0x09, HEXKEY, "bob@x.test", "bob@x.testing", NULL,
+                   "bob@x.testing and bob@x.test")),
+    ("hostile", fields(0xff, " " + HEXKEY + " ", "\xff@x", "%s@x",
+                       "\r\n", "\xff@x %s@x \r\n" * 40)),
+])
+# ---- regressions: inputs that found bugs (issue 5) ------------------------
+REGRESS = [
+    # reply.c: the host (the MTA's {j}, or HostName) was never cut, so an
+    # escaped 8-bit host made the header's first line 114 columns and more
+    # (up to 1,000+: past RFC 5322's 998 octets).
+    ("fuzz_reply", "header-host-not-cut",
+     reply(0x41, 0, "", "", "", 0, NULL, "b@x.test", "e.1",
+           "\x17" * 13 + "\xff" * 12 + "]", "s", "none", NULL,
+           ["relay.no-auth"], summary="", remedy="")),
+    # config.c accepted a unix:// RedisURL whose socket path the publisher
+    # and the history (redis.c) refuse: "relaydiag -n" said OK.
+    ("fuzz_config", "redisurl-unix-path-too-long",
+     b"RedisURL unix:////run/redis/redis-serv" + b"`" * 80
+     + b"er./run/redis/redhash:is-server.sock?db=2\n"),
+    ("fuzz_config", "redisurl-scheme-case",
+     b"RedisURL REDIS://relaydiag:s3cret99@localhost\n"),
+    # config.c repeated a RedisURL's password in its error (errors are
+    # logged): white space in the URL, "RedisURL = url", "RedisURL=url".
+    ("fuzz_config", "redisurl-password-expected-one-value",
+     b"RedisURL redis://relaydiag:s3cr%4!t@[200TLSAuthOnly 80/3\n"),
+    ("fuzz_config", "redisurl-password-equals",
+     b"RedisURL = redis://relaydiag:hunter2pw@localhost\n"),
+    ("fuzz_config", "redisurl-password-unknown-key",
+     b"RedisURL=redis://relaydiag:hunter2pw@localhost\n"),
+]
+for target, name, data in REGRESS:
+    with open(os.path.join(CORPUS, target, "regress-" + name), "wb") as fp:
+        fp.write(data)
 print("corpus written under", CORPUS)
