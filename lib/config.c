@@ -620,6 +620,11 @@ config_set_header_name(struct config_parse *p, const struct config_key *k,
 			    "%s: \"%s\": a header field name is printable "
 			    "ASCII without ':' (RFC 5322)",
 			    k->name, value));
+	/* The end-of-message plan keeps 63 bytes; the fold, 78 columns. */
+	if (strlen(value) > 62)
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%.20s...\": at most 62 characters", k->name,
+		    value));
 	return (config_store(p, k, at, value));
 }
 

@@ -189,6 +189,13 @@ header_kv(struct rd_buf *tok, const char *key, const char *val)
 void
 rd_header_build(const struct rd_header_info *h, char *out, size_t len)
 {
+	rd_header_build_named(NULL, h, out, len);
+}
+
+void
+rd_header_build_named(const char *name, const struct rd_header_info *h,
+    char *out, size_t len)
+{
 	struct rd_buf	b, tok;
 	size_t		col, i;
 	char		port[16];
@@ -201,7 +208,8 @@ rd_header_build(const struct rd_header_info *h, char *out, size_t len)
 	 */
 	header_value(&b, h->host != NULL ? h->host : "localhost",
 	    HEADER_HOST_MAX);
-	col = 20 + b.len;	/* "X-Relay-Diagnostic: " */
+	/* "X-Relay-Diagnostic: " (HeaderName is at most 62 bytes) */
+	col = strlen(name != NULL ? name : "X-Relay-Diagnostic") + 2 + b.len;
 	header_kv(&tok, "session", h->session);
 	header_token(&b, &col, "; ", tok.data);
 	header_kv(&tok, "client", h->client_ip);

@@ -84,6 +84,39 @@ rules_trim(char *line)
 		line[--n] = '\0';
 }
 
+/*
+ * rules_regex_risky - a quantifier right after a quantifier ("a++",
+ * "x*?", "b+{2}"): undefined in POSIX EREs, and glibc's regcomp takes
+ * exponential time on runs of them (found by fuzzing): a rules file must
+ * not be able to hang a start or a reload.
+ */
+static bool
+rules_regex_risky(const char *re)
+{
+	bool	prev_quant = false;
+
+	for (; *re != '\0'; re++) {
+		if (*re == '\\' && re[1] != '\0') {
+			re++;
+			prev_quant = false;
+			continue;
+		}
+		if (strchr("+*?{", *re) != NULL) {
+			if (prev_quant)
+				return (true);
+			prev_quant = true;
+			if (*re == '{')
+				while (re[1] != '\0' && re[1] != '}')
+					re++;
+			if (*re != '{' && re[1] == '}')
+				re++;
+			continue;
+		}
+		prev_quant = false;
+	}
+	return (false);
+}
+
 static int
 rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
     char *line, struct rd_err *err)
@@ -115,6 +148,14 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
 	n = strlen(pat);
 	if (n >= 2 && pat[0] == '/' && pat[n - 1] == '/') {
 		pat[n - 1] = '\0';
+		if (rules_regex_risky(pat + 1)) {
+			rd_err_set(err, source, lineno, "regular expression "
+			    "/%s/: a quantifier after a quantifier (\"++\", "
+			    "\"*?\" ...) is undefined in POSIX and can make "
+			    "matching take forever; write one quantifier",
+			    pat + 1);
+			return (-1);
+		}
 		if ((rc = regcomp(&rule.re, pat + 1, REG_EXTENDED | REG_ICASE |
 		    REG_NOSUB)) != 0) {
 			char msg[128];

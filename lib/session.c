@@ -699,12 +699,14 @@ rd_session_eom(struct rd_session *s, const char *queue_id,
 		h.helo = s->has_helo ? s->helo : NULL;
 		h.port = s->daemon_port;
 		h.authorized = sess_authorized(s);
-		h.auth_user = s->auth_user;
+		/* The header travels with the mail: a pseudonym when hashing. */
+		h.auth_user = s->hash ? s->auth_user_h : s->auth_user;
 		h.tls_version = s->tls_version[0] != '\0' ? s->tls_version :
 		    NULL;
 		h.ids = s->tx_ids.id;
 		h.nids = s->tx_ids.n;
-		rd_header_build(&h, plan->header_value,
+		rd_header_build_named(s->cfg->header_name, &h,
+		    plan->header_value,
 		    sizeof(plan->header_value));
 		plan->add_header = true;
 	}

@@ -47,4 +47,8 @@ struct rd_header_info {
  */
 void	rd_header_build(const struct rd_header_info *h, char *out, size_t len);
 
+/* rd_header_build_named - the same, folded for the field name (HeaderName) */
+void	rd_header_build_named(const char *name, const struct rd_header_info *h,
+	    char *out, size_t len);
+
 #endif

@@ -80,6 +80,11 @@ drive_usage(void)
 	exit(2);
 }
 
+static void drive_script_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+static void drive_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 static void
 drive_script_error(const char *fmt, ...)
 {

@@ -117,6 +117,11 @@ test_bad_rules(void **state)
 		{ "no pattern", "\n# x\nrelay\n",
 		  "t:3: rule for \"relay\" has no pattern; write: <id> <text or /regex/>" },
 		{ "bad regex", "relay /a(b/\n", "t:1: bad regular expression /a(b/: " },
+		{ "quantifier after quantifier (regcomp would take forever)",
+		  "relay /ad+++ress/\n",
+		  "t:1: regular expression /ad+++ress/: a quantifier after a quantifier" },
+		{ "lazy-looking quantifier", "relay /a*?b/\n",
+		  "t:1: regular expression /a*?b/: a quantifier after a quantifier" },
 	};
 	struct rd_err err;
 	char	      got[1024];
