@@ -53,6 +53,10 @@ case_ "2. A server that talks SMTP properly but is not allowed to relay" \
 case_ "3. A phone on the submission port, logged in over STARTTLS" \
 	--port "$RD_E2E_SUBMISSION_PORT" --tls --auth PLAIN --auth-user "$RD_ALICE_USER" \
 	--auth-password "$RD_ALICE_PASS" --from "$RD_ALICE_USER" --to dave@gmail.test
+case_ "3b. The same phone on another network, settings lost: no login (POP-before-SMTP days)" \
+	--local-interface 127.0.0.8 --helo alice-phone.example.test --from "$RD_ALICE_USER" --to frank@gmail.test --quit-after RCPT
+case_ "3c. A spammer probing for an open relay (HELO claims an address it does not have)" \
+	--local-interface 127.0.0.66 --helo "[192.0.2.1]" --from offer@spammer.test --to victim@remote.test --quit-after RCPT
 case_ "4. An office server in the trusted network (mynetworks)" \
 	--local-interface "$RD_TRUSTED_IP" --helo office.example.test --to erin@gmail.test
 case_ "5. After a migration: newdomain.test was moved here but Postfix was not told" \
@@ -87,11 +91,11 @@ grep -E 'rcpt=' "$RD_MILTER_LOG" | sed 's/^/   /' >&7
 ok=1
 "$top/tests/tools/check-events" "$RD_EVENTS" >&7 || ok=0
 n=$(jq -r 'select(.type=="rcpt") | .diagnosis.id' "$RD_EVENTS" | sort -u | wc -l)
-[ "$n" -ge 6 ] || ok=0
+[ "$n" -ge 9 ] || ok=0
 _RD_FINISHED=1
 [ "${RD_KEEP:-0}" = 1 ] && printf '\nrun directory kept: %s\n' "$RD_E2E_DIR" >&7
 if [ "$ok" = 1 ]; then
-	printf '\ndemo: %d distinct diagnoses from 7 sessions.\n' "$n" >&7
+	printf '\ndemo: %d distinct diagnoses from 9 sessions.\n' "$n" >&7
 	exit 0
 fi
 printf '\ndemo: FAILED (see above)\n' >&7
