@@ -52,7 +52,7 @@ log_prio_name(int prio)
 void
 rd_log(int prio, const char *sid, const char *fmt, ...)
 {
-	char		 msg[2048];
+	char		 msg[2048], *p;
 	va_list		 ap;
 
 	if (!rd_log_enabled(prio))
@@ -60,6 +60,13 @@ rd_log(int prio, const char *sid, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/*
+	 * Callers escape network text (rd_text_log_str); this is the belt to
+	 * those braces: no control byte ever splits or colours a log line.
+	 */
+	for (p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (log_stderr) {
 		struct timespec ts;
 		struct tm	tm;
