@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "relaydiag/pseudo.h"
+#include "relaydiag/text.h"
 
 #define PSEUDO_FILE_MAX	4096	/* a key file longer than this is cut */
 
@@ -88,17 +89,6 @@ rd_siphash24(const uint8_t key[RD_PSEUDO_KEY_LEN], const void *in,
 	return (v0 ^ v1 ^ v2 ^ v3);
 }
 
-static int
-pseudo_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
 
 int
 rd_pseudo_key_parse(const void *data, size_t len, const char *source,
@@ -113,7 +103,7 @@ rd_pseudo_key_parse(const void *data, size_t len, const char *source,
 		p++;
 	while (end > p && isspace(end[-1]))
 		end--;
-	for (nhex = 0; p + nhex < end && pseudo_hexval(p[nhex]) >= 0; nhex++)
+	for (nhex = 0; p + nhex < end && rd_hex_value(p[nhex]) >= 0; nhex++)
 		continue;
 	if (nhex > 0 && p + nhex == end) {
 		/* Text of hex digits only: a hex key, whatever its length. */
@@ -124,8 +114,8 @@ rd_pseudo_key_parse(const void *data, size_t len, const char *source,
 			return (-1);
 		}
 		for (i = 0; i < RD_PSEUDO_KEY_LEN; i++)
-			out->k[i] = (uint8_t)(pseudo_hexval(p[2 * i]) << 4 |
-			    pseudo_hexval(p[2 * i + 1]));
+			out->k[i] = (uint8_t)(rd_hex_value(p[2 * i]) << 4 |
+			    rd_hex_value(p[2 * i + 1]));
 	} else {
 		if (len < RD_PSEUDO_KEY_LEN) {
 			rd_err_set(err, source, 0, "HashKeyFile: %zu bytes; "

@@ -24,17 +24,6 @@
  * RedisURL parsing.
  */
 
-static int
-redis_url_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
 
 /*
  * redis_url_decode - %-decode s[0..n) into dst (size len). 0, or -1: bad
@@ -52,8 +41,8 @@ redis_url_decode(const char *s, size_t n, char *dst, size_t len)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return (-1);
-			if ((hi = redis_url_hex(s[i + 1])) < 0 ||
-			    (lo = redis_url_hex(s[i + 2])) < 0)
+			if ((hi = rd_hex_value(s[i + 1])) < 0 ||
+			    (lo = rd_hex_value(s[i + 2])) < 0)
 				return (-1);
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;

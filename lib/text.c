@@ -288,3 +288,15 @@ rd_lower_ascii(char *s)
 		*p = (char)text_lower((unsigned char)*p);
 	return (s);
 }
+
+int
+rd_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}

@@ -47,6 +47,9 @@ const char *rd_text_log_str(char *dst, size_t len, const char *s);
 /* rd_strcasecmp_ascii - ASCII-only case-insensitive compare (no locale) */
 int	rd_strcasecmp_ascii(const char *a, const char *b);
 
+/* rd_hex_value - the value of an ASCII hex digit, or -1 */
+int	rd_hex_value(int c);
+
 /* rd_lower_ascii - fold s in place to ASCII lower case; returns s */
 char	*rd_lower_ascii(char *s);
 
