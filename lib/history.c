@@ -29,20 +29,40 @@
  * own: INCR is atomic, so exactly one caller (on any MTA) sees the count
  * reach alert_probe_attempts within one counter window.
  *
+ * The writes of rd_history_note_authorized do not wait for Redis: the
+ * caller writes the cache and puts a copy of its input in a ring of
+ * queue_size writes; the writer thread (as Redis's bio.c: one thread, a
+ * mutex, a condvar) takes up to HIST_BATCH of them at a time and sends
+ * their commands pipelined in one round trip on a pooled connection, like
+ * any caller, so Redis going down and coming back is seen, handled and
+ * logged the same way. A full ring drops the Redis write (the cache has
+ * it) and counts it; it is logged when the ring fills and when the writer
+ * has emptied it again, not per write.
+ * wq_put and wq_done count writes queued and finished (sent, or given up),
+ * so rd_history_flush waits for a number, not for an empty ring.
+ *
  * Redis down: a failed call (connect, timeout, I/O, error reply) frees its
  * context and all idle ones, marks Redis down and logs it once; for the
  * next HIST_BACKOFF_MIN_MS (doubling up to HIST_BACKOFF_MAX_MS while
  * retries fail) calls answer from the cache without trying. One caller at
- * a time makes the retry. Writes made while down reach only the cache.
+ * a time makes the retry. Writes made while down, or while every pooled
+ * connection stays busy past the writer's deadline, reach only the cache.
+ *
+ * Deadlines: a call's deadline (timeout_ms from its start) bounds the wait
+ * for a pooled connection, the connect, and each socket read and write
+ * (the socket timeout is set to what is left before each one: hiredis's
+ * own redisGetReply would give every read(2) the whole timeout).
  *
  * The cache mirrors the keys (without the prefix), is written on every
  * call whatever Redis does (so it is warm when Redis goes away), and holds
  * at most cache_size entries, an entry being a key or one member of it;
  * the least recently written keys go first.
  *
- * Threads: the pool (mutex pool_lock, condvar pool_cv) and the cache
- * (mutex cache_lock) are shared; a context belongs to one thread between
- * take and give. No lock is held while talking to Redis or logging.
+ * Threads: the pool (mutex pool_lock, condvar pool_cv), the cache (mutex
+ * cache_lock) and the write queue (mutex wq_lock, condvars wq_cv for the
+ * writer and wq_done_cv for flushes) are shared; a context belongs to one
+ * thread between take and give; the writer's batch to the writer. No lock
+ * is held while talking to Redis or logging, and no two are held at once.
  * The process must ignore SIGPIPE (main.c does): hiredis 0.14 writes with
  * write(2), and a write to a dead Redis raises it.
  * Memory: keys are built on the stack within the input limits below;
@@ -54,6 +74,7 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +99,11 @@
 #define HIST_CACHE_SIZE 10000
 #define HIST_CACHE_MIN 16
 
-#define HIST_POOL 4 /* Redis connections at most */
+#define HIST_POOL 4     /* Redis connections at most */
+#define HIST_QUEUE 1024 /* queued writes at most, by default */
+#define HIST_QUEUE_MIN 4
+#define HIST_BATCH 64 /* writes per round trip; 6 commands each at most */
+#define HIST_DRAIN_TIMEOUTS 4 /* rd_history_free: timeout_ms times this */
 #define HIST_BACKOFF_MIN_MS 1000
 #define HIST_BACKOFF_MAX_MS 30000
 
@@ -155,6 +180,32 @@ struct rd_history {
 	size_t tmask;
 	struct hc_entry *oldest, *newest;
 	size_t used; /* keys + members */
+
+	/* wq_lock; the writer thread exists when use_redis */
+	pthread_mutex_t wq_lock;
+	pthread_cond_t wq_cv;      /* the writer: work, or stop */
+	pthread_cond_t wq_done_cv; /* flushes: wq_done moved */
+	struct hist_write *wq;     /* ring of wq_cap */
+	size_t wq_cap, wq_head, wq_n;
+	uint64_t wq_put, wq_done; /* queued, finished: totals */
+	unsigned long long wq_dropped;
+	bool wq_full; /* dropping, until the writer empties it */
+	unsigned long long wq_full_from; /* wq_dropped when it filled */
+	bool wq_stop;                    /* rd_history_free: drain, then exit */
+	int64_t wq_stop_by; /* monotonic ms: drop what is left then */
+	bool writer_running;
+	pthread_t writer;
+	struct hist_write *batch; /* the writer's own, HIST_BATCH */
+};
+
+/* One queued write: rd_history_note_authorized's input, normalized. */
+struct hist_write {
+	int64_t ms;
+	bool sasl;
+	unsigned short senderlen;
+	unsigned char iplen;
+	char sender[HIST_SENDER_LEN + 1];
+	char ip[HIST_IP_LEN + 1];
 };
 
 /* The normalized input of one call. */
@@ -184,6 +235,7 @@ struct hist_call {
 	unsigned nprefix;    /* AUTH, SELECT on a new connection */
 	const char *prefix_cmd[2];
 	unsigned ncmd; /* appended since the last exchange */
+	int64_t tv_ms; /* socket timeout set, ms; 0 none yet */
 	bool reused;   /* c came from the pool */
 	bool closed;   /* c failed: EOF or reset */
 	bool retried;
@@ -811,6 +863,7 @@ call_connect(const struct rd_history *h, struct hist_call *call)
 
 	call->nprefix = 0;
 	call->ncmd = 0;
+	call->tv_ms = 0;
 	if (left <= 0) {
 		snprintf(call->why, sizeof(call->why),
 		    "no connection within "
@@ -917,36 +970,83 @@ replies_free(redisReply **r, unsigned n)
 }
 
 /*
- * call_exchange - send what was appended and read its replies into r
- * (call->ncmd of them), within the deadline. 0, or -1 with call->why
- * (an error reply counts as a failure: a key of another type, OOM).
+ * call_timeout - set the socket timeout to what is left of the deadline,
+ * for the next read or write; 0, or -1 with call->why when nothing is left
+ */
+static int
+call_timeout(const struct rd_history *h, struct hist_call *call)
+{
+	int64_t left = call->deadline_ms - hist_mono_ms();
+
+	if (left <= 0) {
+		snprintf(call->why, sizeof(call->why),
+		    "no reply within %u ms (HistoryTimeout)", h->timeout_ms);
+		return (-1);
+	}
+	if (left != call->tv_ms) { /* two setsockopt(2): only if it moved */
+		redisSetTimeout(call->c, hist_tv(left));
+		call->tv_ms = left;
+	}
+	return (0);
+}
+
+/*
+ * call_reply - the next reply into *v, within the deadline: what is
+ * appended is written first, then the socket is read until a reply is
+ * whole, the timeout set again before each write and read. 0, or -1 with
+ * call->why.
+ */
+static int
+call_reply(const struct rd_history *h, struct hist_call *call, void **v)
+{
+	int done = 0;
+
+	*v = NULL;
+	if (redisGetReplyFromReader(call->c, v) != REDIS_OK)
+		goto fail;
+	if (*v != NULL)
+		return (0);
+	do { /* no system call when nothing is left to write */
+		if (call_timeout(h, call) != 0)
+			return (-1);
+		if (redisBufferWrite(call->c, &done) != REDIS_OK)
+			goto fail;
+	} while (!done);
+	for (;;) {
+		if (call_timeout(h, call) != 0)
+			return (-1);
+		if (redisBufferRead(call->c) != REDIS_OK ||
+		    redisGetReplyFromReader(call->c, v) != REDIS_OK)
+			goto fail;
+		if (*v != NULL)
+			return (0);
+	}
+fail:
+	call_error(h, call, errno, "");
+	return (-1);
+}
+
+/*
+ * call_exchange - send what was appended and read its replies (call->ncmd
+ * of them) into r, or, r NULL, check and free them; within the deadline.
+ * 0, or -1 with call->why (an error reply counts as a failure: a key of
+ * another type, OOM).
  */
 static int
 call_exchange(
     const struct rd_history *h, struct hist_call *call, redisReply **r)
 {
-	int64_t left = call->deadline_ms - hist_mono_ms();
 	char text[HIST_ERR_MAX];
 	redisReply *pr;
 	unsigned i, n = call->ncmd;
 	void *v;
 
 	call->ncmd = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; r != NULL && i < n; i++)
 		r[i] = NULL;
-	if (left <= 0) {
-		snprintf(call->why, sizeof(call->why),
-		    "no reply within %u ms "
-		    "(HistoryTimeout)",
-		    h->timeout_ms);
-		return (-1);
-	}
-	redisSetTimeout(call->c, hist_tv(left));
 	for (i = 0; i < call->nprefix; i++) {
-		if (redisGetReply(call->c, &v) != REDIS_OK) {
-			call_error(h, call, errno, "");
+		if (call_reply(h, call, &v) != 0)
 			return (-1);
-		}
 		pr = v;
 		if (pr->type == REDIS_REPLY_ERROR) {
 			snprintf(call->why, sizeof(call->why), "%s refused: %s",
@@ -959,19 +1059,25 @@ call_exchange(
 	}
 	call->nprefix = 0;
 	for (i = 0; i < n; i++) {
-		if (redisGetReply(call->c, &v) != REDIS_OK) {
-			call_error(h, call, errno, "");
-			replies_free(r, i);
+		if (call_reply(h, call, &v) != 0) {
+			if (r != NULL)
+				replies_free(r, i);
 			return (-1);
 		}
-		r[i] = v;
-		if (r[i]->type == REDIS_REPLY_ERROR) {
+		pr = v;
+		if (pr->type == REDIS_REPLY_ERROR) {
 			snprintf(call->why, sizeof(call->why),
 			    "error reply: %s",
-			    rd_text_log_str(text, sizeof(text), r[i]->str));
-			replies_free(r, i + 1);
+			    rd_text_log_str(text, sizeof(text), pr->str));
+			freeReplyObject(pr);
+			if (r != NULL)
+				replies_free(r, i);
 			return (-1);
 		}
+		if (r != NULL)
+			r[i] = pr;
+		else
+			freeReplyObject(pr);
 	}
 	return (0);
 }
@@ -987,44 +1093,63 @@ reply_ms(const redisReply *r)
 	return (-1);
 }
 
+/* redis_append_authorized - the commands of one write, appended */
 static int
-redis_authorized(struct rd_history *h, const struct hist_in *in, bool sasl)
+redis_append_authorized(const struct rd_history *h, struct hist_call *call,
+    const struct hist_write *w)
 {
 	char kb[HIST_KEY_LEN], ms[24], cut[24], keep[24];
 	char ma[HIST_IP_LEN + 3], ml[HIST_IP_LEN + 3];
-	redisReply *r[HIST_CMDS_MAX];
-	struct hist_call call;
+	struct hist_in in;
 	struct hist_str key;
-	unsigned n;
 	int rc = 0;
+
+	/* hist_key and hist_member read a hist_in; the domain is not used */
+	memcpy(in.sender, w->sender, (size_t)w->senderlen + 1);
+	in.senderlen = w->senderlen;
+	memcpy(in.ip, w->ip, (size_t)w->iplen + 1);
+	in.iplen = w->iplen;
+	in.ms = w->ms;
+	snprintf(ms, sizeof(ms), "%" PRId64, in.ms);
+	snprintf(cut, sizeof(cut), "%" PRId64, in.ms - h->hwin_ms);
+	snprintf(keep, sizeof(keep), "-%zu", h->sender_max + 1);
+	if (in.senderlen > 0) {
+		key = hist_key(h, kb, "s:", in.sender, in.senderlen);
+		if (w->sasl)
+			rc |= CMD(call, HS("ZADD"), key, HS(ms),
+			    hist_member(ma, 'a', &in), HS(ms),
+			    hist_member(ml, 'l', &in));
+		else
+			rc |= CMD(call, HS("ZADD"), key, HS(ms),
+			    hist_member(ma, 'a', &in));
+		rc |=
+		    CMD(call, HS("ZREMRANGEBYSCORE"), key, HS("-inf"), HS(cut));
+		rc |= CMD(call, HS("ZREMRANGEBYRANK"), key, HS("0"), HS(keep));
+		rc |= CMD(call, HS("EXPIRE"), key, HS(h->hwin));
+	}
+	key = hist_key(h, kb, "c:", in.ip, in.iplen);
+	rc |= CMD(call, HS("HSET"), key, HS("auth"), HS(ms));
+	rc |= CMD(call, HS("EXPIRE"), key, HS(h->hwin));
+	return (rc);
+}
+
+/*
+ * redis_authorized - the writer's round trip: the n writes of a batch,
+ * pipelined; 0, or -1 when they did not reach Redis
+ */
+static int
+redis_authorized(struct rd_history *h, const struct hist_write *w, size_t n)
+{
+	struct hist_call call;
+	size_t i;
+	int rc;
 
 	if (call_begin(h, &call) != 0)
 		return (-1);
-	snprintf(ms, sizeof(ms), "%" PRId64, in->ms);
-	snprintf(cut, sizeof(cut), "%" PRId64, in->ms - h->hwin_ms);
-	snprintf(keep, sizeof(keep), "-%zu", h->sender_max + 1);
 again:
-	rc = 0;
-	if (in->senderlen > 0) {
-		key = hist_key(h, kb, "s:", in->sender, in->senderlen);
-		if (sasl)
-			rc |= CMD(&call, HS("ZADD"), key, HS(ms),
-			    hist_member(ma, 'a', in), HS(ms),
-			    hist_member(ml, 'l', in));
-		else
-			rc |= CMD(&call, HS("ZADD"), key, HS(ms),
-			    hist_member(ma, 'a', in));
-		rc |= CMD(
-		    &call, HS("ZREMRANGEBYSCORE"), key, HS("-inf"), HS(cut));
-		rc |= CMD(&call, HS("ZREMRANGEBYRANK"), key, HS("0"), HS(keep));
-		rc |= CMD(&call, HS("EXPIRE"), key, HS(h->hwin));
-	}
-	key = hist_key(h, kb, "c:", in->ip, in->iplen);
-	rc |= CMD(&call, HS("HSET"), key, HS("auth"), HS(ms));
-	rc |= CMD(&call, HS("EXPIRE"), key, HS(h->hwin));
-	n = call.ncmd;
-	if (rc == 0 && call_exchange(h, &call, r) == 0) {
-		replies_free(r, n);
+	for (rc = 0, i = 0; i < n && rc == 0; i++)
+		rc = redis_append_authorized(h, &call, &w[i]);
+	if (rc == 0 && call_exchange(h, &call, NULL) == 0) {
 		pool_give(h, &call, true);
 		return (0);
 	}
@@ -1199,6 +1324,137 @@ fail:
 }
 
 /*
+ * The writer thread: rd_history_note_authorized's Redis writes.
+ */
+
+/* wq_take - up to HIST_BATCH writes, oldest first, into h->batch; under
+   wq_lock */
+static size_t
+wq_take(struct rd_history *h)
+{
+	size_t n;
+
+	for (n = 0; n < HIST_BATCH && h->wq_n > 0; n++) {
+		h->batch[n] = h->wq[h->wq_head];
+		h->wq_head = (h->wq_head + 1) % h->wq_cap;
+		h->wq_n--;
+	}
+	return (n);
+}
+
+/*
+ * hist_writer - take what is queued, send it in one round trip, count it
+ * done; until rd_history_free asks it to stop and the ring is empty, or
+ * its time to drain is over (the rest is dropped).
+ */
+static void *
+hist_writer(void *arg)
+{
+	struct rd_history *h = arg;
+	unsigned long long episode = 0;
+	bool drained;
+	size_t n;
+
+	pthread_mutex_lock(&h->wq_lock);
+	for (;;) {
+		while (h->wq_n == 0 && !h->wq_stop)
+			pthread_cond_wait(&h->wq_cv, &h->wq_lock);
+		if (h->wq_n == 0)
+			break;
+		if (h->wq_stop && hist_mono_ms() >= h->wq_stop_by) {
+			h->wq_dropped += h->wq_n;
+			h->wq_done += h->wq_n;
+			h->wq_head = (h->wq_head + h->wq_n) % h->wq_cap;
+			h->wq_n = 0;
+			break;
+		}
+		n = wq_take(h);
+		/* A full ring is one episode until the writer empties it:
+		   one line when it starts, one when it ends. */
+		drained = h->wq_full && h->wq_n == 0;
+		if (drained) {
+			h->wq_full = false;
+			episode = h->wq_dropped - h->wq_full_from;
+		}
+		pthread_mutex_unlock(&h->wq_lock);
+		if (drained)
+			hist_log(h, LOG_NOTICE,
+			    "history: write queue drained; %llu Redis writes "
+			    "were dropped (the local cache kept them)",
+			    episode);
+		(void)redis_authorized(h, h->batch, n);
+		pthread_mutex_lock(&h->wq_lock);
+		h->wq_done += n;
+		pthread_cond_broadcast(&h->wq_done_cv);
+	}
+	pthread_cond_broadcast(&h->wq_done_cv);
+	pthread_mutex_unlock(&h->wq_lock);
+	return (NULL);
+}
+
+/*
+ * writer_start - the ring, the batch and the thread; 0, or -1 with err.
+ * The thread takes no signal: they belong to the daemon's signal threads
+ * (a SIGPIPE from a dead Redis socket stays pending here).
+ */
+static int
+writer_start(
+    struct rd_history *h, const struct rd_history_params *p, struct rd_err *err)
+{
+	sigset_t all, old;
+	int e;
+
+	h->wq_cap = p->queue_size ? p->queue_size : HIST_QUEUE;
+	if (h->wq_cap < HIST_QUEUE_MIN)
+		h->wq_cap = HIST_QUEUE_MIN;
+	if ((h->wq = calloc(h->wq_cap, sizeof(*h->wq))) == NULL ||
+	    (h->batch = calloc(HIST_BATCH, sizeof(*h->batch))) == NULL) {
+		rd_err_set(err, "history", 0, "out of memory");
+		return (-1);
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&h->writer, NULL, hist_writer, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		rd_err_set(err, "history", 0,
+		    "cannot start the writer thread: %s", strerror(e));
+		return (-1);
+	}
+	h->writer_running = true;
+	return (0);
+}
+
+/*
+ * writer_stop - let the writer send what is queued, for at most
+ * HIST_DRAIN_TIMEOUTS x timeout_ms (plus the round trip then in flight),
+ * and join it
+ */
+static void
+writer_stop(struct rd_history *h)
+{
+	unsigned long long before, lost;
+
+	if (!h->writer_running)
+		return;
+	pthread_mutex_lock(&h->wq_lock);
+	h->wq_stop = true;
+	h->wq_stop_by =
+	    hist_mono_ms() + (int64_t)h->timeout_ms * HIST_DRAIN_TIMEOUTS;
+	before = h->wq_dropped;
+	pthread_cond_signal(&h->wq_cv);
+	pthread_mutex_unlock(&h->wq_lock);
+	pthread_join(h->writer, NULL);
+	h->writer_running = false;
+	lost = h->wq_dropped - before;
+	if (lost > 0)
+		hist_log(h, LOG_WARNING,
+		    "history: stopping: %llu queued Redis writes not sent "
+		    "within %u ms",
+		    lost, h->timeout_ms * HIST_DRAIN_TIMEOUTS);
+}
+
+/*
  * The interface.
  */
 
@@ -1278,7 +1534,14 @@ rd_history_new(const struct rd_history_params *p, struct rd_err *err)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->pool_cv, &ca);
+	pthread_cond_init(&h->wq_done_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&h->wq_lock, NULL);
+	pthread_cond_init(&h->wq_cv, NULL);
+	if (h->use_redis && writer_start(h, p, err) != 0) {
+		rd_history_free(h);
+		return (NULL);
+	}
 	return (h);
 }
 
@@ -1287,11 +1550,17 @@ rd_history_free(struct rd_history *h)
 {
 	if (h == NULL)
 		return;
+	writer_stop(h); /* it uses the pool */
 	while (h->nidle > 0)
 		redisFree(h->idle[--h->nidle]);
 	while (h->oldest != NULL)
 		hc_delete(h, h->oldest);
 	free(h->table);
+	free(h->wq);
+	free(h->batch);
+	pthread_cond_destroy(&h->wq_cv);
+	pthread_cond_destroy(&h->wq_done_cv);
+	pthread_mutex_destroy(&h->wq_lock);
 	pthread_cond_destroy(&h->pool_cv);
 	pthread_mutex_destroy(&h->pool_lock);
 	pthread_mutex_destroy(&h->cache_lock);
@@ -1304,14 +1573,65 @@ void
 rd_history_note_authorized(struct rd_history *h, const char *sender,
     const char *client_ip, bool sasl, time_t now)
 {
+	struct hist_write *w;
 	struct hist_in in;
+	bool full = false;
 
 	hist_input(&in, sender, client_ip, NULL, now);
 	pthread_mutex_lock(&h->cache_lock);
 	cache_authorized(h, &in, sasl);
 	pthread_mutex_unlock(&h->cache_lock);
-	if (h->use_redis)
-		(void)redis_authorized(h, &in, sasl);
+	if (!h->use_redis)
+		return;
+	pthread_mutex_lock(&h->wq_lock);
+	if (h->wq_n < h->wq_cap && !h->wq_stop) {
+		w = &h->wq[(h->wq_head + h->wq_n) % h->wq_cap];
+		w->ms = in.ms;
+		w->sasl = sasl;
+		w->senderlen = (unsigned short)in.senderlen;
+		memcpy(w->sender, in.sender, in.senderlen + 1);
+		w->iplen = (unsigned char)in.iplen;
+		memcpy(w->ip, in.ip, in.iplen + 1);
+		h->wq_n++;
+		h->wq_put++;
+		pthread_cond_signal(&h->wq_cv); /* no system call when the
+						   writer is busy */
+	} else {
+		if (!h->wq_full) {
+			h->wq_full = true;
+			h->wq_full_from = h->wq_dropped;
+			full = true;
+		}
+		h->wq_dropped++;
+	}
+	pthread_mutex_unlock(&h->wq_lock);
+	if (full)
+		hist_log(h, LOG_WARNING,
+		    "history: write queue full (%zu writes): Redis is slower "
+		    "than the authorized relays; their Redis writes are "
+		    "dropped until it drains (the local cache keeps them)",
+		    h->wq_cap);
+}
+
+bool
+rd_history_flush(struct rd_history *h, unsigned timeout_ms)
+{
+	struct timespec ts;
+	int64_t until = hist_mono_ms() + timeout_ms;
+	uint64_t target;
+	bool done;
+
+	if (!h->use_redis)
+		return (true);
+	ts.tv_sec = (time_t)(until / 1000);
+	ts.tv_nsec = (long)(until % 1000) * 1000000;
+	pthread_mutex_lock(&h->wq_lock);
+	target = h->wq_put;
+	while (h->wq_done < target && hist_mono_ms() < until)
+		pthread_cond_timedwait(&h->wq_done_cv, &h->wq_lock, &ts);
+	done = h->wq_done >= target;
+	pthread_mutex_unlock(&h->wq_lock);
+	return (done);
 }
 
 void
@@ -1360,5 +1680,16 @@ rd_history_cache_entries(struct rd_history *h)
 	pthread_mutex_lock(&h->cache_lock);
 	n = h->used;
 	pthread_mutex_unlock(&h->cache_lock);
+	return (n);
+}
+
+unsigned long long
+rd_history_writes_dropped(struct rd_history *h)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&h->wq_lock);
+	n = h->wq_dropped;
+	pthread_mutex_unlock(&h->wq_lock);
 	return (n);
 }

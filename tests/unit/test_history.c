@@ -4,7 +4,12 @@
  * alerts (once per window), the cache's bound; first with the local cache
  * only, then the same scenarios against a real redis-server: two MTAs on
  * one Redis, Redis killed, hung and restarted mid-test, AUTH and SELECT,
- * a unix socket, hostile keys, threads, and the latency of one call.
+ * a unix socket, hostile keys, threads, and the latency of one call; and
+ * the writer thread that takes the writes of authorized relays off the
+ * caller's path: they land without a flush, they never wait for a hung
+ * Redis, a full queue drops and counts them, and free drains it in time.
+ * A test that reads Redis right after an authorized relay waits for the
+ * writer first (note(): rd_history_flush).
  *
  * The scenarios are data: each step is a call, and a refusal says what
  * the facts must be as "key=value" words, compared with what came back
@@ -306,6 +311,20 @@ history_new(const struct rd_history_params *p)
 	return (h);
 }
 
+/*
+ * note - rd_history_note_authorized, then wait until its Redis write has
+ * been answered (the writer thread sends it): the tests read Redis next
+ */
+static void
+note(struct rd_history *h, const char *sender, const char *ip, bool sasl,
+    time_t now)
+{
+	rd_history_note_authorized(h, sender, ip, sasl, now);
+	if (!rd_history_flush(h, 5000))
+		fail_msg(
+		    "the Redis write of %s was not done within 5 s", sender);
+}
+
 /* step_run - one step; for a refusal, compare with its words */
 static void
 step_run(struct rd_history *h, const char *name, size_t i,
@@ -316,8 +335,7 @@ step_run(struct rd_history *h, const char *name, size_t i,
 	char got[2048], miss[256];
 
 	if (st->op == 'a' || st->op == 's') {
-		rd_history_note_authorized(
-		    h, st->sender, st->ip, st->op == 's', T0 + st->at);
+		note(h, st->sender, st->ip, st->op == 's', T0 + st->at);
 		return;
 	}
 	rd_history_refused(
@@ -513,7 +531,7 @@ test_two_mtas_see_each_others_history(void **state)
 
 	/* bob relayed through mta1 from A (POP-before-SMTP: no SASL);
 	   mta2 refuses him from B. */
-	rd_history_note_authorized(mta1, "bob@example.org", A, false, T0);
+	note(mta1, "bob@example.org", A, false, T0);
 	refuse(mta2, "bob@example.org", B, T0 + 60, &f, &a);
 	assert_true(f.from_redis);
 	assert_true(f.sender_authorized_elsewhere);
@@ -528,9 +546,9 @@ test_two_mtas_see_each_others_history(void **state)
 	}
 
 	/* The outage alert: raised once for both MTAs. */
-	rd_history_note_authorized(mta1, "u1@example.org", A, true, T0);
-	rd_history_note_authorized(mta2, "u2@example.org", B, true, T0);
-	rd_history_note_authorized(mta1, "u3@example.org", C, true, T0);
+	note(mta1, "u1@example.org", A, true, T0);
+	note(mta2, "u2@example.org", B, true, T0);
+	note(mta1, "u3@example.org", C, true, T0);
 	refuse(mta1, "u1@example.org", A, T0 + 200, &f, &a);
 	assert_false(a.auth_outage);
 	refuse(mta2, "u2@example.org", B, T0 + 201, &f, &a);
@@ -564,7 +582,7 @@ test_redis_killed_then_restarted(void **state)
 	params_default(&p, s->url, "t:kill:");
 	p.timeout_ms = 100;
 	h = history_new(&p);
-	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	note(h, "bob@example.org", A, false, T0);
 	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
 	assert_true(f.from_redis);
 	assert_true(f.sender_authorized_elsewhere);
@@ -603,7 +621,7 @@ test_redis_killed_then_restarted(void **state)
 	assert_true(rd_history_redis_up(h));
 	/* Its data went with it; what is written now is shared again. */
 	assert_false(f.sender_authorized_elsewhere);
-	rd_history_note_authorized(h, "dave@example.org", A, true, T0 + 6);
+	note(h, "dave@example.org", A, true, T0 + 6);
 	assert_true(key_exists(s, 0, "t:kill:s:dave@example.org", 25));
 	rd_history_free(h);
 }
@@ -628,8 +646,7 @@ test_idle_connection_closed_by_redis_is_replaced(void **state)
 	params_default(&p, s->url, "t:idle:");
 	h = history_new(&p);
 	for (i = 0; i < 3; i++) {
-		rd_history_note_authorized(
-		    h, "bob@example.org", A, false, T0 + i);
+		note(h, "bob@example.org", A, false, T0 + i);
 		c = tu_redis_connect(s, 0);
 		r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
 		if (r == NULL || r->type != REDIS_REPLY_INTEGER ||
@@ -661,7 +678,7 @@ test_redis_hung_keeps_the_deadline(void **state)
 	params_default(&p, s->url, "t:hung:");
 	p.timeout_ms = 100;
 	h = history_new(&p);
-	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	note(h, "bob@example.org", A, false, T0);
 	kill(s->pid, SIGSTOP);
 	/* Over 2.5 s: the first call times out, then retries after 1 s
 	   and 2 s connect (the kernel accepts) and time out again. */
@@ -717,7 +734,7 @@ test_hostile_text_is_one_key(void **state)
 	redisFree(c);
 	params_default(&p, s->url, "t:evil:");
 	h = history_new(&p);
-	rd_history_note_authorized(h, evil_sender, evil_ip, true, T0);
+	note(h, evil_sender, evil_ip, true, T0);
 	rd_history_refused(h, evil_sender, B, "a b\r\n.test", T0 + 1, &f, &a);
 	assert_true(f.from_redis);
 	assert_true(f.sender_authorized_elsewhere);
@@ -752,7 +769,7 @@ test_auth_select_and_unix_socket(void **state)
 	snprintf(url, sizeof(url), "redis://:s3cret@127.0.0.1:%d/3", s->port);
 	params_default(&p, url, "t:db:");
 	h = history_new(&p);
-	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	note(h, "bob@example.org", A, false, T0);
 	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
 	assert_true(f.from_redis && f.sender_authorized_elsewhere);
 	assert_true(key_exists(s, 3, "t:db:s:bob@example.org", 22));
@@ -762,7 +779,7 @@ test_auth_select_and_unix_socket(void **state)
 	snprintf(url, sizeof(url), "unix://:s3cret@%s?db=2", s->sock);
 	params_default(&p, url, "t:unix:");
 	h = history_new(&p);
-	rd_history_note_authorized(h, "bob@example.org", A, false, T0);
+	note(h, "bob@example.org", A, false, T0);
 	refuse(h, "bob@example.org", B, T0 + 1, &f, &a);
 	assert_true(f.from_redis && f.sender_authorized_elsewhere);
 	assert_true(key_exists(s, 2, "t:unix:s:bob@example.org", 24));
@@ -800,7 +817,7 @@ worker_run(void *arg)
 
 	for (i = 0; i < CALLS; i++) {
 		snprintf(sender, sizeof(sender), "w%d-%d@example.org", w->n, i);
-		rd_history_note_authorized(w->h, sender, A, true, T0 + i);
+		note(w->h, sender, A, true, T0 + i);
 		rd_history_refused(
 		    w->h, sender, C, "gmail.com", T0 + i, &f, &a);
 		if (!f.from_redis || !f.sender_authorized_elsewhere ||
@@ -906,6 +923,218 @@ test_latency_of_one_call(void **state)
 	rd_history_free(h);
 }
 
+/* ---- the writer thread ---- */
+
+/* count_keys - KEYS pattern in db 0: how many */
+static size_t
+count_keys(const struct tu_redis *s, const char *pattern)
+{
+	redisContext *c = tu_redis_connect(s, 0);
+	redisReply *r;
+	size_t n;
+
+	if (c == NULL)
+		fail_msg("cannot connect to look at the keys");
+	r = redisCommand(c, "KEYS %s", pattern);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		fail_msg("KEYS %s failed", pattern);
+	n = r->elements;
+	freeReplyObject(r);
+	redisFree(c);
+	return (n);
+}
+
+/* zmembers - a sorted set's members, space-separated, into buf */
+static const char *
+zmembers(const struct tu_redis *s, const char *key, char *buf, size_t len)
+{
+	redisContext *c = tu_redis_connect(s, 0);
+	redisReply *r;
+	size_t i, n = 0;
+
+	if (c == NULL)
+		fail_msg("cannot connect to look at the keys");
+	r = redisCommand(c, "ZRANGE %s 0 -1", key);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		fail_msg("ZRANGE %s failed", key);
+	buf[0] = '\0';
+	for (i = 0; i < r->elements; i++)
+		n += (size_t)snprintf(
+		    buf + n, len - n, "%s%s", i ? " " : "", r->element[i]->str);
+	freeReplyObject(r);
+	redisFree(c);
+	return (buf);
+}
+
+/*
+ * An authorized relay reaches Redis by itself, soon, with what a
+ * synchronous write wrote; and rd_history_free sends what is still queued.
+ */
+static void
+test_the_writer_thread_lands_writes_without_a_flush(void **state)
+{
+	struct tu_redis *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	char got[256];
+	int64_t t0;
+	int i;
+
+	tu_redis_start(s);
+	params_default(&p, s->url, "t:async:");
+	h = history_new(&p);
+	rd_history_note_authorized(h, "Bob@Example.org", A, true, T0);
+	for (t0 = tu_now_ms(); tu_now_ms() - t0 < 2000; usleep(1000))
+		if (key_exists(s, 0, "t:async:c:" A, strlen("t:async:c:" A)))
+			break;
+	if (!key_exists(s, 0, "t:async:c:" A, strlen("t:async:c:" A)))
+		fail_msg("the write did not reach Redis within 2 s");
+	assert_true(rd_history_flush(h, 2000));
+	assert_string_equal(
+	    zmembers(s, "t:async:s:bob@example.org", got, sizeof(got)),
+	    "a:" A " l:" A);
+
+	/* Queued and freed at once: free drains the queue first. */
+	for (i = 0; i < 300; i++) {
+		snprintf(got, sizeof(got), "late%d@example.org", i);
+		rd_history_note_authorized(h, got, B, false, T0 + 1);
+	}
+	rd_history_free(h);
+	assert_int_equal(count_keys(s, "t:async:s:late*"), 300);
+	tu_log_expect_n("history: redis down", 0);
+	tu_log_expect_n("history: write queue", 0);
+}
+
+/*
+ * Redis hung (SIGSTOP), with a deadline of 1 s: an authorized relay still
+ * returns within 1 ms (the writer waits, not the caller), and what was
+ * queued meanwhile lands once Redis runs again.
+ */
+static void
+test_redis_hung_note_authorized_returns_within_1_ms(void **state)
+{
+	struct tu_redis *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	static int64_t us[200];
+	char sender[64];
+	int64_t t;
+	int i, slow = 0;
+
+	tu_redis_start(s);
+	params_default(&p, s->url, "t:nowait:");
+	p.timeout_ms = 1000;
+	h = history_new(&p);
+	note(h, "first@example.org", A, false, T0); /* connected, pooled */
+	kill(s->pid, SIGSTOP);
+	for (i = 0; i < 200; i++) {
+		snprintf(sender, sizeof(sender), "u%d@example.org", i);
+		t = now_us();
+		rd_history_note_authorized(h, sender, B, i % 2 == 0, T0 + 1);
+		us[i] = now_us() - t;
+		usleep(200); /* the writer takes some, then hangs */
+	}
+	kill(s->pid, SIGCONT);
+	qsort(us, 200, sizeof(us[0]), cmp_i64);
+	for (i = 0; i < 200; i++)
+		slow += us[i] > 1000;
+	print_message("note_authorized with Redis hung, 200 calls: p50 %" PRId64
+		      " us, p99 %" PRId64 " us, max %" PRId64 " us\n",
+	    us[99], us[197], us[199]);
+	/* A loaded test host may deschedule the caller for a few ms; a wait
+	   for Redis would take the whole second. */
+	if (slow > 4 || us[199] > 100000)
+		fail_msg("%d of 200 calls took over 1 ms, the slowest %" PRId64
+			 " us, with Redis hung",
+		    slow, us[199]);
+	assert_true(rd_history_flush(h, 5000));
+	assert_int_equal(rd_history_writes_dropped(h), 0);
+	assert_int_equal(count_keys(s, "t:nowait:s:u*"), 200);
+	rd_history_free(h);
+}
+
+/*
+ * A queue of 16 with the writer stuck on a hung Redis: the writes that do
+ * not fit are dropped and counted, logged once when it fills and once
+ * when it has drained; the ones that fit land when Redis runs again.
+ */
+static void
+test_queue_overflow_is_counted(void **state)
+{
+	struct tu_redis *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	unsigned long long dropped;
+	char sender[64], line[160];
+	int i;
+
+	tu_redis_start(s);
+	params_default(&p, s->url, "t:full:");
+	p.timeout_ms = 3000;
+	p.queue_size = 16;
+	h = history_new(&p);
+	note(h, "first@example.org", A, false, T0);
+	kill(s->pid, SIGSTOP);
+	for (i = 0; i < 100; i++) {
+		snprintf(sender, sizeof(sender), "u%d@example.org", i);
+		rd_history_note_authorized(h, sender, B, false, T0 + 1);
+	}
+	dropped = rd_history_writes_dropped(h);
+	kill(s->pid, SIGCONT);
+	/* 16 queued, and at most a batch of 16 the writer took first */
+	if (dropped < 100 - 32 || dropped > 100 - 16)
+		fail_msg("%llu of 100 writes dropped with a queue of 16; want "
+			 "68 to 84",
+		    dropped);
+	tu_log_expect_n("history: write queue full (16 writes)", 1);
+	assert_true(rd_history_flush(h, 5000));
+	snprintf(line, sizeof(line),
+	    "history: write queue drained; %llu Redis writes were dropped",
+	    dropped);
+	tu_log_expect_n(line, 1);
+	assert_int_equal(count_keys(s, "t:full:s:u*"), 100 - (size_t)dropped);
+	assert_int_equal(rd_history_writes_dropped(h), dropped);
+	tu_log_expect_n("history: redis down", 0);
+	rd_history_free(h);
+}
+
+/*
+ * rd_history_free with Redis hung and writes queued returns after one
+ * deadline (Redis is then down: the rest is given up at once), well
+ * within its bound of 4 deadlines and the round trip in flight.
+ */
+static void
+test_free_with_redis_hung_is_bounded(void **state)
+{
+	struct tu_redis *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	char sender[64];
+	int64_t t;
+	int i;
+
+	tu_redis_start(s);
+	params_default(&p, s->url, "t:stop:");
+	p.timeout_ms = 100;
+	h = history_new(&p);
+	note(h, "first@example.org", A, false, T0);
+	kill(s->pid, SIGSTOP);
+	for (i = 0; i < 500; i++) {
+		snprintf(sender, sizeof(sender), "u%d@example.org", i);
+		rd_history_note_authorized(h, sender, B, false, T0 + 1);
+	}
+	t = tu_now_ms();
+	rd_history_free(h);
+	t = tu_now_ms() - t;
+	kill(s->pid, SIGCONT);
+	print_message("rd_history_free with Redis hung: %" PRId64 " ms\n", t);
+	if (t > 500 + 300)
+		fail_msg("rd_history_free took %" PRId64 " ms with Redis hung; "
+			 "the bound is 500 ms",
+		    t);
+	tu_log_expect_n("history: redis down: no reply within 100 ms", 1);
+}
+
 int
 main(void)
 {
@@ -933,6 +1162,17 @@ main(void)
 		test_threads_share_the_pool, tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_latency_of_one_call, tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_the_writer_thread_lands_writes_without_a_flush,
+		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_redis_hung_note_authorized_returns_within_1_ms,
+		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_overflow_is_counted,
+		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_free_with_redis_hung_is_bounded, tu_redis_setup,
+		tu_redis_teardown),
 	};
 
 	/* hiredis writes with write(2): a dead Redis raises SIGPIPE, which
