@@ -1074,7 +1074,15 @@ test_queue_overflow_is_counted(void **state)
 	p.queue_size = 16;
 	h = history_new(&p);
 	note(h, "first@example.org", A, false, T0);
+	/*
+	 * The writer idle and connected; then Redis hangs and one write keeps
+	 * the writer waiting on it, so the queue fills exactly once (without
+	 * this, the writer could take a batch from the full queue first).
+	 */
+	assert_true(rd_history_flush(h, 5000));
 	kill(s->pid, SIGSTOP);
+	rd_history_note_authorized(h, "blocker@example.org", B, false, T0 + 1);
+	usleep(200 * 1000);
 	for (i = 0; i < 100; i++) {
 		snprintf(sender, sizeof(sender), "u%d@example.org", i);
 		rd_history_note_authorized(h, sender, B, false, T0 + 1);
