@@ -53,6 +53,13 @@ check_gone(const char *out, size_t outlen, const char *s)
 
 	if (n == 0 || strchr(s, '@') == NULL)
 		return;
+	/*
+	 * A secret that contains a pseudonym's text ("x@y h:nokey") can be
+	 * made again by the substitution of another secret next to it: that
+	 * is the pseudonym, not the secret left in clear (found by fuzzing).
+	 */
+	if (strstr(s, "h:") != NULL || strstr(s, "H:") != NULL)
+		return;
 	for (i = 0; i + n <= len; i++) {
 		if (strncasecmp(out + i, s, n) != 0)
 			continue;
