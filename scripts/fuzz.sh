@@ -110,7 +110,9 @@ run_one() {
 	maxlen=4096
 	[ "$t" = fuzz_config ] && maxlen=10000
 	rc=0
+	# RD_FUZZ_SEED: a fixed seed (CI) makes a short run repeatable.
 	"$bin" -max_total_time="$secs" -print_final_stats=1 \
+	    ${RD_FUZZ_SEED:+-seed="$RD_FUZZ_SEED"} \
 	    -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
 	    -dict="$dict" -artifact_prefix="$crashes/$t-" \
 	    "$work" >"$logs/$t.log" 2>&1 || rc=$?
