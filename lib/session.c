@@ -385,7 +385,6 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 	struct sess_hashed	h;
 	struct timespec		now;
 	char			eid[RD_EID_MAX];
-	char			senders_h[5][RD_PSEUDO_LEN];
 	char			safe_ip[4 * 64];
 	const char		*senders[5], *clients[1];
 	unsigned		i;
@@ -398,8 +397,8 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 		sess_common(s, &c, "alert", eid, &now);
 		memset(&a, 0, sizeof(a));
 		for (i = 0; i < al->outage_nsample && i < 5; i++)
-			senders[i] = !s->hash ? al->outage_sample[i] :
-			    sess_pseudo(s, al->outage_sample[i], senders_h[i]);
+			/* History holds pseudonyms already when hashing. */
+			senders[i] = al->outage_sample[i];
 		a.diag = &d;
 		a.window_s = s->cfg->outage_window;
 		a.metric = "refused_senders_with_sasl_history";
@@ -444,8 +443,14 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 static const char *
 sess_history_sender(const struct rd_session *s, bool sasl)
 {
+	/*
+	 * With HashPersonalData the shared history (Redis) holds pseudonyms
+	 * too: they are stable, so the correlation works the same.
+	 */
 	if (sasl && strchr(s->auth_user, '@') != NULL)
-		return (s->auth_user);
+		return (s->hash ? s->auth_user_h : s->auth_user);
+	if (s->hash && s->sender[0] != '\0')
+		return (s->sender_h);
 	return (s->sender);
 }
 
@@ -501,7 +506,8 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 		return;
 	if (unauth && !(f->has_mx && f->mx == RD_MX_HERE)) {
 		memset(&al, 0, sizeof(al));
-		rd_history_refused(s->history, s->sender, s->client_ip,
+		rd_history_refused(s->history, sess_history_sender(s, false),
+		    s->client_ip,
 		    f->rcpt_domain != NULL ? f->rcpt_domain : "", now, hf, &al);
 		f->has_history = true;
 		f->sender_authorized_elsewhere = hf->sender_authorized_elsewhere;

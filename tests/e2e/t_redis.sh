@@ -382,6 +382,14 @@ rd_assert_eq "$(jq -r 'select(.type=="rcpt" and .client.helo=="UserPC") | .rcpt.
 h=$(jq -r 'select(.type=="rcpt" and .client.helo=="UserPC") | .rcpt.addr' "$S" | head -1)
 rd_assert_jq "$S" 'select(.type=="rcpt" and .client.helo=="UserPC") | (.diagnosis.summary|contains("<" + $h + ">"))' \
 	"the diagnosis summary names the pseudonym instead of the address" --arg h "$h"
+# The shared history (Redis) keys senders by pseudonym too: alice's
+# authenticated relay above wrote s:<pseudonym>, not s:alice@...
+for _ in $(seq 50); do
+	n=$(rd_e2e_redis_cli --scan --pattern 'relaydiag:h:s:h:*' | wc -l)
+	[ "$n" -ge 1 ] && break
+	sleep 0.1
+done
+rd_assert_ok "hashing on: the history in Redis keys senders by pseudonym" test "$n" -ge 1
 rd_e2e_stop_milter
 rd_e2e_start_milter "RedisURL $RD_REDIS_URL"
 rd_e2e_restart_postfix
