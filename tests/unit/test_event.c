@@ -30,6 +30,8 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/event.h"
 
+#include "testutil.h"
+
 #define NCASES(a) (sizeof(a) / sizeof((a)[0]))
 
 /* 2026-11-23T18:28:17.123Z */
@@ -127,31 +129,6 @@ static const struct {
 };
 /* clang-format on */
 
-/*
- * lookup - the value at a dotted path; *parent_null when an ancestor is
- * JSON null (its members are then not required).
- */
-static json_t *
-lookup(json_t *root, const char *path, bool *parent_null)
-{
-	char buf[128], *p, *dot;
-	json_t *j = root;
-
-	*parent_null = false;
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf; (dot = strchr(p, '.')) != NULL; p = dot + 1) {
-		*dot = '\0';
-		j = json_object_get(j, p);
-		if (j == NULL)
-			return (NULL);
-		if (json_is_null(j)) {
-			*parent_null = true;
-			return (NULL);
-		}
-	}
-	return (json_object_get(j, p));
-}
-
 static bool
 word_in(const char *word, const char *list)
 {
@@ -210,7 +187,7 @@ check_schema(const char *name, const char *json, unsigned type)
 
 		if ((members[i].types & type) == 0)
 			continue;
-		j = lookup(root, members[i].path, &pnull);
+		j = tu_json_at(root, members[i].path, &pnull);
 		if (pnull)
 			continue;
 		if (j == NULL) {
@@ -279,55 +256,6 @@ check_schema(const char *name, const char *json, unsigned type)
 	return (root);
 }
 
-struct want {
-	const char *path;
-	const char *val; /* "null" "true" "false" "#n" "~sub" or the string */
-};
-
-/* check_values - every want holds in root; returns the failures */
-static unsigned
-check_values(const char *name, json_t *root, const struct want *w, size_t n)
-{
-	json_t *j;
-	bool pnull, ok;
-	unsigned nbad = 0;
-	size_t i;
-
-	for (i = 0; i < n && w[i].path != NULL; i++) {
-		j = lookup(root, w[i].path, &pnull);
-		if (pnull)
-			j = json_null(); /* a member of null is null */
-		if (j == NULL)
-			ok = false;
-		else if (strcmp(w[i].val, "null") == 0)
-			ok = json_is_null(j);
-		else if (strcmp(w[i].val, "true") == 0)
-			ok = json_is_true(j);
-		else if (strcmp(w[i].val, "false") == 0)
-			ok = json_is_false(j);
-		else if (w[i].val[0] == '#')
-			ok = json_is_integer(j) &&
-			     json_integer_value(j) ==
-				 strtoll(w[i].val + 1, NULL, 10);
-		else if (w[i].val[0] == '~')
-			ok = json_is_string(j) &&
-			     strstr(json_string_value(j), w[i].val + 1) != NULL;
-		else
-			ok = json_is_string(j) &&
-			     strcmp(json_string_value(j), w[i].val) == 0;
-		if (!ok) {
-			char *d =
-			    j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-
-			print_error("%s: %s: got %s, want %s\n", name,
-			    w[i].path, d != NULL ? d : "(missing)", w[i].val);
-			free(d);
-			nbad++;
-		}
-	}
-	return (nbad);
-}
-
 /* The common members of a plain session, overridden per case. */
 static void
 common_base(struct rd_event_common *c, const char *type)
@@ -365,7 +293,7 @@ struct rcase {
 	const char *mailer, *host, *addr; /* rcpt macros */
 	/* the HELO the diagnosis is made with (NULL: the event's) */
 	const char *diag_helo;
-	struct want want[20];
+	struct tu_want want[20];
 };
 
 #define EXT_NONE                                                               \
@@ -564,8 +492,8 @@ test_event_rcpt_cases(void **state)
 	for (i = 0; i < NCASES(rcases); i++) {
 		build_rcpt(&rcases[i], &json);
 		root = check_schema(rcases[i].name, json, RCPT);
-		nbad += check_values(rcases[i].name, root, rcases[i].want,
-		    NCASES(rcases[i].want));
+		nbad += tu_check_values(rcases[i].name, root, rcases[i].want,
+		    NCASES(rcases[i].want), true);
 		json_decref(root);
 		free(json);
 	}
@@ -597,7 +525,7 @@ test_event_message(void **state)
 {
 	static const char *const ids[] = {
 	    "delivery.local", "relay.client-on-port-25"};
-	static const struct want want[] = {
+	static const struct tu_want want[] = {
 	    {"type", "message"},
 	    {"counts.rcpts", "#3"},
 	    {"counts.rcpts_accepted", "#1"},
@@ -626,7 +554,7 @@ test_event_message(void **state)
 	n.ndiag_ids = 2;
 	json = rd_event_message_json(&c, &n, &d);
 	root = check_schema("message event", json, MESSAGE);
-	nbad = check_values("message event", root, want, NCASES(want));
+	nbad = tu_check_values("message event", root, want, NCASES(want), true);
 	a = json_object_get(root, "diagnoses");
 	if (json_array_size(a) != 2 ||
 	    strcmp(json_string_value(json_array_get(a, 1)),
@@ -654,7 +582,7 @@ test_event_session(void **state)
 {
 	static const char *const ids[] = {"relay.client-on-port-25",
 	    "delivery.local", "relay.authorized-sasl"};
-	static const struct want want[] = {
+	static const struct tu_want want[] = {
 	    {"type", "session"},
 	    {"counts.rcpts_accepted", "#4"},
 	    {"counts.rcpts_rejected", "#1"},
@@ -685,7 +613,7 @@ test_event_session(void **state)
 	n.ndiag_ids = NCASES(ids);
 	json = rd_event_session_json(&c, &n);
 	root = check_schema("session event", json, SESSION);
-	nbad = check_values("session event", root, want, NCASES(want));
+	nbad = tu_check_values("session event", root, want, NCASES(want), true);
 	a = json_object_get(root, "diagnoses");
 	if (json_array_size(a) != NCASES(ids))
 		fail_msg("session event: %zu diagnoses, want %zu",

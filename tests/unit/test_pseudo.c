@@ -34,6 +34,8 @@
 #include "relaydiag/session.h"
 #include "relaydiag/sink.h"
 
+#include "testutil.h"
+
 #define NCASES(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- SipHash-2-4 ------------------------------------------------------- */
@@ -343,91 +345,20 @@ test_pseudo_install(void **state)
 
 /* ---- HashPersonalData in the events of whole sessions --------------------- */
 
-#define CAP_MAX 64
-
-struct cap {
-	struct rd_sink base; /* first: the struct rd_sink * */
-	size_t n;
-	char *type[CAP_MAX];
-	char *json[CAP_MAX];
-	json_t *obj[CAP_MAX];
-};
-
-static int
-cap_emit_take(struct rd_sink *sk, const char *type, char *json)
-{
-	struct cap *c = (struct cap *)sk;
-
-	if (c->n >= CAP_MAX) {
-		free(json);
-		fail_msg("more than %d events", CAP_MAX);
-	}
-	c->type[c->n] = strdup(type);
-	c->json[c->n] = json;
-	c->obj[c->n] = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
-	if (c->obj[c->n] == NULL)
-		fail_msg("event is not JSON: %s", json);
-	c->n++;
-	return (0);
-}
-
-static void
-cap_stats(struct rd_sink *sk, struct rd_sink_stats *out)
-{
-	struct cap *c = (struct cap *)sk;
-
-	out->emitted = out->delivered = c->n;
-	out->dropped = 7; /* so the session event has something to show */
-	out->spooled = 3;
-}
-
-static void
-cap_close(struct rd_sink *sk)
-{
-	struct cap *c = (struct cap *)sk;
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		free(c->type[i]);
-		free(c->json[i]);
-		json_decref(c->obj[i]);
-	}
-	free(c);
-}
-
-static const struct rd_sink_ops cap_ops = {cap_emit_take, cap_stats, cap_close};
-
-static struct cap *
+/*
+ * cap_new - a capturing sink that fails the test on an event it cannot keep
+ * or parse, and reports 7 dropped and 3 spooled so that the session event
+ * has something to show.
+ */
+static struct tu_cap *
 cap_new(void)
 {
-	struct cap *c = calloc(1, sizeof(*c));
+	struct tu_cap *c = tu_cap_new();
 
-	assert_non_null(c);
-	c->base.ops = &cap_ops;
+	c->strict = true;
+	c->extra_dropped = 7;
+	c->extra_spooled = 3;
 	return (c);
-}
-
-static json_t *
-jget(json_t *root, const char *path)
-{
-	char buf[128], *p, *dot;
-	json_t *j = root;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf; (dot = strchr(p, '.')) != NULL && j != NULL;
-	     p = dot + 1) {
-		*dot = '\0';
-		j = json_object_get(j, p);
-	}
-	return (j != NULL ? json_object_get(j, p) : NULL);
-}
-
-static const char *
-jstr(json_t *root, const char *path)
-{
-	const char *s = json_string_value(jget(root, path));
-
-	return (s != NULL ? s : "(not a string)");
 }
 
 static struct rd_config *
@@ -501,7 +432,7 @@ static const char *const raw_personal[] = {
 };
 
 static void
-check_no_raw(const char *name, const struct cap *c)
+check_no_raw(const char *name, const struct tu_cap *c)
 {
 	size_t i, k;
 
@@ -538,7 +469,7 @@ static void
 test_hashed_events_carry_no_address(void **state)
 {
 	struct rd_config *cfg = cfg_new(RD_MODE_ENFORCE, true);
-	struct cap *cap = cap_new();
+	struct tu_cap *cap = cap_new();
 	struct rd_session *s;
 	struct rd_verdict v;
 	struct rd_eom_plan plan;
@@ -590,40 +521,44 @@ test_hashed_events_carry_no_address(void **state)
 
 	/* What is there instead: pseudonyms, and the domains in clear. */
 	ev = cap->obj[0];
-	assert_string_equal(jstr(ev, "type"), "rcpt");
-	assert_string_equal(jstr(ev, "rcpt.addr"), hash_of("bob@gmail.test", h));
-	assert_string_equal(jstr(ev, "rcpt.domain"), "gmail.test");
-	assert_string_equal(jstr(ev, "sender.addr"), hash_of("carol@isp.test", h));
-	assert_string_equal(jstr(ev, "sender.domain"), "isp.test");
-	if (strstr(jstr(ev, "diagnosis.summary"), hash_of("bob@gmail.test", h)) ==
-	    NULL)
+	assert_string_equal(tu_jstr(ev, "type"), "rcpt");
+	assert_string_equal(
+	    tu_jstr(ev, "rcpt.addr"), hash_of("bob@gmail.test", h));
+	assert_string_equal(tu_jstr(ev, "rcpt.domain"), "gmail.test");
+	assert_string_equal(
+	    tu_jstr(ev, "sender.addr"), hash_of("carol@isp.test", h));
+	assert_string_equal(tu_jstr(ev, "sender.domain"), "isp.test");
+	if (strstr(tu_jstr(ev, "diagnosis.summary"),
+		hash_of("bob@gmail.test", h)) == NULL)
 		fail_msg("summary without the recipient's pseudonym: %s",
-		    jstr(ev, "diagnosis.summary"));
-	assert_string_equal(jstr(ev, "mta.text"), "Relay access denied");
+		    tu_jstr(ev, "diagnosis.summary"));
+	assert_string_equal(tu_jstr(ev, "mta.text"), "Relay access denied");
 	/* The echoed text: addresses replaced, in whatever case they came. */
 	ev = cap->obj[1];
 	hash_of("Dave@gmail.test", h);
 	hash_of("carol@isp.test", h2);
-	if (strstr(jstr(ev, "mta.text"), h) == NULL ||
-	    strstr(jstr(ev, "mta.text"), h2) == NULL)
-		fail_msg("mta.text: %s: want %s and %s", jstr(ev, "mta.text"),
-		    h, h2);
-	assert_string_equal(jstr(ev, "rcpt.domain"), "gmail.test");
+	if (strstr(tu_jstr(ev, "mta.text"), h) == NULL ||
+	    strstr(tu_jstr(ev, "mta.text"), h2) == NULL)
+		fail_msg("mta.text: %s: want %s and %s",
+		    tu_jstr(ev, "mta.text"), h, h2);
+	assert_string_equal(tu_jstr(ev, "rcpt.domain"), "gmail.test");
 	/* The same address, the same pseudonym, in every event. */
 	for (i = 0; i < cap->n; i++) {
 		ev = cap->obj[i];
 		if (strcmp(cap->type[i], "session") == 0) {
-			if (json_integer_value(jget(ev, "sink.dropped")) != 7 ||
-			    json_integer_value(jget(ev, "sink.spooled")) != 3)
+			if (json_integer_value(tu_jget(ev, "sink.dropped")) !=
+				7 ||
+			    json_integer_value(tu_jget(ev, "sink.spooled")) !=
+				3)
 				fail_msg("session event: sink counts: %s",
 				    cap->json[i]);
 			continue;
 		}
-		if (json_is_object(jget(ev, "auth")) &&
-		    strcmp(jstr(ev, "auth.user"),
+		if (json_is_object(tu_jget(ev, "auth")) &&
+		    strcmp(tu_jstr(ev, "auth.user"),
 			hash_of("alice@example.test", h)) != 0)
 			fail_msg("event %zu: auth.user %s, want %s", i + 1,
-			    jstr(ev, "auth.user"), h);
+			    tu_jstr(ev, "auth.user"), h);
 	}
 	/* alice as boss: the user's and the sender's pseudonyms differ;
 	   alice as herself: the same (login = address), as in clear text. */
@@ -632,13 +567,14 @@ test_hashed_events_carry_no_address(void **state)
 		if (strcmp(cap->type[i], "message") == 0 && ev == NULL)
 			ev = cap->obj[i];
 	assert_non_null(ev);
-	assert_string_equal(jstr(ev, "sender.addr"),
-	    hash_of("boss@example.test", h));
-	assert_string_equal(jstr(ev, "diagnosis.id"), "sender.login-mismatch");
-	if (strstr(jstr(ev, "diagnosis.summary"),
+	assert_string_equal(
+	    tu_jstr(ev, "sender.addr"), hash_of("boss@example.test", h));
+	assert_string_equal(
+	    tu_jstr(ev, "diagnosis.id"), "sender.login-mismatch");
+	if (strstr(tu_jstr(ev, "diagnosis.summary"),
 		hash_of("alice@example.test", h2)) == NULL)
 		fail_msg("login-mismatch summary: %s",
-		    jstr(ev, "diagnosis.summary"));
+		    tu_jstr(ev, "diagnosis.summary"));
 
 	rd_sink_close(&cap->base);
 	rd_config_free(cfg);
@@ -650,7 +586,7 @@ static void
 test_hashed_without_key_fails_closed(void **state)
 {
 	struct rd_config *cfg = cfg_new(RD_MODE_OBSERVE, true);
-	struct cap *cap = cap_new();
+	struct tu_cap *cap = cap_new();
 	struct rd_session *s;
 	struct rd_verdict v;
 
@@ -663,7 +599,7 @@ test_hashed_without_key_fails_closed(void **state)
 	rd_session_close(s);
 	rd_session_free(s);
 	check_no_raw("no key", cap);
-	assert_string_equal(jstr(cap->obj[0], "rcpt.addr"), RD_PSEUDO_NOKEY);
+	assert_string_equal(tu_jstr(cap->obj[0], "rcpt.addr"), RD_PSEUDO_NOKEY);
 	rd_sink_close(&cap->base);
 	rd_config_free(cfg);
 }
@@ -673,7 +609,7 @@ static void
 test_not_hashed_when_off(void **state)
 {
 	struct rd_config *cfg = cfg_new(RD_MODE_OBSERVE, false);
-	struct cap *cap = cap_new();
+	struct tu_cap *cap = cap_new();
 	struct rd_session *s;
 	struct rd_verdict v;
 
@@ -685,9 +621,11 @@ test_not_hashed_when_off(void **state)
 	rd_session_rcpt(s, &rcpt_echoed, &v);
 	rd_session_close(s);
 	rd_session_free(s);
-	assert_string_equal(jstr(cap->obj[0], "rcpt.addr"), "Dave@gmail.test");
-	assert_string_equal(jstr(cap->obj[0], "sender.addr"), "carol@isp.test");
-	assert_string_equal(jstr(cap->obj[0], "mta.text"), rcpt_echoed.addr);
+	assert_string_equal(
+	    tu_jstr(cap->obj[0], "rcpt.addr"), "Dave@gmail.test");
+	assert_string_equal(
+	    tu_jstr(cap->obj[0], "sender.addr"), "carol@isp.test");
+	assert_string_equal(tu_jstr(cap->obj[0], "mta.text"), rcpt_echoed.addr);
 	rd_sink_close(&cap->base);
 	rd_config_free(cfg);
 	with_key(false);
@@ -717,7 +655,7 @@ test_hashed_alert_sample(void **state)
 	struct rd_config *cfg = cfg_new(RD_MODE_OBSERVE, true);
 	struct rd_history_params hp;
 	struct rd_history *hist;
-	struct cap *cap = cap_new();
+	struct tu_cap *cap = cap_new();
 	struct rd_session *s;
 	struct rd_verdict v;
 	struct rd_err err;
@@ -751,7 +689,7 @@ test_hashed_alert_sample(void **state)
 			ev = cap->obj[i];
 	if (ev == NULL)
 		fail_msg("no alert among %zu events", cap->n);
-	sample = jget(ev, "sample.senders");
+	sample = tu_jget(ev, "sample.senders");
 	if (json_array_size(sample) == 0)
 		fail_msg("alert without a sender sample: %s",
 		    json_dumps(ev, JSON_COMPACT));
@@ -763,7 +701,8 @@ test_hashed_alert_sample(void **state)
 	for (i = 0; i < cap->n; i++)
 		if (strcmp(cap->type[i], "rcpt") == 0 &&
 		    strstr(cap->json[i], "frank") == NULL &&
-		    strstr(jstr(cap->obj[i], "diagnosis.summary"), h) != NULL)
+		    strstr(tu_jstr(cap->obj[i], "diagnosis.summary"), h) !=
+			NULL)
 			break;
 	if (i == cap->n)
 		fail_msg("no rcpt event whose summary names frank's pseudonym");

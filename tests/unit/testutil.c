@@ -2,8 +2,9 @@
  * testutil.c - the helpers of testutil.h, written once for every unit
  * test.
  *
- * Owns the captured log (one buffer per test process, under log_lock) and
- * the private redis-server's life: exec, wait for PING, kill, remove.
+ * The JSON look-ups and the capturing sink use jansson (linked PUBLIC by
+ * rdcore). Owns the captured log (one buffer per test process, under log_lock)
+ * and the private redis-server's life: exec, wait for PING, kill, remove.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 
 #include "relaydiag/text.h"
 #include "testutil.h"
@@ -101,6 +103,209 @@ tu_check_err(const char *name, const char *text, const char *want)
 		nfail++;
 	}
 	return (nfail);
+}
+
+/*
+ * JSON look-ups.
+ */
+
+json_t *
+tu_json_at(json_t *root, const char *path, bool *parent_null)
+{
+	char buf[128], *p, *dot;
+	json_t *j = root;
+
+	if (parent_null != NULL)
+		*parent_null = false;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf; (dot = strchr(p, '.')) != NULL; p = dot + 1) {
+		*dot = '\0';
+		j = json_object_get(j, p);
+		if (j == NULL)
+			return (NULL);
+		if (json_is_null(j)) {
+			if (parent_null != NULL)
+				*parent_null = true;
+			return (NULL);
+		}
+	}
+	return (json_object_get(j, p));
+}
+
+json_t *
+tu_jget(json_t *root, const char *path)
+{
+	return (tu_json_at(root, path, NULL));
+}
+
+const char *
+tu_jstr(json_t *root, const char *path)
+{
+	const char *s = json_string_value(tu_jget(root, path));
+
+	return (s != NULL ? s : "(not a string)");
+}
+
+unsigned
+tu_check_values(const char *name, json_t *root, const struct tu_want *w,
+    size_t n, bool null_parents)
+{
+	json_t *j;
+	bool pnull, ok;
+	unsigned nbad = 0;
+	size_t i;
+
+	for (i = 0; i < n && w[i].path != NULL; i++) {
+		j = tu_json_at(root, w[i].path, &pnull);
+		if (pnull && null_parents)
+			j = json_null(); /* a member of null is null */
+		if (j == NULL)
+			ok = false;
+		else if (strcmp(w[i].val, "null") == 0)
+			ok = json_is_null(j);
+		else if (strcmp(w[i].val, "true") == 0)
+			ok = json_is_true(j);
+		else if (strcmp(w[i].val, "false") == 0)
+			ok = json_is_false(j);
+		else if (w[i].val[0] == '#')
+			ok = json_is_integer(j) &&
+			     json_integer_value(j) ==
+				 strtoll(w[i].val + 1, NULL, 10);
+		else if (w[i].val[0] == '~')
+			ok = json_is_string(j) &&
+			     strstr(json_string_value(j), w[i].val + 1) != NULL;
+		else
+			ok = json_is_string(j) &&
+			     strcmp(json_string_value(j), w[i].val) == 0;
+		if (!ok) {
+			char *d =
+			    j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+			print_error("%s: %s: got %s, want %s\n", name,
+			    w[i].path, d != NULL ? d : "(missing)", w[i].val);
+			free(d);
+			nbad++;
+		}
+	}
+	return (nbad);
+}
+
+/*
+ * The capturing sink.
+ */
+
+static int
+tu_cap_emit_take(struct rd_sink *sk, const char *type, char *json)
+{
+	struct tu_cap *c = (struct tu_cap *)sk;
+	json_error_t jerr;
+
+	c->emitted++;
+	if (c->n >= TU_CAP_MAX || type == NULL || json == NULL) {
+		free(json);
+		if (c->strict)
+			fail_msg("more than %d events, or one without type "
+				 "or JSON",
+			    TU_CAP_MAX);
+		c->dropped++;
+		return (-1);
+	}
+	c->type[c->n] = strdup(type);
+	c->json[c->n] = json;
+	c->obj[c->n] = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	if (c->obj[c->n] == NULL) {
+		if (c->strict)
+			fail_msg("event is not JSON: %s", json);
+		snprintf(c->perr[c->n], sizeof(c->perr[0]), "%s at %d",
+		    jerr.text, jerr.position);
+	}
+	c->n++;
+	return (0);
+}
+
+static void
+tu_cap_stats(struct rd_sink *sk, struct rd_sink_stats *out)
+{
+	struct tu_cap *c = (struct tu_cap *)sk;
+
+	out->emitted = c->emitted;
+	out->delivered = c->n;
+	out->dropped = c->dropped + c->extra_dropped;
+	out->spooled = c->extra_spooled;
+}
+
+static void
+tu_cap_close(struct rd_sink *sk)
+{
+	struct tu_cap *c = (struct tu_cap *)sk;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->type[i]);
+		free(c->json[i]);
+		json_decref(c->obj[i]);
+	}
+	free(c);
+}
+
+static const struct rd_sink_ops tu_cap_ops = {
+    tu_cap_emit_take, tu_cap_stats, tu_cap_close};
+
+struct tu_cap *
+tu_cap_new(void)
+{
+	struct tu_cap *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	c->base.ops = &tu_cap_ops;
+	return (c);
+}
+
+void
+tu_cap_check_all(const char *name, const struct tu_cap *c)
+{
+	size_t i;
+
+	if (c->dropped > 0)
+		fail_msg("%s: %llu events dropped by the test sink", name,
+		    (unsigned long long)c->dropped);
+	for (i = 0; i < c->n; i++) {
+		const char *t;
+
+		if (c->obj[i] == NULL)
+			fail_msg("%s: event %zu (%s) is not valid JSON: %s: "
+				 "%.300s",
+			    name, i + 1, c->type[i], c->perr[i], c->json[i]);
+		if (strchr(c->json[i], '\n') != NULL)
+			fail_msg("%s: event %zu has a newline", name, i + 1);
+		t = json_string_value(json_object_get(c->obj[i], "type"));
+		if (t == NULL || strcmp(t, c->type[i]) != 0)
+			fail_msg("%s: event %zu: type member \"%s\", handed "
+				 "in as \"%s\"",
+			    name, i + 1, t != NULL ? t : "(missing)",
+			    c->type[i]);
+	}
+}
+
+size_t
+tu_cap_count(const struct tu_cap *c, const char *type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		n += strcmp(c->type[i], type) == 0;
+	return (n);
+}
+
+json_t *
+tu_cap_get(const struct tu_cap *c, const char *type, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->type[i], type) == 0 && k-- == 0)
+			return (c->obj[i]);
+	return (NULL);
 }
 
 /*

@@ -5,6 +5,9 @@
  *
  * Linked into every unit test (tests/CMakeLists.txt, rd_unit_test). A
  * test includes <cmocka.h> (with its prerequisites) before this header.
+ * The capturing event sink (tu_cap) and the JSON look-ups (tu_jget,
+ * tu_check_values) are for the tests of events; they need jansson, which
+ * rdcore links PUBLIC.
  * Checks (tu_check_*) print what is wrong with print_error, as
  *     "<name>: <what>: got X, want Y"
  * and return how many failures they printed, for a table test to add up
@@ -21,6 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include <jansson.h>
+
+#include "relaydiag/sink.h"
 
 /* tu_now_ms - CLOCK_MONOTONIC in milliseconds */
 int64_t tu_now_ms(void);
@@ -64,6 +71,79 @@ int tu_check_bool(
  * line: 0, or the number of those two that failed, each printed.
  */
 int tu_check_err(const char *name, const char *text, const char *want);
+
+/*
+ * JSON look-ups. A path is dotted: "client.ip" is member ip of member
+ * client (127 characters at most).
+ */
+
+/*
+ * tu_json_at - the value at path in root, or NULL; *parent_null (when not
+ * NULL) tells whether the look-up stopped at an ancestor that is JSON null.
+ */
+json_t *tu_json_at(json_t *root, const char *path, bool *parent_null);
+
+/* tu_jget - the value at path, or NULL (a member of null is missing) */
+json_t *tu_jget(json_t *root, const char *path);
+
+/* tu_jstr - the string at path, or "(not a string)" */
+const char *tu_jstr(json_t *root, const char *path);
+
+/* one wanted value at path */
+struct tu_want {
+	const char *path;
+	const char *val; /* "null" "true" "false" "#n" "~sub" or the string */
+};
+
+/*
+ * tu_check_values - every one of w[0..n) (stopping early at a NULL path)
+ * holds in root: the number that did not, each printed as
+ * "name: path: got X, want Y". null_parents: a member below a JSON null
+ * counts as null (the event schema's reading); else it is missing.
+ */
+unsigned tu_check_values(const char *name, json_t *root,
+    const struct tu_want *w, size_t n, bool null_parents);
+
+/*
+ * A capturing event sink: keeps every event handed in (TU_CAP_MAX at
+ * most), its type and JSON, and the JSON parsed back (with duplicate
+ * members rejected). Close it with rd_sink_close(&cap->base).
+ */
+
+#define TU_CAP_MAX 64
+
+struct tu_cap {
+	struct rd_sink base; /* first: the struct rd_sink * */
+	size_t n;
+	char *type[TU_CAP_MAX];
+	char *json[TU_CAP_MAX];
+	json_t *obj[TU_CAP_MAX];    /* NULL: the JSON did not parse */
+	char perr[TU_CAP_MAX][200]; /* why it did not */
+	uint64_t emitted, dropped;
+	/*
+	 * Set after tu_cap_new. strict: fail the test at once on an event
+	 * that cannot be kept or does not parse (else it is dropped, or kept
+	 * with obj NULL, for tu_cap_check_all). extra_dropped, extra_spooled:
+	 * added to what the stats report, for a session event to show.
+	 */
+	bool strict;
+	uint64_t extra_dropped, extra_spooled;
+};
+
+/* tu_cap_new - an empty capturing sink */
+struct tu_cap *tu_cap_new(void);
+
+/*
+ * tu_cap_check_all - fail unless nothing was dropped and every event
+ * parsed, has no newline, and its member "type" is the type handed in.
+ */
+void tu_cap_check_all(const char *name, const struct tu_cap *c);
+
+/* tu_cap_count - how many events of type were kept */
+size_t tu_cap_count(const struct tu_cap *c, const char *type);
+
+/* tu_cap_get - the k-th (0-based) parsed event of type, or NULL */
+json_t *tu_cap_get(const struct tu_cap *c, const char *type, size_t k);
 
 /*
  * Files. Paths are built in the caller's buffer; a path that does not fit
