@@ -4,7 +4,8 @@
  * Owns the dispatch through struct rd_sink_ops and the file sink: one event
  * object per line, appended with a single write(2) to a file opened
  * O_APPEND (so lines of concurrent writers, even other processes, never
- * interleave), or to stdout. A failed write is counted as dropped and
+ * interleave), or to stdout; rd_sink_reopen opens the path again after
+ * logrotate has moved the file away. A failed write is counted as dropped and
  * logged once per state change by the caller through the stats.
  * Threads: the file sink serializes writes with a mutex; counters are atomic.
  */
@@ -37,6 +38,14 @@ rd_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out)
 		sk->ops->stats(sk, out);
 }
 
+int
+rd_sink_reopen(struct rd_sink *sk, struct rd_err *err)
+{
+	if (sk == NULL || sk->ops->reopen == NULL)
+		return (0);
+	return (sk->ops->reopen(sk, err));
+}
+
 void
 rd_sink_close(struct rd_sink *sk)
 {
@@ -48,6 +57,7 @@ struct sink_file {
 	struct rd_sink	 base;		/* first: the struct rd_sink * */
 	int		 fd;
 	bool		 own_fd;
+	char		*path;		/* NULL for stdout */
 	pthread_mutex_t	 lock;
 	atomic_ullong	 emitted, delivered, dropped;
 };
@@ -114,11 +124,47 @@ sink_file_close(struct rd_sink *sk)
 	if (f->own_fd)
 		close(f->fd);
 	pthread_mutex_destroy(&f->lock);
+	free(f->path);
 	free(f);
 }
 
+static int
+sink_file_open_path(const char *path, struct rd_err *err)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW | O_NONBLOCK, 0640)) < 0) {
+		rd_err_set(err, path, 0, "cannot open event log: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	return (fd);
+}
+
+static int
+sink_file_reopen(struct rd_sink *sk, struct rd_err *err)
+{
+	struct sink_file *f = (struct sink_file *)sk;
+	int	fd, old;
+
+	if (f->path == NULL)
+		return (0);
+	if ((fd = sink_file_open_path(f->path, err)) < 0)
+		return (-1);
+	pthread_mutex_lock(&f->lock);
+	old = f->fd;
+	f->fd = fd;
+	pthread_mutex_unlock(&f->lock);
+	close(old);
+	return (0);
+}
+
 static const struct rd_sink_ops sink_file_ops = {
-	sink_file_emit_take, sink_file_stats, sink_file_close
+	.emit_take = sink_file_emit_take,
+	.stats = sink_file_stats,
+	.close = sink_file_close,
+	.reopen = sink_file_reopen,
 };
 
 struct rd_sink *
@@ -129,15 +175,13 @@ rd_sink_file_open(const char *path, struct rd_err *err)
 
 	if (strcmp(path, "-") == 0)
 		fd = STDOUT_FILENO;
-	else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640)) < 0) {
-		rd_err_set(err, path, 0, "cannot open event log: %s",
-		    strerror(errno));
+	else if ((fd = sink_file_open_path(path, err)) < 0)
 		return (NULL);
-	}
-	if ((f = calloc(1, sizeof(*f))) == NULL) {
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (fd != STDOUT_FILENO && (f->path = strdup(path)) == NULL)) {
 		if (fd != STDOUT_FILENO)
 			close(fd);
+		free(f);
 		rd_err_set(err, path, 0, "out of memory");
 		return (NULL);
 	}

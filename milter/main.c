@@ -38,13 +38,15 @@
 
 static const char *main_config_path = MAIN_DEFAULT_CONFIG;
 static char main_key_path[4096];	/* HashKeyFile of the installed key */
+static struct rd_sink *main_sink;	/* reopened on SIGUSR1 (logrotate) */
 
 static void
 main_usage(FILE *fp)
 {
-	fprintf(fp, "usage: relaydiag [-fnV] [-c config]\n"
+	fprintf(fp, "usage: relaydiag [-fhnV] [-c config]\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -h       print this help and exit\n"
 	    "  -n       check the configuration and exit\n"
 	    "  -V       print the version and exit\n", MAIN_DEFAULT_CONFIG);
 }
@@ -96,6 +98,12 @@ main_reload(void)
 	char			 line[1024];
 	size_t			 i;
 
+	/* The event log first: logrotate's postrotate sends SIGUSR1 too. */
+	if (rd_sink_reopen(main_sink, &err) != 0) {
+		rd_err_format(&err, line, sizeof(line));
+		rd_log(LOG_ERR, NULL, "reload: %s; still writing to the file "
+		    "opened before", line);
+	}
 	if ((fresh = rd_config_load(main_config_path, &err)) == NULL ||
 	    main_hash_key(fresh, &err) != 0) {
 		rd_err_format(&err, line, sizeof(line));
@@ -153,6 +161,19 @@ main_signal_thread(void *arg)
 	return (NULL);
 }
 
+/*
+ * main_give - chown path to UserID while we are root. Started as UserID
+ * already (systemd User=), what we create is ours: no chown, which the
+ * unit's system-call filter would refuse anyway.
+ */
+static int
+main_give(const char *path, const struct privs_user *u)
+{
+	if (u == NULL || geteuid() != 0)
+		return (0);
+	return (chown(path, u->uid, u->gid));
+}
+
 /* main_socket_prepare - parent directory of a unix socket, owned by u */
 static void
 main_socket_dir(const char *path, const struct privs_user *u)
@@ -164,8 +185,7 @@ main_socket_dir(const char *path, const struct privs_user *u)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return;
 	*slash = '\0';
-	if (mkdir(dir, 0750) == 0 && u != NULL &&
-	    chown(dir, u->uid, u->gid) != 0)
+	if (mkdir(dir, 0750) == 0 && main_give(dir, u) != 0)
 		rd_log(LOG_WARNING, NULL, "chown %s: %s", dir,
 		    strerror(errno));
 }
@@ -177,7 +197,7 @@ main_socket_perms(const char *path, const struct rd_config *cfg,
 	if (chmod(path, cfg->socket_mode) != 0)
 		rd_log(LOG_WARNING, NULL, "chmod %s: %s", path,
 		    strerror(errno));
-	if (u != NULL && chown(path, u->uid, u->gid) != 0)
+	if (main_give(path, u) != 0)
 		rd_log(LOG_WARNING, NULL, "chown %s: %s", path,
 		    strerror(errno));
 }
@@ -247,7 +267,7 @@ main_spool_dir(const struct rd_config *cfg, const struct privs_user *u)
 	if (mkdir(cfg->spool_dir, 0700) != 0 && errno != EEXIST)
 		rd_log(LOG_WARNING, NULL, "SpoolDir %s: %s", cfg->spool_dir,
 		    strerror(errno));
-	if (u != NULL && chown(cfg->spool_dir, u->uid, u->gid) != 0)
+	if (main_give(cfg->spool_dir, u) != 0)
 		rd_log(LOG_WARNING, NULL, "SpoolDir %s: chown: %s",
 		    cfg->spool_dir, strerror(errno));
 }
@@ -442,6 +462,7 @@ main(int argc, char **argv)
 	history = main_open_history(cfg);
 	dns = main_open_dns(cfg);
 	glue_set_services(sink, history, dns);
+	main_sink = sink;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	if (pthread_create(&tid, NULL, main_signal_thread, &set) != 0) {

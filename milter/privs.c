@@ -73,6 +73,14 @@ privs_drop(const struct privs_user *u, struct rd_err *err)
 	    ru == u->uid && eu == u->uid && su == u->uid && rg == u->gid &&
 	    eg == u->gid && sg == u->gid)
 		return (0);
+	if (geteuid() != 0) {
+		rd_err_set(err, "UserID", 0, "started as uid %ld gid %ld, not "
+		    "root, so it cannot become %s (uid %ld gid %ld): start it "
+		    "as root, or as exactly that user and group (systemd "
+		    "User=/Group=)", (long)eu, (long)eg, u->name,
+		    (long)u->uid, (long)u->gid);
+		return (-1);
+	}
 	if (setgroups(1, &u->gid) != 0 ||
 	    setresgid(u->gid, u->gid, u->gid) != 0 ||
 	    setresuid(u->uid, u->uid, u->uid) != 0) {

@@ -13,12 +13,39 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: the demo runs a private Postfix: run as root" >&2
 	exit 1
 fi
-sh scripts/install-deps.sh >/dev/null
-cmake -S . -B build -DRD_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+if [ -n "${RELAYDIAG_BIN:-}" ]; then
+	# An installed relaydiag (the Debian package: scripts/deb-check.sh).
+	echo "demo: installing packages (scripts/install-deps.sh)"
+	sh scripts/install-deps.sh
+	[ -x "$RELAYDIAG_BIN" ] || {
+		echo "demo: RELAYDIAG_BIN=$RELAYDIAG_BIN is not executable" >&2
+		exit 1
+	}
+	echo "demo: using the installed $RELAYDIAG_BIN"
+else
+	# The demo has a build directory of its own: the test command's
+	# build/ keeps its tests whatever the demo configures.
+	build=${RD_DEMO_BUILD_DIR:-build-demo}
+	echo "demo: installing packages (scripts/install-deps.sh; a first run takes a few minutes)"
+	sh scripts/install-deps.sh
+	echo "demo: building relaydiag in $build/"
+	mkdir -p "$build"
+	cmake -S . -B "$build" -DRD_BUILD_TESTS=OFF >"$build/configure.log" 2>&1 || {
+		cat "$build/configure.log" >&2
+		echo "demo: cmake configure failed" >&2
+		exit 1
+	}
+	cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1 || {
+		tail -40 "$build/build.log" >&2
+		echo "demo: build failed; see $build/build.log" >&2
+		exit 1
+	}
+	RELAYDIAG_BIN=$top/$build/milter/relaydiag
+fi
+echo "demo: starting Redis, a private Postfix + Dovecot and relaydiag on loopback"
 set +eu
 
-export RD_SRC=$top RELAYDIAG_BIN=$top/build/milter/relaydiag
+export RD_SRC=$top RELAYDIAG_BIN
 # The harness of the end-to-end tests starts and stops the daemons.
 . "$top/tests/e2e/lib.sh"
 

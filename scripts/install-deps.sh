@@ -13,11 +13,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
-libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev libevent-dev nettle-dev
-postfix redis-server redis-tools swaks
+libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev
+postfix redis-server redis-tools swaks jq
 dovecot-core openssl ca-certificates
 libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libsasl2-modules
-procps psmisc iproute2 python3 python3-jsonschema"
+procps psmisc iproute2 python3 python3-jsonschema
+systemd man-db debhelper dpkg-dev lintian"
 
 missing=""
 for p in $PKGS; do

@@ -30,6 +30,8 @@ struct rd_sink_ops {
 	int	(*emit_take)(struct rd_sink *sk, const char *type, char *json);
 	void	(*stats)(struct rd_sink *sk, struct rd_sink_stats *out);
 	void	(*close)(struct rd_sink *sk);	/* flush and free */
+	/* optional (NULL: nothing to reopen); see rd_sink_reopen */
+	int	(*reopen)(struct rd_sink *sk, struct rd_err *err);
 };
 
 /* Every sink starts with this; implementations embed it first. */
@@ -54,6 +56,14 @@ struct rd_sink *rd_sink_file_open(const char *path, struct rd_err *err);
 int	rd_sink_emit_take(struct rd_sink *sk, const char *type, char *json);
 
 void	rd_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out);
+
+/*
+ * rd_sink_reopen - after log rotation (SIGUSR1): the file sink opens its
+ * path again and writes there from the next event on; on failure it keeps
+ * writing to the file it had, and says why in err. Sinks without a file
+ * (stdout, Redis) return 0. sk NULL: 0.
+ */
+int	rd_sink_reopen(struct rd_sink *sk, struct rd_err *err);
 
 /* rd_sink_close - flush what is queued, release everything; NULL: no-op */
 void	rd_sink_close(struct rd_sink *sk);

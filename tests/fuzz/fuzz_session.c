@@ -144,7 +144,9 @@ cap_close(struct rd_sink *sk)
 }
 
 static const struct rd_sink_ops cap_ops = {
-	cap_emit_take, cap_stats, cap_close
+	.emit_take = cap_emit_take,
+	.stats = cap_stats,
+	.close = cap_close,
 };
 
 /* ---- configurations ---------------------------------------------------- */

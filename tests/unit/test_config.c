@@ -392,7 +392,7 @@ test_sample(void **state)
 	assert_int_equal(cfg->mode, RD_MODE_OBSERVE);
 	assert_string_equal(cfg->socket, "local:/run/relaydiag/relaydiag.sock");
 	assert_non_null(cfg->user_id);
-	assert_string_equal(cfg->user_id, "relaydiag:postfix");
+	assert_string_equal(cfg->user_id, "relaydiag");
 	assert_non_null(strstr(cfg->path, "relaydiag.conf"));
 	rd_config_free(cfg);
 

@@ -249,7 +249,10 @@ tu_cap_close(struct rd_sink *sk)
 }
 
 static const struct rd_sink_ops tu_cap_ops = {
-    tu_cap_emit_take, tu_cap_stats, tu_cap_close};
+    .emit_take = tu_cap_emit_take,
+    .stats = tu_cap_stats,
+    .close = tu_cap_close,
+};
 
 struct tu_cap *
 tu_cap_new(void)
