@@ -95,10 +95,10 @@ t() {
 	if "$@"; then pass=$((pass + 1)); echo "ok - $d"; else fail=$((fail + 1)); echo "not ok - $d"; fi
 }
 swaks --server "127.0.0.1:$port" --helo DESKTOP-4F2K --from anna@client.test \
-    --to bob@remote.test --quit-after RCPT >"$work/relay.txt" 2>&1
+    --to bob@remote.test --quit-after RCPT >"$work/relay.txt" 2>&1 || true	# 24: refused, as it should be
 t "the containers' Postfix refuses the relay" grep -q '554 5.7.1 .*Relay access denied' "$work/relay.txt"
 swaks --server "127.0.0.1:$port" --helo mx.other.test --from friend@other.test \
-    --to postmaster@example.org >"$work/local.txt" 2>&1
+    --to postmaster@example.org >"$work/local.txt" 2>&1 || true
 t "and accepts mail for example.org" grep -q '250 2.0.0 Ok: queued' "$work/local.txt"
 i=0
 while [ "$(podman exec "$pod-redis" redis-cli XLEN relaydiag:events)" -lt 5 ] && [ "$i" -lt 40 ]; do
