@@ -1634,6 +1634,26 @@ rd_history_flush(struct rd_history *h, unsigned timeout_ms)
 	return (done);
 }
 
+/*
+ * hist_merge_probe - the probe counts of a Redis answer, raised to this
+ * MTA's own where they are higher: Redis misses the refusals made while it
+ * was down (or lost them in a restart), the cache saw every one of them.
+ * The alert is then the cache's: it fires once, when this MTA's count
+ * reaches the limit, not a second time when Redis's lagging count does.
+ */
+static void
+hist_merge_probe(struct rd_history_facts *f, struct rd_history_alerts *a,
+    const struct rd_history_facts *cf, const struct rd_history_alerts *ca)
+{
+	if (cf->client_refused_domains > f->client_refused_domains)
+		f->client_refused_domains = cf->client_refused_domains;
+	if (cf->client_refused_attempts > f->client_refused_attempts) {
+		f->client_refused_attempts = cf->client_refused_attempts;
+		a->probe_attempts = ca->probe_attempts;
+		a->relay_probe = ca->relay_probe;
+	}
+}
+
 void
 rd_history_refused(struct rd_history *h, const char *sender,
     const char *client_ip, const char *rcpt_domain, time_t now,
@@ -1654,8 +1674,10 @@ rd_history_refused(struct rd_history *h, const char *sender,
 	if (h->use_redis) {
 		memset(facts, 0, sizeof(*facts));
 		memset(alerts, 0, sizeof(*alerts));
-		if (redis_refused(h, &in, facts, alerts) == 0)
+		if (redis_refused(h, &in, facts, alerts) == 0) {
+			hist_merge_probe(facts, alerts, &cf, &ca);
 			return;
+		}
 	}
 	*facts = cf;
 	*alerts = ca;

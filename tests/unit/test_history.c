@@ -627,6 +627,61 @@ test_redis_killed_then_restarted(void **state)
 }
 
 /*
+ * The relay-probe alert across an outage: Redis misses the refusals made
+ * while it is down and loses its counter in the restart, this MTA's cache
+ * saw them all. The alert fires once, at the limit-th refusal this MTA
+ * made; not again when Redis's lagging counter reaches the limit later.
+ */
+static void
+test_probe_alert_once_across_an_outage(void **state)
+{
+	struct tu_redis *s = *state;
+	struct rd_history_params p;
+	struct rd_history *h;
+	struct rd_history_facts f;
+	struct rd_history_alerts a;
+	int64_t t0;
+	int n = 0, alerts = 0, at = 0, redis_again = 0;
+
+	tu_redis_start(s);
+	params_default(&p, s->url, "t:palert:");
+	p.timeout_ms = 100;
+	p.alert_probe_attempts = 60;
+	h = history_new(&p);
+#define REFUSE_COUNTED()                                                    \
+	do {                                                                \
+		refuse(h, "", C, T0 + 1, &f, &a);                           \
+		n++;                                                        \
+		assert_int_equal(f.client_refused_attempts, n);             \
+		if (a.relay_probe)                                          \
+			alerts++, at = n;                                   \
+	} while (0)
+	while (n < 5)
+		REFUSE_COUNTED();
+	assert_true(f.from_redis);
+	tu_redis_stop(s, SIGKILL);
+	while (n < 15)
+		REFUSE_COUNTED();
+	assert_false(f.from_redis);
+	tu_redis_start(s);
+	for (t0 = tu_now_ms(); tu_now_ms() - t0 < 4000 && !f.from_redis;
+	     usleep(50000))
+		REFUSE_COUNTED();
+	if (!f.from_redis)
+		fail_msg("Redis not used again within 4 s of its restart");
+	redis_again = n;
+	while (n < 200)
+		REFUSE_COUNTED();
+#undef REFUSE_COUNTED
+	assert_true(f.from_redis);
+	if (redis_again >= 60)
+		fail_msg("Redis came back only after %d refusals", redis_again);
+	assert_int_equal(alerts, 1);
+	assert_int_equal(at, 60);
+	rd_history_free(h);
+}
+
+/*
  * Redis closes idle connections (its timeout setting, CLIENT KILL): the
  * next call reconnects once within its deadline; Redis is not down.
  */
@@ -1157,6 +1212,9 @@ main(void)
 		tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(test_redis_killed_then_restarted,
 		tu_redis_setup, tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_probe_alert_once_across_an_outage, tu_redis_setup,
+		tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_idle_connection_closed_by_redis_is_replaced,
 		tu_redis_setup, tu_redis_teardown),
