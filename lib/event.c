@@ -7,6 +7,7 @@
  * returns NULL for invalid UTF-8 and the member would vanish silently.
  * Threads: pure; the jansson objects are private to the call.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,4 +251,54 @@ rd_event_alert_json(const struct rd_event_common *c,
 	    "clients", ev_text_array(a->clients, a->nclients),
 	    "senders", ev_text_array(a->senders, a->nsenders)));
 	return (ev_dump(o));
+}
+
+int
+rd_event_check(const char *type, const char *json, size_t len, char *why,
+    size_t whylen)
+{
+	static const char *const types[] = {"rcpt", "message", "session",
+	    "alert"};
+	static const char *const strs[] = {"id", "session", "ts"};
+	json_error_t	 je;
+	json_t		*o, *v;
+	size_t		 i;
+	int		 rc = -1;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			break;
+	if (i == sizeof(types) / sizeof(types[0])) {
+		snprintf(why, whylen, "unknown event type");
+		return (-1);
+	}
+	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	if (o == NULL) {
+		snprintf(why, whylen, "not JSON (%s)", je.text);
+		return (-1);
+	}
+	if (!json_is_object(o)) {
+		snprintf(why, whylen, "not a JSON object");
+		goto out;
+	}
+	v = json_object_get(o, "schema");
+	if (!json_is_string(v) || strcmp(json_string_value(v),
+	    RD_EVENT_SCHEMA) != 0) {
+		snprintf(why, whylen, "schema is not %s", RD_EVENT_SCHEMA);
+		goto out;
+	}
+	v = json_object_get(o, "type");
+	if (!json_is_string(v) || strcmp(json_string_value(v), type) != 0) {
+		snprintf(why, whylen, "its type is not %s", type);
+		goto out;
+	}
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!json_is_string(json_object_get(o, strs[i]))) {
+			snprintf(why, whylen, "no \"%s\" string", strs[i]);
+			goto out;
+		}
+	rc = 0;
+out:
+	json_decref(o);
+	return (rc);
 }

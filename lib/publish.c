@@ -39,6 +39,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "relaydiag/event.h"
 #include "relaydiag/evqueue.h"
 #include "relaydiag/publish.h"
 #include "relaydiag/redis.h"
@@ -104,7 +105,12 @@ struct redis_sink {
 	bool spool_io_logged;
 	struct rd_evqueue_item *items; /* batch buffer, batch entries */
 	struct rd_spool_rec *recs;     /* batch buffer, batch entries */
+	size_t *orig, *orig_bad;       /* pub_replay_check, batch entries */
+	uint64_t refused;              /* spool records not ours, dropped */
+	bool refused_logged;           /* since the last replay ended */
 };
+
+#define PUB_REC_UNSET ((size_t)-1)
 
 /* pub_now_ms - CLOCK_MONOTONIC in milliseconds */
 static int64_t
@@ -187,7 +193,13 @@ pub_down(struct redis_sink *s, const char *why)
 	rd_strlcpy(s->last_err, why, sizeof(s->last_err));
 }
 
-/* pub_connect - connect, AUTH and SELECT; on failure, pub_down */
+/*
+ * pub_connect - connect, AUTH and SELECT; on failure, pub_down. The first
+ * connection of all is logged as such. After an outage a connection is
+ * not Redis being up: a Redis that accepts and never answers, or answers
+ * every XADD with an error (OOM, WRONGTYPE), is still down; pub_answered
+ * decides.
+ */
 static void
 pub_connect(struct redis_sink *s)
 {
@@ -200,18 +212,10 @@ pub_connect(struct redis_sink *s)
 		pub_down(s, err.text);
 		return;
 	}
-	/* The backoff is reset by the first XADD accepted, not here: a
-	   Redis that accepts connections and refuses every XADD (WRONGTYPE,
-	   OOM, NOAUTH) is retried at the slowest pace. */
 	s->ctx = c;
-	s->last_err[0] = '\0';
-	if (s->state == PUB_DOWN && s->sp != NULL) {
-		s->replaying = true; /* logged when the spool is empty */
-		s->replayed = 0;
-	} else if (s->state == PUB_DOWN)
-		pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s",
-		    (pub_now_ms() - s->down_since_ms + 500) / 1000);
-	else if (s->sp != NULL && rd_spool_pending(s->sp) > 0)
+	if (s->state != PUB_INIT)
+		return;
+	if (s->sp != NULL && rd_spool_pending(s->sp) > 0)
 		pub_log(s, LOG_INFO,
 		    "redis: connected to %s, stream %s; "
 		    "replaying %" PRIu64 " spooled events",
@@ -220,6 +224,29 @@ pub_connect(struct redis_sink *s)
 	else
 		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s",
 		    pub_where(s, where, sizeof(where)), s->stream);
+	s->state = PUB_UP;
+}
+
+/*
+ * pub_answered - Redis accepted an XADD: it is up. A change of state is
+ * logged once, with the true length of the outage (from the first
+ * failure, whatever connections came and went since).
+ */
+static void
+pub_answered(struct redis_sink *s)
+{
+	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms
+			    ? PUB_BACKOFF_MIN_MS
+			    : s->backoff_max_ms;
+	if (s->state != PUB_DOWN)
+		return;
+	s->last_err[0] = '\0';
+	if (s->sp != NULL) {
+		s->replaying = true; /* logged when the spool is empty */
+		s->replayed = 0;
+	} else
+		pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s",
+		    (pub_now_ms() - s->down_since_ms + 500) / 1000);
 	s->state = PUB_UP;
 }
 
@@ -278,9 +305,7 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 		freeReplyObject(r);
 	}
 	if (ok > 0)
-		s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms
-				    ? PUB_BACKOFF_MIN_MS
-				    : s->backoff_max_ms;
+		pub_answered(s);
 	atomic_fetch_add_explicit(&s->delivered, ok, memory_order_relaxed);
 	return (ok);
 }
@@ -447,23 +472,66 @@ pub_send_inflight(struct redis_sink *s)
 	}
 }
 
+/*
+ * pub_replay_check - keep the records of a spool batch that are events of
+ * ours (rd_event_check: the spool directory is another trust boundary);
+ * the others are freed and logged. The kept ones move to the front, in
+ * order: orig[k] is the batch index of the k-th kept, orig_bad[] the
+ * indexes refused (PUB_REC_UNSET after the last). Returns how many kept.
+ */
+static size_t
+pub_replay_check(struct redis_sink *s, size_t n)
+{
+	char why[96];
+	size_t i, nv = 0, nb = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rd_event_check(s->recs[i].type, s->recs[i].json,
+			s->recs[i].len, why, sizeof(why)) != 0) {
+			if (!s->refused_logged)
+				pub_log(s, LOG_WARNING, "spool: refused a "
+				    "record that is not a relaydiag event "
+				    "(%s); not sent to Redis (each one is "
+				    "counted when the replay ends)", why);
+			s->refused_logged = true;
+			free(s->recs[i].json);
+			s->orig_bad[nb++] = i;
+			continue;
+		}
+		s->orig[nv] = i;
+		if (nv != i)
+			s->recs[nv] = s->recs[i];
+		nv++;
+	}
+	if (nb < n)
+		s->orig_bad[nb] = PUB_REC_UNSET;
+	return (nv);
+}
+
 /* pub_replay - send one batch from the spool; acknowledge what went */
 static void
 pub_replay(struct redis_sink *s)
 {
 	char why[PUB_ERR_MAX];
-	size_t n, ok, i;
+	size_t n, nv, ok, acked, i;
 
 	n = rd_spool_read(s->sp, s->recs, s->batch);
 	if (n == 0)
 		return;
+	nv = pub_replay_check(s, n);
 	ok = pub_send(
-	    s, n, pub_rec_type, pub_rec_json, s->recs, why, sizeof(why));
-	rd_spool_ack(s->sp, ok);
-	for (i = 0; i < n; i++)
+	    s, nv, pub_rec_type, pub_rec_json, s->recs, why, sizeof(why));
+	/* Acknowledge up to the first valid record not sent (all of the
+	   batch, the refused records with it, when every one went). */
+	acked = ok == nv ? n : s->orig[ok];
+	for (i = 0; i < n && s->orig_bad[i] != PUB_REC_UNSET; i++)
+		if (s->orig_bad[i] < acked)
+			s->refused++;
+	rd_spool_ack(s->sp, acked);
+	for (i = 0; i < nv; i++)
 		free(s->recs[i].json);
 	s->replayed += ok;
-	if (ok < n)
+	if (ok < nv)
 		pub_down(s, why);
 }
 
@@ -514,6 +582,17 @@ pub_watch_spool(struct redis_sink *s)
 	s->seen = now;
 }
 
+/* pub_refused_done - the spool is empty: how many records were refused */
+static void
+pub_refused_done(struct redis_sink *s)
+{
+	if (s->refused > 0)
+		pub_log(s, LOG_WARNING, "spool: %" PRIu64 " record(s) refused: "
+		    "not relaydiag events", s->refused);
+	s->refused = 0;
+	s->refused_logged = false;
+}
+
 /* pub_replay_done - the spool is empty again after an outage */
 static void
 pub_replay_done(struct redis_sink *s)
@@ -522,6 +601,7 @@ pub_replay_done(struct redis_sink *s)
 	pub_log(s, LOG_NOTICE,
 	    "redis: up after %" PRId64 " s; %" PRIu64 " events replayed",
 	    (pub_now_ms() - s->down_since_ms + 500) / 1000, s->replayed);
+	pub_refused_done(s);
 }
 
 /* pub_drained - whether close()'s time for sending is over */
@@ -553,6 +633,8 @@ pub_main(void *arg)
 			} else {
 				if (s->replaying)
 					pub_replay_done(s);
+				else if (s->refused_logged)
+					pub_refused_done(s);
 				if (pub_take(s, stopping ? 0 : PUB_IDLE_MS) > 0)
 					pub_send_inflight(s);
 				else if (stopping &&
@@ -634,6 +716,8 @@ pub_free(struct redis_sink *s)
 	pthread_mutex_destroy(&s->order);
 	free(s->items);
 	free(s->recs);
+	free(s->orig);
+	free(s->orig_bad);
 	free(s->stream);
 	explicit_bzero(&s->url, sizeof(s->url));
 	free(s);
@@ -677,7 +761,8 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 	struct rd_spool_params spp;
 	struct redis_sink *s;
 	sigset_t all, old;
-	const char *stream;
+	const char *stream, *note;
+	size_t i;
 	int e;
 
 	stream = p->stream != NULL ? p->stream : RD_REDIS_DEFAULT_STREAM;
@@ -714,7 +799,9 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 	s->state = PUB_INIT;
 	if ((s->stream = strdup(stream)) == NULL ||
 	    (s->items = calloc(s->batch, sizeof(*s->items))) == NULL ||
-	    (s->recs = calloc(s->batch, sizeof(*s->recs))) == NULL) {
+	    (s->recs = calloc(s->batch, sizeof(*s->recs))) == NULL ||
+	    (s->orig = calloc(s->batch, sizeof(*s->orig))) == NULL ||
+	    (s->orig_bad = calloc(s->batch, sizeof(*s->orig_bad))) == NULL) {
 		rd_err_set(err, "RedisURL", 0, "out of memory");
 		goto fail;
 	}
@@ -728,6 +815,8 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 		spp.policy = p->spool_policy;
 		if ((s->sp = rd_spool_open(&spp, err)) == NULL)
 			goto fail;
+		for (i = 0; (note = rd_spool_note(s->sp, i)) != NULL; i++)
+			pub_log(s, LOG_WARNING, "spool: %s", note);
 		rd_spool_stats(s->sp, &s->seen);
 	}
 	/* The publisher takes no signal: they belong to the daemon's signal

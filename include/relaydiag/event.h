@@ -97,4 +97,15 @@ char	*rd_event_session_json(const struct rd_event_common *c,
 char	*rd_event_alert_json(const struct rd_event_common *c,
 	    const struct rd_event_alert *a);
 
+/*
+ * rd_event_check - json[0..len) is one event of this contract, of type
+ * type: a JSON object (valid UTF-8, no duplicate member) whose "schema" is
+ * RD_EVENT_SCHEMA, "type" is type (one of rcpt, message, session, alert),
+ * and "id", "session" and "ts" are strings. 0; or -1 with why[] filled.
+ * For events that come back from disk (the spool), which another hand may
+ * have written.
+ */
+int	 rd_event_check(const char *type, const char *json, size_t len,
+	    char *why, size_t whylen);
+
 #endif

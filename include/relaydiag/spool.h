@@ -32,7 +32,12 @@
  * Threads: every function locks the spool, so appends may come from any
  * thread while the publisher reads; rd_spool_sync does its fdatasync
  * outside that lock. rd_spool_open/close: one thread, once.
- * Files are created 0600, the directory (if created) 0700.
+ * Trust: the directory must be owned by the process's user (refused
+ * otherwise) and is made 0700; a segment, cursor or lock that is not a
+ * regular file owned by that user is refused (segments: left in place,
+ * never read, never reused; noted). Files are created 0600.
+ * A cursor is believed only when it names a record boundary of a segment
+ * on disk; any other cursor deletes nothing and everything is replayed.
  */
 #ifndef RELAYDIAG_SPOOL_H
 #define RELAYDIAG_SPOOL_H
@@ -85,6 +90,13 @@ struct rd_spool_rec {
  */
 struct rd_spool *rd_spool_open(
     const struct rd_spool_params *p, struct rd_err *err);
+
+/*
+ * rd_spool_note - the i-th thing rd_spool_open found worth a log line
+ * (a distrusted cursor, a refused file, a directory made 0700), or NULL
+ * past the last; the caller logs them, the spool has no log of its own
+ */
+const char *rd_spool_note(struct rd_spool *sp, size_t i);
 
 /* rd_spool_close - sync, unlock and free; NULL is a no-op */
 void rd_spool_close(struct rd_spool *sp);

@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 
 #include "relaydiag/publish.h"
+#include "relaydiag/spool.h"
 #include "testutil.h"
 
 /* ---- events and the stream ---- */
@@ -43,9 +44,11 @@ event_json(unsigned i)
 	char *j;
 
 	if (asprintf(&j,
-		"{\"schema\":\"relaydiag.event/1\",\"id\":\"e%u\","
+		"{\"schema\":\"relaydiag.event/1\",\"type\":\"%s\","
+		"\"id\":\"e%u\",\"session\":\"S%u\","
+		"\"ts\":\"2026-12-02T00:00:00.000Z\","
 		"\"n\":%u,\"text\":\"caf\\u00e9 %u\"}",
-		i, i, i * 7) < 0)
+		type_of(i), i, i / 4, i, i * 7) < 0)
 		fail_msg("asprintf");
 	return (j);
 }
@@ -406,6 +409,116 @@ emitter_main(void *arg)
 	return (NULL);
 }
 
+/* redis_do - one command on a fresh connection; fails the test if refused */
+static void
+redis_do(const struct tu_redis *s, const char *cmd)
+{
+	redisContext *c = tu_redis_connect(s, 0);
+	redisReply *r;
+
+	if (c == NULL)
+		fail_msg("cannot connect for %s", cmd);
+	r = redisCommand(c, cmd);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		fail_msg("%s: %s", cmd, r != NULL ? r->str : c->errstr);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/*
+ * Records in the spool that are not relaydiag events (another hand wrote
+ * them) are refused at replay: not sent to Redis, logged once, counted;
+ * the real events around them all go.
+ */
+static void
+test_replay_refuses_what_is_not_an_event(void **state)
+{
+	static const char *const junk[] = {
+	    "not json",
+	    "[1,2]",
+	    "{\"schema\":\"x/1\",\"type\":\"rcpt\",\"id\":\"a\","
+	    "\"session\":\"b\",\"ts\":\"c\"}",
+	    "{\"schema\":\"relaydiag.event/1\",\"type\":\"message\","
+	    "\"id\":\"a\",\"session\":\"b\",\"ts\":\"c\"}", /* not rcpt */
+	    "{\"schema\":\"relaydiag.event/1\",\"type\":\"rcpt\",\"id\":7,"
+	    "\"session\":\"b\",\"ts\":\"c\"}",
+	    "{\"schema\":\"relaydiag.event/1\",\"type\":\"rcpt\",\"id\":\"a\","
+	    "\"id\":\"a\",\"session\":\"b\",\"ts\":\"c\"}",
+	};
+	struct tu_redis *s = *state;
+	struct rd_spool_params sp = {NULL, 0, 0, RD_SPOOL_DROP_OLDEST};
+	struct rd_spool *spool;
+	struct rd_sink *sk;
+	struct rd_err err;
+	char url[64], dir[128], *j;
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s/spool", s->dir);
+	sp.dir = dir;
+	memset(&err, 0, sizeof(err));
+	if ((spool = rd_spool_open(&sp, &err)) == NULL)
+		fail_msg("spool: %s", err.text);
+	for (i = 0; i < 12; i++) {
+		j = event_json((unsigned)i);
+		assert_int_equal(rd_spool_append(spool, type_of((unsigned)i),
+				     j, strlen(j)), 0);
+		free(j);
+		if (i < sizeof(junk) / sizeof(junk[0]))
+			assert_int_equal(rd_spool_append(spool, "rcpt",
+					     junk[i], strlen(junk[i])), 0);
+	}
+	rd_spool_close(spool);
+
+	tu_redis_start(s);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
+	sk = open_sink(url, "t:junk", dir, 16);
+	rd_sink_close(sk);
+	check_stream(s, 0, "t:junk", 12);
+	assert_int_equal(stream_len(s, 0, "t:junk"), 12);
+	tu_log_expect_n("spool: refused a record that is not a relaydiag "
+			"event", 1);
+	tu_log_expect_n("spool: 6 record(s) refused", 1);
+}
+
+/*
+ * A Redis that accepts connections and answers every XADD with OOM is
+ * down the whole time: "down" is logged once (not at every reconnect),
+ * and "up after N s" gives the true length of the outage.
+ */
+static void
+test_oom_redis_is_down_until_it_accepts(void **state)
+{
+	struct tu_redis *s = *state;
+	struct rd_sink *sk;
+	char url[64], spool[128];
+	int64_t t_down;
+
+	tu_redis_start(s);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s->port);
+	snprintf(spool, sizeof(spool), "%s/spool", s->dir);
+	sk = open_sink(url, "t:oom", spool, 16); /* backoff at most 200 ms */
+	emit_range(sk, 0, 10);
+	if (!wait_delivered(sk, 10, 3000))
+		fail_msg("first 10 events not delivered");
+	redis_do(s, "CONFIG SET maxmemory 1");
+	t_down = tu_now_ms();
+	emit_range(sk, 10, 20);
+	/* 2.5 s of OOM: a dozen reconnects at the 200 ms backoff */
+	while (tu_now_ms() - t_down < 2500) {
+		emit_range(sk, 20, 20);
+		usleep(50000);
+	}
+	tu_log_expect_n("redis: down: XADD refused: OOM", 1);
+	tu_log_expect_n("redis: up after", 0);
+	redis_do(s, "CONFIG SET maxmemory 0");
+	if (!wait_delivered(sk, 20, 3000))
+		fail_msg("events not delivered after the OOM ended");
+	rd_sink_close(sk);
+	check_stream(s, 0, "t:oom", 20);
+	tu_log_expect_n("redis: down", 1);
+	tu_log_expect_n("redis: up after 3 s", 1);
+}
+
 /*
  * Redis killed (SIGKILL) mid-stream, restarted from its AOF: after close
  * every event is in the stream once after dedupe by id, in order. The
@@ -579,6 +692,12 @@ main(void)
 		test_unix_socket_url, tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_wrong_password_logged_and_spooled, tu_redis_setup,
+		tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replay_refuses_what_is_not_an_event, tu_redis_setup,
+		tu_redis_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_oom_redis_is_down_until_it_accepts, tu_redis_setup,
 		tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(test_redis_killed_mid_stream,
 		tu_redis_setup, tu_redis_teardown),

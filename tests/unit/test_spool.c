@@ -538,6 +538,175 @@ test_write_error_counted_not_fatal(void **state)
 	rd_spool_close(sp);
 }
 
+/* write_cursor - replace the cursor file with text */
+static void
+write_cursor(const char *dir, const char *text)
+{
+	char path[200];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/cursor", dir);
+	if ((fp = fopen(path, "w")) == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* has_note - one of the spool's open notes contains what */
+static bool
+has_note(struct rd_spool *sp, const char *what)
+{
+	const char *n;
+	size_t i;
+
+	for (i = 0; (n = rd_spool_note(sp, i)) != NULL; i++)
+		if (strstr(n, what) != NULL)
+			return (true);
+	return (false);
+}
+
+/*
+ * A cursor that contradicts the segments on disk (a segment above every
+ * one there, 2^64-1, an offset inside a record, garbage) deletes nothing:
+ * everything on disk is replayed, and the spool says so.
+ */
+static void
+test_corrupt_cursor_replays_everything(void **state)
+{
+	static const char *const bad[] = {
+	    "RDSPOOL1 7000 0\n",
+	    "RDSPOOL1 18446744073709551615 0\n",
+	    "RDSPOOL1 1 3\n", /* inside e0 */
+	    "RDSPOOL1 1\n",
+	    "garbage",
+	};
+	struct fixture *f = *state;
+	struct rd_spool_stats st;
+	struct rd_spool *sp;
+	size_t i, segs;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tu_rmtree(f->dir); /* segments from 1 again */
+		sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
+		append_range(sp, 0, 60); /* segments 1.. of 1 KiB */
+		rd_spool_close(sp);
+		segs = count_segments(f->dir);
+		assert_true(segs > 2);
+		write_cursor(f->dir, bad[i]);
+
+		sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
+		if (!has_note(sp, "distrusted"))
+			fail_msg("cursor %s: no note that it was distrusted",
+			    bad[i]);
+		assert_int_equal(count_segments(f->dir), segs);
+		assert_int_equal(rd_spool_pending(sp), 60);
+		read_expect(sp, 0, 60, NULL, 0, 16);
+		rd_spool_stats(sp, &st);
+		assert_int_equal(st.dropped_oldest + st.dropped_newest, 0);
+		rd_spool_close(sp);
+		assert_int_equal(count_segments(f->dir), 0);
+		/* and the next open starts clean, with no note */
+		sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
+		assert_null(rd_spool_note(sp, 0));
+		assert_int_equal(rd_spool_pending(sp), 0);
+		rd_spool_close(sp);
+	}
+}
+
+/*
+ * A segment delivered up to a torn tail (the crash came mid-write) has
+ * nothing left to deliver: it goes at open, its damage counted, instead of
+ * staying on disk and counting toward the cap for good.
+ */
+static void
+test_torn_tail_segment_goes(void **state)
+{
+	struct fixture *f = *state;
+	struct rd_spool_rec recs[8];
+	struct rd_spool_stats st;
+	struct rd_spool *sp;
+	char path[200];
+	struct stat sb;
+	size_t n, k;
+
+	sp = open_spool(f->dir, 0, 0, RD_SPOOL_DROP_OLDEST);
+	append_range(sp, 0, 6);
+	n = rd_spool_read(sp, recs, 5);
+	assert_int_equal(n, 5);
+	for (k = 0; k < n; k++)
+		free(recs[k].json);
+	rd_spool_ack(sp, 5); /* e0..e4 delivered, e5 not */
+	rd_spool_close(sp);
+	last_segment(f->dir, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(truncate(path, sb.st_size - 7), 0); /* e5 torn */
+
+	sp = open_spool(f->dir, 0, 0, RD_SPOOL_DROP_OLDEST);
+	rd_spool_stats(sp, &st);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(st.bytes, 0);
+	assert_int_equal(count_segments(f->dir), 0);
+	rd_spool_close(sp);
+}
+
+/*
+ * The directory is trusted only when it is ours: a wider mode is made
+ * 0700 (noted); a segment that is a FIFO, a symlink or another user's is
+ * refused, never read, never replaced, left in place; a directory owned
+ * by another user is refused outright.
+ */
+static void
+test_directory_and_files_must_be_ours(void **state)
+{
+	struct fixture *f = *state;
+	struct rd_spool_params p = {f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST};
+	struct rd_spool *sp;
+	struct rd_err err;
+	char path[200], planted[200];
+	struct stat sb;
+	int fd;
+
+	if (geteuid() != 0)
+		fail_msg("this test plants another user's file: run as root");
+	sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
+	append_range(sp, 0, 3);
+	rd_spool_close(sp);
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	/* another user's segment, a FIFO and a symlink under spool names */
+	snprintf(planted, sizeof(planted), "%s/spool-0000000000000500.log",
+	    f->dir);
+	assert_true((fd = open(planted, O_WRONLY | O_CREAT, 0644)) >= 0);
+	assert_int_equal(write(fd, "RDS1", 4), 4);
+	close(fd);
+	assert_int_equal(chown(planted, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/spool-0000000000000600.log", f->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/spool-0000000000000700.log", f->dir);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+
+	sp = open_spool(f->dir, 0, 1024, RD_SPOOL_DROP_OLDEST);
+	assert_int_equal(stat(f->dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_true(has_note(sp, "made 0700"));
+	assert_true(has_note(sp, "spool-0000000000000500.log: owned by uid "
+				 "65534"));
+	assert_true(has_note(sp, "spool-0000000000000600.log: not a regular"));
+	assert_true(has_note(sp, "spool-0000000000000700.log: a symbolic"));
+	assert_int_equal(rd_spool_pending(sp), 3);
+	append_range(sp, 3, 5); /* a new segment, numbered past them all */
+	read_expect(sp, 0, 5, NULL, 0, 8);
+	rd_spool_close(sp);
+	assert_int_equal(lstat(planted, &sb), 0); /* left in place */
+	assert_int_equal(sb.st_uid, 65534);
+	assert_int_equal(count_segments(f->dir), 3);
+
+	assert_int_equal(chown(f->dir, 65534, 65534), 0);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_spool_open(&p, &err));
+	assert_non_null(strstr(err.text, "owned by uid 65534"));
+}
+
 /* the directory is created 0700 and every file 0600, whatever the umask */
 static void
 test_permissions(void **state)
@@ -734,6 +903,12 @@ main(void)
 		test_record_bigger_than_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_write_error_counted_not_fatal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_corrupt_cursor_replays_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_torn_tail_segment_goes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_directory_and_files_must_be_ours, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	    cmocka_unit_test(test_policy_names),
