@@ -30,6 +30,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/config.h"
 #include "relaydiag/diagnose.h"
+#include "relaydiag/file.h"
 #include "relaydiag/postconf.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/rules.h"
@@ -994,7 +995,8 @@ config_set_import(struct config_parse *p, const struct config_key *k,
  * config_read_line - the next line of r, checked, without its comment and
  * surrounding white space: 1 with *out set, 0 at the end, -1 with p->err.
  * Lines are read a byte at a time into a fixed buffer, so a huge line or a
- * NUL byte cannot make us allocate or miss anything.
+ * NUL byte cannot make us allocate or miss anything; reading stops at the
+ * first byte past CONFIG_LINE_MAX.
  */
 static int
 config_read_line(struct config_parse *p, struct config_reader *r, char **out)
@@ -1006,9 +1008,12 @@ config_read_line(struct config_parse *p, struct config_reader *r, char **out)
 
 	*out = r->buf; /* defined on every path, used only on 1 */
 	while ((c = getc(r->fp)) != EOF && c != '\n') {
-		if (n < CONFIG_LINE_MAX)
-			r->buf[n] = (char)c;
-		n++;
+		if (n == CONFIG_LINE_MAX) {
+			/* Bounded: a file with no newline is not read on. */
+			n++;
+			break;
+		}
+		r->buf[n++] = (char)c;
 	}
 	if (c == EOF && ferror(r->fp))
 		return (
@@ -1118,12 +1123,12 @@ config_list_file(struct config_parse *p, const struct config_key *k,
 
 	memset(&r, 0, sizeof(r));
 	r.source = path.data;
-	if ((r.fp = fopen(path.data, "re")) == NULL) {
+	if ((r.fp = rd_file_fopen(path.data, NULL)) == NULL) {
 		saved = errno;
 		rc = config_error(p, at->source, at->line,
 				  "%s: cannot open \"%s\": %s", k->name,
 				  path.data,
-				  config_strerror(saved, ebuf, sizeof(ebuf)));
+				  rd_file_strerror(saved, ebuf, sizeof(ebuf)));
 		rd_buf_free(&path);
 		return (rc);
 	}
@@ -1478,10 +1483,10 @@ rd_config_load(const char *path, struct rd_err *err)
 
 	memset(&r, 0, sizeof(r));
 	r.source = path;
-	if ((r.fp = fopen(path, "re")) == NULL) {
+	if ((r.fp = rd_file_fopen(path, NULL)) == NULL) {
 		saved = errno;
 		(void)config_error(&p, path, 0, "cannot open: %s",
-				   config_strerror(saved, ebuf, sizeof(ebuf)));
+				   rd_file_strerror(saved, ebuf, sizeof(ebuf)));
 		rd_config_free(p.cfg);
 		return (NULL);
 	}

@@ -56,6 +56,7 @@
 #include "relaydiag/config.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
+#include "relaydiag/file.h"
 #include "relaydiag/netset.h"
 #include "relaydiag/postconf.h"
 #include "relaydiag/text.h"
@@ -549,9 +550,9 @@ pc_file(struct pc_ctx *x, const struct pc_list *l, const char *path, int depth)
 		    l->param, path, PC_FILE_DEPTH, l->what, l->key);
 		return;
 	}
-	if ((fp = fopen(path, "re")) == NULL) {
+	if ((fp = rd_file_fopen(path, NULL)) == NULL) {
 		pc_warn(x, "%s: cannot read %s: %s; list the %s in %s",
-		    l->param, path, strerror_r(errno, ebuf, sizeof(ebuf)),
+		    l->param, path, rd_file_strerror(errno, ebuf, sizeof(ebuf)),
 		    l->what, l->key);
 		return;
 	}

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "relaydiag/file.h"
 #include "relaydiag/pseudo.h"
 #include "relaydiag/text.h"
 
@@ -140,6 +141,7 @@ rd_pseudo_key_read(const char *path, struct rd_pseudo_key *out,
     struct rd_err *err)
 {
 	uint8_t		buf[PSEUDO_FILE_MAX];
+	char		ebuf[128];
 	struct stat	st;
 	size_t		len = 0;
 	ssize_t		n;
@@ -151,13 +153,19 @@ rd_pseudo_key_read(const char *path, struct rd_pseudo_key *out,
 		    "HashKeyFile (a file of 16 random bytes or 32 hex digits)");
 		return (-1);
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	if ((fd = rd_file_open(path, &st)) < 0) {
 		rd_err_set(err, path, 0, "HashKeyFile: cannot open: %s "
-		    "(relaydiag reads it as root at start)", strerror(errno));
+		    "(relaydiag reads it as root at start)",
+		    rd_file_strerror(errno, ebuf, sizeof(ebuf)));
 		return (-1);
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rd_err_set(err, path, 0, "HashKeyFile: not a regular file");
+	/* The pseudonyms are only as secret as the key (as OpenDKIM with
+	   its private keys): no one but its owner may read or change it. */
+	if ((st.st_mode & 077) != 0) {
+		rd_err_set(err, path, 0, "HashKeyFile: mode %04o lets group or "
+		    "others read or change the key; chmod 600 it (and make a "
+		    "new key if others could read it)",
+		    (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return (-1);
 	}

@@ -16,6 +16,7 @@
 
 #include "relaydiag/buf.h"
 #include "relaydiag/diagnose.h"
+#include "relaydiag/file.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/text.h"
 
@@ -226,13 +227,13 @@ rd_rules_add_file(struct rd_rules *r, const char *path, struct rd_err *err)
 {
 	struct rd_buf	 b;
 	FILE		*fp;
-	char		 chunk[4096];
+	char		 chunk[4096], ebuf[128];
 	size_t		 n;
 	int		 rc;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fp = rd_file_fopen(path, NULL)) == NULL) {
 		rd_err_set(err, path, 0, "cannot open reply rules: %s",
-		    strerror(errno));
+		    rd_file_strerror(errno, ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	rd_buf_init(&b);

@@ -26,10 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "relaydiag/config.h"
+#include "testutil.h"
 
 #ifndef RD_TEST_DATA
 #error "RD_TEST_DATA (the absolute path of tests/data) must be defined"
@@ -454,6 +456,51 @@ test_helpers(void **state)
 	assert_int_equal(err.line, 0);
 }
 
+/*
+ * A FIFO as the configuration or as a "file:" list is refused at once,
+ * never waited on (relaydiag -n, start-up and the reload thread all read
+ * so); alarm() turns a hang into a failure. A file with no newline at all
+ * (a huge single line) is read no further than the line limit.
+ */
+static void
+test_fifo_refused_at_once(void **state)
+{
+	char dir[64], fifo[128], conf[128], big[128];
+	struct rd_err err;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "test_config");
+	tu_path(fifo, sizeof(fifo), dir, "fifo");
+	tu_path(conf, sizeof(conf), dir, "relaydiag.conf");
+	tu_path(big, sizeof(big), dir, "big");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(5);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_config_load(fifo, &err));
+	assert_non_null(strstr(err.text, "not a regular file"));
+	fp = fopen(conf, "w");
+	fprintf(fp, "LocalDomains file:%s\n", fifo);
+	fclose(fp);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_config_load(conf, &err));
+	assert_non_null(strstr(err.text, "not a regular file"));
+	/* 64 MiB on one line: refused after the limit, not after the file */
+	fp = fopen(big, "w");
+	for (i = 0; i < 65536; i++)
+		fprintf(fp, "%01024d", 0);
+	fclose(fp);
+	fp = fopen(conf, "w");
+	fprintf(fp, "LocalDomains file:%s\n", big);
+	fclose(fp);
+	memset(&err, 0, sizeof(err));
+	assert_null(rd_config_load(conf, &err));
+	assert_non_null(strstr(err.text, "line longer than"));
+	alarm(0);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -462,6 +509,7 @@ main(void)
 	    cmocka_unit_test(test_sample),
 	    cmocka_unit_test(test_man_page),
 	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_fifo_refused_at_once),
 	};
 	struct CMUnitTest *tests;
 	char **names;

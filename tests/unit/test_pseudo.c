@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -182,9 +183,11 @@ write_tmp(const char *data, size_t len)
 static void
 test_pseudo_key_read(void **state)
 {
+	static const mode_t modes[] = {0644, 0640, 0604, 0660, 0666, 0620};
 	struct rd_pseudo_key k;
 	struct rd_err err;
 	char *path;
+	size_t i;
 
 	(void)state;
 	path = write_tmp("000102030405060708090a0b0c0d0e0f\n", 33);
@@ -213,6 +216,30 @@ test_pseudo_key_read(void **state)
 		fail_msg("directory as key file: %s", err.text);
 	if (rd_pseudo_key_read(NULL, &k, &err) == 0)
 		fail_msg("no HashKeyFile accepted");
+
+	/* As OpenDKIM's private keys: no one but the owner may read it. */
+	path = write_tmp("000102030405060708090a0b0c0d0e0f\n", 33);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(chmod(path, modes[i]), 0);
+		if (rd_pseudo_key_read(path, &k, &err) == 0 ||
+		    strstr(err.text, "chmod 600") == NULL)
+			fail_msg("key file mode %04o: accepted, or no fix "
+				 "given: %s",
+			    (unsigned)modes[i], err.text);
+	}
+	assert_int_equal(chmod(path, 0400), 0);
+	if (rd_pseudo_key_read(path, &k, &err) != 0)
+		fail_msg("key file mode 0400: %s", err.text);
+	unlink(path);
+	/* a FIFO is refused at once, not waited on */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5);
+	if (rd_pseudo_key_read(path, &k, &err) == 0 ||
+	    strstr(err.text, "regular file") == NULL)
+		fail_msg("FIFO as key file: %s", err.text);
+	alarm(0);
+	unlink(path);
+	free(path);
 }
 
 /* ---- pseudonyms ---------------------------------------------------------- */
