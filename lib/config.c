@@ -382,7 +382,7 @@ config_set_socket(struct config_parse *p, const struct config_key *k,
 	    k->name, value));
 }
 
-/* config_set_socket_mode - octal permission bits, at most 0777 */
+/* config_set_socket_mode - octal permission bits, at most 0777, not o+w */
 static int
 config_set_socket_mode(struct config_parse *p, const struct config_key *k,
 		       const struct config_at *at, const char *value)
@@ -405,6 +405,14 @@ config_set_socket_mode(struct config_parse *p, const struct config_key *k,
 		    p, at->source, at->line,
 		    "%s: \"%s\" is more than 0777 (only permission bits are "
 		    "allowed)",
+		    k->name, value));
+	/* Whoever can connect can speak the milter protocol, and one bad
+	   packet kills libmilter (SECURITY.md): never every local user. */
+	if ((mode & 0002) != 0)
+		return (config_error(
+		    p, at->source, at->line,
+		    "%s: \"%s\" lets every local user connect to the filter; "
+		    "use 0660 and give the MTA's user UserID's group",
 		    k->name, value));
 	p->cfg->socket_mode = (mode_t)mode;
 	return (0);
