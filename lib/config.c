@@ -98,7 +98,8 @@ static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
     config_set_host_name, config_add_local, config_add_relay,
     config_add_trusted, config_add_port, config_set_uint, config_set_size,
     config_add_action, config_add_rules, config_set_templates,
-    config_add_mx_host, config_set_drop_policy, config_set_import;
+    config_add_mx_host, config_set_drop_policy, config_set_import,
+    config_set_restart_rate;
 static config_reset config_reset_trusted, config_reset_ports;
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
@@ -129,6 +130,9 @@ static const struct config_key config_keys[] = {
      CONFIG_STR(header_name), 0, 0},
     {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0, 0},
     {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file), 0, 0},
+    {"AutoRestart", CONFIG_SCALAR, config_set_bool, NULL,
+     CONFIG_OFF(auto_restart), 0, 0},
+    {"AutoRestartRate", CONFIG_SCALAR, config_set_restart_rate, NULL, 0, 0, 0},
     {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0, 0, 0},
     {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0, 0, 0},
     {"HostName", CONFIG_SCALAR, config_set_host_name, NULL,
@@ -985,6 +989,20 @@ config_set_drop_policy(struct config_parse *p, const struct config_key *k,
 	return (0);
 }
 
+/* config_set_restart_rate - "n/t" (restart.c owns the grammar) */
+static int
+config_set_restart_rate(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	char why[128];
+
+	if (rd_restart_rate_parse(value, &p->cfg->auto_restart_rate, why,
+	    sizeof(why)) != 0)
+		return (config_error(p, at->source, at->line, "%s: \"%s\": %s",
+		    k->name, value, why));
+	return (0);
+}
+
 /* config_set_import - "yes" (postconf's default) or a config directory */
 static int
 config_set_import(struct config_parse *p, const struct config_key *k,
@@ -1384,6 +1402,9 @@ config_new(void)
 	cfg->syslog_facility = LOG_MAIL;
 	cfg->mode = RD_MODE_OBSERVE;
 	cfg->tls_auth_only = false;
+	cfg->auto_restart = true;
+	cfg->auto_restart_rate.n = 10;
+	cfg->auto_restart_rate.t = 3600;
 	cfg->history_window = 86400;
 	cfg->probe_window = 600;
 	cfg->probe_domains = 3;

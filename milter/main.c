@@ -129,9 +129,12 @@ main_reload(void)
 		    DIFFERS(history_timeout_ms) || DIFFERS(redis_maxlen) ||
 		    DIFFERS(redis_timeout_ms) || DIFFERS(event_queue_size) ||
 		    DIFFERS(spool_max_size) || DIFFERS(spool_drop_policy) ||
-		    DIFFERS(syslog_facility))
+		    DIFFERS(syslog_facility) || DIFFERS(auto_restart) ||
+		    DIFFERS(auto_restart_rate.n) ||
+		    DIFFERS(auto_restart_rate.t))
 			rd_log(LOG_WARNING, NULL, "reload: Socket, UserID, "
-			    "PidFile, EventLog, SyslogFacility and the Redis, "
+			    "PidFile, AutoRestart, EventLog, SyslogFacility "
+			    "and the Redis, "
 			    "spool, history and DNS settings take effect only "
 			    "after a restart");
 #undef DIFFERS
@@ -440,6 +443,9 @@ main(int argc, char **argv)
 	    sizeof(pidfile));
 	if (up != NULL && privs_drop(up, &err) != 0)
 		main_fatal(&err);
+	/* From here on, with AutoRestart, this is the filter process. */
+	if (cfg->auto_restart)
+		(void)supervise(&cfg->auto_restart_rate);
 
 	/*
 	 * Threads start only now: after daemon()'s fork (threads do not

@@ -12,6 +12,7 @@
 #include <libmilter/mfapi.h>
 
 #include "relaydiag/err.h"
+#include "relaydiag/restart.h"
 #include "relaydiag/session.h"
 #include "relaydiag/sink.h"
 
@@ -44,5 +45,14 @@ struct privs_user {
 int	privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err);
 int	privs_drop(const struct privs_user *u, struct rd_err *err);
 int	privs_socket_path(const char *spec, char *path, size_t len);
+
+/* supervise.c */
+/*
+ * supervise - AutoRestart: fork the filter and watch it. Returns 0 in the
+ * child, which goes on as the filter (again after every death the rate
+ * allows); the supervisor itself never returns: it exits with the
+ * filter's last status, or EXIT_FAILURE when it gives up.
+ */
+int	supervise(const struct rd_restart_rate *rate);
 
 #endif

@@ -27,6 +27,7 @@
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
 #include "relaydiag/netset.h"
+#include "relaydiag/restart.h"
 #include "relaydiag/spool.h"
 
 struct rd_rules;
@@ -64,6 +65,8 @@ struct rd_config {
 	mode_t	 socket_mode;		/* SocketMode: octal, default 0660 */
 	char	*user_id;		/* UserID: "user" or "user:group"; NULL = none */
 	char	*pid_file;		/* PidFile; NULL = none */
+	bool	 auto_restart;		/* AutoRestart: default yes */
+	struct rd_restart_rate auto_restart_rate; /* AutoRestartRate: default 10/1h */
 	int	 log_level;		/* LogLevel: syslog priority (LOG_ERR .. LOG_DEBUG) */
 	int	 syslog_facility;	/* SyslogFacility: LOG_MAIL default */
 	char	*host_name;		/* HostName: for events; default gethostname() */

@@ -1003,6 +1003,20 @@ rd_e2e_stop_milter() {
 	_rd_stop_milter_quiet || rd_e2e_bail "relaydiag: processes left behind"
 }
 
+# rd_e2e_milter_alive DESC: passes when relaydiag is still the process
+# started, and its filter never died: a restart by AutoRestart would hide
+# a crash from a bare "kill -0", so the log is read too.
+rd_e2e_milter_alive() {
+	if kill -0 "$RD_MILTER_PID" 2>/dev/null &&
+		[ "$(ps -o stat= -p "$RD_MILTER_PID" | cut -c1)" != Z ] &&
+		! grep -q 'AutoRestart: the filter process' "$RD_MILTER_LOG"; then
+		rd_pass "$1"
+	else
+		rd_fail "$1" "relaydiag (pid $RD_MILTER_PID) is gone, or its filter process died"
+		_rd_context_file "$RD_MILTER_LOG" 30
+	fi
+}
+
 rd_e2e_reload_milter() {
 	[ -n "${_RD_SID[relaydiag]:-}" ] || rd_e2e_bail "rd_e2e_reload_milter: relaydiag is not running"
 	kill -USR1 "${_RD_SID[relaydiag]}"

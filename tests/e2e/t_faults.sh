@@ -23,15 +23,6 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
 	rd_e2e_bail "redis-server/redis-cli missing (package redis-server)"
 command -v prlimit >/dev/null || rd_e2e_bail "prlimit missing (package util-linux)"
 
-alive() {	# DESC
-	if kill -0 "$RD_MILTER_PID" 2>/dev/null &&
-		[ "$(ps -o stat= -p "$RD_MILTER_PID" | cut -c1)" != Z ]; then
-		rd_pass "$1"
-	else
-		rd_fail "$1" "relaydiag (pid $RD_MILTER_PID) is gone"
-		_rd_context_file "$RD_MILTER_LOG" 30
-	fi
-}
 
 wait_log() {	# ERE TIMEOUT: poll relaydiag's log
 	local i
@@ -98,7 +89,7 @@ RD_MILTER_DEFAULT_ACTION=accept
 rd_e2e_start_milter "RedisURL redis://127.0.0.1:$port" "SpoolDir $MNT" \
 	"RedisTimeout 200" "SpoolMaxSize 100M"
 rd_e2e_start_postfix
-alive "Redis gone at start-up: relaydiag starts"
+rd_e2e_milter_alive "Redis gone at start-up: relaydiag starts"
 wait_log 'redis: down: .*; spooling' 5 || true
 rd_assert_grep "$RD_MILTER_LOG" "redis: down: .*; spooling" "the log says Redis is down and events are spooled"
 local_mail "mail flows while Redis is down"
@@ -115,7 +106,7 @@ rd_assert_eq "$?" 0 "300 sessions while the spool fills: every one answered"
 wait_log 'spool: write error: .*; dropping events' 5 || true
 rd_assert_grep "$RD_MILTER_LOG" 'spool: write error: No space left on device; dropping events' \
 	"disk full: the log says events are dropped, and why"
-alive "disk full: relaydiag still runs"
+rd_e2e_milter_alive "disk full: relaydiag still runs"
 local_mail "mail flows with the spool's disk full"
 
 # Redis comes: the spool is replayed, and later sessions count the drops
@@ -150,7 +141,7 @@ rd_assert_ok "every event in Redis valid against the schema" "$RD_SRC/tests/tool
 rc=$?
 rd_assert_eq "$rc" 0 "300 concurrent milter sessions (900 in all): every one answered"
 [ "$rc" = 0 ] || _rd_context_file "$RD_E2E_DIR/mload-flood.out" 20
-alive "after the flood: relaydiag still runs"
+rd_e2e_milter_alive "after the flood: relaydiag still runs"
 # Beyond its limits: relaydiag restarted with 48 open files and 20 more
 # threads than user relaydiag has now (prlimit on a running process needs
 # CAP_SYS_RESOURCE). Sessions libmilter cannot take wait in the listen
@@ -171,7 +162,7 @@ rd_assert_eq "$(awk '/^Max open files/ { print $4 }' "/proc/$RD_MILTER_PID/limit
 	"relaydiag restarted with 48 open files at most"
 "$MLOAD" -s "$RD_MILTER" -n 400 -c 200 -m plain -t 5 -q >"$RD_E2E_DIR/mload-limits.out" 2>&1
 rd_diag "beyond the limits: $(tail -n 1 "$RD_E2E_DIR/mload-limits.out")"
-alive "beyond its file and thread limits: relaydiag still runs"
+rd_e2e_milter_alive "beyond its file and thread limits: relaydiag still runs"
 sleep 1
 "$MLOAD" -s "$RD_MILTER" -n 50 -c 5 -m plain -q >"$RD_E2E_DIR/mload-after.out" 2>&1
 rd_assert_eq "$?" 0 "after the flood: milter sessions are answered again"

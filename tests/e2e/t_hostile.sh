@@ -28,15 +28,6 @@ rd_e2e_start_postfix "$relay2"
 D=$RD_E2E_DIR/drive
 mkdir -p "$D"
 
-alive() {	# DESC: relaydiag is still the process we started
-	if kill -0 "$RD_MILTER_PID" 2>/dev/null &&
-		[ "$(ps -o stat= -p "$RD_MILTER_PID" | cut -c1)" != Z ]; then
-		rd_pass "$1"
-	else
-		rd_fail "$1" "relaydiag (pid $RD_MILTER_PID) is gone"
-		_rd_context_file "$RD_MILTER_LOG" 30
-	fi
-}
 
 # raw_ctl FILE: lines with a raw control byte (but tab), DEL or 8-bit byte
 raw_ctl() { LC_ALL=C grep -naP '[\x00-\x08\x0a-\x1f\x7f-\xff]' "$1" | head -5; }
@@ -355,7 +346,7 @@ for bad in "raw C" "raw C h\\0" "raw C h\\0X" "raw C h\\04\\x00" "raw H" "raw M"
 	*) printf '%s\n' "${pre[@]}" "$bad" "rcpt <b@gmail.test>" quit ;;
 	esac | DRIVE_TIMEOUT=2 drive "malformed-$i"
 done
-rd_assert_ok "malformed commands: relaydiag still runs" kill -0 "$RD_MILTER_PID"
+rd_e2e_milter_alive "malformed commands: relaydiag still runs"
 printf '%s\n' "${pre[@]}" "rcpt <b@gmail.test>" hangup | drive hangup
 rd_assert_grep "$D/hangup.out" '^hangup$' "a session that hangs up in the middle"
 {
@@ -375,7 +366,7 @@ check_drive many-rcpts 300
 check_drive probe-alert 25
 rd_assert_grep "$RD_MILTER_LOG" 'alert=alert\.relay-probe client=203\.0\.113\.9\\x0D\\x0AFAKE' \
 	"the relay-probe alert logs the hostile client address escaped"
-alive "relaydiag survived every milter-protocol session"
+rd_e2e_milter_alive "relaydiag survived every milter-protocol session"
 
 # -- a normal session still works --------------------------------------
 rd_e2e_swaks --helo mx.google.test --from friend@gmail.test --to "$RD_ALICE_USER" --header "Subject: after the storm"
@@ -391,6 +382,6 @@ else
 	rd_fail "relaydiag's log has no raw control or 8-bit byte" "$bad"
 fi
 rd_assert_not_contains "$RD_MAILLOG" "malformed" "Postfix found no malformed milter reply"
-alive "relaydiag is still running"
+rd_e2e_milter_alive "relaydiag is still running"
 
 rd_e2e_finish

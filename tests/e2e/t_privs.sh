@@ -22,15 +22,20 @@ free_port() {
 	rd_e2e_bail "no free port"
 }
 
-# ids PID: "uid gid groups cap" as /proc shows every thread of PID
+# ids PID: "uid gid groups cap" as /proc shows every thread of PID and of
+# its children (the filter process under the AutoRestart supervisor)
 ids() {
-	local t
-	for t in /proc/"$1"/task/*/status; do
+	local t p kids
+	kids=$(pgrep -P "$1" | tr '\n' ' ')
+	[ -n "$kids" ] || echo "no filter process under the supervisor $1"
+	for p in "$1" $kids; do
+	for t in /proc/"$p"/task/*/status; do
 		awk '/^Uid:/ { u = $2 " " $3 " " $4 " " $5 }
 			/^Gid:/ { g = $2 " " $3 " " $4 " " $5 }
 			/^Groups:/ { sub(/^Groups:[ \t]*/, ""); sub(/[ \t]+$/, ""); gr = $0 }
 			/^Cap(Inh|Prm|Eff|Amb):/ { c = c $2 }
 			END { printf "uid=%s gid=%s groups=%s caps=%s\n", u, g, gr, c }' "$t"
+	done
 	done | sort -u
 }
 

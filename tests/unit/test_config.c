@@ -182,6 +182,13 @@ render(const struct rd_config *cfg, const char *key, char *buf, size_t len)
 		return (str_or_none(cfg->header_name));
 	if (strcmp(key, "TLSAuthOnly") == 0)
 		return (cfg->tls_auth_only ? "yes" : "no");
+	if (strcmp(key, "AutoRestart") == 0)
+		return (cfg->auto_restart ? "yes" : "no");
+	if (strcmp(key, "AutoRestartRate") == 0) {
+		(void)snprintf(buf, len, "%u/%u", cfg->auto_restart_rate.n,
+		    cfg->auto_restart_rate.t);
+		return (buf);
+	}
 	if (strcmp(key, "RedisURL") == 0)
 		return (str_or_none(cfg->redis_url));
 	if (strcmp(key, "RedisStream") == 0)
@@ -364,6 +371,9 @@ test_defaults(void **state)
 	assert_true(rd_config_is_submission_port(cfg, 465));
 	assert_false(rd_config_is_submission_port(cfg, 25));
 	assert_false(cfg->tls_auth_only);
+	assert_true(cfg->auto_restart);
+	assert_int_equal(cfg->auto_restart_rate.n, 10);
+	assert_int_equal(cfg->auto_restart_rate.t, 3600);
 	assert_null(cfg->redis_url);
 	assert_string_equal(cfg->redis_stream, "relaydiag:events");
 	assert_string_equal(cfg->spool_dir, "/var/spool/relaydiag");
