@@ -112,7 +112,8 @@ struct pc_list {
 
 struct pc_ctx {
 	struct rd_config *cfg;
-	const char *bin; /* postconf */
+	const char *bin; /* postconf; NULL: run nothing (rd_postconf_merge) */
+	char *raw;       /* with bin NULL: postconf's unexpanded output */
 	const char *dir; /* -c DIR, or NULL */
 	size_t dropped;  /* warnings beyond RD_CONFIG_WARNINGS_MAX */
 	struct rd_err *err;
@@ -687,10 +688,13 @@ pc_said_before(const char *errtext, const char *name, size_t nlen)
 {
 	const char *p;
 
-	for (p = errtext; (p = strstr(p, pc_undef_mark)) != NULL && p < name;
-	     p++) {
+	/* Past each mark, never past the end (found by fuzz_postconf: a
+	   mark at the very end made p++ step over the NUL). */
+	for (p = errtext; (p = strstr(p, pc_undef_mark)) != NULL;) {
 		p += sizeof(pc_undef_mark) - 1;
-		if (p < name && strncmp(p, name, nlen) == 0 &&
+		if (p >= name)
+			break;
+		if (strncmp(p, name, nlen) == 0 &&
 		    strchr(" \t\r\n", p[nlen]) != NULL)
 			return (true);
 	}
@@ -717,11 +721,17 @@ pc_undefined(struct pc_ctx *x, const char *errtext, const struct pc_list *lists,
 	for (i = 0; i < PC_NPARAMS; i++)
 		args[i] = pc_names[i];
 	rd_buf_init(&out);
-	if (pc_run(x, args, PC_NPARAMS, &out, NULL) == -1) {
-		rd_buf_free(&out);
-		return (-1);
+	if (x->bin == NULL) { /* rd_postconf_merge: the text is given */
+		if (x->raw == NULL)
+			return (0);
+		pc_parse_params(x->raw, raw);
+	} else {
+		if (pc_run(x, args, PC_NPARAMS, &out, NULL) == -1) {
+			rd_buf_free(&out);
+			return (-1);
+		}
+		pc_parse_params(out.data, raw);
 	}
-	pc_parse_params(out.data, raw);
 	for (p = errtext; (p = strstr(p, pc_undef_mark)) != NULL; p += nlen) {
 		name = p += sizeof(pc_undef_mark) - 1;
 		nlen = strcspn(name, " \t\r\n");
@@ -902,6 +912,8 @@ pc_has_word(const char *value, const char *word)
 	return (found);
 }
 
+static int pc_merge(struct pc_ctx *x, struct rd_postconf_text *t);
+
 int
 rd_postconf_import(struct rd_config *cfg, const char *config_dir,
     const char *postconf_bin, struct rd_err *err)
@@ -909,16 +921,12 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	static const char *const args_m[] = {"-M"};
 	static const char *const args_p[] = {"-P", "-x"};
 	const char *args_x[PC_NPARAMS + 1];
+	struct rd_postconf_text t;
 	struct pc_ctx x;
-	struct pc_list lists[5];
 	struct rd_buf xout, xerr, mout, pout;
-	struct rd_netset *trusted = NULL;
-	unsigned short ports[RD_CONFIG_PORTS_MAX];
-	char *vals[PC_NPARAMS];
 	char ebuf[128];
 	struct stat st;
-	struct rd_err e;
-	size_t i, nports = 0, nlists = 0;
+	size_t i;
 	int rc = -1;
 
 	if (err != NULL)
@@ -956,7 +964,53 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	    pc_run(&x, args_m, 1, &mout, NULL) == -1 ||
 	    pc_run(&x, args_p, 2, &pout, NULL) == -1)
 		goto done;
-	pc_parse_params(xout.data, vals);
+	t.expanded = xout.data;
+	t.warnings = xerr.data;
+	t.raw = NULL; /* pc_undefined runs postconf for it */
+	t.master = mout.data;
+	t.services = pout.data;
+	rc = pc_merge(&x, &t);
+done:
+	rd_buf_free(&xout);
+	rd_buf_free(&xerr);
+	rd_buf_free(&mout);
+	rd_buf_free(&pout);
+	return (rc);
+}
+
+int
+rd_postconf_merge(struct rd_config *cfg, struct rd_postconf_text *t,
+    struct rd_err *err)
+{
+	struct pc_ctx x;
+
+	if (err != NULL)
+		rd_err_clear(err);
+	memset(&x, 0, sizeof(x));
+	x.cfg = cfg;
+	x.raw = t->raw;
+	x.err = err;
+	return (pc_merge(&x, t));
+}
+
+/*
+ * pc_merge - parse what postconf printed and merge it into x->cfg: the
+ * part of the import that reads text, kept apart from the part that runs
+ * postconf so that it can be fuzzed (rd_postconf_merge)
+ */
+static int
+pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
+{
+	struct rd_config *cfg = x->cfg;
+	struct pc_list lists[5];
+	struct rd_netset *trusted = NULL;
+	unsigned short ports[RD_CONFIG_PORTS_MAX];
+	char *vals[PC_NPARAMS], empty[1] = "";
+	struct rd_err e;
+	size_t i, nports = 0, nlists = 0;
+	int rc = -1;
+
+	pc_parse_params(t->expanded != NULL ? t->expanded : empty, vals);
 
 	if ((cfg->local_domains == NULL &&
 		(cfg->local_domains = rd_domainset_new()) == NULL) ||
@@ -976,12 +1030,13 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	lists[nlists++] = (struct pc_list){PC_MYNET, "mynetworks",
 	    "TrustedNetworks", "networks", NULL, trusted, false};
 	/* It may run postconf once more: before cfg changes. */
-	if (pc_undefined(&x, xerr.data, lists, nlists) == -1)
+	if (pc_undefined(x, t->warnings != NULL ? t->warnings : empty, lists,
+	    nlists) == -1)
 		goto done;
 	for (i = 0; i < nlists; i++) {
 		if (lists[i].dom == NULL && lists[i].net == NULL)
 			continue; /* mynetworks not in the output */
-		if (pc_list_value(&x, &lists[i], vals[lists[i].idx]) == -1)
+		if (pc_list_value(x, &lists[i], vals[lists[i].idx]) == -1)
 			goto oom;
 	}
 	if (trusted != NULL) { /* Postfix's list replaces our default */
@@ -996,7 +1051,7 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 		else if (rd_strcasecmp_ascii(vals[PC_TLSAUTH], "no") == 0)
 			cfg->tls_auth_only = false;
 		else
-			pc_warn(&x,
+			pc_warn(x,
 			    "smtpd_tls_auth_only: \"%s\" is not yes or no; "
 			    "set TLSAuthOnly",
 			    vals[PC_TLSAUTH]);
@@ -1005,27 +1060,24 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	    vals[PC_MYHOST] != NULL && vals[PC_MYHOST][0] != '\0') {
 		rd_err_clear(&e);
 		if (rd_domainset_add(cfg->mx_hosts, vals[PC_MYHOST], &e) == -1)
-			pc_warn(&x, "myhostname: \"%s\": %s; set MXHosts",
+			pc_warn(x, "myhostname: \"%s\": %s; set MXHosts",
 			    vals[PC_MYHOST], e.text);
 	}
 
-	if (pc_services(&x, mout.data, pout.data, ports, &nports) == -1)
+	if (pc_services(x, t->master != NULL ? t->master : empty,
+		t->services != NULL ? t->services : empty, ports, &nports) == -1)
 		goto oom;
 	if (nports > 0) { /* none: keep ours (no submission listener) */
 		memcpy(cfg->submission_ports, ports, nports * sizeof(ports[0]));
 		cfg->n_submission_ports = nports;
 	}
-	pc_warn_finish(&x);
+	pc_warn_finish(x);
 	rc = 0;
 	goto done;
 oom:
-	rd_err_set(
-	    err, config_dir != NULL ? config_dir : PC_KEY, 0, "out of memory");
+	rd_err_set(x->err, x->dir != NULL ? x->dir : PC_KEY, 0,
+	    "out of memory");
 done:
 	rd_netset_free(trusted);
-	rd_buf_free(&xout);
-	rd_buf_free(&xerr);
-	rd_buf_free(&mout);
-	rd_buf_free(&pout);
 	return (rc);
 }

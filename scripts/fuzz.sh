@@ -58,7 +58,8 @@ case $secs in
 	exit 2 ;;
 esac
 all="fuzz_addr fuzz_config fuzz_netset fuzz_domainset fuzz_mta_text
-fuzz_rules fuzz_reply fuzz_event fuzz_session fuzz_pseudo"
+fuzz_rules fuzz_reply fuzz_event fuzz_session fuzz_pseudo fuzz_spool
+fuzz_postconf"
 targets=${*:-$all}
 
 cc=${FUZZ_CC:-clang}
