@@ -70,6 +70,29 @@ msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
 rd_assert_contains "${msg:-/nonexistent}" "Subject: annotate 2" "mail still flows after the bad reload"
 rd_assert_contains "${msg:-/nonexistent}" "X-Relay-Diagnostic:" "annotate mode kept"
 
+# -- a FIFO where a file is expected: refused at once, never waited on
+fifo=$RD_E2E_DIR/fifo
+mkfifo "$fifo"
+t0=$(_rd_now_us)
+timeout 10 "$RELAYDIAG_BIN" -n -c "$fifo" >"$RD_E2E_DIR/fifo-n.out" 2>&1
+rc=$?
+rd_assert_eq "$rc" 1 "relaydiag -n on a FIFO exits 1 at once (not 124: a hang)"
+rd_assert_contains "$RD_E2E_DIR/fifo-n.out" "not a regular file" "and says why"
+rd_assert_ok "within 2 s" test $(( ($(_rd_now_us) - t0) / 1000 )) -lt 2000
+sed -i '/^Mode enforcing$/d' "$RD_MILTER_CONF"
+echo "LocalDomains file:$fifo" >>"$RD_MILTER_CONF"
+n=$(grep -c "reload failed" "$RD_MILTER_LOG")
+rd_e2e_reload_milter
+for _ in $(seq 50); do [ "$(grep -c "reload failed" "$RD_MILTER_LOG")" -gt "$n" ] && break; sleep 0.1; done
+rd_assert_grep "$RD_MILTER_LOG" "reload failed, keeping the running configuration: .*LocalDomains: cannot open \"$fifo\": not a regular file" \
+	"a FIFO as a file: list is refused at reload, not waited on"
+sed -i "\|^LocalDomains file:$fifo\$|d" "$RD_MILTER_CONF"
+n=$(grep -c "configuration reloaded" "$RD_MILTER_LOG")
+rd_e2e_reload_milter
+for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n" ] && break; sleep 0.1; done
+rd_assert_ok "and the reload thread still answers the next SIGUSR1" \
+	test "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n"
+
 # -- SIGTERM stops cleanly
 pid=$RD_MILTER_PID
 kill -TERM "$pid"
