@@ -924,7 +924,8 @@ rd_e2e_start_milter() {
 	_rd_ensure_user
 	mkdir -p "$rd/spool"
 	chown relaydiag:postfix "$rd" "$rd/spool"
-	chmod 0750 "$rd" "$rd/spool"
+	chmod 0750 "$rd"
+	chmod 0700 "$rd/spool"
 	[ -e "$RD_EVENTS" ] || : >"$RD_EVENTS"
 	chown relaydiag:postfix "$RD_EVENTS"
 	chmod 0644 "$RD_EVENTS"
