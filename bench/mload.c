@@ -57,6 +57,8 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
+#include "relaydiag/sockspec.h"
+
 #define MLOAD_VERSION		6
 #define MLOAD_ACTIONS		((uint32_t)SMFI_CURR_ACTS)
 #define MLOAD_PROTO		((uint32_t)SMFI_CURR_PROT)
@@ -1692,45 +1694,19 @@ report(struct tstats *t, double secs)
 
 /* ------------------------------------------------------------- main -- */
 
-/* parse_socket - unix:/path, local:/path, /path, inet:port@host, inet6:.. */
+/* parse_socket - the spec as the daemon reads it (lib/sockspec.c) */
 static int
 parse_socket(const char *spec)
 {
-	struct addrinfo	 hints, *res;
-	struct sockaddr_un *un = (struct sockaddr_un *)&opt.addr;
-	const char	*p, *at;
-	char		 port[16], host[256];
-	int		 e;
+	struct rd_sockspec ss;
+	char why[600];
 
-	memset(&opt.addr, 0, sizeof(opt.addr));
-	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0
-	    || spec[0] == '/') {
-		p = spec[0] == '/' ? spec : strchr(spec, ':') + 1;
-		if (strlen(p) >= sizeof(un->sun_path))
-			return (-1);
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, p, strlen(p) + 1);
-		opt.addrlen = sizeof(*un);
-		return (0);
-	}
-	if (strncmp(spec, "inet:", 5) != 0 && strncmp(spec, "inet6:", 6) != 0)
-		return (-1);
-	p = strchr(spec, ':') + 1;
-	at = strchr(p, '@');
-	snprintf(port, sizeof(port), "%.*s", (int)(at ? (size_t)(at - p) :
-	    strlen(p)), p);
-	snprintf(host, sizeof(host), "%s", at ? at + 1 :
-	    spec[4] == '6' ? "::1" : "127.0.0.1");
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = spec[4] == '6' ? AF_INET6 : AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		fprintf(stderr, "mload: %s: %s\n", spec, gai_strerror(e));
+	if (rd_sockspec_parse(spec, &ss, why, sizeof(why)) != 0 ||
+	    rd_sockspec_addr(&ss, &opt.addr, &opt.addrlen, why,
+		sizeof(why)) != 0) {
+		fprintf(stderr, "mload: -s %s\n", why);
 		return (-1);
 	}
-	memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
-	opt.addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
 	return (0);
 }
 
@@ -1838,11 +1814,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return (2);
 	}
-	if (parse_socket(opt.socket) != 0) {
-		fprintf(stderr, "mload: -s %s: want unix:/path, "
-		    "inet:port@host or inet6:port@host\n", opt.socket);
+	if (parse_socket(opt.socket) != 0)
 		return (2);
-	}
 	for (i = 0; i < MLOAD_MSTAGES; i++)
 		if (default_lists[i] != NULL)
 			mlist_parse(&default_mlist[i], default_lists[i]);

@@ -34,6 +34,7 @@
 #include "relaydiag/postconf.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/rules.h"
+#include "relaydiag/sockspec.h"
 #include "relaydiag/templates.h"
 #include "relaydiag/text.h"
 
@@ -330,60 +331,18 @@ config_store(struct config_parse *p, const struct config_key *k,
 	return (0);
 }
 
-/*
- * config_set_socket - libmilter's smfi_setconn syntax: "unix:/path" or
- * "local:/path", "inet:port[@host]", "inet6:port[@host]".
- */
+/* config_set_socket - libmilter's smfi_setconn syntax (sockspec.c) */
 static int
 config_set_socket(struct config_parse *p, const struct config_key *k,
-		  const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
-	struct sockaddr_un sa;
-	const char *rest, *host;
-	unsigned long port;
+	struct rd_sockspec ss;
+	char why[600];
 
-	if (config_prefix(value, "unix:") || config_prefix(value, "local:")) {
-		rest = strchr(value, ':') + 1;
-		if (rest[0] != '/')
-			return (config_error(
-			    p, at->source, at->line,
-			    "%s: \"%s\": the socket path must be absolute",
-			    k->name, value));
-		/* bind() takes at most sizeof(sun_path) - 1 bytes. */
-		if (strlen(rest) >= sizeof(sa.sun_path))
-			return (config_error(
-			    p, at->source, at->line,
-			    "%s: socket path longer than %zu bytes", k->name,
-			    sizeof(sa.sun_path) - 1));
-		return (config_store(p, k, at, value));
-	}
-	if (config_prefix(value, "inet:") || config_prefix(value, "inet6:")) {
-		rest = strchr(value, ':') + 1;
-		host = strchr(rest, '@');
-		if (config_number(rest,
-				  host ? (size_t)(host - rest) : strlen(rest),
-				  CONFIG_PORT_MAX, &port) == -1 ||
-		    port == 0)
-			return (config_error(
-			    p, at->source, at->line,
-			    "%s: \"%s\": expected a port number (1..65535) "
-			    "after \"%.*s\"",
-			    k->name, value, (int)(rest - value), value));
-		if (host != NULL && host[1] == '\0')
-			return (config_error(p, at->source, at->line,
-					     "%s: \"%s\": no host after '@'",
-					     k->name, value));
-		return (config_store(p, k, at, value));
-	}
-	if (value[0] == '/')
-		return (config_error(p, at->source, at->line,
-				     "%s: \"%s\": did you mean \"local:%s\"?",
-				     k->name, value, value));
-	return (config_error(
-	    p, at->source, at->line,
-	    "%s: \"%s\": expected local:/path, unix:/path, inet:port@host "
-	    "or inet6:port@host",
-	    k->name, value));
+	if (rd_sockspec_parse(value, &ss, why, sizeof(why)) != 0)
+		return (config_error(p, at->source, at->line, "%s: %s",
+		    k->name, why));
+	return (config_store(p, k, at, value));
 }
 
 /* config_set_socket_mode - octal permission bits, at most 0777, not o+w */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "milter.h"
+#include "relaydiag/sockspec.h"
 #include "relaydiag/text.h"
 
 int
@@ -96,19 +97,15 @@ privs_drop(const struct privs_user *u, struct rd_err *err)
 	return (0);
 }
 
-/* privs_socket_path - the path of a "unix:" / "local:" socket, else -1 */
+/* privs_socket_path - the path of a unix: / local: socket (any case), else -1 */
 int
 privs_socket_path(const char *spec, char *path, size_t len)
 {
-	const char *p;
+	struct rd_sockspec ss;
+	char why[600];
 
-	if (strncmp(spec, "unix:", 5) == 0)
-		p = spec + 5;
-	else if (strncmp(spec, "local:", 6) == 0)
-		p = spec + 6;
-	else if (spec[0] == '/')
-		p = spec;
-	else
+	if (rd_sockspec_parse(spec, &ss, why, sizeof(why)) != 0 ||
+	    ss.family != RD_SOCK_UNIX)
 		return (-1);
-	return (rd_strlcpy(path, p, len) < len ? 0 : -1);
+	return (rd_strlcpy(path, ss.path, len) < len ? 0 : -1);
 }

@@ -59,6 +59,8 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
+#include "relaydiag/sockspec.h"
+
 #define DRIVE_REPEAT_MAX (1024 * 1024)
 #define DRIVE_REPLY_MAX (1024 * 1024)
 
@@ -220,44 +222,21 @@ drive_show(const unsigned char *p, size_t n)
 	}
 }
 
+/* drive_connect - the spec as the daemon reads it (lib/sockspec.c) */
 static void
 drive_connect(const char *spec)
 {
-	const char *p;
+	struct sockaddr_storage sa;
+	struct rd_sockspec ss;
+	socklen_t salen;
+	char why[600];
 
-	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
-		struct sockaddr_un sun;
-
-		p = strchr(spec, ':') + 1;
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		if (strlen(p) >= sizeof(sun.sun_path))
-			drive_error("socket path too long: %s", p);
-		strcpy(sun.sun_path, p);
-		if ((drive_fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
-		    connect(drive_fd, (struct sockaddr *)&sun, sizeof(sun)) !=
-			0)
-			drive_error("connect %s: %s", spec, strerror(errno));
-	} else if (strncmp(spec, "inet:", 5) == 0) {
-		struct addrinfo hints, *ai;
-		char port[16];
-		const char *at = strchr(spec, '@');
-
-		p = spec + 5;
-		if (at == NULL || (size_t)(at - p) >= sizeof(port))
-			drive_usage();
-		memcpy(port, p, (size_t)(at - p));
-		port[at - p] = '\0';
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		if (getaddrinfo(at + 1, port, &hints, &ai) != 0)
-			drive_error("cannot resolve %s", spec);
-		if ((drive_fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0 ||
-		    connect(drive_fd, ai->ai_addr, ai->ai_addrlen) != 0)
-			drive_error("connect %s: %s", spec, strerror(errno));
-		freeaddrinfo(ai);
-	} else
-		drive_usage();
+	if (rd_sockspec_parse(spec, &ss, why, sizeof(why)) != 0 ||
+	    rd_sockspec_addr(&ss, &sa, &salen, why, sizeof(why)) != 0)
+		drive_error("-s %s", why);
+	if ((drive_fd = socket(sa.ss_family, SOCK_STREAM, 0)) < 0 ||
+	    connect(drive_fd, (struct sockaddr *)&sa, salen) != 0)
+		drive_error("connect %s: %s", spec, strerror(errno));
 }
 
 static void

@@ -66,11 +66,14 @@ bad=$(printf '%s\n' "$files" | awk 'NF && !($1 == "600" && $2 == "relaydiag")')
 rd_assert_eq "$bad" "" "every spool file is 0600 and owned by UserID (${files//$'\n'/, })"
 
 # -- a second instance: another SocketMode, a socket directory to create,
-#    UserID without a group (the user's own group)
+#    UserID without a group (the user's own group), and the socket's
+#    prefix in capitals, which libmilter accepts: SocketMode and the chown
+#    must apply all the same (they were skipped silently when the daemon
+#    looked for the path with a case-sensitive compare)
 d=$RD_E2E_DIR/second
 mkdir -p "$d"
 cat >"$d/relaydiag.conf" <<EOF
-Socket local:$d/sock/relaydiag.sock
+Socket LOCAL:$d/sock/relaydiag.sock
 SocketMode 0600
 UserID relaydiag
 EventLog $d/events.jsonl
@@ -85,7 +88,7 @@ sleep 0.2
 rd_assert_eq "$(ids "${pid2:-0}" 2>&1)" "uid=$uid $uid $uid $uid gid=$rgid $rgid $rgid $rgid groups=$rgid caps=0000000000000000000000000000000000000000000000000000000000000000" \
 	"UserID relaydiag (no group): the user's own group, and only that one"
 rd_assert_eq "$(stat -c '%a %U %G' "$d/sock/relaydiag.sock" 2>&1)" "600 relaydiag relaydiag" \
-	"the socket: SocketMode 0600, owned by UserID"
+	"the socket (Socket LOCAL:...): SocketMode 0600, owned by UserID"
 rd_assert_eq "$(stat -c '%a %U %G' "$d/sock" 2>&1)" "750 relaydiag relaydiag" \
 	"the socket directory relaydiag created: 0750, owned by UserID"
 rd_assert_eq "$(stat -c '%a %U' "$d/events.jsonl" 2>&1)" "640 root" \
