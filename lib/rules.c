@@ -3,7 +3,7 @@
  * reply text against them.
  *
  * Owns struct rd_rules (an ordered array of substring or regex rules) and
- * the file syntax. The ids are checked against the catalogue (diagnose.c);
+ * the file syntax. The ids are checked against the catalogue (catalogue.c);
  * naming the cause of a "relay" refusal belongs to diagnose.c.
  * Threads: built once, then read-only.
  */
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "relaydiag/buf.h"
-#include "relaydiag/diagnose.h"
+#include "relaydiag/catalogue.h"
 #include "relaydiag/file.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/text.h"

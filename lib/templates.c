@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "relaydiag/diagnose.h"
+#include "relaydiag/catalogue.h"
 #include "relaydiag/templates.h"
 #include "relaydiag/text.h"
 

@@ -2,8 +2,9 @@
  * diagnose.h - from the facts of one recipient decision to a catalogue id,
  * its summary and the remedies for the client and the admin.
  *
- * The catalogue (ids, severities, text templates) is data in diagnose.c;
- * ids are a public interface: never renamed, only added. Templates use
+ * The catalogue (ids, severities, text templates) is data in catalogue.c
+ * (catalogue.h); ids are a public interface: never renamed, only added.
+ * Templates use
  * ${name} placeholders filled from the facts (client, helo, port, user,
  * rcpt, domain, mta_text ...); the filled texts are raw and each sink
  * sanitizes them (text.h).
@@ -21,26 +22,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "relaydiag/catalogue.h"
 #include "relaydiag/classify.h"
 
 struct rd_rules;
 struct rd_templates;
-
-enum rd_severity {
-	RD_SEV_INFO = 0,
-	RD_SEV_NOTICE,
-	RD_SEV_WARNING,
-	RD_SEV_ERROR,
-	RD_SEV_CRITICAL,
-};
-
-struct rd_catalogue_entry {
-	const char	*id;		/* "relay.no-auth" */
-	enum rd_severity severity;
-	const char	*summary;	/* templates */
-	const char	*remedy_client;
-	const char	*remedy_admin;
-};
 
 /* Everything a rule may look at for one recipient. Strings may be NULL. */
 struct rd_facts {
@@ -82,7 +68,6 @@ struct rd_facts {
 	const char	*mx_host;
 };
 
-#define RD_DIAG_TEXT_MAX	512
 #define RD_DIAG_FACTS_MAX	12
 #define RD_DIAG_FACT_MAX	160
 
@@ -121,12 +106,7 @@ int	rd_diagnose_fill(const char *id, const struct rd_facts *f,
 bool	rd_helo_implausible(const char *helo, const char *client_ip,
 	    const char *our_name);
 
-/* rd_catalogue_find - the entry for id, or NULL */
-const struct rd_catalogue_entry *rd_catalogue_find(const char *id);
 
-/* rd_catalogue_all - the whole catalogue (n set to its length) */
-const struct rd_catalogue_entry *rd_catalogue_all(size_t *n);
 
-const char *rd_severity_name(enum rd_severity s);	/* "info" ... */
 
 #endif
