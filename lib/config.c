@@ -414,124 +414,24 @@ config_set_bool(struct config_parse *p, const struct config_key *k,
 }
 
 /*
- * config_redis_tcp - check "[userinfo@]host[:port][/db]" (after
- * "redis://"); NULL, or why not. Host: a name, an IPv4 address or an IPv6
- * address in brackets (RFC 3986 authority).
- */
-static const char *
-config_redis_tcp(const char *s)
-{
-	char addr[INET6_ADDRSTRLEN + 1];
-	unsigned char bin[sizeof(struct in6_addr)];
-	const char *end, *at, *h, *q;
-	unsigned long n;
-	size_t len;
-
-	/* The authority ends at the path; userinfo at its last '@'. */
-	end = s + strcspn(s, "/?#");
-	at = NULL;
-	for (q = s; q < end; q++)
-		if (*q == '@')
-			at = q;
-	h = s;
-	if (at != NULL) {
-		if (at == s)
-			return ("empty user name and password before '@'");
-		h = at + 1;
-	}
-	if (*h == '[') {
-		if ((q = memchr(h, ']', (size_t)(end - h))) == NULL)
-			return ("'[' without ']' around the IPv6 address");
-		len = (size_t)(q - h - 1);
-		if (len == 0 || len >= sizeof(addr))
-			return ("bad IPv6 address in brackets");
-		memcpy(addr, h + 1, len);
-		addr[len] = '\0';
-		if (inet_pton(AF_INET6, addr, bin) != 1)
-			return ("bad IPv6 address in brackets");
-		q++;
-	} else {
-		for (q = h; q < end && (config_is_alnum((unsigned char)*q) ||
-					*q == '.' || *q == '-' || *q == '_');
-		     q++)
-			;
-		if (q == h)
-			return ("no host name");
-	}
-	if (q < end && *q == ':') {
-		q++;
-		if (config_number(q, (size_t)(end - q), CONFIG_PORT_MAX, &n) ==
-			-1 ||
-		    n == 0)
-			return ("the port must be a number from 1 to 65535");
-		q = end;
-	}
-	if (q != end)
-		return ("bad character in the host name");
-	if (*end == '\0')
-		return (NULL);
-	if (*end != '/')
-		return ("no query or fragment allowed after the host "
-			"(the database goes after '/')");
-	if (config_number(end + 1, strlen(end + 1), INT_MAX, &n) == -1)
-		return ("the database after '/' must be a number");
-	return (NULL);
-}
-
-/* config_redis_unix - check "/path[?db=N]" (after "unix://") */
-static const char *
-config_redis_unix(const char *s)
-{
-	const char *q;
-	unsigned long n;
-
-	if (s[0] != '/')
-		return ("the socket path after unix:// must be absolute "
-			"(unix:///run/redis/redis.sock)");
-	if ((q = strchr(s, '?')) == NULL)
-		return (s[1] == '\0' ? "no socket path" : NULL);
-	if (q == s + 1)
-		return ("no socket path");
-	if (strncmp(q, "?db=", 4) != 0 ||
-	    config_number(q + 4, strlen(q + 4), INT_MAX, &n) == -1)
-		return ("expected \"?db=N\" after the socket path");
-	return (NULL);
-}
-
-/*
- * config_set_redis_url - syntax only. The value is not repeated in the
- * message: it may hold a password, and errors end up in logs.
+ * config_set_redis_url - redis.c owns the URL grammar: the publisher and
+ * the history parse it there again at start, so what they would refuse
+ * cannot pass "relaydiag -n". The value is not repeated in the message:
+ * it may hold a password, and errors end up in logs.
  */
 static int
 config_set_redis_url(struct config_parse *p, const struct config_key *k,
-		     const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	struct rd_redis_url u;
 	struct rd_err e;
-	const char *why;
 	int rc;
 
-	if (config_prefix(value, "redis://"))
-		why = config_redis_tcp(value + 8);
-	else if (config_prefix(value, "unix://"))
-		why = config_redis_unix(value + 7);
-	else
-		why = "expected redis://[user:password@]host[:port][/db] or "
-		      "unix:///path[?db=N]";
-	if (why != NULL)
-		return (config_error(p, at->source, at->line, "%s: %s", k->name,
-				     why));
-	/*
-	 * The publisher and the history parse the URL again (redis.c): what
-	 * they would refuse at start must not pass "relaydiag -n" (a socket
-	 * path over 107 bytes, "REDIS://"). Their errors never show the
-	 * password either.
-	 */
 	rc = rd_redis_url_parse(value, &u, &e);
 	explicit_bzero(&u, sizeof(u));
 	if (rc != 0)
 		return (config_error(p, at->source, at->line, "%s: %s", k->name,
-				     e.text));
+		    e.text));
 	return (config_store(p, k, at, value));
 }
 

@@ -216,6 +216,11 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 			return (-1);
 		}
 		n = strcspn(p, "?");
+		if (n == 1) {
+			rd_err_set(err, "RedisURL", 0, "no socket path after "
+			    "unix://, as in unix:///run/redis.sock");
+			return (-1);
+		}
 		if (redis_url_decode(p, n, u->path, sizeof(u->path)) != 0) {
 			rd_err_set(err, "RedisURL", 0,
 			    "bad socket path (longer "

@@ -15,11 +15,11 @@
  * Invariants: an error names the file and is one printable line; a
  * loaded configuration has the shapes config.h promises (mode in range,
  * header name printable ASCII without ':', at most RD_CONFIG_PORTS_MAX
- * non-zero ports, socket mode <= 0777, absolute paths). RedisURL is parsed
- * twice, by config.c when loading and by redis.c (rd_redis_url_parse) when
- * the publisher and the history connect: a URL the first accepts, the
- * second must accept too; and neither may repeat the password of a
- * RedisURL in an error about it (errors go to logs).
+ * non-zero ports, socket mode <= 0777, absolute paths). RedisURL's grammar
+ * is redis.c's (rd_redis_url_parse), which config.c calls when loading and
+ * the publisher and the history call again when they connect: a URL that
+ * loads must parse again; and no error may repeat the password of a
+ * RedisURL (errors go to logs).
  */
 #include <errno.h>
 #include <fcntl.h>
