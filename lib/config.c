@@ -82,7 +82,12 @@ struct config_key {
 	config_reset *reset; /* lists only; may be NULL */
 	size_t off;          /* offsetof the field (string, bool, number) */
 	unsigned long min, max; /* numbers: the range */
+	unsigned flags;         /* CONFIG_RESTART */
 };
+
+/* The key takes effect only at the next start (a reload keeps the old
+   value and says so: rd_config_restart_changes). */
+#define CONFIG_RESTART 1u
 
 /* One file being read, line by line. */
 struct config_reader {
@@ -102,77 +107,81 @@ static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
     config_add_mx_host, config_set_drop_policy, config_set_import,
     config_set_restart_rate;
 static config_reset config_reset_trusted, config_reset_ports;
+static int config_dup(char **slot, const char *s);
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
 #define CONFIG_OFF(field) offsetof(struct rd_config, field)
 #define CONFIG_UINT(name, field, lo, hi)                                       \
-	{name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), lo, hi}
+	{name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), lo, hi, 0}
+#define CONFIG_UINT_R(name, field, lo, hi)                                     \
+	{name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), lo, hi, \
+	    CONFIG_RESTART}
 
 static const struct config_key config_keys[] = {
-    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket), 0, 0},
-    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0, 0, 0},
-    {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0, 0, 0},
-    {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0, 0, 0},
-    {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0, 0, 0},
+    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket), 0, 0, CONFIG_RESTART},
+    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0, 0, 0, CONFIG_RESTART},
+    {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0, 0, 0, 0},
+    {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0, 0, 0, 0},
+    {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0, 0, 0, 0},
     {"TrustedNetworks", CONFIG_LIST, config_add_trusted, config_reset_trusted,
-     0, 0, 0},
-    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0, 0, 0},
+     0, 0, 0, 0},
+    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0, 0, 0, 0},
     {"TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(tls_auth_only), 0, 0},
+     CONFIG_OFF(tls_auth_only), 0, 0, 0},
     {"RedisURL", CONFIG_SCALAR, config_set_redis_url, NULL,
-     CONFIG_STR(redis_url), 0, 0},
+     CONFIG_STR(redis_url), 0, 0, CONFIG_RESTART},
     {"RedisStream", CONFIG_SCALAR, config_set_stream, NULL,
-     CONFIG_STR(redis_stream), 0, 0},
+     CONFIG_STR(redis_stream), 0, 0, CONFIG_RESTART},
     {"SpoolDir", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(spool_dir), 0, 0},
+     CONFIG_STR(spool_dir), 0, 0, CONFIG_RESTART},
     {"EventLog", CONFIG_SCALAR, config_set_event_log, NULL,
-     CONFIG_STR(event_log), 0, 0},
+     CONFIG_STR(event_log), 0, 0, CONFIG_RESTART},
     {"HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
-     CONFIG_STR(header_name), 0, 0},
-    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0, 0},
-    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file), 0, 0},
+     CONFIG_STR(header_name), 0, 0, 0},
+    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0, 0, CONFIG_RESTART},
+    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file), 0, 0, CONFIG_RESTART},
     {"AutoRestart", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(auto_restart), 0, 0},
-    {"AutoRestartRate", CONFIG_SCALAR, config_set_restart_rate, NULL, 0, 0, 0},
-    {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0, 0, 0},
-    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0, 0, 0},
+     CONFIG_OFF(auto_restart), 0, 0, CONFIG_RESTART},
+    {"AutoRestartRate", CONFIG_SCALAR, config_set_restart_rate, NULL, 0, 0, 0, CONFIG_RESTART},
+    {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0, 0, 0, 0},
+    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0, 0, 0, CONFIG_RESTART},
     {"HostName", CONFIG_SCALAR, config_set_host_name, NULL,
-     CONFIG_STR(host_name), 0, 0},
+     CONFIG_STR(host_name), 0, 0, 0},
     /* diagnosis */
     {"RelayGate", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(relay_gate), 0, 0},
-    {"Action", CONFIG_LIST, config_add_action, NULL, 0, 0, 0},
-    {"ReplyRules", CONFIG_LIST, config_add_rules, NULL, 0, 0, 0},
+     CONFIG_OFF(relay_gate), 0, 0, 0},
+    {"Action", CONFIG_LIST, config_add_action, NULL, 0, 0, 0, 0},
+    {"ReplyRules", CONFIG_LIST, config_add_rules, NULL, 0, 0, 0, 0},
     {"TemplateFile", CONFIG_SCALAR, config_set_templates, NULL,
-     CONFIG_STR(template_file), 0, 0},
+     CONFIG_STR(template_file), 0, 0, 0},
     /* history */
-    CONFIG_UINT("HistoryWindow", history_window, 60, 90 * 86400),
-    CONFIG_UINT("ProbeWindow", probe_window, 10, 86400),
+    CONFIG_UINT_R("HistoryWindow", history_window, 60, 90 * 86400),
+    CONFIG_UINT_R("ProbeWindow", probe_window, 10, 86400),
     CONFIG_UINT("ProbeDomains", probe_domains, 1, 1000),
-    CONFIG_UINT("AlertProbeAttempts", alert_probe_attempts, 1, 1000000),
-    CONFIG_UINT("OutageWindow", outage_window, 10, 86400),
-    CONFIG_UINT("OutageSenders", outage_senders, 1, 100000),
-    CONFIG_UINT("HistoryCacheSize", history_cache_size, 16, 10000000),
-    CONFIG_UINT("HistoryTimeout", history_timeout_ms, 1, 10000),
+    CONFIG_UINT_R("AlertProbeAttempts", alert_probe_attempts, 1, 1000000),
+    CONFIG_UINT_R("OutageWindow", outage_window, 10, 86400),
+    CONFIG_UINT_R("OutageSenders", outage_senders, 1, 100000),
+    CONFIG_UINT_R("HistoryCacheSize", history_cache_size, 16, 10000000),
+    CONFIG_UINT_R("HistoryTimeout", history_timeout_ms, 1, 10000),
     /* DNS */
-    {"MXCheck", CONFIG_SCALAR, config_set_bool, NULL, CONFIG_OFF(mx_check), 0, 0},
-    {"MXHosts", CONFIG_LIST, config_add_mx_host, NULL, 0, 0, 0},
-    CONFIG_UINT("DNSTimeout", dns_timeout_ms, 1, 30000),
+    {"MXCheck", CONFIG_SCALAR, config_set_bool, NULL, CONFIG_OFF(mx_check), 0, 0, CONFIG_RESTART},
+    {"MXHosts", CONFIG_LIST, config_add_mx_host, NULL, 0, 0, 0, 0},
+    CONFIG_UINT_R("DNSTimeout", dns_timeout_ms, 1, 30000),
     {"DNSConfig", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(dns_config), 0, 0},
+     CONFIG_STR(dns_config), 0, 0, CONFIG_RESTART},
     {"ImportPostfix", CONFIG_SCALAR, config_set_import, NULL,
-     CONFIG_STR(import_postfix), 0, 0},
+     CONFIG_STR(import_postfix), 0, 0, 0},
     /* events */
-    CONFIG_UINT("RedisMaxLen", redis_maxlen, 100, 1000000000),
-    CONFIG_UINT("RedisTimeout", redis_timeout_ms, 10, 60000),
-    CONFIG_UINT("EventQueueSize", event_queue_size, 16, 10000000),
+    CONFIG_UINT_R("RedisMaxLen", redis_maxlen, 100, 1000000000),
+    CONFIG_UINT_R("RedisTimeout", redis_timeout_ms, 10, 60000),
+    CONFIG_UINT_R("EventQueueSize", event_queue_size, 16, 10000000),
     {"SpoolMaxSize", CONFIG_SCALAR, config_set_size, NULL,
-     CONFIG_OFF(spool_max_size), 0, 0},
-    {"SpoolDropPolicy", CONFIG_SCALAR, config_set_drop_policy, NULL, 0, 0, 0},
+     CONFIG_OFF(spool_max_size), 0, 0, CONFIG_RESTART},
+    {"SpoolDropPolicy", CONFIG_SCALAR, config_set_drop_policy, NULL, 0, 0, 0, CONFIG_RESTART},
     {"HashPersonalData", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(hash_personal), 0, 0},
+     CONFIG_OFF(hash_personal), 0, 0, 0},
     {"HashKeyFile", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(hash_key_file), 0, 0},
+     CONFIG_STR(hash_key_file), 0, 0, 0},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -1226,6 +1235,10 @@ config_line(struct config_parse *p, unsigned line, char *s)
 					     "%s: \"%s\": expected one value",
 					     k->name,
 					     config_secret(k) ? "..." : value));
+		if ((k->flags & CONFIG_RESTART) != 0 &&
+		    config_dup(&p->cfg->key_text[i], value) == -1)
+			return (config_error(p, at.source, line,
+					     "%s: out of memory", k->name));
 		return (k->set(p, k, &at, value));
 	}
 	if (p->seen[i] == 0) {
@@ -1255,6 +1268,10 @@ config_new(void)
 
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		return (NULL);
+	if ((cfg->key_text = calloc(CONFIG_NKEYS, sizeof(char *))) == NULL) {
+		free(cfg);
+		return (NULL);
+	}
 	atomic_init(&cfg->refs, 0);
 	cfg->socket_mode = CONFIG_DEF_SOCKET_MODE;
 	cfg->log_level = LOG_INFO;
@@ -1421,7 +1438,35 @@ rd_config_free(struct rd_config *cfg)
 	for (i = 0; i < cfg->n_warnings; i++)
 		free(cfg->warnings[i]);
 	free(cfg->hash_key_file);
+	if (cfg->key_text != NULL)
+		for (i = 0; i < CONFIG_NKEYS; i++)
+			free(cfg->key_text[i]);
+	free(cfg->key_text);
 	free(cfg);
+}
+
+size_t
+rd_config_restart_changes(const struct rd_config *a, const struct rd_config *b,
+    char *buf, size_t len)
+{
+	const char *x, *y;
+	size_t i, n = 0, used = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if ((config_keys[i].flags & CONFIG_RESTART) == 0)
+			continue;
+		x = a->key_text != NULL ? a->key_text[i] : NULL;
+		y = b->key_text != NULL ? b->key_text[i] : NULL;
+		if ((x == NULL) == (y == NULL) && (x == NULL || strcmp(x, y) == 0))
+			continue;
+		n++;
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+			    n > 1 ? ", " : "", config_keys[i].name);
+	}
+	return (n);
 }
 
 bool

@@ -114,31 +114,12 @@ main_reload(void)
 	}
 	old = rd_snapshot_acquire();
 	if (old != NULL) {
-#define CHANGED(f) ((old->f == NULL) != (fresh->f == NULL) || \
-	    (old->f != NULL && strcmp(old->f, fresh->f) != 0))
-#define DIFFERS(f) (old->f != fresh->f)
-		if (CHANGED(socket) || CHANGED(user_id) ||
-		    CHANGED(event_log) || CHANGED(redis_url) ||
-		    CHANGED(pid_file) || CHANGED(redis_stream) ||
-		    CHANGED(spool_dir) || CHANGED(dns_config) ||
-		    CHANGED(hash_key_file) || DIFFERS(mx_check) ||
-		    DIFFERS(dns_timeout_ms) || DIFFERS(history_window) ||
-		    DIFFERS(probe_window) || DIFFERS(outage_window) ||
-		    DIFFERS(outage_senders) || DIFFERS(alert_probe_attempts) ||
-		    DIFFERS(history_cache_size) ||
-		    DIFFERS(history_timeout_ms) || DIFFERS(redis_maxlen) ||
-		    DIFFERS(redis_timeout_ms) || DIFFERS(event_queue_size) ||
-		    DIFFERS(spool_max_size) || DIFFERS(spool_drop_policy) ||
-		    DIFFERS(syslog_facility) || DIFFERS(auto_restart) ||
-		    DIFFERS(auto_restart_rate.n) ||
-		    DIFFERS(auto_restart_rate.t))
-			rd_log(LOG_WARNING, NULL, "reload: Socket, UserID, "
-			    "PidFile, AutoRestart, EventLog, SyslogFacility "
-			    "and the Redis, "
-			    "spool, history and DNS settings take effect only "
-			    "after a restart");
-#undef DIFFERS
-#undef CHANGED
+		char keys[512];
+
+		if (rd_config_restart_changes(old, fresh, keys,
+		    sizeof(keys)) > 0)
+			rd_log(LOG_WARNING, NULL, "reload: %s: changed, but "
+			    "taking effect only after a restart", keys);
 		rd_snapshot_release(old);
 	}
 	for (i = 0; i < fresh->n_warnings; i++)

@@ -125,6 +125,8 @@ struct rd_config {
 	char	*event_log;		/* EventLog: path, "-" = stdout; NULL = default */
 	bool	 hash_personal;		/* HashPersonalData: addresses/users as keyed hashes */
 	char	*hash_key_file;		/* HashKeyFile: the key (required with HashPersonalData) */
+	char	**key_text;		/* private to config.c: what the file said for each key
+					   that takes effect at restart (rd_config_restart_changes) */
 
 	atomic_int refs;		/* snapshot holders; see the daemon */
 };
@@ -134,6 +136,15 @@ struct rd_config {
  * NULL only when out of memory.
  */
 struct rd_config *rd_config_defaults(void);
+
+/*
+ * rd_config_restart_changes - the keys that take effect only at the next
+ * start (the key table in config.c says which) and whose value differs
+ * between a and b, as the files wrote them: their names into buf ("Socket,
+ * RedisURL"), and how many. For the reload's warning.
+ */
+size_t rd_config_restart_changes(const struct rd_config *a,
+    const struct rd_config *b, char *buf, size_t len);
 
 /*
  * rd_config_load - read path into a new configuration (defaults for what

@@ -511,6 +511,41 @@ test_fifo_refused_at_once(void **state)
 	tu_rmtree(dir);
 }
 
+/* The keys a reload cannot apply are named, the others are not. */
+static void
+test_restart_changes(void **state)
+{
+	char dir[64], a[128], b[128], keys[256];
+	struct rd_config *ca, *cb;
+	struct rd_err err;
+	FILE *fp;
+
+	(void)state;
+	tu_tmpdir(dir, sizeof(dir), "test_config");
+	tu_path(a, sizeof(a), dir, "a.conf");
+	tu_path(b, sizeof(b), dir, "b.conf");
+	fp = fopen(a, "w");
+	fputs("Socket local:/run/a.sock\nMode observe\nDNSTimeout 300\n"
+	      "LocalDomains example.org\n", fp);
+	fclose(fp);
+	fp = fopen(b, "w");
+	fputs("Socket local:/run/b.sock\nMode enforce\nDNSTimeout 300\n"
+	      "RedisURL redis://:secret@127.0.0.1\nLocalDomains example.net\n",
+	    fp);
+	fclose(fp);
+	assert_non_null(ca = rd_config_load(a, &err));
+	assert_non_null(cb = rd_config_load(b, &err));
+	assert_int_equal(rd_config_restart_changes(ca, cb, keys, sizeof(keys)),
+	    2);
+	assert_string_equal(keys, "Socket, RedisURL");
+	assert_int_equal(rd_config_restart_changes(ca, ca, keys, sizeof(keys)),
+	    0);
+	assert_string_equal(keys, "");
+	rd_config_free(ca);
+	rd_config_free(cb);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -520,6 +555,7 @@ main(void)
 	    cmocka_unit_test(test_man_page),
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_fifo_refused_at_once),
+	    cmocka_unit_test(test_restart_changes),
 	};
 	struct CMUnitTest *tests;
 	char **names;
