@@ -25,8 +25,8 @@ static const char *const classify_local_mailers[] = {
 	"local", "virtual", "lmtp", "prog", NULL
 };
 
-static bool
-classify_mailer_is_local(const char *mailer)
+bool
+rd_classify_mailer_is_local(const char *mailer)
 {
 	size_t i;
 
@@ -43,7 +43,11 @@ rd_classify_rcpt(const struct rd_config *cfg, const char *domain,
     const char *mailer, bool sasl, bool trusted, struct rd_rcpt_class *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (domain == NULL || *domain == '\0') {
+	if (domain == NULL) {
+		/* Unparsable: not the postmaster rule, nothing says ours. */
+		out->rclass = RD_CLASS_EXTERNAL;
+		out->source = RD_CLASS_BY_DEFAULT;
+	} else if (*domain == '\0') {
 		/* RFC 5321 4.5.1: a bare "postmaster" is for this host. */
 		out->rclass = RD_CLASS_LOCAL;
 		out->source = RD_CLASS_BY_DEFAULT;
@@ -53,21 +57,22 @@ rd_classify_rcpt(const struct rd_config *cfg, const char *domain,
 	} else if (rd_domainset_match(cfg->relay_domains, domain)) {
 		out->rclass = RD_CLASS_RELAY;
 		out->source = RD_CLASS_BY_CONFIG;
-	} else if (classify_mailer_is_local(mailer)) {
+	} else if (rd_classify_mailer_is_local(mailer)) {
 		out->rclass = RD_CLASS_LOCAL;
 		out->source = RD_CLASS_BY_MTA;
 	} else {
 		out->rclass = RD_CLASS_EXTERNAL;
 		out->source = RD_CLASS_BY_DEFAULT;
 	}
-	if (out->rclass != RD_CLASS_EXTERNAL)
-		out->by = RD_AUTHZ_LOCAL;
-	else if (sasl)
-		out->by = RD_AUTHZ_SASL;
-	else if (trusted)
-		out->by = RD_AUTHZ_NETWORK;
-	else
-		out->by = RD_AUTHZ_NONE;
+	out->by = out->rclass != RD_CLASS_EXTERNAL ? RD_AUTHZ_LOCAL
+						 : rd_authz_of_client(sasl, trusted);
+}
+
+enum rd_authz
+rd_authz_of_client(bool sasl, bool trusted)
+{
+	return (sasl ? RD_AUTHZ_SASL : trusted ? RD_AUTHZ_NETWORK
+					       : RD_AUTHZ_NONE);
 }
 
 /* classify_is_code - "554": three digits, the first 2, 4 or 5 */

@@ -465,10 +465,6 @@ static bool
 sess_gate_agrees(const struct rd_session *s, const struct rd_rcpt_class *cls,
     const char *mailer)
 {
-	static const char *const ours[] = { "local", "virtual", "lmtp",
-	    "prog", NULL };
-	size_t i;
-
 	if (!s->cfg->relay_gate || cls->by != RD_AUTHZ_LOCAL ||
 	    cls->source != RD_CLASS_BY_CONFIG || mailer == NULL ||
 	    *mailer == '\0' || rd_strcasecmp_ascii(mailer, "error") == 0)
@@ -476,21 +472,20 @@ sess_gate_agrees(const struct rd_session *s, const struct rd_rcpt_class *cls,
 	if (cls->rclass == RD_CLASS_RELAY &&
 	    rd_strcasecmp_ascii(mailer, "relay") == 0)
 		return (true);
-	for (i = 0; ours[i] != NULL; i++)
-		if (rd_strcasecmp_ascii(mailer, ours[i]) == 0)
-			return (true);
-	return (false);
+	return (rd_classify_mailer_is_local(mailer));
 }
 
 /*
- * sess_correlate - what history and DNS add to the facts of a recipient;
- * also records authorized relays for later sessions.
+ * sess_correlate - what history and DNS add to the facts of a recipient,
+ * and the alerts the refusal completes (raised by the caller, after the
+ * recipient's own event); also records authorized relays for later
+ * sessions.
  */
 static void
 sess_correlate(struct rd_session *s, struct rd_facts *f,
-    struct rd_history_facts *hf, char *mx, size_t mxlen)
+    struct rd_history_facts *hf, struct rd_history_alerts *al, char *mx,
+    size_t mxlen)
 {
-	struct rd_history_alerts al;
 	bool	unauth = rd_diagnose_is_unauthorized_relay(f);
 	time_t	now = time(NULL);
 
@@ -505,10 +500,9 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 	if (s->history == NULL)
 		return;
 	if (unauth && !(f->has_mx && f->mx == RD_MX_HERE)) {
-		memset(&al, 0, sizeof(al));
 		rd_history_refused(s->history, sess_history_sender(s, false),
 		    s->client_ip,
-		    f->rcpt_domain != NULL ? f->rcpt_domain : "", now, hf, &al);
+		    f->rcpt_domain != NULL ? f->rcpt_domain : "", now, hf, al);
 		f->has_history = true;
 		f->sender_authorized_elsewhere = hf->sender_authorized_elsewhere;
 		f->elsewhere_ip = hf->elsewhere_ip;
@@ -516,8 +510,6 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 		f->sender_authorized_ever = hf->sender_authorized_ever;
 		f->client_authorized_ever = hf->client_authorized_ever;
 		f->client_refused_domains = hf->client_refused_domains;
-		if (al.auth_outage || al.relay_probe)
-			sess_alerts(s, &al, f);
 	} else if (f->mta->verdict == RD_MTA_ACCEPT &&
 	    (f->cls.by == RD_AUTHZ_SASL || f->cls.by == RD_AUTHZ_NETWORK) &&
 	    s->sender[0] != '\0')
@@ -526,133 +518,181 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 		    f->cls.by == RD_AUTHZ_SASL, now);
 }
 
-void
-rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
+/* Everything about one recipient, gathered in one pass. */
+struct sess_rcpt {
+	struct rd_addr		 a;
+	char			 raw[1024];	/* an address that did not parse */
+	const char		*addr, *domain;	/* domain NULL: did not parse */
+	struct rd_rcpt_class	 cls;
+	struct rd_mta_result	 mta;
+	struct rd_facts		 f;
+	struct rd_history_facts	 hf;
+	struct rd_history_alerts al;
+	char			 mx[256];
+	struct rd_diagnosis	 d;
+	struct rd_event_common	 c;		/* points into now and eid */
+	struct timespec		 now;
+	char			 eid[RD_EID_MAX];
+};
+
+/* sess_rcpt_address - the recipient's address and domain */
+static void
+sess_rcpt_address(struct rd_session *s, const struct rd_rcpt_info *ri,
+    struct sess_rcpt *r)
+{
+	char		safe[RD_ADDR_PATH_MAX];
+	struct rd_err	err;
+	size_t		n;
+
+	if (rd_addr_parse(ri->rcpt, &r->a, &err) == 0) {
+		r->addr = r->a.addr;
+		r->domain = r->a.domain;
+		return;
+	}
+	/* Unparsable: keep it, less its brackets (the reply adds its own). */
+	sess_copy(r->raw, sizeof(r->raw), ri->rcpt);
+	n = strlen(r->raw);
+	if (n >= 2 && r->raw[0] == '<' && r->raw[n - 1] == '>') {
+		r->raw[n - 1] = '\0';
+		memmove(r->raw, r->raw + 1, n - 1);
+	}
+	r->addr = r->raw;
+	r->domain = NULL;
+	rd_log(LOG_INFO, s->sid, "rcpt unparsable: %s: %s",
+	    rd_text_log_str(safe, sizeof(safe), ri->rcpt), err.text);
+}
+
+/*
+ * sess_rcpt_facts - the facts: the recipient's class and authorization,
+ * the MTA's decision, the session's, then what DNS and history add
+ */
+static void
+sess_rcpt_facts(struct rd_session *s, const struct rd_rcpt_info *ri,
+    struct sess_rcpt *r)
+{
+	struct rd_facts *f = &r->f;
+	bool sasl = s->auth_user[0] != '\0';
+
+	rd_classify_rcpt(s->cfg, r->domain, ri->mailer, sasl, s->trusted,
+	    &r->cls);
+	rd_classify_mta(ri->mailer, ri->host, ri->addr, &r->mta);
+	if (!sess_gate_agrees(s, &r->cls, ri->mailer))
+		r->cls.by = rd_authz_of_client(sasl, s->trusted);
+	f->client_ip = s->client_ip;
+	f->client_name = s->client_name;
+	f->helo = s->has_helo ? s->helo : NULL;
+	f->server_port = s->daemon_port;
+	f->submission_port = s->submission;
+	f->tls = s->tls_version[0] != '\0';
+	f->tls_auth_only = s->cfg->tls_auth_only;
+	f->trusted = s->trusted;
+	f->auth_user = sasl ? s->auth_user : NULL;
+	f->sender = s->sender;
+	f->sender_domain = s->sender_domain;
+	f->sender_local = s->sender_local;
+	f->rcpt = r->addr;
+	f->rcpt_domain = r->domain;
+	f->cls = r->cls;
+	f->mta = &r->mta;
+	f->rules = s->cfg->rules;
+	f->templates = s->cfg->templates;
+	f->our_name = s->host;
+	f->probe_domains = s->cfg->probe_domains;
+	sess_correlate(s, f, &r->hf, &r->al, r->mx, sizeof(r->mx));
+}
+
+/* sess_rcpt_verdict - what relaydiag does about it, and its reply */
+static void
+sess_rcpt_verdict(struct rd_session *s, struct sess_rcpt *r,
     struct rd_verdict *v)
 {
-	struct rd_addr		a;
-	struct rd_err		err;
-	struct rd_rcpt_class	cls;
-	struct rd_mta_result	mta;
-	struct rd_facts		f;
-	struct rd_history_facts	hf;
-	struct rd_diagnosis	d, dh;
-	const struct rd_diagnosis *ed = &d;
-	const struct rd_facts	*ef;
-	struct sess_hashed	h;
-	char			mx[256];
-	struct rd_event_common	c;
-	struct rd_event_rcpt	r;
-	struct timespec		now;
-	char			eid[RD_EID_MAX], safe[RD_ADDR_PATH_MAX];
-	char			raw[1024];
-	const char		*addr, *domain;
-	size_t			n;
-
-	memset(v, 0, sizeof(*v));
-	if (ri->queue_id != NULL && *ri->queue_id != '\0')
-		sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id);
-	if (rd_addr_parse(ri->rcpt, &a, &err) == 0) {
-		addr = a.addr;
-		domain = a.domain;
-	} else {
-		/* Unparsable: keep it, less its brackets (the reply adds
-		 * its own), and class it by no domain. */
-		sess_copy(raw, sizeof(raw), ri->rcpt);
-		n = strlen(raw);
-		if (n >= 2 && raw[0] == '<' && raw[n - 1] == '>') {
-			raw[n - 1] = '\0';
-			memmove(raw, raw + 1, n - 1);
-		}
-		addr = raw;
-		domain = NULL;
-		rd_log(LOG_INFO, s->sid, "rcpt unparsable: %s: %s",
-		    rd_text_log_str(safe, sizeof(safe), ri->rcpt), err.text);
-	}
-	rd_classify_rcpt(s->cfg, domain != NULL ? domain : "", ri->mailer,
-	    s->auth_user[0] != '\0', s->trusted, &cls);
-	if (domain == NULL) {
-		/* Not the postmaster rule: nothing says it is ours. */
-		cls.rclass = RD_CLASS_EXTERNAL;
-		cls.source = RD_CLASS_BY_DEFAULT;
-		cls.by = s->auth_user[0] != '\0' ? RD_AUTHZ_SASL :
-		    s->trusted ? RD_AUTHZ_NETWORK : RD_AUTHZ_NONE;
-	}
-	rd_classify_mta(ri->mailer, ri->host, ri->addr, &mta);
-	if (!sess_gate_agrees(s, &cls, ri->mailer))
-		cls.by = s->auth_user[0] != '\0' ? RD_AUTHZ_SASL :
-		    s->trusted ? RD_AUTHZ_NETWORK : RD_AUTHZ_NONE;
-
-	memset(&f, 0, sizeof(f));
-	f.client_ip = s->client_ip;
-	f.client_name = s->client_name;
-	f.helo = s->has_helo ? s->helo : NULL;
-	f.server_port = s->daemon_port;
-	f.submission_port = s->submission;
-	f.tls = s->tls_version[0] != '\0';
-	f.tls_auth_only = s->cfg->tls_auth_only;
-	f.trusted = s->trusted;
-	f.auth_user = s->auth_user[0] != '\0' ? s->auth_user : NULL;
-	f.sender = s->sender;
-	f.sender_domain = s->sender_domain;
-	f.sender_local = s->sender_local;
-	f.rcpt = addr;
-	f.rcpt_domain = domain;
-	f.cls = cls;
-	f.mta = &mta;
-	f.rules = s->cfg->rules;
-	f.templates = s->cfg->templates;
-	f.our_name = s->host;
-	f.probe_domains = s->cfg->probe_domains;
-	sess_correlate(s, &f, &hf, mx, sizeof(mx));
-	rd_diagnose_rcpt(&f, &d);
-	/* The reply keeps the real address; the event gets its own texts. */
-	if ((ef = sess_event_facts(s, &f, &h)) != &f) {
-		if (rd_diagnose_fill(d.entry->id, ef, &dh) != 0)
-			rd_panic("session: id %s left the catalogue",
-			    d.entry->id);
-		dh.unauthorized_relay = d.unauthorized_relay;
-		ed = &dh;
-	}
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	sess_common(s, &c, "rcpt", eid, &now);
-	v->action = sess_action(s, &mta, &d);
+	clock_gettime(CLOCK_REALTIME, &r->now);
+	sess_common(s, &r->c, "rcpt", r->eid, &r->now);
+	v->action = sess_action(s, &r->mta, &r->d);
 	if (v->action == RD_ACTION_REJECT || v->action == RD_ACTION_TEMPFAIL)
-		rd_reply_build(v, v->action, &d, addr, eid);
-	c.action = rd_action_name(v->action);
+		rd_reply_build(v, v->action, &r->d, r->addr, r->eid);
+	r->c.action = rd_action_name(v->action);
 	if (v->action == RD_ACTION_HEADER)
 		s->tx_header = true;
+}
 
+/*
+ * sess_rcpt_emit - count the decision, then its event and log line. The
+ * event's texts are filled again from the pseudonymised facts under
+ * HashPersonalData (the same id: the reply keeps the real address).
+ */
+static void
+sess_rcpt_emit(struct rd_session *s, struct sess_rcpt *r,
+    const struct rd_verdict *v)
+{
+	const struct rd_diagnosis *ed = &r->d;
+	const struct rd_facts	*ef;
+	struct rd_diagnosis	 dh;
+	struct rd_event_rcpt	 er;
+	struct sess_hashed	 h;
+	char			 safe[RD_ADDR_PATH_MAX];
+
+	if ((ef = sess_event_facts(s, &r->f, &h)) != &r->f) {
+		if (rd_diagnose_fill(r->d.entry->id, ef, &dh) != 0)
+			rd_panic("session: id %s left the catalogue",
+			    r->d.entry->id);
+		dh.unauthorized_relay = r->d.unauthorized_relay;
+		ed = &dh;
+	}
 	s->tx_rcpts++;
-	if (mta.verdict == RD_MTA_ACCEPT && v->action != RD_ACTION_REJECT &&
-	    v->action != RD_ACTION_TEMPFAIL) {
+	if (r->mta.verdict == RD_MTA_ACCEPT &&
+	    v->action != RD_ACTION_REJECT && v->action != RD_ACTION_TEMPFAIL) {
 		s->tx_accepted++;
 		s->accepted++;
 	} else {
 		s->tx_rejected++;
 		s->rejected++;
 	}
-	sess_ids_add(&s->tx_ids, d.entry->id);
-	sess_ids_add(&s->ids, d.entry->id);
-	if (!s->has_worst || d.entry->severity > s->tx_worst.entry->severity) {
-		s->tx_worst = *ed;	/* only the message event reads it */
+	sess_ids_add(&s->tx_ids, r->d.entry->id);
+	sess_ids_add(&s->ids, r->d.entry->id);
+	if (!s->has_worst ||
+	    r->d.entry->severity > s->tx_worst.entry->severity) {
+		s->tx_worst = *ed; /* only the message event reads it */
 		s->has_worst = true;
 	}
-
-	memset(&r, 0, sizeof(r));
-	r.addr = ef->rcpt;
-	r.domain = domain;
-	r.cls = &cls;
-	r.mta = ef->mta;
-	r.diag = ed;
-	sess_emit(s, "rcpt", rd_event_rcpt_json(&c, &r));
-	rd_log(d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
+	memset(&er, 0, sizeof(er));
+	er.addr = ef->rcpt;
+	er.domain = r->domain;
+	er.cls = &r->cls;
+	er.mta = ef->mta;
+	er.diag = ed;
+	sess_emit(s, "rcpt", rd_event_rcpt_json(&r->c, &er));
+	rd_log(r->d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
 	    s->sid, "rcpt=%s class=%s authorized=%s mta=%s diagnosis=%s "
-	    "action=%s", rd_text_log_str(safe, sizeof(safe), addr),
-	    rd_class_name(cls.rclass),
-	    rd_authz_name(cls.by) != NULL ? rd_authz_name(cls.by) : "none",
-	    rd_mta_verdict_name(mta.verdict), d.entry->id, c.action);
+	    "action=%s", rd_text_log_str(safe, sizeof(safe), r->addr),
+	    rd_class_name(r->cls.rclass),
+	    rd_authz_name(r->cls.by) != NULL ? rd_authz_name(r->cls.by)
+					     : "none",
+	    rd_mta_verdict_name(r->mta.verdict), r->d.entry->id, r->c.action);
+}
+
+/*
+ * rd_session_rcpt - one pass: the address, the facts (class, the MTA's
+ * decision, DNS, history), one diagnosis, the verdict, the event; then
+ * the alerts this refusal completed.
+ */
+void
+rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
+    struct rd_verdict *v)
+{
+	struct sess_rcpt r;
+
+	memset(v, 0, sizeof(*v));
+	memset(&r, 0, sizeof(r));
+	if (ri->queue_id != NULL && *ri->queue_id != '\0')
+		sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id);
+	sess_rcpt_address(s, ri, &r);
+	sess_rcpt_facts(s, ri, &r);
+	rd_diagnose_rcpt(&r.f, &r.d);
+	sess_rcpt_verdict(s, &r, v);
+	sess_rcpt_emit(s, &r, v);
+	if (r.al.auth_outage || r.al.relay_probe)
+		sess_alerts(s, &r.al, &r.f);
 }
 
 void

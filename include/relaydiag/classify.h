@@ -55,9 +55,22 @@ struct rd_mta_result {
 };
 
 /*
+ * rd_authz_of_client - what authorizes this client to relay: SASL beats
+ * the network, which beats nothing (the one place of that rule)
+ */
+enum rd_authz rd_authz_of_client(bool sasl, bool trusted);
+
+/*
+ * rd_classify_mailer_is_local - the MTA's transport delivers on this host
+ * (Postfix local, virtual, lmtp; Sendmail local, prog)
+ */
+bool	rd_classify_mailer_is_local(const char *mailer);
+
+/*
  * rd_classify_rcpt - class and authorization of a recipient domain.
  * domain: lower case, may be "" (no domain: local by RFC 5321 postmaster
- * rule). mailer: {rcpt_mailer} or NULL; local/virtual/lmtp routing makes a
+ * rule), or NULL (the address did not parse: external by default, nothing
+ * says it is ours). mailer: {rcpt_mailer} or NULL; local/virtual/lmtp routing makes a
  * domain in no list local (the MTA knows better than a stale list).
  * sasl: whether the client authenticated; trusted: client in
  * TrustedNetworks. SASL wins over network when both hold.
