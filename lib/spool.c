@@ -5,7 +5,7 @@
  * Owns struct rd_spool and every file in the spool directory (the format
  * is in spool.h; spool_rec.c reads and writes it, spool_load.c opens an
  * existing spool). The spool only stores and counts: publish.c decides when
- * is in spool.h). The spool only stores and counts: publish.c decides when
+ * to append, read and acknowledge, and logs what the counters show.
  * Threads: one mutex per spool around every public function; the only
  * slow calls made under it are the writes themselves (page cache), the
  * fdatasync of a segment being sealed, and the reads of one batch.
