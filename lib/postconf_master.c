@@ -1,0 +1,226 @@
+/*
+ * postconf_master.c - master.cf's smtpd listeners as postconf -M and
+ * postconf -P -x print them: which are submission ports (named submission
+ * or submissions, or with -o smtpd_sasl_auth_enable=yes and TLS required
+ * or wrapped).
+ */
+/*
+ * postconf.c - ImportPostfix: relaydiag's view of the MTA taken from
+ * Postfix's own configuration, through postconf(1), so that the two agree
+ * without copying by hand.
+ *
+ * Owns running postconf and reading its output. What the lists mean
+ * belongs to domainset.c and netset.c; the ImportPostfix key to config.c.
+ *
+ * postconf runs (posix_spawnp: an argv, no shell; stdin /dev/null; a
+ * deadline of PC_TIMEOUT_MS, then SIGKILL) with -c DIR when a directory is
+ * given:
+ *   postconf -x mydestination ...     the main.cf values, $names expanded
+ *   postconf mydestination ...        the raw values, only when postconf
+ *                                     warned "undefined parameter" (to say
+ *                                     which of ours it affects)
+ *   postconf -M                       master.cf services, one a line
+ *   postconf -P -x                    their "-o name=value" overrides
+ * Everything is read before cfg is touched, so a postconf that fails leaves
+ * cfg as it was.
+ *
+ * Postfix list syntax (postconf(5)): entries separated by commas and/or
+ * white space, "{ ... }" grouping; "/file/name" is a file of entries (read
+ * here, nested up to PC_FILE_DEPTH); "type:table" is a lookup table, and
+ * "!entry" a negation: neither can be expanded, so each becomes a warning
+ * in cfg->warnings that says what to list by hand, as does a $name that
+ * postconf expanded to nothing because it is not defined. A domain in
+ * relay_domains also matches its sub-domains when relay_domains is in
+ * parent_domain_matches_subdomains (Postfix's default): ".domain" is added.
+ *
+ * Threads: configuration time only; touches only its arguments, but spawns
+ * a process and waits for it, so SIGCHLD must not be ignored (SIG_IGN
+ * would reap the child before waitpid sees its status).
+ * Memory: output is read into rd_bufs, bounded by PC_OUT_MAX; warnings are
+ * strdup'ed into cfg->warnings (cfg owns them).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "relaydiag/buf.h"
+#include "relaydiag/config.h"
+#include "relaydiag/domainset.h"
+#include "relaydiag/err.h"
+#include "relaydiag/file.h"
+#include "relaydiag/netset.h"
+#include "relaydiag/postconf.h"
+#include "relaydiag/text.h"
+
+#include "postconf_int.h"
+
+/* pc_port - a master.cf service name as a TCP port; 0 if unknown */
+static unsigned
+pc_port(const char *service)
+{
+	struct servent se, *res = NULL;
+	const char *p;
+	char buf[1024];
+	unsigned long v;
+	char *end;
+
+	if ((p = strrchr(service, ':')) != NULL) /* "host:port" */
+		p++;
+	else
+		p = service;
+	if (*p >= '0' && *p <= '9') {
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (*end != '\0' || errno != 0 || v == 0 || v > 65535)
+			return (0);
+		return ((unsigned)v);
+	}
+	if (getservbyname_r(p, "tcp", &se, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return (0);
+	return ((unsigned)ntohs((unsigned short)res->s_port));
+}
+
+/* pc_named_submission - a service name that is a submission port */
+static bool
+pc_named_submission(const char *service)
+{
+	static const char *const names[] = {
+	    "submission", "submissions", "smtps", "ssmtp", "587", "465"};
+	const char *p;
+	size_t i;
+
+	p = strrchr(service, ':');
+	p = p != NULL ? p + 1 : service;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(p, names[i]) == 0)
+			return (true);
+	return (false);
+}
+
+/* pc_find_service - the inet smtpd service called name, or NULL */
+static struct pc_service *
+pc_find_service(struct pc_service *sv, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(sv[i].name, name) == 0)
+			return (&sv[i]);
+	return (NULL);
+}
+
+/*
+ * pc_services - the submission ports of master.cf: inet smtpd listeners
+ * (postconf -M) that look like submission by name or by their -o
+ * (postconf -P -x). ports gets at most RD_CONFIG_PORTS_MAX.
+ */
+int
+pc_services(struct pc_ctx *x, char *mtext, char *ptext, unsigned short *ports,
+    size_t *nports)
+{
+	struct pc_service *sv, *s;
+	char *p, *line, *f[8], *tok, *value, *slash, *type;
+	const char *cmd;
+	size_t n = 0, i, k, nf;
+	unsigned port;
+
+	*nports = 0;
+	if ((sv = calloc(PC_SERVICES_MAX, sizeof(*sv))) == NULL)
+		return (-1);
+	/* service type private unpriv chroot wakeup maxproc command args */
+	for (p = mtext; (line = pc_line(&p)) != NULL;) {
+		for (nf = 0; nf < 8 && (tok = pc_token(&line)) != NULL; nf++)
+			f[nf] = tok;
+		if (nf < 8 || strcmp(f[1], "inet") != 0)
+			continue;
+		cmd = strrchr(f[7], '/');
+		cmd = cmd != NULL ? cmd + 1 : f[7];
+		if (strcmp(cmd, "smtpd") != 0)
+			continue;
+		if (n == PC_SERVICES_MAX) {
+			pc_warn(x,
+			    "master.cf: more than %d smtpd services; list "
+			    "submission ports in SubmissionPorts",
+			    PC_SERVICES_MAX);
+			break;
+		}
+		(void)rd_strlcpy(sv[n++].name, f[0], sizeof(sv[0].name));
+	}
+	/* service/type/name = value */
+	for (p = ptext; (line = pc_line(&p)) != NULL;) {
+		if (pc_split(line, &value) == -1 ||
+		    (slash = strrchr(line, '/')) == NULL)
+			continue;
+		*slash = '\0';
+		if ((type = strrchr(line, '/')) == NULL ||
+		    strcmp(type + 1, "inet") != 0)
+			continue;
+		*type = '\0';
+		if ((s = pc_find_service(sv, n, line)) == NULL)
+			continue;
+		if (strcmp(slash + 1, "smtpd_tls_wrappermode") == 0)
+			s->wrapper = rd_strcasecmp_ascii(value, "yes") == 0;
+		else if (strcmp(slash + 1, "smtpd_sasl_auth_enable") == 0)
+			s->sasl = rd_strcasecmp_ascii(value, "yes") == 0;
+		else if (strcmp(slash + 1, "smtpd_tls_security_level") == 0)
+			s->encrypt = rd_strcasecmp_ascii(value, "encrypt") == 0;
+	}
+	for (i = 0; i < n; i++) {
+		s = &sv[i];
+		if (!pc_named_submission(s->name) && !s->wrapper &&
+		    !(s->sasl && s->encrypt))
+			continue;
+		if ((port = pc_port(s->name)) == 0) {
+			pc_warn(x,
+			    "master.cf: service %s: not a known TCP port; list "
+			    "its port in SubmissionPorts",
+			    s->name);
+			continue;
+		}
+		for (k = 0; k < *nports; k++)
+			if (ports[k] == port)
+				break;
+		if (k < *nports)
+			continue;
+		if (*nports == RD_CONFIG_PORTS_MAX) {
+			pc_warn(x,
+			    "master.cf: more than %d submission ports; port "
+			    "%u ignored",
+			    RD_CONFIG_PORTS_MAX, port);
+			continue;
+		}
+		ports[(*nports)++] = (unsigned short)port;
+	}
+	free(sv);
+	return (0);
+}
+
+/* pc_has_word - whether the list value has the entry word */
+bool
+pc_has_word(const char *value, const char *word)
+{
+	char *copy, *p, *tok;
+	bool found = false;
+
+	if (value == NULL || (copy = strdup(value)) == NULL)
+		return (false);
+	for (p = copy; !found && (tok = pc_token(&p)) != NULL;)
+		found = strcmp(tok, word) == 0;
+	free(copy);
+	return (found);
+}
