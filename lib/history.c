@@ -499,8 +499,8 @@ rd_history_new(const struct rd_history_params *p, struct rd_err *err)
 	if (h->outage_max < h->outage_senders)
 		h->outage_max = h->outage_senders;
 	h->log = p->log;
-	h->state = HIST_INIT;
-	h->backoff_ms = HIST_BACKOFF_MIN_MS;
+	rd_redis_health_init(&h->health, HIST_BACKOFF_MIN_MS,
+	    HIST_BACKOFF_MAX_MS);
 
 	for (buckets = 64; buckets < h->cache_size && buckets < (1u << 20);)
 		buckets *= 2;
@@ -670,7 +670,7 @@ rd_history_redis_up(struct rd_history *h)
 	bool up;
 
 	pthread_mutex_lock(&h->pool_lock);
-	up = h->use_redis && h->state == HIST_UP;
+	up = h->use_redis && h->health.state == RD_REDIS_UP;
 	pthread_mutex_unlock(&h->pool_lock);
 	return (up);
 }

@@ -78,11 +78,6 @@
 
 #define HIST_CMDS_MAX 16
 
-enum hist_state {
-	HIST_INIT, /* no attempt yet */
-	HIST_UP,
-	HIST_DOWN,
-};
 
 struct hc_member {
 	int64_t ms;
@@ -122,11 +117,8 @@ struct rd_history {
 	redisContext *idle[HIST_POOL];
 	size_t nidle;
 	size_t nconn; /* idle + in use + being connected */
-	unsigned gen; /* bumped when Redis goes down */
-	enum hist_state state;
-	int64_t retry_at_ms; /* monotonic; while down */
-	int64_t down_since_ms;
-	unsigned backoff_ms;
+	struct rd_redis_health health; /* up, down, when to retry (gen:
+					bumped when Redis goes down) */
 
 	/* cache_lock */
 	pthread_mutex_t cache_lock;

@@ -112,30 +112,31 @@ pool_take(struct rd_history *h, struct hist_call *call)
 	pthread_mutex_lock(&h->pool_lock);
 	for (;;) {
 		now = hist_mono_ms();
-		if (h->state == HIST_DOWN && now < h->retry_at_ms)
+		if (h->health.state == RD_REDIS_DOWN &&
+		    now < h->health.retry_at_ms)
 			break;
-		if (h->state == HIST_DOWN && h->nconn >= HIST_POOL)
+		if (h->health.state == RD_REDIS_DOWN && h->nconn >= HIST_POOL)
 			break; /* calls from before still in flight */
-		if (h->state == HIST_DOWN) {
+		if (h->health.state == RD_REDIS_DOWN) {
 			/* This caller retries; the others keep to the cache
 			   until it has failed or succeeded. */
-			h->retry_at_ms = now + h->backoff_ms;
+			h->health.retry_at_ms = now + h->health.backoff_ms;
 			h->nconn++;
 			call->c = NULL;
-			call->gen = h->gen;
+			call->gen = h->health.gen;
 			pthread_mutex_unlock(&h->pool_lock);
 			return (1);
 		}
 		if (h->nidle > 0) {
 			call->c = h->idle[--h->nidle];
-			call->gen = h->gen;
+			call->gen = h->health.gen;
 			pthread_mutex_unlock(&h->pool_lock);
 			return (1);
 		}
 		if (h->nconn < HIST_POOL) {
 			h->nconn++;
 			call->c = NULL;
-			call->gen = h->gen;
+			call->gen = h->health.gen;
 			pthread_mutex_unlock(&h->pool_lock);
 			return (1);
 		}
@@ -158,58 +159,45 @@ pool_give(struct rd_history *h, struct hist_call *call, bool ok)
 {
 	redisContext *drop[HIST_POOL + 1];
 	size_t ndrop = 0, i;
-	enum hist_state was;
+	enum rd_redis_state was;
 	int64_t now = hist_mono_ms(), down_s = 0;
 
 	pthread_mutex_lock(&h->pool_lock);
-	was = h->state;
 	if (ok) {
-		if (call->gen == h->gen && h->nidle < HIST_POOL)
+		if (call->gen == h->health.gen && h->nidle < HIST_POOL)
 			h->idle[h->nidle++] = call->c;
 		else {
 			drop[ndrop++] = call->c;
 			h->nconn--;
 		}
-		if (h->state != HIST_UP) {
-			down_s = (now - h->down_since_ms + 500) / 1000;
-			h->state = HIST_UP;
-			h->backoff_ms = HIST_BACKOFF_MIN_MS;
-		}
+		down_s = rd_redis_health_down_s(&h->health, now);
+		was = rd_redis_health_answered(&h->health);
 	} else {
 		if (call->c != NULL)
 			drop[ndrop++] = call->c;
 		h->nconn--;
-		if (h->state != HIST_DOWN) {
-			h->state = HIST_DOWN;
-			h->gen++;
-			h->down_since_ms = now;
-			h->backoff_ms = HIST_BACKOFF_MIN_MS;
-			h->retry_at_ms = now + h->backoff_ms;
+		/* A retry that failed waits longer; a call that was already
+		   in flight when Redis went down does not count. */
+		was = rd_redis_health_failed(&h->health, now,
+		    call->gen == h->health.gen);
+		if (was != RD_REDIS_DOWN)
 			while (h->nidle > 0) {
 				drop[ndrop++] = h->idle[--h->nidle];
 				h->nconn--;
 			}
-		} else if (call->gen == h->gen) {
-			/* A retry failed (not a call that was already in
-			   flight when Redis went down): wait longer. */
-			h->backoff_ms = h->backoff_ms * 2 > HIST_BACKOFF_MAX_MS
-					    ? HIST_BACKOFF_MAX_MS
-					    : h->backoff_ms * 2;
-			h->retry_at_ms = now + h->backoff_ms;
-		}
 	}
 	pthread_cond_broadcast(&h->pool_cv);
 	pthread_mutex_unlock(&h->pool_lock);
 
 	for (i = 0; i < ndrop; i++)
 		redisFree(drop[i]);
-	if (ok && was == HIST_DOWN)
+	if (ok && was == RD_REDIS_DOWN)
 		hist_log(h, LOG_NOTICE,
 		    "history: redis up after %" PRId64 " s; using it again",
 		    down_s);
-	else if (ok && was == HIST_INIT)
+	else if (ok && was == RD_REDIS_INIT)
 		hist_log(h, LOG_INFO, "history: redis up");
-	else if (!ok && was != HIST_DOWN)
+	else if (!ok && was != RD_REDIS_DOWN)
 		hist_log(h, LOG_ERR,
 		    "history: redis down: %s; using the "
 		    "local cache",

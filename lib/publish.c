@@ -57,11 +57,6 @@
 #define PUB_ERR_MAX 256
 #define PUB_XADD_ARGS 10
 
-enum pub_state {
-	PUB_INIT, /* no attempt yet */
-	PUB_UP,
-	PUB_DOWN,
-};
 
 struct redis_sink {
 	struct rd_sink base; /* first: rd_sink * <-> redis_sink * */
@@ -70,7 +65,6 @@ struct redis_sink {
 	char maxlen[24]; /* decimal; "" : no trimming */
 	unsigned connect_ms;
 	unsigned command_ms;
-	unsigned backoff_max_ms;
 	unsigned drain_ms;
 	size_t batch;
 	uint64_t spool_max;
@@ -93,10 +87,7 @@ struct redis_sink {
 
 	/* publisher */
 	redisContext *ctx;
-	enum pub_state state;
-	int64_t down_since_ms;
-	int64_t next_try_ms;
-	unsigned backoff_ms;
+	struct rd_redis_health health; /* up, down, when to retry */
 	bool replaying; /* up again, spool not yet empty */
 	uint64_t replayed;
 	char last_err[PUB_ERR_MAX]; /* sanitized */
@@ -179,16 +170,10 @@ pub_down(struct redis_sink *s, const char *why)
 	    s->sp != NULL ? "spooling" : "dropping events (no SpoolDir)";
 
 	pub_disconnect(s);
-	s->next_try_ms = now + s->backoff_ms;
-	s->backoff_ms = s->backoff_ms * 2 > s->backoff_max_ms
-			    ? s->backoff_max_ms
-			    : s->backoff_ms * 2;
 	s->replaying = false;
-	if (s->state != PUB_DOWN) {
-		s->state = PUB_DOWN;
-		s->down_since_ms = now;
+	if (rd_redis_health_failed(&s->health, now, true) != RD_REDIS_DOWN)
 		pub_log(s, LOG_ERR, "redis: down: %s; %s", why, what);
-	} else if (strcmp(s->last_err, why) != 0)
+	else if (strcmp(s->last_err, why) != 0)
 		pub_log(s, LOG_ERR, "redis: still down: %s", why);
 	rd_strlcpy(s->last_err, why, sizeof(s->last_err));
 }
@@ -213,7 +198,7 @@ pub_connect(struct redis_sink *s)
 		return;
 	}
 	s->ctx = c;
-	if (s->state != PUB_INIT)
+	if (s->health.state != RD_REDIS_INIT)
 		return;
 	if (s->sp != NULL && rd_spool_pending(s->sp) > 0)
 		pub_log(s, LOG_INFO,
@@ -224,7 +209,7 @@ pub_connect(struct redis_sink *s)
 	else
 		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s",
 		    pub_where(s, where, sizeof(where)), s->stream);
-	s->state = PUB_UP;
+	(void)rd_redis_health_answered(&s->health);
 }
 
 /*
@@ -235,10 +220,7 @@ pub_connect(struct redis_sink *s)
 static void
 pub_answered(struct redis_sink *s)
 {
-	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms
-			    ? PUB_BACKOFF_MIN_MS
-			    : s->backoff_max_ms;
-	if (s->state != PUB_DOWN)
+	if (rd_redis_health_answered(&s->health) != RD_REDIS_DOWN)
 		return;
 	s->last_err[0] = '\0';
 	if (s->sp != NULL) {
@@ -246,8 +228,7 @@ pub_answered(struct redis_sink *s)
 		s->replayed = 0;
 	} else
 		pub_log(s, LOG_NOTICE, "redis: up after %" PRId64 " s",
-		    (pub_now_ms() - s->down_since_ms + 500) / 1000);
-	s->state = PUB_UP;
+		    rd_redis_health_down_s(&s->health, pub_now_ms()));
 }
 
 /*
@@ -600,7 +581,7 @@ pub_replay_done(struct redis_sink *s)
 	s->replaying = false;
 	pub_log(s, LOG_NOTICE,
 	    "redis: up after %" PRId64 " s; %" PRIu64 " events replayed",
-	    (pub_now_ms() - s->down_since_ms + 500) / 1000, s->replayed);
+	    rd_redis_health_down_s(&s->health, pub_now_ms()), s->replayed);
 	pub_refused_done(s);
 }
 
@@ -622,8 +603,8 @@ pub_main(void *arg)
 	for (;;) {
 		stopping = atomic_load(&s->stop);
 		if (s->ctx == NULL &&
-		    (s->state == PUB_INIT ||
-			(!stopping && pub_now_ms() >= s->next_try_ms)))
+		    (s->health.state == RD_REDIS_INIT ||
+			(!stopping && pub_now_ms() >= s->health.retry_at_ms)))
 			pub_connect(s);
 		if (s->ctx != NULL) {
 			if (s->sp != NULL && rd_spool_pending(s->sp) > 0) {
@@ -648,7 +629,7 @@ pub_main(void *arg)
 		} else {
 			if (stopping)
 				break;
-			wait = s->next_try_ms - pub_now_ms();
+			wait = s->health.retry_at_ms - pub_now_ms();
 			if (wait > PUB_IDLE_MS)
 				wait = PUB_IDLE_MS;
 			if (rd_evqueue_wait(s->q, wait > 0 ? (int)wait : 0))
@@ -787,16 +768,12 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 	    p->connect_timeout_ms ? p->connect_timeout_ms : PUB_CONNECT_MS;
 	s->command_ms =
 	    p->command_timeout_ms ? p->command_timeout_ms : PUB_COMMAND_MS;
-	s->backoff_max_ms =
-	    p->backoff_max_ms ? p->backoff_max_ms : PUB_BACKOFF_MAX_MS;
-	s->backoff_ms = PUB_BACKOFF_MIN_MS < s->backoff_max_ms
-			    ? PUB_BACKOFF_MIN_MS
-			    : s->backoff_max_ms;
+	rd_redis_health_init(&s->health, PUB_BACKOFF_MIN_MS,
+	    p->backoff_max_ms ? p->backoff_max_ms : PUB_BACKOFF_MAX_MS);
 	s->drain_ms = p->drain_timeout_ms ? p->drain_timeout_ms : PUB_DRAIN_MS;
 	s->batch = p->batch_size ? p->batch_size : PUB_BATCH;
 	s->spool_max = p->spool_max_bytes ? p->spool_max_bytes : PUB_SPOOL_MAX;
 	s->log = p->log;
-	s->state = PUB_INIT;
 	if ((s->stream = strdup(stream)) == NULL ||
 	    (s->items = calloc(s->batch, sizeof(*s->items))) == NULL ||
 	    (s->recs = calloc(s->batch, sizeof(*s->recs))) == NULL ||

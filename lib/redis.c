@@ -421,3 +421,50 @@ rd_redis_connect(const struct rd_redis_url *u, unsigned connect_timeout_ms,
 		}
 	return (c);
 }
+
+void
+rd_redis_health_init(struct rd_redis_health *h, unsigned min_ms,
+    unsigned max_ms)
+{
+	memset(h, 0, sizeof(*h));
+	h->state = RD_REDIS_INIT;
+	h->max_ms = max_ms;
+	h->min_ms = min_ms < max_ms ? min_ms : max_ms;
+	h->backoff_ms = h->min_ms;
+}
+
+enum rd_redis_state
+rd_redis_health_answered(struct rd_redis_health *h)
+{
+	enum rd_redis_state was = h->state;
+
+	h->state = RD_REDIS_UP;
+	h->backoff_ms = h->min_ms;
+	return (was);
+}
+
+enum rd_redis_state
+rd_redis_health_failed(struct rd_redis_health *h, int64_t now,
+    bool retry_failed)
+{
+	enum rd_redis_state was = h->state;
+
+	if (was != RD_REDIS_DOWN) {
+		h->state = RD_REDIS_DOWN;
+		h->gen++;
+		h->down_since_ms = now;
+		h->backoff_ms = h->min_ms;
+		h->retry_at_ms = now + h->backoff_ms;
+	} else if (retry_failed) {
+		h->backoff_ms = h->backoff_ms * 2 > h->max_ms ? h->max_ms
+							      : h->backoff_ms * 2;
+		h->retry_at_ms = now + h->backoff_ms;
+	}
+	return (was);
+}
+
+int64_t
+rd_redis_health_down_s(const struct rd_redis_health *h, int64_t now)
+{
+	return ((now - h->down_since_ms + 500) / 1000);
+}

@@ -1,8 +1,10 @@
 /*
- * redis.h - what every user of Redis shares: the parsed RedisURL, and a
- * new connection's set-up (connect with a timeout, AUTH, SELECT).
+ * redis.h - what every user of Redis shares: the parsed RedisURL, a new
+ * connection's set-up (connect with a timeout, AUTH, SELECT), and whether
+ * Redis is up, down, and when to try again.
  *
- * Owns struct rd_redis_url and struct rd_redis_setup. The publisher
+ * Owns struct rd_redis_url, struct rd_redis_setup and struct
+ * rd_redis_health. The publisher
  * (publish.c) connects with rd_redis_connect(), blocking; history.c keeps
  * its one round trip by appending the set-up commands of
  * rd_redis_setup_argv() ahead of its first pipeline.
@@ -18,6 +20,7 @@
 #define RELAYDIAG_REDIS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "relaydiag/err.h"
@@ -114,5 +117,46 @@ const char *rd_redis_error_text(
  */
 const char *rd_redis_ctx_error(const struct redisContext *c, int e,
     unsigned timeout_ms, char *dst, size_t len);
+
+/*
+ * Up, down, and when to try again: the state machine both clients of
+ * Redis keep (publish.c, history_redis.c), so that they agree on it.
+ * Redis is up once it has answered a command, not when it accepts a
+ * connection; it goes down at a failure. While down, a retry comes after
+ * the backoff, which starts at min_ms and doubles, up to max_ms, at each
+ * retry that fails. The functions return the state before, so that the
+ * caller writes its one log line per change of state. Times are
+ * monotonic milliseconds. Not locked: the caller's lock covers it.
+ */
+enum rd_redis_state {
+	RD_REDIS_INIT,	/* not tried yet */
+	RD_REDIS_UP,
+	RD_REDIS_DOWN,
+};
+
+struct rd_redis_health {
+	enum rd_redis_state state;
+	int64_t	 down_since_ms;	/* when it went down */
+	int64_t	 retry_at_ms;	/* while down: not before this */
+	unsigned backoff_ms, min_ms, max_ms;
+	unsigned gen;		/* bumped each time it goes down */
+};
+
+void	rd_redis_health_init(struct rd_redis_health *h, unsigned min_ms,
+	    unsigned max_ms);
+
+/* rd_redis_health_answered - Redis answered: up, the backoff back at min */
+enum rd_redis_state rd_redis_health_answered(struct rd_redis_health *h);
+
+/*
+ * rd_redis_health_failed - a call failed at now: down. retry_failed: it
+ * was a retry after the backoff (not a call already in flight when Redis
+ * went down), so the backoff doubles.
+ */
+enum rd_redis_state rd_redis_health_failed(struct rd_redis_health *h,
+	    int64_t now, bool retry_failed);
+
+/* rd_redis_health_down_s - whole seconds down at now, rounded */
+int64_t	rd_redis_health_down_s(const struct rd_redis_health *h, int64_t now);
 
 #endif

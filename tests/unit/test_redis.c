@@ -327,10 +327,46 @@ test_connect_hung(void **state)
 		    (long long)took);
 }
 
+/* Up, down and the backoff, as both clients of Redis keep them. */
+static void
+test_health(void **state)
+{
+	struct rd_redis_health h;
+
+	(void)state;
+	rd_redis_health_init(&h, 1000, 8000);
+	assert_int_equal(h.state, RD_REDIS_INIT);
+	assert_int_equal(rd_redis_health_failed(&h, 5000, true), RD_REDIS_INIT);
+	assert_int_equal(h.state, RD_REDIS_DOWN);
+	assert_int_equal(h.retry_at_ms, 6000);
+	assert_int_equal(h.gen, 1);
+	/* a call in flight when it fell: no longer wait */
+	assert_int_equal(rd_redis_health_failed(&h, 5100, false), RD_REDIS_DOWN);
+	assert_int_equal(h.retry_at_ms, 6000);
+	/* retries that fail: 2 s, 4 s, 8 s, 8 s */
+	rd_redis_health_failed(&h, 6000, true);
+	assert_int_equal(h.retry_at_ms, 8000);
+	rd_redis_health_failed(&h, 8000, true);
+	assert_int_equal(h.retry_at_ms, 12000);
+	rd_redis_health_failed(&h, 12000, true);
+	rd_redis_health_failed(&h, 20000, true);
+	assert_int_equal(h.retry_at_ms, 28000);
+	assert_int_equal(h.gen, 1);
+	assert_int_equal(rd_redis_health_down_s(&h, 28400), 23);
+	/* it answers: up, and the next fall starts at 1 s again */
+	assert_int_equal(rd_redis_health_answered(&h), RD_REDIS_DOWN);
+	assert_int_equal(rd_redis_health_answered(&h), RD_REDIS_UP);
+	rd_redis_health_failed(&h, 30000, true);
+	assert_int_equal(h.retry_at_ms, 31000);
+	assert_int_equal(h.gen, 2);
+	assert_int_equal(h.down_since_ms, 30000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_health),
 	    cmocka_unit_test(test_url_parse),
 	    cmocka_unit_test(test_setup_argv),
 	    cmocka_unit_test_setup_teardown(
