@@ -25,6 +25,33 @@
  * Memory: the batch buffers are allocated at open; each event's json is
  * freed by whoever holds it last (publisher, spooler or dropper).
  */
+/*
+ * publish.c - the Redis sink: the publisher thread, sole owner of the
+ * hiredis context, fed by evqueue.c and falling back on spool.c.
+ *
+ * Owns struct redis_sink (behind struct rd_sink). The contract is in
+ * publish.h; the event transport in events.md; RedisURL parsing and the
+ * connection's set-up (AUTH, SELECT) in redis.c.
+ *
+ * Order. Events reach Redis in the order they were queued, across
+ * failures, because an event only ever goes behind the ones older than it:
+ *   - while the spool holds anything, queued events are appended to it and
+ *     Redis gets them from there (the publisher replays it in order);
+ *   - a batch cut short by a failure is spooled (its undelivered tail)
+ *     before anything newer can be;
+ *   - an event that finds the queue full is spooled by its session thread,
+ *     but only after that thread has spooled what is older: the batch the
+ *     publisher has in flight, then the whole queue.
+ * The mutex "order" serializes these moves; the publisher takes it only to
+ * take a batch from the queue or to spool, never while talking to Redis. A
+ * batch in flight that a session thread spooled may also reach Redis: the
+ * spool then replays it a second time (at least once; consumers dedupe by
+ * "id").
+ * Threads: one publisher thread; it alone touches ctx and the fields
+ * marked "publisher" below. Counters are atomics.
+ * Memory: the batch buffers are allocated at open; each event's json is
+ * freed by whoever holds it last (publisher, spooler or dropper).
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -36,75 +63,17 @@
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
-
 #include <hiredis/hiredis.h>
-
 #include "relaydiag/event.h"
 #include "relaydiag/evqueue.h"
 #include "relaydiag/publish.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/text.h"
 
-#define PUB_CONNECT_MS 1000
-#define PUB_COMMAND_MS 1000
-#define PUB_BACKOFF_MIN_MS 100
-#define PUB_BACKOFF_MAX_MS 5000
-#define PUB_DRAIN_MS 5000
-#define PUB_QUEUE 65536
-#define PUB_BATCH 256
-#define PUB_SPOOL_MAX (256ull << 20)
-#define PUB_IDLE_MS 250 /* publisher's longest sleep */
-#define PUB_ERR_MAX 256
-#define PUB_XADD_ARGS 10
-
-
-struct redis_sink {
-	struct rd_sink base; /* first: rd_sink * <-> redis_sink * */
-	struct rd_redis_url url;
-	char *stream;
-	char maxlen[24]; /* decimal; "" : no trimming */
-	unsigned connect_ms;
-	unsigned command_ms;
-	unsigned drain_ms;
-	size_t batch;
-	uint64_t spool_max;
-	void (*log)(int, const char *);
-
-	struct rd_evqueue *q;
-	struct rd_spool *sp; /* NULL: no spool */
-	pthread_t thread;
-	atomic_bool stop;
-	_Atomic int64_t drain_until_ms; /* set by close before stop */
-
-	pthread_mutex_t order;            /* see the file comment */
-	struct rd_evqueue_item *inflight; /* order: batch being sent */
-	size_t ninflight;                 /* order */
-	bool inflight_spooled;            /* order: a session spooled it */
-
-	_Atomic uint64_t emitted;
-	_Atomic uint64_t delivered;
-	_Atomic uint64_t dropped; /* besides what the spool counts */
-
-	/* publisher */
-	redisContext *ctx;
-	struct rd_redis_health health; /* up, down, when to retry */
-	bool replaying; /* up again, spool not yet empty */
-	uint64_t replayed;
-	char last_err[PUB_ERR_MAX]; /* sanitized */
-	struct rd_spool_stats seen; /* spool counters last looked at */
-	bool spool_full_logged;
-	bool spool_io_logged;
-	struct rd_evqueue_item *items; /* batch buffer, batch entries */
-	struct rd_spool_rec *recs;     /* batch buffer, batch entries */
-	size_t *orig, *orig_bad;       /* pub_replay_check, batch entries */
-	uint64_t refused;              /* spool records not ours, dropped */
-	bool refused_logged;           /* since the last replay ended */
-};
-
-#define PUB_REC_UNSET ((size_t)-1)
+#include "publish_int.h"
 
 /* pub_now_ms - CLOCK_MONOTONIC in milliseconds */
-static int64_t
+int64_t
 pub_now_ms(void)
 {
 	struct timespec ts;
@@ -113,11 +82,9 @@ pub_now_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-static void pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* pub_log - one state-change line to the daemon's log callback */
-static void
+void
 pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
 {
 	char msg[768];
@@ -162,7 +129,7 @@ pub_disconnect(struct redis_sink *s)
  * pub_down - the connection failed (or could not be made): schedule the
  * next attempt, log when the state or the reason changed.
  */
-static void
+void
 pub_down(struct redis_sink *s, const char *why)
 {
 	int64_t now = pub_now_ms();
@@ -236,7 +203,7 @@ pub_answered(struct redis_sink *s)
  * how many were accepted, in order; fewer than n means the connection is
  * to be given up, and why says why.
  */
-static size_t
+size_t
 pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
     const char *(*json)(void *, size_t, size_t *), void *v, char *why,
     size_t whylen)
@@ -304,106 +271,6 @@ pub_item_json(void *v, size_t i, size_t *len)
 	return (((struct rd_evqueue_item *)v)[i].json);
 }
 
-static const char *
-pub_rec_type(void *v, size_t i)
-{
-	return (((struct rd_spool_rec *)v)[i].type);
-}
-
-static const char *
-pub_rec_json(void *v, size_t i, size_t *len)
-{
-	*len = ((struct rd_spool_rec *)v)[i].len;
-	return (((struct rd_spool_rec *)v)[i].json);
-}
-
-/*
- * Moving events to the spool. Every function named *_locked runs with
- * s->order held.
- */
-
-/* pub_spool_one_locked - spool (or, without a spool, drop) one event */
-static void
-pub_spool_one_locked(struct redis_sink *s, const struct rd_evqueue_item *it)
-{
-	if (s->sp == NULL ||
-	    rd_spool_append(s->sp, it->type, it->json, it->len) != 0) {
-		if (s->sp == NULL || errno == EINVAL)
-			atomic_fetch_add_explicit(
-			    &s->dropped, 1, memory_order_relaxed);
-		/* else counted by the spool */
-	}
-}
-
-/* pub_spool_inflight_locked - spool the batch in flight, once */
-static void
-pub_spool_inflight_locked(struct redis_sink *s, size_t from)
-{
-	size_t i;
-
-	if (s->inflight == NULL || s->inflight_spooled)
-		return;
-	for (i = from; i < s->ninflight; i++)
-		pub_spool_one_locked(s, &s->inflight[i]);
-	s->inflight_spooled = true;
-}
-
-/* pub_queue_to_spool_locked - move everything queued into the spool */
-static void
-pub_queue_to_spool_locked(struct redis_sink *s)
-{
-	struct rd_evqueue_item tmp[32];
-	size_t n, i;
-
-	while ((n = rd_evqueue_get(s->q, tmp, 32, 0)) > 0)
-		for (i = 0; i < n; i++) {
-			pub_spool_one_locked(s, &tmp[i]);
-			free(tmp[i].json);
-		}
-}
-
-static void
-pub_queue_to_spool(struct redis_sink *s)
-{
-	pthread_mutex_lock(&s->order);
-	pub_queue_to_spool_locked(s);
-	pthread_mutex_unlock(&s->order);
-	if (s->sp != NULL)
-		rd_spool_sync(s->sp);
-}
-
-/*
- * emit_take when the queue is full: spool the event behind everything
- * older (the batch in flight, then the queue), or drop it.
- */
-static int
-pub_overflow(struct redis_sink *s, const char *type, char *json)
-{
-	struct rd_evqueue_item it;
-	int r = 0;
-
-	if (s->sp == NULL) {
-		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-		free(json);
-		return (-1);
-	}
-	if (rd_strlcpy(it.type, type, sizeof(it.type)) >= sizeof(it.type)) {
-		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-		free(json);
-		return (-1);
-	}
-	it.json = json;
-	it.len = strlen(json);
-	pthread_mutex_lock(&s->order);
-	pub_spool_inflight_locked(s, 0);
-	pub_queue_to_spool_locked(s);
-	if (rd_spool_append(s->sp, it.type, it.json, it.len) != 0)
-		r = -1; /* counted by the spool */
-	pthread_mutex_unlock(&s->order);
-	free(json);
-	return (r);
-}
-
 /*
  * The publisher thread.
  */
@@ -451,138 +318,6 @@ pub_send_inflight(struct redis_sink *s)
 			rd_spool_sync(s->sp);
 		pub_down(s, why);
 	}
-}
-
-/*
- * pub_replay_check - keep the records of a spool batch that are events of
- * ours (rd_event_check: the spool directory is another trust boundary);
- * the others are freed and logged. The kept ones move to the front, in
- * order: orig[k] is the batch index of the k-th kept, orig_bad[] the
- * indexes refused (PUB_REC_UNSET after the last). Returns how many kept.
- */
-static size_t
-pub_replay_check(struct redis_sink *s, size_t n)
-{
-	char why[96];
-	size_t i, nv = 0, nb = 0;
-
-	for (i = 0; i < n; i++) {
-		if (rd_event_check(s->recs[i].type, s->recs[i].json,
-			s->recs[i].len, why, sizeof(why)) != 0) {
-			if (!s->refused_logged)
-				pub_log(s, LOG_WARNING, "spool: refused a "
-				    "record that is not a relaydiag event "
-				    "(%s); not sent to Redis (each one is "
-				    "counted when the replay ends)", why);
-			s->refused_logged = true;
-			free(s->recs[i].json);
-			s->orig_bad[nb++] = i;
-			continue;
-		}
-		s->orig[nv] = i;
-		if (nv != i)
-			s->recs[nv] = s->recs[i];
-		nv++;
-	}
-	if (nb < n)
-		s->orig_bad[nb] = PUB_REC_UNSET;
-	return (nv);
-}
-
-/* pub_replay - send one batch from the spool; acknowledge what went */
-static void
-pub_replay(struct redis_sink *s)
-{
-	char why[PUB_ERR_MAX];
-	size_t n, nv, ok, acked, i;
-
-	n = rd_spool_read(s->sp, s->recs, s->batch);
-	if (n == 0)
-		return;
-	nv = pub_replay_check(s, n);
-	ok = pub_send(
-	    s, nv, pub_rec_type, pub_rec_json, s->recs, why, sizeof(why));
-	/* Acknowledge up to the first valid record not sent (all of the
-	   batch, the refused records with it, when every one went). */
-	acked = ok == nv ? n : s->orig[ok];
-	for (i = 0; i < n && s->orig_bad[i] != PUB_REC_UNSET; i++)
-		if (s->orig_bad[i] < acked)
-			s->refused++;
-	rd_spool_ack(s->sp, acked);
-	for (i = 0; i < nv; i++)
-		free(s->recs[i].json);
-	s->replayed += ok;
-	if (ok < nv)
-		pub_down(s, why);
-}
-
-/* pub_watch_spool - log changes in the spool's drop counters */
-static void
-pub_watch_spool(struct redis_sink *s)
-{
-	struct rd_spool_stats now;
-	char ebuf[128];
-
-	if (s->sp == NULL)
-		return;
-	rd_spool_stats(s->sp, &now);
-	if (now.dropped_oldest + now.dropped_newest >
-		s->seen.dropped_oldest + s->seen.dropped_newest &&
-	    !s->spool_full_logged) {
-		pub_log(s, LOG_WARNING,
-		    "spool: full (SpoolMaxSize %" PRIu64
-		    " bytes); dropping the %s events",
-		    s->spool_max,
-		    now.dropped_newest > s->seen.dropped_newest ? "newest"
-								: "oldest");
-		s->spool_full_logged = true;
-	} else if (s->spool_full_logged && now.pending == 0) {
-		pub_log(s, LOG_NOTICE,
-		    "spool: empty again; %" PRIu64 " events "
-		    "were dropped while it was full",
-		    now.dropped_oldest + now.dropped_newest);
-		s->spool_full_logged = false;
-	}
-	if (now.dropped_io > s->seen.dropped_io && !s->spool_io_logged) {
-		pub_log(s, LOG_ERR, "spool: write error: %s; dropping events",
-		    strerror_r(now.last_errno, ebuf, sizeof(ebuf)));
-		s->spool_io_logged = true;
-	} else if (s->spool_io_logged && now.dropped_io == s->seen.dropped_io &&
-		   now.appended > s->seen.appended) {
-		pub_log(s, LOG_NOTICE,
-		    "spool: writing again; %" PRIu64
-		    " events lost to write errors so far",
-		    now.dropped_io);
-		s->spool_io_logged = false;
-	}
-	if (now.corrupt > s->seen.corrupt)
-		pub_log(s, LOG_WARNING,
-		    "spool: skipped %" PRIu64 " damaged "
-		    "record(s) (torn by a crash, or a disk error)",
-		    now.corrupt - s->seen.corrupt);
-	s->seen = now;
-}
-
-/* pub_refused_done - the spool is empty: how many records were refused */
-static void
-pub_refused_done(struct redis_sink *s)
-{
-	if (s->refused > 0)
-		pub_log(s, LOG_WARNING, "spool: %" PRIu64 " record(s) refused: "
-		    "not relaydiag events", s->refused);
-	s->refused = 0;
-	s->refused_logged = false;
-}
-
-/* pub_replay_done - the spool is empty again after an outage */
-static void
-pub_replay_done(struct redis_sink *s)
-{
-	s->replaying = false;
-	pub_log(s, LOG_NOTICE,
-	    "redis: up after %" PRId64 " s; %" PRIu64 " events replayed",
-	    rd_redis_health_down_s(&s->health, pub_now_ms()), s->replayed);
-	pub_refused_done(s);
 }
 
 /* pub_drained - whether close()'s time for sending is over */
@@ -716,12 +451,6 @@ pub_close(struct rd_sink *sk)
 	pub_free(s);
 }
 
-static const struct rd_sink_ops pub_ops = {
-    .emit_take = pub_emit_take,
-    .stats = pub_stats,
-    .close = pub_close,
-};
-
 /* pub_stream_ok - a stream key we are willing to send */
 static bool
 pub_stream_ok(const char *k)
@@ -735,6 +464,12 @@ pub_stream_ok(const char *k)
 			return (false);
 	return (true);
 }
+
+static const struct rd_sink_ops pub_ops = {
+    .emit_take = pub_emit_take,
+    .stats = pub_stats,
+    .close = pub_close,
+};
 
 struct rd_sink *
 rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
