@@ -34,42 +34,7 @@
  * Memory: output is read into rd_bufs, bounded by PC_OUT_MAX; warnings are
  * strdup'ed into cfg->warnings (cfg owns them).
  */
-/*
- * postconf.c - ImportPostfix: relaydiag's view of the MTA taken from
- * Postfix's own configuration, through postconf(1), so that the two agree
- * without copying by hand.
- *
- * Owns reading what postconf prints (postconf_run.c runs it,
- * postconf_master.c reads the listeners of master.cf). What the lists mean
- * belongs to domainset.c and netset.c; the ImportPostfix key to config.c.
- *
- * postconf runs (posix_spawnp: an argv, no shell; stdin /dev/null; a
- * deadline of PC_TIMEOUT_MS, then SIGKILL) with -c DIR when a directory is
- * given:
- *   postconf -x mydestination ...     the main.cf values, $names expanded
- *   postconf mydestination ...        the raw values, only when postconf
- *                                     warned "undefined parameter" (to say
- *                                     which of ours it affects)
- *   postconf -M                       master.cf services, one a line
- *   postconf -P -x                    their "-o name=value" overrides
- * Everything is read before cfg is touched, so a postconf that fails leaves
- * cfg as it was.
- *
- * Postfix list syntax (postconf(5)): entries separated by commas and/or
- * white space, "{ ... }" grouping; "/file/name" is a file of entries (read
- * here, nested up to PC_FILE_DEPTH); "type:table" is a lookup table, and
- * "!entry" a negation: neither can be expanded, so each becomes a warning
- * in cfg->warnings that says what to list by hand, as does a $name that
- * postconf expanded to nothing because it is not defined. A domain in
- * relay_domains also matches its sub-domains when relay_domains is in
- * parent_domain_matches_subdomains (Postfix's default): ".domain" is added.
- *
- * Threads: configuration time only; touches only its arguments, but spawns
- * a process and waits for it, so SIGCHLD must not be ignored (SIG_IGN
- * would reap the child before waitpid sees its status).
- * Memory: output is read into rd_bufs, bounded by PC_OUT_MAX; warnings are
- * strdup'ed into cfg->warnings (cfg owns them).
- */
+
 
 #include <errno.h>
 #include <fcntl.h>

@@ -25,33 +25,7 @@
  * Memory: the batch buffers are allocated at open; each event's json is
  * freed by whoever holds it last (publisher, spooler or dropper).
  */
-/*
- * publish.c - the Redis sink: the publisher thread, sole owner of the
- * hiredis context, fed by evqueue.c and falling back on spool.c.
- *
- * Owns struct redis_sink (behind struct rd_sink). The contract is in
- * publish.h; the event transport in events.md; RedisURL parsing and the
- * connection's set-up (AUTH, SELECT) in redis.c.
- *
- * Order. Events reach Redis in the order they were queued, across
- * failures, because an event only ever goes behind the ones older than it:
- *   - while the spool holds anything, queued events are appended to it and
- *     Redis gets them from there (the publisher replays it in order);
- *   - a batch cut short by a failure is spooled (its undelivered tail)
- *     before anything newer can be;
- *   - an event that finds the queue full is spooled by its session thread,
- *     but only after that thread has spooled what is older: the batch the
- *     publisher has in flight, then the whole queue.
- * The mutex "order" serializes these moves; the publisher takes it only to
- * take a batch from the queue or to spool, never while talking to Redis. A
- * batch in flight that a session thread spooled may also reach Redis: the
- * spool then replays it a second time (at least once; consumers dedupe by
- * "id").
- * Threads: one publisher thread; it alone touches ctx and the fields
- * marked "publisher" below. Counters are atomics.
- * Memory: the batch buffers are allocated at open; each event's json is
- * freed by whoever holds it last (publisher, spooler or dropper).
- */
+
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>

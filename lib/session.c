@@ -14,22 +14,7 @@
  * Threads: one thread at a time per session; cfg read-only; sink
  * thread-safe.
  */
-/*
- * session.c - one SMTP connection as the milter sees it: connection ->
- * transactions -> recipients, and the events it produces.
- *
- * Owns struct rd_session: the copies of what each stage's macros said
- * (within fixed limits), the per-message and per-session counts, and the
- * order of work for a recipient: parse (addr.c) -> classify (classify.c) ->
- * diagnose (diagnose.c) -> verdict (reply.c) -> event (event.c) -> sink.
- * Nothing here talks to libmilter; the glue fills the info structs.
- * HashPersonalData: the events (never the reply to the client, nor the
- * log) show addresses and the user name as pseudonyms (pseudo.h), made
- * with the key installed when the session started; the diagnosis texts of
- * an event are filled from facts that carry the pseudonyms.
- * Threads: one thread at a time per session; cfg read-only; sink
- * thread-safe.
- */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
