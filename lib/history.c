@@ -71,7 +71,6 @@
  * the cache allocates per key and member, and drops a write it has no
  * memory for (it is a cache).
  */
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>

@@ -34,8 +34,6 @@
  * Memory: output is read into rd_bufs, bounded by PC_OUT_MAX; warnings are
  * strdup'ed into cfg->warnings (cfg owns them).
  */
-
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -25,7 +25,6 @@
  * Memory: the batch buffers are allocated at open; each event's json is
  * freed by whoever holds it last (publisher, spooler or dropper).
  */
-
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>

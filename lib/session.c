@@ -14,7 +14,6 @@
  * Threads: one thread at a time per session; cfg read-only; sink
  * thread-safe.
  */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
