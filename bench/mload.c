@@ -57,6 +57,7 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
+#include "milterwire.h"
 #include "relaydiag/sockspec.h"
 
 #define MLOAD_VERSION		6
@@ -505,70 +506,11 @@ mlist_parse(struct mlist *l, const char *text)
 
 /* ------------------------------------------------------ connections -- */
 
-struct obuf {
-	unsigned char	*p;
-	size_t		 len, cap;
-};
-
-static void
-ob_put(struct obuf *b, const void *d, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t	       cap = b->cap ? b->cap : 4096;
-		unsigned char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			fprintf(stderr, "mload: out of memory\n");
-			exit(2);
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void
-ob_u32(struct obuf *b, uint32_t v)
-{
-	uint32_t be = htonl(v);
-
-	ob_put(b, &be, 4);
-}
-
-static void
-ob_str(struct obuf *b, const char *s)
-{
-	ob_put(b, s, strlen(s) + 1);
-}
-
-/* pkt_begin - a packet header whose length pkt_end fills in */
-static size_t
-pkt_begin(struct obuf *b, char cmd)
-{
-	size_t off = b->len;
-
-	ob_u32(b, 0);
-	ob_put(b, &cmd, 1);
-	return (off);
-}
-
-static void
-pkt_end(struct obuf *b, size_t off)
-{
-	uint32_t be = htonl((uint32_t)(b->len - off - 4));
-
-	memcpy(b->p + off, &be, 4);
-}
-
 struct sess {
 	struct tstats	*ts;
 	const struct spec *sp;
 	int		 fd;
-	struct obuf	 out;
+	struct mw_buf	 out;
 	unsigned char	*in;
 	size_t		 icap, ipos, ilen;
 	/* negotiated */
@@ -699,21 +641,15 @@ sess_fill(struct sess *s, size_t need)
 static int
 sess_read(struct sess *s, char *cmd, const unsigned char **data, size_t *len)
 {
-	uint32_t be, n;
-
 	if (sess_fill(s, 5) != 0)
 		return (-1);
-	memcpy(&be, s->in + s->ipos, 4);
-	n = ntohl(be);
-	if (n == 0 || n > MLOAD_PKT_MAX)
-		return (sess_fail(s, "malformed reply: packet length %" PRIu32,
-		    n));
-	if (sess_fill(s, 4 + (size_t)n) != 0)
+	if (mw_hdr(s->in + s->ipos, MLOAD_PKT_MAX, cmd, len) != 0)
+		return (sess_fail(s, "malformed reply: packet length %zu",
+		    *len));
+	if (sess_fill(s, 5 + *len) != 0)
 		return (-1);
-	*cmd = (char)s->in[s->ipos + 4];
 	*data = s->in + s->ipos + 5;
-	*len = n - 1;
-	s->ipos += 4 + (size_t)n;
+	s->ipos += 5 + *len;
 	return (0);
 }
 
@@ -789,35 +725,17 @@ sess_macros(struct sess *s, int mstage)
 		if ((v = macro_value(s, l->name[i])) == NULL || *v == '\0')
 			continue;
 		if (n++ == 0) {
-			off = pkt_begin(&s->out, SMFIC_MACRO);
-			ob_put(&s->out, &c, 1);
+			off = mw_pkt_begin(&s->out, SMFIC_MACRO);
+			mw_put(&s->out, &c, 1);
 		}
-		ob_str(&s->out, l->name[i]);
-		ob_str(&s->out, v);
+		mw_str(&s->out, l->name[i]);
+		mw_str(&s->out, v);
 	}
 	if (n > 0)
-		pkt_end(&s->out, off);
+		mw_pkt_end(&s->out, off);
 }
 
 /* ---------------------------------------------------------- replies -- */
-
-/* strs - split NUL-terminated strings; -1 unless min <= count <= max */
-static int
-strs(const unsigned char *d, size_t n, const char **out, size_t min,
-    size_t max)
-{
-	size_t i = 0, k = 0;
-
-	if (n == 0 || d[n - 1] != '\0')
-		return (min == 0 && n == 0 ? 0 : -1);
-	while (i < n) {
-		if (k == max)
-			return (-1);
-		out[k++] = (const char *)d + i;
-		i += strlen((const char *)d + i) + 1;
-	}
-	return (k >= min ? (int)k : -1);
-}
 
 /* header_ok - a header name and value a real MTA would take */
 static bool
@@ -886,7 +804,7 @@ sess_mod(struct sess *s, char cmd, const unsigned char *d, size_t n)
 	switch (cmd) {
 	case SMFIR_ADDHEADER:
 		m = MOD_ADDHEADER, need = SMFIF_ADDHDRS;
-		k = strs(d, n, v, 2, 2);
+		k = mw_strs(d, n, v, 2, 2);
 		if (k == 2 && !header_ok(v[0], v[1]))
 			k = -1;
 		break;
@@ -894,7 +812,7 @@ sess_mod(struct sess *s, char cmd, const unsigned char *d, size_t n)
 	case SMFIR_CHGHEADER:
 		m = cmd == SMFIR_INSHEADER ? MOD_INSHEADER : MOD_CHGHEADER;
 		need = cmd == SMFIR_INSHEADER ? SMFIF_ADDHDRS : SMFIF_CHGHDRS;
-		k = n > 4 ? strs(d + 4, n - 4, v, 2, 2) : -1;
+		k = n > 4 ? mw_strs(d + 4, n - 4, v, 2, 2) : -1;
 		if (k == 2 && !header_ok(v[0], v[1]))
 			k = -1;
 		break;
@@ -905,14 +823,14 @@ sess_mod(struct sess *s, char cmd, const unsigned char *d, size_t n)
 		    MOD_DELRCPT : MOD_QUARANTINE;
 		need = cmd == SMFIR_ADDRCPT ? SMFIF_ADDRCPT : cmd ==
 		    SMFIR_DELRCPT ? SMFIF_DELRCPT : SMFIF_QUARANTINE;
-		k = strs(d, n, v, 1, 1);
+		k = mw_strs(d, n, v, 1, 1);
 		break;
 	case SMFIR_ADDRCPT_PAR:
 	case SMFIR_CHGFROM:
 		m = cmd == SMFIR_CHGFROM ? MOD_CHGFROM : MOD_ADDRCPT;
 		need = cmd == SMFIR_CHGFROM ? SMFIF_CHGFROM :
 		    SMFIF_ADDRCPT_PAR;
-		k = strs(d, n, v, 1, 2);
+		k = mw_strs(d, n, v, 1, 2);
 		break;
 	case SMFIR_REPLBODY:
 		m = MOD_REPLBODY, need = SMFIF_CHGBODY, k = 0;
@@ -1007,9 +925,9 @@ sess_event(struct sess *s, enum stage st, int mstage, char cmd,
 	*rk = RK_NONE;
 	if (mstage >= 0)
 		sess_macros(s, mstage);
-	off = pkt_begin(&s->out, cmd);
-	ob_put(&s->out, data, len);
-	pkt_end(&s->out, off);
+	off = mw_pkt_begin(&s->out, cmd);
+	mw_put(&s->out, data, len);
+	mw_pkt_end(&s->out, off);
 	t0 = now_ns();
 	if (sess_flush(s) != 0)
 		return (-1);
@@ -1054,20 +972,13 @@ sess_optneg(struct sess *s)
 {
 	const unsigned char *d;
 	const char	    *lists[MLOAD_MSTAGES] = { NULL };
-	unsigned char	     req[12];
-	uint32_t	     v[3], stage;
-	size_t		     n, off, i, slen;
+	uint32_t	     stage;
+	size_t		     n, i, slen;
 	char		     cmd;
 	uint64_t	     t0;
 
 	s->stage = ST_OPTNEG;
-	v[0] = htonl(MLOAD_VERSION);
-	v[1] = htonl(MLOAD_ACTIONS);
-	v[2] = htonl(MLOAD_PROTO);
-	memcpy(req, v, sizeof(req));
-	off = pkt_begin(&s->out, SMFIC_OPTNEG);
-	ob_put(&s->out, req, sizeof(req));
-	pkt_end(&s->out, off);
+	mw_optneg(&s->out, MLOAD_VERSION, MLOAD_ACTIONS, MLOAD_PROTO);
 	t0 = now_ns();
 	if (sess_flush(s) != 0 || sess_read(s, &cmd, &d, &n) != 0)
 		return (-1);
@@ -1075,13 +986,9 @@ sess_optneg(struct sess *s)
 		return (sess_fail(s, "expected the SMFIC_OPTNEG reply, got "
 		    "'%c' (0x%02x)", cmd >= 32 && cmd < 127 ? cmd : '?',
 		    (unsigned char)cmd));
-	if (n < 12)
+	if (mw_optneg_parse(d, n, &s->version, &s->actions, &s->proto) != 0)
 		return (sess_fail(s, "malformed SMFIC_OPTNEG reply: %zu "
 		    "bytes", n));
-	memcpy(v, d, 12);
-	s->version = ntohl(v[0]);
-	s->actions = ntohl(v[1]);
-	s->proto = ntohl(v[2]);
 	if (s->version < 2 || s->version > MLOAD_VERSION)
 		return (sess_fail(s, "filter answered protocol version %"
 		    PRIu32 "; offered %d", s->version, MLOAD_VERSION));
@@ -1301,7 +1208,7 @@ static int
 sess_run(struct sess *s)
 {
 	const struct spec *sp = s->sp;
-	struct obuf	   a = { NULL, 0, 0 };
+	struct mw_buf	   a = { NULL, 0, 0 };
 	enum rk		   rk;
 	uint16_t	   port;
 	size_t		   i, accepted = 0;
@@ -1312,11 +1219,11 @@ sess_run(struct sess *s)
 	if (sess_connect(s) != 0 || sess_optneg(s) != 0)
 		goto out;
 	if (!(s->proto & SMFIP_NOCONNECT)) {
-		ob_str(&a, sp->client_name);
-		ob_put(&a, "4", 1);
+		mw_str(&a, sp->client_name);
+		mw_put(&a, "4", 1);
 		port = htons((uint16_t)atoi(sp->client_port));
-		ob_put(&a, &port, 2);
-		ob_str(&a, sp->client_ip);
+		mw_put(&a, &port, 2);
+		mw_str(&a, sp->client_ip);
 		if (sess_event(s, ST_CONNECT, SMFIM_CONNECT, SMFIC_CONNECT,
 		    a.p, a.len, &rk) != 0)
 			goto out;
@@ -1336,8 +1243,8 @@ sess_run(struct sess *s)
 	}
 	if (!(s->proto & SMFIP_NOMAIL)) {
 		a.len = 0;
-		ob_str(&a, sp->sender);
-		ob_str(&a, "SIZE=2048");
+		mw_str(&a, sp->sender);
+		mw_str(&a, "SIZE=2048");
 		if (sess_event(s, ST_MAIL, SMFIM_ENVFROM, SMFIC_MAIL, a.p,
 		    a.len, &rk) != 0)
 			goto out;
@@ -1757,6 +1664,7 @@ main(int argc, char **argv)
 	size_t		 i;
 	int		 c;
 
+	mw_prog = "mload";
 	while ((c = getopt(argc, argv, "s:n:c:m:w:t:b:S:H:T:qh")) != -1) {
 		switch (c) {
 		case 's':

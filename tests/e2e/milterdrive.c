@@ -59,15 +59,12 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
+#include "milterwire.h"
 #include "relaydiag/sockspec.h"
 
 #define DRIVE_REPEAT_MAX (1024 * 1024)
 #define DRIVE_REPLY_MAX (1024 * 1024)
 
-struct drive_buf {
-	unsigned char *p;
-	size_t len, cap;
-};
 
 static int drive_fd = -1;
 static int drive_timeout_ms = 10000;
@@ -114,30 +111,6 @@ drive_error(const char *fmt, ...)
 	exit(1);
 }
 
-static void
-buf_put(struct drive_buf *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((b->p = realloc(b->p, cap)) == NULL) {
-			fprintf(stderr, "milterdrive: out of memory\n");
-			exit(2);
-		}
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-buf_putc(struct drive_buf *b, unsigned char c)
-{
-	buf_put(b, &c, 1);
-}
-
 static int
 hexval(int c)
 {
@@ -152,7 +125,7 @@ hexval(int c)
 
 /* drive_unescape - one script word into b (appended, not terminated) */
 static void
-drive_unescape(struct drive_buf *b, const char *w)
+drive_unescape(struct mw_buf *b, const char *w)
 {
 	unsigned long n;
 	char *end;
@@ -160,34 +133,34 @@ drive_unescape(struct drive_buf *b, const char *w)
 
 	for (; *w != '\0'; w++) {
 		if (*w != '\\') {
-			buf_putc(b, (unsigned char)*w);
+			mw_putc(b, (unsigned char)*w);
 			continue;
 		}
 		switch (*++w) {
 		case '\\':
-			buf_putc(b, '\\');
+			mw_putc(b, '\\');
 			break;
 		case 's':
-			buf_putc(b, ' ');
+			mw_putc(b, ' ');
 			break;
 		case 'r':
-			buf_putc(b, '\r');
+			mw_putc(b, '\r');
 			break;
 		case 'n':
-			buf_putc(b, '\n');
+			mw_putc(b, '\n');
 			break;
 		case 't':
-			buf_putc(b, '\t');
+			mw_putc(b, '\t');
 			break;
 		case '0':
-			buf_putc(b, '\0');
+			mw_putc(b, '\0');
 			break;
 		case 'e':
 			break;
 		case 'x':
 			if ((h = hexval(w[1])) < 0 || (l = hexval(w[2])) < 0)
 				drive_script_error("bad \\x escape");
-			buf_putc(b, (unsigned char)(h << 4 | l));
+			mw_putc(b, (unsigned char)(h << 4 | l));
 			w += 2;
 			break;
 		case '[':
@@ -197,7 +170,7 @@ drive_unescape(struct drive_buf *b, const char *w)
 			    (l = hexval(end[2])) < 0 || end[3] != ']')
 				drive_script_error("bad \\[N:HH] escape");
 			while (n-- > 0)
-				buf_putc(b, (unsigned char)(h << 4 | l));
+				mw_putc(b, (unsigned char)(h << 4 | l));
 			w = end + 3;
 			break;
 		default:
@@ -239,22 +212,15 @@ drive_connect(const char *spec)
 		drive_error("connect %s: %s", spec, strerror(errno));
 }
 
+/* drive_write - all of b to the filter, or exit */
 static void
-drive_send(char cmd, const unsigned char *data, size_t n)
+drive_write(const struct mw_buf *b)
 {
-	unsigned char hdr[5];
-	uint32_t len = htonl((uint32_t)(n + 1));
-	struct drive_buf b = {NULL, 0, 0};
 	size_t off = 0;
 	ssize_t w;
 
-	memcpy(hdr, &len, 4);
-	hdr[4] = (unsigned char)cmd;
-	buf_put(&b, hdr, 5);
-	if (n > 0)
-		buf_put(&b, data, n);
-	while (off < b.len) {
-		if ((w = write(drive_fd, b.p + off, b.len - off)) < 0) {
+	while (off < b->len) {
+		if ((w = write(drive_fd, b->p + off, b->len - off)) < 0) {
 			if (errno == EINTR)
 				continue;
 			drive_error("write: %s (the filter closed the "
@@ -263,6 +229,16 @@ drive_send(char cmd, const unsigned char *data, size_t n)
 		}
 		off += (size_t)w;
 	}
+}
+
+/* drive_send - one packet to the filter, or exit */
+static void
+drive_send(char cmd, const unsigned char *data, size_t n)
+{
+	struct mw_buf b = {NULL, 0, 0};
+
+	mw_pkt(&b, cmd, data, n);
+	drive_write(&b);
 	free(b.p);
 }
 
@@ -306,19 +282,16 @@ static char
 drive_recv(unsigned char **data, size_t *n)
 {
 	unsigned char hdr[5];
-	uint32_t len;
+	char cmd;
 
 	drive_read_full(hdr, 5, false);
-	memcpy(&len, hdr, 4);
-	len = ntohl(len);
-	if (len == 0 || len > DRIVE_REPLY_MAX)
-		drive_error("bad reply length %u", (unsigned)len);
-	*n = len - 1;
+	if (mw_hdr(hdr, DRIVE_REPLY_MAX, &cmd, n) != 0)
+		drive_error("bad reply length %zu", *n);
 	if ((*data = calloc(1, *n + 1)) == NULL)
 		drive_error("out of memory");
 	if (*n > 0)
 		drive_read_full(*data, *n, false);
-	return ((char)hdr[4]);
+	return (cmd);
 }
 
 /* drive_show_lines - print "TAG| line" for each part of p split at sep */
@@ -439,25 +412,23 @@ drive_replies(const char *stage)
 static void
 drive_optneg(void)
 {
-	uint32_t v[3];
+	struct mw_buf b = {NULL, 0, 0};
+	uint32_t version, actions;
 	unsigned char *d;
 	size_t n;
 
-	v[0] = htonl(6);
-	v[1] = htonl(SMFI_CURR_ACTS);
-	v[2] = htonl(SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-		     SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOHDRS | SMFIP_NR_CONN |
-		     SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |
-		     SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH |
-		     SMFIP_NR_BODY | SMFIP_NR_HDR);
-	drive_send(SMFIC_OPTNEG, (unsigned char *)v, sizeof(v));
-	if (drive_recv(&d, &n) != SMFIC_OPTNEG || n < 12)
+	mw_optneg(&b, 6, SMFI_CURR_ACTS,
+	    SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+	    SMFIP_NOEOH | SMFIP_NOHDRS | SMFIP_NR_CONN | SMFIP_NR_HELO |
+	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN |
+	    SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HDR);
+	drive_write(&b);
+	free(b.p);
+	if (drive_recv(&d, &n) != SMFIC_OPTNEG ||
+	    mw_optneg_parse(d, n, &version, &actions, &drive_proto) != 0)
 		drive_error("bad SMFIC_OPTNEG reply");
-	memcpy(v, d, sizeof(v));
-	drive_proto = ntohl(v[2]);
 	printf("optneg version %u actions 0x%x protocol 0x%x\n",
-	    (unsigned)ntohl(v[0]), (unsigned)ntohl(v[1]),
-	    (unsigned)drive_proto);
+	    (unsigned)version, (unsigned)actions, (unsigned)drive_proto);
 	free(d);
 }
 
@@ -486,7 +457,7 @@ static const struct {
 static void
 drive_line(char *line)
 {
-	struct drive_buf pkt = {NULL, 0, 0};
+	struct mw_buf pkt = {NULL, 0, 0};
 	char *words[64], *p;
 	size_t nw = 0, i, k;
 
@@ -500,10 +471,10 @@ drive_line(char *line)
 	if (strcmp(words[0], "macro") == 0) {
 		if (nw < 2 || strlen(words[1]) != 1)
 			drive_script_error("macro CMD NAME VALUE ...");
-		buf_putc(&pkt, (unsigned char)words[1][0]);
+		mw_putc(&pkt, (unsigned char)words[1][0]);
 		for (i = 2; i < nw; i++) {
 			drive_unescape(&pkt, words[i]);
-			buf_putc(&pkt, '\0');
+			mw_putc(&pkt, '\0');
 		}
 		drive_send(SMFIC_MACRO, pkt.p, pkt.len);
 		free(pkt.p);
@@ -550,13 +521,13 @@ drive_line(char *line)
 		uint16_t port;
 
 		drive_unescape(&pkt, words[1]);
-		buf_putc(&pkt, '\0');
+		mw_putc(&pkt, '\0');
 		drive_unescape(&pkt, words[2]); /* family letter */
 		if (nw >= 5) {
 			port = htons((uint16_t)atoi(words[3]));
-			buf_put(&pkt, &port, 2);
+			mw_put(&pkt, &port, 2);
 			drive_unescape(&pkt, words[4]);
-			buf_putc(&pkt, '\0');
+			mw_putc(&pkt, '\0');
 		}
 	} else if (drive_cmds[k].cmd == SMFIC_BODY) {
 		drive_unescape(&pkt, words[1]);
@@ -564,7 +535,7 @@ drive_line(char *line)
 		/* Each word a NUL-terminated string (argv, name/value). */
 		for (i = 1; i < nw; i++) {
 			drive_unescape(&pkt, words[i]);
-			buf_putc(&pkt, '\0');
+			mw_putc(&pkt, '\0');
 		}
 	}
 	drive_send(drive_cmds[k].cmd, pkt.p, pkt.len);
@@ -589,6 +560,7 @@ main(int argc, char **argv)
 	ssize_t n;
 	int c;
 
+	mw_prog = "milterdrive";
 	while ((c = getopt(argc, argv, "s:t:")) != -1) {
 		switch (c) {
 		case 's':
