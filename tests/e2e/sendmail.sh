@@ -432,31 +432,32 @@ rd_e2e_start_sendmail() {
 		"$RD_SM_BIN" -C "$RD_SM_CF" -bD -q1m -X "$RD_SM_XLOG" "${flags[@]}"
 	RD_SM_PID=${_RD_SID[sendmail]}
 	export RD_SM_PID
-	dl=$(_rd_deadline_us 15)
 	# the namespace of the daemon (unshare's child): its processes are ours
 	_RD_SM_PIDNS=
-	until [ -n "$_RD_SM_PIDNS" ]; do
-		local child
-		child=$(ps -o pid= --ppid "$RD_SM_PID" | head -n 1 | tr -d ' ')
-		[ -n "$child" ] && _RD_SM_PIDNS=$(readlink "/proc/$child/ns/pid" 2>/dev/null)
-		[ -n "$_RD_SM_PIDNS" ] && [ "$_RD_SM_PIDNS" != "$(readlink /proc/self/ns/pid)" ] && break
-		_RD_SM_PIDNS=
-		[ -n "$(_rd_session_pids "$RD_SM_PID")" ] ||
-			rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)"
-		[ "$(_rd_now_us)" -ge "$dl" ] &&
-			rd_e2e_bail "sendmail: no daemon in its own PID namespace after 15 s"
-		sleep 0.02
-	done
+	rd_wait 15 0.02 _rd_while_alive "$RD_SM_PID" _rd_sm_find_pidns
+	case $? in
+	1) rd_e2e_bail "sendmail: no daemon in its own PID namespace after 15 s" ;;
+	2) rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)" ;;
+	esac
 	for port in "$RD_SM_MX_PORT" "$RD_SM_SUBMISSION_PORT"; do
-		until _rd_banner "$port" 5; do
-			[ -n "$(_rd_session_pids "$RD_SM_PID")" ] ||
-				rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)"
-			[ "$(_rd_now_us)" -ge "$dl" ] &&
-				rd_e2e_bail "sendmail: no 220 banner on 127.0.0.1:$port within 15 s (see the logs below)"
-			sleep 0.1
-		done
+		rd_wait 15 0.1 _rd_while_alive "$RD_SM_PID" _rd_banner "$port" 5
+		case $? in
+		1) rd_e2e_bail "sendmail: no 220 banner on 127.0.0.1:$port within 15 s (see the logs below)" ;;
+		2) rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)" ;;
+		esac
 	done
 	return 0
+}
+
+# _rd_sm_find_pidns: sets _RD_SM_PIDNS once the daemon runs in its own PID
+# namespace (unshare's child)
+_rd_sm_find_pidns() {
+	local child ns
+	child=$(ps -o pid= --ppid "$RD_SM_PID" | head -n 1 | tr -d ' ')
+	[ -n "$child" ] || return 1
+	ns=$(readlink "/proc/$child/ns/pid" 2>/dev/null) || return 1
+	[ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/pid)" ] || return 1
+	_RD_SM_PIDNS=$ns
 }
 
 _rd_sm_stop_quiet() {

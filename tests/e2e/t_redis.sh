@@ -39,16 +39,13 @@ now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
 rd_e2e_start_redis
 _rd_stop_session redis 5 || rd_e2e_bail "redis: could not stop the harness's instance"
 redis_up() {	# start redis-server again on RD_REDIS_PORT, same data
-	local d=$RD_E2E_DIR/redis dl
+	local d=$RD_E2E_DIR/redis
 	_rd_spawn redis "$RD_E2E_DIR/redis.log" redis-server --bind 127.0.0.1 \
 		--port "$RD_REDIS_PORT" --unixsocket "$RD_REDIS_SOCKET" --unixsocketperm 777 \
 		--save '' --appendonly yes --appendfsync always --dir "$d" \
 		--enable-debug-command local --daemonize no --logfile "" --loglevel notice
-	dl=$(_rd_deadline_us 10)
-	until [ "$(rd_e2e_redis_cli ping 2>/dev/null)" = PONG ]; do
-		[ "$(_rd_now_us)" -ge "$dl" ] && rd_e2e_bail "redis: no PONG after a restart"
-		sleep 0.05
-	done
+	rd_wait 10 0.05 _rd_redis_pong "$RD_REDIS_PORT" ||
+		rd_e2e_bail "redis: no PONG after a restart"
 }
 redis_kill() {	# SIGKILL: no shutdown, no last save
 	local sid=${_RD_SID[redis]}
@@ -88,32 +85,29 @@ stream_dump() {
 	touch "$S.types"
 }
 # wait_closed ADDR: until the session event of ADDR's connection is in
+closed() {	# ADDR: its connection's session event is in the stream
+	local sid
+	stream_dump
+	sid=$(jq -r --arg a "$1" 'select(.type=="rcpt" and .rcpt.addr==$a) | .session' "$S" | head -1)
+	[ -n "$sid" ] && [ "$(rd_e2e_jq_count "$S" 'select(.type=="session" and .session==$s)' --arg s "$sid")" -ge 1 ]
+}
 wait_closed() {
-	local sid dl
-	dl=$(_rd_deadline_us 10)
-	while :; do
-		stream_dump
-		sid=$(jq -r --arg a "$1" 'select(.type=="rcpt" and .rcpt.addr==$a) | .session' "$S" | head -1)
-		[ -n "$sid" ] && [ "$(rd_e2e_jq_count "$S" 'select(.type=="session" and .session==$s)' --arg s "$sid")" -ge 1 ] &&
-			return 0
-		[ "$(_rd_now_us)" -ge "$dl" ] && break
-		sleep 0.2
-	done
+	rd_wait 10 0.2 closed "$1" && return 0
 	rd_diag "wait_closed: no session event for $1's connection after 10 s"
 	return 1
 }
 # stream_wait FILTER COUNT TIMEOUT [JQ_ARGS]: until COUNT events match
+matching() {	# WANT FILTER [JQ_ARGS]: at least WANT events match
+	local want=$1
+	shift
+	stream_dump
+	[ "$(rd_e2e_jq_count "$S" "$@")" -ge "$want" ]
+}
 stream_wait() {
-	local filter=$1 want=$2 dl
-	dl=$(_rd_deadline_us "$3")
+	local filter=$1 want=$2 timeout=$3
 	shift 3
-	while :; do
-		stream_dump
-		[ "$(rd_e2e_jq_count "$S" "$filter" "$@")" -ge "$want" ] && return 0
-		[ "$(_rd_now_us)" -ge "$dl" ] && break
-		sleep 0.2
-	done
-	rd_diag "stream_wait: fewer than $want events match $filter after $3 s"
+	rd_wait "$timeout" 0.2 matching "$want" "$filter" "$@" && return 0
+	rd_diag "stream_wait: fewer than $want events match $filter after $timeout s"
 	return 1
 }
 # relay NAME [ARGS]: one refused relay attempt to NAME@gmail.test, timed
@@ -128,7 +122,7 @@ relay() {
 
 rd_e2e_start_milter "RedisURL $RD_REDIS_URL" "RedisTimeout 500"
 rd_e2e_start_postfix
-until grep -q 'redis: connected' "$RD_MILTER_LOG"; do sleep 0.1; done
+rd_wait 10 0.1 _rd_grep_q 'redis: connected' "$RD_MILTER_LOG" || rd_e2e_bail "relaydiag: no 'redis: connected' after 10 s"
 
 # ---------------------------------------------------------------- 1. basics
 relay basic
@@ -324,7 +318,7 @@ rd_assert_ok "events from hostile input: $(wc -l <"$S") events, all valid agains
 # ---------------------------------------------------------- 6. spool cap
 rd_e2e_stop_milter
 rd_e2e_start_milter "RedisURL $RD_REDIS_URL" "RedisTimeout 500" "SpoolMaxSize 64k"
-until grep -q 'redis: connected' "$RD_MILTER_LOG"; do sleep 0.1; done
+rd_wait 10 0.1 _rd_grep_q 'redis: connected' "$RD_MILTER_LOG" || rd_e2e_bail "relaydiag: no 'redis: connected' after 10 s"
 redis_kill
 cap_t0=$(now_ms)
 parallel cap 80
@@ -362,7 +356,7 @@ rd_e2e_stop_milter
 rd_e2e_start_milter "RedisURL $RD_REDIS_URL" "HashPersonalData yes" "HashKeyFile $key" \
 	"Mode enforce" "RelayGate yes"
 rd_e2e_restart_postfix "$relay2"
-until grep -q 'redis: connected' "$RD_MILTER_LOG"; do sleep 0.1; done
+rd_wait 10 0.1 _rd_grep_q 'redis: connected' "$RD_MILTER_LOG" || rd_e2e_bail "relaydiag: no 'redis: connected' after 10 s"
 mark=$(rd_e2e_redis_cli --raw XREVRANGE "$STREAM" + - COUNT 1 | head -1)
 rd_e2e_swaks --helo UserPC --from carl@client.test --to bob@gmail.test --quit-after RCPT
 rd_assert_grep "$RD_TRANSCRIPT" '554-5\.7\.1 Relay access denied for <bob@gmail\.test>\.' \
