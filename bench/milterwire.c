@@ -82,8 +82,8 @@ mw_pkt(struct mw_buf *b, char cmd, const void *data, size_t n)
 }
 
 void
-mw_optneg(struct mw_buf *b, uint32_t version, uint32_t actions,
-    uint32_t protocol)
+mw_optneg(
+    struct mw_buf *b, uint32_t version, uint32_t actions, uint32_t protocol)
 {
 	size_t off = mw_pkt_begin(b, SMFIC_OPTNEG);
 
@@ -125,8 +125,8 @@ mw_hdr(const unsigned char hdr[5], size_t max, char *cmd, size_t *len)
 }
 
 int
-mw_strs(const unsigned char *d, size_t n, const char **out, size_t min,
-    size_t max)
+mw_strs(
+    const unsigned char *d, size_t n, const char **out, size_t min, size_t max)
 {
 	size_t i = 0, k = 0;
 

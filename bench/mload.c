@@ -60,64 +60,120 @@
 #include "milterwire.h"
 #include "relaydiag/sockspec.h"
 
-#define MLOAD_VERSION		6
-#define MLOAD_ACTIONS		((uint32_t)SMFI_CURR_ACTS)
-#define MLOAD_PROTO		((uint32_t)SMFI_CURR_PROT)
-#define MLOAD_PKT_MAX		(1024 * 1024)	/* sanity bound on a reply */
-#define MLOAD_ERRORS_SHOWN	20
-#define MLOAD_RCPTS_MAX		6
-#define MLOAD_MSTAGES		(SMFIM_LAST + 1)
-#define MLOAD_NAMES_MAX		32
-#define MLOAD_NAME_LEN		64
+#define MLOAD_VERSION 6
+#define MLOAD_ACTIONS ((uint32_t)SMFI_CURR_ACTS)
+#define MLOAD_PROTO ((uint32_t)SMFI_CURR_PROT)
+#define MLOAD_PKT_MAX (1024 * 1024) /* sanity bound on a reply */
+#define MLOAD_ERRORS_SHOWN 20
+#define MLOAD_RCPTS_MAX 6
+#define MLOAD_MSTAGES (SMFIM_LAST + 1)
+#define MLOAD_NAMES_MAX 32
+#define MLOAD_NAME_LEN 64
 
 /* ------------------------------------------------------------ stages -- */
 
 enum stage {
-	ST_OPTNEG, ST_CONNECT, ST_HELO, ST_MAIL, ST_RCPT, ST_DATA, ST_HEADER,
-	ST_EOH, ST_BODY, ST_EOM, ST_ABORT, ST_QUIT, ST_SESSION, ST_N
+	ST_OPTNEG,
+	ST_CONNECT,
+	ST_HELO,
+	ST_MAIL,
+	ST_RCPT,
+	ST_DATA,
+	ST_HEADER,
+	ST_EOH,
+	ST_BODY,
+	ST_EOM,
+	ST_ABORT,
+	ST_QUIT,
+	ST_SESSION,
+	ST_N
 };
 
 static const char *const stage_name[ST_N] = {
-	"optneg", "connect", "helo", "mail", "rcpt", "data", "header",
-	"eoh", "body", "eom", "abort", "quit", "session",
+    "optneg",
+    "connect",
+    "helo",
+    "mail",
+    "rcpt",
+    "data",
+    "header",
+    "eoh",
+    "body",
+    "eom",
+    "abort",
+    "quit",
+    "session",
 };
 
 /* The no-reply flag of each stage; 0: a reply is always due. */
 static const uint32_t stage_nr[ST_N] = {
-	[ST_CONNECT] = SMFIP_NR_CONN, [ST_HELO] = SMFIP_NR_HELO,
-	[ST_MAIL] = SMFIP_NR_MAIL, [ST_RCPT] = SMFIP_NR_RCPT,
-	[ST_DATA] = SMFIP_NR_DATA, [ST_HEADER] = SMFIP_NR_HDR,
-	[ST_EOH] = SMFIP_NR_EOH, [ST_BODY] = SMFIP_NR_BODY,
+    [ST_CONNECT] = SMFIP_NR_CONN,
+    [ST_HELO] = SMFIP_NR_HELO,
+    [ST_MAIL] = SMFIP_NR_MAIL,
+    [ST_RCPT] = SMFIP_NR_RCPT,
+    [ST_DATA] = SMFIP_NR_DATA,
+    [ST_HEADER] = SMFIP_NR_HDR,
+    [ST_EOH] = SMFIP_NR_EOH,
+    [ST_BODY] = SMFIP_NR_BODY,
 };
 
 /* The skip flag of each stage; 0: always sent. */
 static const uint32_t stage_no[ST_N] = {
-	[ST_CONNECT] = SMFIP_NOCONNECT, [ST_HELO] = SMFIP_NOHELO,
-	[ST_MAIL] = SMFIP_NOMAIL, [ST_RCPT] = SMFIP_NORCPT,
-	[ST_DATA] = SMFIP_NODATA, [ST_HEADER] = SMFIP_NOHDRS,
-	[ST_EOH] = SMFIP_NOEOH, [ST_BODY] = SMFIP_NOBODY,
+    [ST_CONNECT] = SMFIP_NOCONNECT,
+    [ST_HELO] = SMFIP_NOHELO,
+    [ST_MAIL] = SMFIP_NOMAIL,
+    [ST_RCPT] = SMFIP_NORCPT,
+    [ST_DATA] = SMFIP_NODATA,
+    [ST_HEADER] = SMFIP_NOHDRS,
+    [ST_EOH] = SMFIP_NOEOH,
+    [ST_BODY] = SMFIP_NOBODY,
 };
 
 /* Reply kinds, counted. */
 enum rk {
 	RK_NONE = -1,
-	RK_CONTINUE, RK_REJECT, RK_TEMPFAIL, RK_ACCEPT, RK_DISCARD, RK_SKIP,
+	RK_CONTINUE,
+	RK_REJECT,
+	RK_TEMPFAIL,
+	RK_ACCEPT,
+	RK_DISCARD,
+	RK_SKIP,
 	RK_N
 };
 
 static const char *const rk_name[RK_N] = {
-	"continue", "reject", "tempfail", "accept", "discard", "skip",
+    "continue",
+    "reject",
+    "tempfail",
+    "accept",
+    "discard",
+    "skip",
 };
 
 /* Modification actions at end of message, counted. */
 enum mod {
-	MOD_ADDHEADER, MOD_INSHEADER, MOD_CHGHEADER, MOD_ADDRCPT, MOD_DELRCPT,
-	MOD_CHGFROM, MOD_REPLBODY, MOD_QUARANTINE, MOD_PROGRESS, MOD_N
+	MOD_ADDHEADER,
+	MOD_INSHEADER,
+	MOD_CHGHEADER,
+	MOD_ADDRCPT,
+	MOD_DELRCPT,
+	MOD_CHGFROM,
+	MOD_REPLBODY,
+	MOD_QUARANTINE,
+	MOD_PROGRESS,
+	MOD_N
 };
 
 static const char *const mod_name[MOD_N] = {
-	"addheader", "insheader", "chgheader", "addrcpt", "delrcpt",
-	"chgfrom", "replbody", "quarantine", "progress",
+    "addheader",
+    "insheader",
+    "chgheader",
+    "addrcpt",
+    "delrcpt",
+    "chgfrom",
+    "replbody",
+    "quarantine",
+    "progress",
 };
 
 /* --------------------------------------------------------- options -- */
@@ -125,57 +181,62 @@ static const char *const mod_name[MOD_N] = {
 enum mix { MIX_PLAIN, MIX_REAL, MIX_GATE };
 
 struct opts {
-	const char	*socket;
-	unsigned long	 sessions;
-	unsigned	 concurrency;
-	enum mix	 mix;
-	unsigned long	 warmup;
-	unsigned	 hold;		/* -H: sessions held open, 0: off */
-	unsigned	 hold_secs;	/* -T */
-	unsigned	 timeout_secs;	/* -t */
-	size_t		 body_len;	/* -b */
-	uint64_t	 seed;		/* -S */
-	bool		 quiet;		/* -q: only the result line */
+	const char *socket;
+	unsigned long sessions;
+	unsigned concurrency;
+	enum mix mix;
+	unsigned long warmup;
+	unsigned hold;         /* -H: sessions held open, 0: off */
+	unsigned hold_secs;    /* -T */
+	unsigned timeout_secs; /* -t */
+	size_t body_len;       /* -b */
+	uint64_t seed;         /* -S */
+	bool quiet;            /* -q: only the result line */
 	/* the address, resolved once */
 	struct sockaddr_storage addr;
-	socklen_t	 addrlen;
+	socklen_t addrlen;
 };
 
 static struct opts opt = {
-	.sessions = 1000, .concurrency = 10, .mix = MIX_REAL,
-	.hold_secs = 120, .timeout_secs = 10, .body_len = 1024, .seed = 1,
+    .sessions = 1000,
+    .concurrency = 10,
+    .mix = MIX_REAL,
+    .hold_secs = 120,
+    .timeout_secs = 10,
+    .body_len = 1024,
+    .seed = 1,
 };
 
-static char *body_text;		/* opt.body_len bytes, CRLF lines */
+static char *body_text; /* opt.body_len bytes, CRLF lines */
 
 /* ------------------------------------------------------ statistics -- */
 
 struct samples {
-	uint64_t	*v;		/* nanoseconds */
-	size_t		 n, cap;
+	uint64_t *v; /* nanoseconds */
+	size_t n, cap;
 };
 
 struct tstats {
-	struct samples	 lat[ST_N];
-	uint64_t	 events[ST_N];	/* sent */
-	uint64_t	 noreply[ST_N];	/* sent, no reply due */
-	uint64_t	 replies[RK_N];
-	uint64_t	 replycode;	/* of which 'y' with text */
-	uint64_t	 mods[MOD_N];
-	uint64_t	 rcpt_total;	/* recipients in the sessions */
-	uint64_t	 rcpt_answered;	/* RCPT events answered */
-	uint64_t	 rcpt_unseen;	/* MTA-rejected, no SMFIP_RCPT_REJ */
-	uint64_t	 rcpt_mta_rej;	/* MTA-rejected, sent to the filter */
-	uint64_t	 rcpt_filter_rej; /* rejected or tempfailed by it */
-	uint64_t	 aborts;	/* transactions aborted */
-	uint64_t	 ok, failed;
+	struct samples lat[ST_N];
+	uint64_t events[ST_N];  /* sent */
+	uint64_t noreply[ST_N]; /* sent, no reply due */
+	uint64_t replies[RK_N];
+	uint64_t replycode; /* of which 'y' with text */
+	uint64_t mods[MOD_N];
+	uint64_t rcpt_total;      /* recipients in the sessions */
+	uint64_t rcpt_answered;   /* RCPT events answered */
+	uint64_t rcpt_unseen;     /* MTA-rejected, no SMFIP_RCPT_REJ */
+	uint64_t rcpt_mta_rej;    /* MTA-rejected, sent to the filter */
+	uint64_t rcpt_filter_rej; /* rejected or tempfailed by it */
+	uint64_t aborts;          /* transactions aborted */
+	uint64_t ok, failed;
 };
 
 static void
 samples_add(struct samples *s, uint64_t v)
 {
 	if (s->n == s->cap) {
-		size_t	  cap = s->cap ? s->cap * 2 : 1024;
+		size_t cap = s->cap ? s->cap * 2 : 1024;
 		uint64_t *p = realloc(s->v, cap * sizeof(*p));
 
 		if (p == NULL) {
@@ -218,7 +279,7 @@ tstats_merge(struct tstats *to, struct tstats *from)
 
 static atomic_ulong n_errors;
 /* Sessions in a row that could not connect: past MLOAD_GIVE_UP, stop. */
-#define MLOAD_GIVE_UP	50
+#define MLOAD_GIVE_UP 50
 static atomic_ulong n_connect_fail_run;
 static atomic_bool gave_up;
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -243,29 +304,29 @@ now_ns(void)
 /* -------------------------------------------------------- the mix -- */
 
 struct rcpt_spec {
-	char		 addr[96];	/* <local@domain> */
-	char		 bare[96];	/* local@domain */
-	bool		 mta_rej;
-	const char	*mailer, *host, *raddr;	/* the rcpt macros */
-	char		 hostbuf[64];
+	char addr[96]; /* <local@domain> */
+	char bare[96]; /* local@domain */
+	bool mta_rej;
+	const char *mailer, *host, *raddr; /* the rcpt macros */
+	char hostbuf[64];
 };
 
 struct spec {
-	unsigned long	 idx;
-	char		 client_ip[40];
-	char		 client_port[8];
-	const char	*client_name;
-	const char	*daemon_name;
-	const char	*daemon_port;
-	char		 helo[64];
-	bool		 tls, auth;
-	char		 auth_user[64];
-	char		 sender[96];
-	char		 sender_domain[64];
+	unsigned long idx;
+	char client_ip[40];
+	char client_port[8];
+	const char *client_name;
+	const char *daemon_name;
+	const char *daemon_port;
+	char helo[64];
+	bool tls, auth;
+	char auth_user[64];
+	char sender[96];
+	char sender_domain[64];
 	struct rcpt_spec rcpt[MLOAD_RCPTS_MAX];
-	size_t		 nrcpt;
-	char		 qid[16];
-	char		 subject[64];
+	size_t nrcpt;
+	char qid[16];
+	char subject[64];
 };
 
 static uint64_t
@@ -278,8 +339,7 @@ mix_rand(uint64_t *st)
 	return (z ^ (z >> 31));
 }
 
-static struct rcpt_spec *
-spec_rcpt(struct spec *sp, const char *fmt, ...)
+static struct rcpt_spec *spec_rcpt(struct spec *sp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* spec_rcpt - a new recipient of the session, its <address> from fmt */
@@ -287,8 +347,8 @@ static struct rcpt_spec *
 spec_rcpt(struct spec *sp, const char *fmt, ...)
 {
 	struct rcpt_spec *r = &sp->rcpt[sp->nrcpt++];
-	va_list		  ap;
-	size_t		  len;
+	va_list ap;
+	size_t len;
 
 	memset(r, 0, sizeof(*r));
 	va_start(ap, fmt);
@@ -310,12 +370,12 @@ spec_rcpt_ok(struct rcpt_spec *r, const char *mailer, const char *host)
 
 	r->mailer = mailer;
 	if (host == NULL && at != NULL) {
-		snprintf(r->hostbuf, sizeof(r->hostbuf), "%.*s", (int)strcspn(
-		    at + 1, ">"), at + 1);
+		snprintf(r->hostbuf, sizeof(r->hostbuf), "%.*s",
+		    (int)strcspn(at + 1, ">"), at + 1);
 		host = r->hostbuf;
 	}
 	r->host = host;
-	r->raddr = r->bare;	/* {rcpt_addr}: without the angle brackets */
+	r->raddr = r->bare; /* {rcpt_addr}: without the angle brackets */
 }
 
 static void
@@ -354,16 +414,16 @@ spec_make(struct spec *sp, unsigned long idx)
 	snprintf(sp->client_port, sizeof(sp->client_port), "%u",
 	    (unsigned)(1024 + mix_rand(&st) % 64000));
 	snprintf(sp->qid, sizeof(sp->qid), "4B%08lX", idx & 0xffffffffUL);
-	snprintf(sp->subject, sizeof(sp->subject), "load test message %lu",
-	    idx);
+	snprintf(
+	    sp->subject, sizeof(sp->subject), "load test message %lu", idx);
 	sp->client_name = "unknown";
 	sp->daemon_name = "mx.relaydiag.test";
 	sp->daemon_port = "25";
 	if (opt.mix == MIX_PLAIN)
 		r = 0, k = 100;
-	if (opt.mix == MIX_GATE) {	/* an open relay's traffic */
-		snprintf(sp->client_ip, sizeof(sp->client_ip),
-		    "198.51.100.%u", a);
+	if (opt.mix == MIX_GATE) { /* an open relay's traffic */
+		snprintf(
+		    sp->client_ip, sizeof(sp->client_ip), "198.51.100.%u", a);
 		snprintf(sp->helo, sizeof(sp->helo), "host%u.spam.test", a);
 		snprintf(sp->sender_domain, sizeof(sp->sender_domain),
 		    "spam%u.test", a);
@@ -377,9 +437,9 @@ spec_make(struct spec *sp, unsigned long idx)
 		}
 		return;
 	}
-	if (r < 45) {			/* inbound MX */
-		snprintf(sp->client_ip, sizeof(sp->client_ip),
-		    "203.0.113.%u", a);
+	if (r < 45) { /* inbound MX */
+		snprintf(
+		    sp->client_ip, sizeof(sp->client_ip), "203.0.113.%u", a);
 		snprintf(sp->helo, sizeof(sp->helo), "mail.sender%u.test", a);
 		snprintf(sp->sender_domain, sizeof(sp->sender_domain),
 		    "sender%u.test", a);
@@ -392,14 +452,14 @@ spec_make(struct spec *sp, unsigned long idx)
 		}
 		if (opt.mix != MIX_PLAIN && k % 20 < 3) {
 			rc = spec_rcpt(sp, "<nobody%u@example.test>", a);
-			spec_rcpt_rej(rc, "5.1.1", "Recipient address "
+			spec_rcpt_rej(rc, "5.1.1",
+			    "Recipient address "
 			    "rejected: User unknown in virtual mailbox table");
 		}
 		snprintf(sp->sender, sizeof(sp->sender), "<news@%s>",
 		    sp->sender_domain);
-	} else if (r < 70) {		/* authenticated submission */
-		snprintf(sp->client_ip, sizeof(sp->client_ip), "192.0.2.%u",
-		    a);
+	} else if (r < 70) { /* authenticated submission */
+		snprintf(sp->client_ip, sizeof(sp->client_ip), "192.0.2.%u", a);
 		snprintf(sp->helo, sizeof(sp->helo), "[192.0.2.%u]", a);
 		sp->daemon_name = "ORIGINATING";
 		sp->daemon_port = "587";
@@ -409,8 +469,7 @@ spec_make(struct spec *sp, unsigned long idx)
 		    "user%u@example.test", a);
 		snprintf(sp->sender_domain, sizeof(sp->sender_domain),
 		    "example.test");
-		snprintf(sp->sender, sizeof(sp->sender), "<%s>",
-		    sp->auth_user);
+		snprintf(sp->sender, sizeof(sp->sender), "<%s>", sp->auth_user);
 		n = 1 + k % 3;
 		for (i = 0; i < n; i++) {
 			rc = spec_rcpt(sp, "<friend%u@gmail.test>", a + i);
@@ -420,21 +479,21 @@ spec_make(struct spec *sp, unsigned long idx)
 			rc = spec_rcpt(sp, "<alice@example.test>");
 			spec_rcpt_ok(rc, "virtual", "mx.relaydiag.test");
 		}
-	} else if (r < 85) {		/* trusted network */
+	} else if (r < 85) { /* trusted network */
 		snprintf(sp->client_ip, sizeof(sp->client_ip), "10.1.2.%u", a);
 		snprintf(sp->helo, sizeof(sp->helo), "app%u.internal.test", a);
 		snprintf(sp->sender_domain, sizeof(sp->sender_domain),
 		    "example.test");
-		snprintf(sp->sender, sizeof(sp->sender),
-		    "<app%u@example.test>", a);
+		snprintf(
+		    sp->sender, sizeof(sp->sender), "<app%u@example.test>", a);
 		n = 1 + k % 2;
 		for (i = 0; i < n; i++) {
 			rc = spec_rcpt(sp, "<customer%u@remote.test>", a + i);
 			spec_rcpt_ok(rc, "smtp", NULL);
 		}
-	} else {			/* relay attempt */
-		snprintf(sp->client_ip, sizeof(sp->client_ip),
-		    "198.51.100.%u", a);
+	} else { /* relay attempt */
+		snprintf(
+		    sp->client_ip, sizeof(sp->client_ip), "198.51.100.%u", a);
 		snprintf(sp->helo, sizeof(sp->helo), "host%u.spam.test", a);
 		snprintf(sp->sender_domain, sizeof(sp->sender_domain),
 		    "spam%u.test", a);
@@ -453,8 +512,8 @@ spec_make(struct spec *sp, unsigned long idx)
 /* ------------------------------------------------------- macro lists -- */
 
 struct mlist {
-	char	 name[MLOAD_NAMES_MAX][MLOAD_NAME_LEN];
-	size_t	 n;
+	char name[MLOAD_NAMES_MAX][MLOAD_NAME_LEN];
+	size_t n;
 };
 
 /*
@@ -462,23 +521,26 @@ struct mlist {
  * the filter asked nothing for.
  */
 static const char *const default_lists[MLOAD_MSTAGES] = {
-	[SMFIM_CONNECT] = "j {daemon_name} {daemon_addr} v _",
-	[SMFIM_HELO] = "{tls_version} {cipher} {cipher_bits} {cert_subject} "
-	    "{cert_issuer}",
-	[SMFIM_ENVFROM] = "i {auth_type} {auth_authen} {auth_author} "
-	    "{mail_addr} {mail_host} {mail_mailer}",
-	[SMFIM_ENVRCPT] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-	[SMFIM_DATA] = "i",
-	[SMFIM_EOM] = "i",
-	[SMFIM_EOH] = "i",
+    [SMFIM_CONNECT] = "j {daemon_name} {daemon_addr} v _",
+    [SMFIM_HELO] = "{tls_version} {cipher} {cipher_bits} {cert_subject} "
+		   "{cert_issuer}",
+    [SMFIM_ENVFROM] = "i {auth_type} {auth_authen} {auth_author} "
+		      "{mail_addr} {mail_host} {mail_mailer}",
+    [SMFIM_ENVRCPT] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
+    [SMFIM_DATA] = "i",
+    [SMFIM_EOM] = "i",
+    [SMFIM_EOH] = "i",
 };
 
 /* The SMFIC_MACRO command letter of each macro stage. */
 static const char mstage_cmd[MLOAD_MSTAGES] = {
-	[SMFIM_CONNECT] = SMFIC_CONNECT, [SMFIM_HELO] = SMFIC_HELO,
-	[SMFIM_ENVFROM] = SMFIC_MAIL, [SMFIM_ENVRCPT] = SMFIC_RCPT,
-	[SMFIM_DATA] = SMFIC_DATA, [SMFIM_EOM] = SMFIC_BODYEOB,
-	[SMFIM_EOH] = SMFIC_EOH,
+    [SMFIM_CONNECT] = SMFIC_CONNECT,
+    [SMFIM_HELO] = SMFIC_HELO,
+    [SMFIM_ENVFROM] = SMFIC_MAIL,
+    [SMFIM_ENVRCPT] = SMFIC_RCPT,
+    [SMFIM_DATA] = SMFIC_DATA,
+    [SMFIM_EOM] = SMFIC_BODYEOB,
+    [SMFIM_EOH] = SMFIC_EOH,
 };
 
 static struct mlist default_mlist[MLOAD_MSTAGES];
@@ -488,7 +550,7 @@ static int
 mlist_parse(struct mlist *l, const char *text)
 {
 	const char *p = text;
-	size_t	    len;
+	size_t len;
 
 	l->n = 0;
 	for (;;) {
@@ -507,36 +569,35 @@ mlist_parse(struct mlist *l, const char *text)
 /* ------------------------------------------------------ connections -- */
 
 struct sess {
-	struct tstats	*ts;
+	struct tstats *ts;
 	const struct spec *sp;
-	int		 fd;
-	struct mw_buf	 out;
-	unsigned char	*in;
-	size_t		 icap, ipos, ilen;
+	int fd;
+	struct mw_buf out;
+	unsigned char *in;
+	size_t icap, ipos, ilen;
 	/* negotiated */
-	uint32_t	 version, actions, proto;
-	struct mlist	 lists[MLOAD_MSTAGES];
-	bool		 has_list[MLOAD_MSTAGES];
+	uint32_t version, actions, proto;
+	struct mlist lists[MLOAD_MSTAGES];
+	bool has_list[MLOAD_MSTAGES];
 	/* where we are */
-	enum stage	 stage;
-	size_t		 rcpt_no;
+	enum stage stage;
+	size_t rcpt_no;
 	const struct rcpt_spec *cur_rcpt;
-	bool		 tls_active;	/* after STARTTLS */
-	bool		 qid_known;
-	bool		 held;
-	bool		 connect_failed;
-	char		 err[320];
+	bool tls_active; /* after STARTTLS */
+	bool qid_known;
+	bool held;
+	bool connect_failed;
+	char err[320];
 };
 
-static int
-sess_fail(struct sess *s, const char *fmt, ...)
+static int sess_fail(struct sess *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
 sess_fail(struct sess *s, const char *fmt, ...)
 {
 	va_list ap;
-	char	where[64];
+	char where[64];
 
 	if (s->err[0] != '\0')
 		return (-1);
@@ -544,11 +605,11 @@ sess_fail(struct sess *s, const char *fmt, ...)
 		snprintf(where, sizeof(where), "rcpt %zu", s->rcpt_no + 1);
 	else
 		snprintf(where, sizeof(where), "%s", stage_name[s->stage]);
-	snprintf(s->err, sizeof(s->err), "session %lu, %s: ", s->sp->idx,
-	    where);
+	snprintf(
+	    s->err, sizeof(s->err), "session %lu, %s: ", s->sp->idx, where);
 	va_start(ap, fmt);
-	vsnprintf(s->err + strlen(s->err), sizeof(s->err) - strlen(s->err),
-	    fmt, ap);
+	vsnprintf(
+	    s->err + strlen(s->err), sizeof(s->err) - strlen(s->err), fmt, ap);
 	va_end(ap);
 	return (-1);
 }
@@ -567,12 +628,12 @@ sess_connect(struct sess *s)
 	    setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
 		return (sess_fail(s, "setsockopt: %s", strerror(errno)));
 	while (connect(s->fd, (const struct sockaddr *)&opt.addr,
-	    opt.addrlen) != 0) {
+		   opt.addrlen) != 0) {
 		if (errno == EINTR)
 			continue;
 		s->connect_failed = true;
-		return (sess_fail(s, "connect %s: %s", opt.socket,
-		    strerror(errno)));
+		return (sess_fail(
+		    s, "connect %s: %s", opt.socket, strerror(errno)));
 	}
 	return (0);
 }
@@ -580,17 +641,18 @@ sess_connect(struct sess *s)
 static int
 sess_flush(struct sess *s)
 {
-	size_t	off = 0;
-	ssize_t	n;
+	size_t off = 0;
+	ssize_t n;
 
 	while (off < s->out.len) {
-		n = send(s->fd, s->out.p + off, s->out.len - off,
-		    MSG_NOSIGNAL);
+		n = send(s->fd, s->out.p + off, s->out.len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return (sess_fail(s, "timeout after %u s writing to "
-			    "the filter", opt.timeout_secs));
+			return (sess_fail(s,
+			    "timeout after %u s writing to "
+			    "the filter",
+			    opt.timeout_secs));
 		if (n < 0)
 			return (sess_fail(s, "write: %s", strerror(errno)));
 		off += (size_t)n;
@@ -630,8 +692,9 @@ sess_fill(struct sess *s, size_t need)
 		if (n < 0)
 			return (sess_fail(s, "read: %s", strerror(errno)));
 		if (n == 0)
-			return (sess_fail(s, "the filter closed the "
-			    "connection while a reply was due"));
+			return (
+			    sess_fail(s, "the filter closed the "
+					 "connection while a reply was due"));
 		s->ilen += (size_t)n;
 	}
 	return (0);
@@ -644,8 +707,8 @@ sess_read(struct sess *s, char *cmd, const unsigned char **data, size_t *len)
 	if (sess_fill(s, 5) != 0)
 		return (-1);
 	if (mw_hdr(s->in + s->ipos, MLOAD_PKT_MAX, cmd, len) != 0)
-		return (sess_fail(s, "malformed reply: packet length %zu",
-		    *len));
+		return (
+		    sess_fail(s, "malformed reply: packet length %zu", *len));
 	if (sess_fill(s, 5 + *len) != 0)
 		return (-1);
 	*data = s->in + s->ipos + 5;
@@ -658,12 +721,12 @@ sess_read(struct sess *s, char *cmd, const unsigned char **data, size_t *len)
 static const char *
 macro_value(const struct sess *s, const char *name)
 {
-	const struct spec	*sp = s->sp;
-	const struct rcpt_spec	*r = s->cur_rcpt;
+	const struct spec *sp = s->sp;
+	const struct rcpt_spec *r = s->cur_rcpt;
 	static const char *const tls_macros[][2] = {
-		{ "{tls_version}", "TLSv1.3" },
-		{ "{cipher}", "TLS_AES_256_GCM_SHA384" },
-		{ "{cipher_bits}", "256" },
+	    {"{tls_version}", "TLSv1.3"},
+	    {"{cipher}", "TLS_AES_256_GCM_SHA384"},
+	    {"{cipher_bits}", "256"},
 	};
 	size_t i;
 
@@ -715,11 +778,11 @@ macro_value(const struct sess *s, const char *name)
 static void
 sess_macros(struct sess *s, int mstage)
 {
-	const struct mlist *l = s->has_list[mstage] ? &s->lists[mstage] :
-	    &default_mlist[mstage];
-	size_t	    off = 0, i, n = 0;
+	const struct mlist *l =
+	    s->has_list[mstage] ? &s->lists[mstage] : &default_mlist[mstage];
+	size_t off = 0, i, n = 0;
 	const char *v;
-	char	    c = mstage_cmd[mstage];
+	char c = mstage_cmd[mstage];
 
 	for (i = 0; i < l->n; i++) {
 		if ((v = macro_value(s, l->name[i])) == NULL || *v == '\0')
@@ -767,7 +830,7 @@ static enum rk
 reply_text_kind(const unsigned char *d, size_t n)
 {
 	const char *t = (const char *)d, *line, *end;
-	size_t	    len;
+	size_t len;
 
 	if (n < 4 || d[n - 1] != '\0' || strlen(t) != n - 1)
 		return (RK_NONE);
@@ -797,9 +860,9 @@ static int
 sess_mod(struct sess *s, char cmd, const unsigned char *d, size_t n)
 {
 	const char *v[3];
-	uint32_t    need;
-	enum mod    m;
-	int	    k;
+	uint32_t need;
+	enum mod m;
+	int k;
 
 	switch (cmd) {
 	case SMFIR_ADDHEADER:
@@ -819,17 +882,18 @@ sess_mod(struct sess *s, char cmd, const unsigned char *d, size_t n)
 	case SMFIR_ADDRCPT:
 	case SMFIR_DELRCPT:
 	case SMFIR_QUARANTINE:
-		m = cmd == SMFIR_ADDRCPT ? MOD_ADDRCPT : cmd == SMFIR_DELRCPT ?
-		    MOD_DELRCPT : MOD_QUARANTINE;
-		need = cmd == SMFIR_ADDRCPT ? SMFIF_ADDRCPT : cmd ==
-		    SMFIR_DELRCPT ? SMFIF_DELRCPT : SMFIF_QUARANTINE;
+		m = cmd == SMFIR_ADDRCPT   ? MOD_ADDRCPT
+		    : cmd == SMFIR_DELRCPT ? MOD_DELRCPT
+					   : MOD_QUARANTINE;
+		need = cmd == SMFIR_ADDRCPT   ? SMFIF_ADDRCPT
+		       : cmd == SMFIR_DELRCPT ? SMFIF_DELRCPT
+					      : SMFIF_QUARANTINE;
 		k = mw_strs(d, n, v, 1, 1);
 		break;
 	case SMFIR_ADDRCPT_PAR:
 	case SMFIR_CHGFROM:
 		m = cmd == SMFIR_CHGFROM ? MOD_CHGFROM : MOD_ADDRCPT;
-		need = cmd == SMFIR_CHGFROM ? SMFIF_CHGFROM :
-		    SMFIF_ADDRCPT_PAR;
+		need = cmd == SMFIR_CHGFROM ? SMFIF_CHGFROM : SMFIF_ADDRCPT_PAR;
 		k = mw_strs(d, n, v, 1, 2);
 		break;
 	case SMFIR_REPLBODY:
@@ -839,16 +903,21 @@ sess_mod(struct sess *s, char cmd, const unsigned char *d, size_t n)
 		m = MOD_PROGRESS, need = 0, k = n == 0 ? 0 : -1;
 		break;
 	default:
-		return (sess_fail(s, "unexpected reply '%c' (0x%02x), "
-		    "%zu bytes", cmd >= 32 && cmd < 127 ? cmd : '?',
-		    (unsigned char)cmd, n));
+		return (sess_fail(s,
+		    "unexpected reply '%c' (0x%02x), "
+		    "%zu bytes",
+		    cmd >= 32 && cmd < 127 ? cmd : '?', (unsigned char)cmd, n));
 	}
 	if (s->stage != ST_EOM)
-		return (sess_fail(s, "modification action '%c' (%s) outside "
-		    "end of message", cmd, mod_name[m]));
+		return (sess_fail(s,
+		    "modification action '%c' (%s) outside "
+		    "end of message",
+		    cmd, mod_name[m]));
 	if ((s->actions & need) != need)
-		return (sess_fail(s, "modification action '%c' (%s) without "
-		    "negotiating action 0x%" PRIx32, cmd, mod_name[m], need));
+		return (sess_fail(s,
+		    "modification action '%c' (%s) without "
+		    "negotiating action 0x%" PRIx32,
+		    cmd, mod_name[m], need));
 	if (k < 0)
 		return (sess_fail(s, "malformed '%c' (%s) action, %zu bytes",
 		    cmd, mod_name[m], n));
@@ -861,8 +930,8 @@ static int
 sess_reply(struct sess *s, enum rk *rk)
 {
 	const unsigned char *d;
-	size_t		     n;
-	char		     cmd;
+	size_t n;
+	char cmd;
 
 	for (;;) {
 		if (sess_read(s, &cmd, &d, &n) != 0)
@@ -885,15 +954,18 @@ sess_reply(struct sess *s, enum rk *rk)
 			break;
 		case SMFIR_SKIP:
 			if (s->stage != ST_BODY || !(s->proto & SMFIP_SKIP))
-				return (sess_fail(s, "SMFIR_SKIP outside the "
-				    "body or without SMFIP_SKIP"));
+				return (
+				    sess_fail(s, "SMFIR_SKIP outside the "
+						 "body or without SMFIP_SKIP"));
 			*rk = RK_SKIP;
 			break;
 		case SMFIR_REPLYCODE:
 			if ((*rk = reply_text_kind(d, n)) == RK_NONE)
-				return (sess_fail(s, "malformed reply text "
-				    "(%zu bytes): \"%.*s\"", n, (int)(n > 120 ?
-				    120 : n), (const char *)d));
+				return (sess_fail(s,
+				    "malformed reply text "
+				    "(%zu bytes): \"%.*s\"",
+				    n, (int)(n > 120 ? 120 : n),
+				    (const char *)d));
 			s->ts->replycode++;
 			s->ts->replies[*rk]++;
 			return (0);
@@ -903,8 +975,10 @@ sess_reply(struct sess *s, enum rk *rk)
 			continue;
 		}
 		if (n != 0)
-			return (sess_fail(s, "malformed reply '%c': %zu bytes "
-			    "of data", cmd, n));
+			return (sess_fail(s,
+			    "malformed reply '%c': %zu bytes "
+			    "of data",
+			    cmd, n));
 		s->ts->replies[*rk]++;
 		return (0);
 	}
@@ -919,7 +993,7 @@ sess_event(struct sess *s, enum stage st, int mstage, char cmd,
     const void *data, size_t len, enum rk *rk)
 {
 	uint64_t t0;
-	size_t	 off;
+	size_t off;
 
 	s->stage = st;
 	*rk = RK_NONE;
@@ -933,7 +1007,7 @@ sess_event(struct sess *s, enum stage st, int mstage, char cmd,
 		return (-1);
 	s->ts->events[st]++;
 	if (st == ST_ABORT || st == ST_QUIT)
-		return (0);		/* never answered */
+		return (0); /* never answered */
 	if ((s->proto & stage_nr[st]) != 0) {
 		s->ts->noreply[st]++;
 		return (0);
@@ -962,7 +1036,7 @@ neg_record(const struct sess *s, const char *lists[MLOAD_MSTAGES])
 				snprintf(neg_lists[i], sizeof(neg_lists[i]),
 				    "%s", lists[i]);
 	} else if (neg_version != s->version || neg_actions != s->actions ||
-	    neg_proto != s->proto)
+		   neg_proto != s->proto)
 		atomic_fetch_add(&neg_differs, 1);
 	pthread_mutex_unlock(&neg_lock);
 }
@@ -971,11 +1045,11 @@ static int
 sess_optneg(struct sess *s)
 {
 	const unsigned char *d;
-	const char	    *lists[MLOAD_MSTAGES] = { NULL };
-	uint32_t	     stage;
-	size_t		     n, i, slen;
-	char		     cmd;
-	uint64_t	     t0;
+	const char *lists[MLOAD_MSTAGES] = {NULL};
+	uint32_t stage;
+	size_t n, i, slen;
+	char cmd;
+	uint64_t t0;
 
 	s->stage = ST_OPTNEG;
 	mw_optneg(&s->out, MLOAD_VERSION, MLOAD_ACTIONS, MLOAD_PROTO);
@@ -983,41 +1057,50 @@ sess_optneg(struct sess *s)
 	if (sess_flush(s) != 0 || sess_read(s, &cmd, &d, &n) != 0)
 		return (-1);
 	if (cmd != SMFIC_OPTNEG)
-		return (sess_fail(s, "expected the SMFIC_OPTNEG reply, got "
-		    "'%c' (0x%02x)", cmd >= 32 && cmd < 127 ? cmd : '?',
-		    (unsigned char)cmd));
+		return (sess_fail(s,
+		    "expected the SMFIC_OPTNEG reply, got "
+		    "'%c' (0x%02x)",
+		    cmd >= 32 && cmd < 127 ? cmd : '?', (unsigned char)cmd));
 	if (mw_optneg_parse(d, n, &s->version, &s->actions, &s->proto) != 0)
-		return (sess_fail(s, "malformed SMFIC_OPTNEG reply: %zu "
-		    "bytes", n));
+		return (sess_fail(s,
+		    "malformed SMFIC_OPTNEG reply: %zu "
+		    "bytes",
+		    n));
 	if (s->version < 2 || s->version > MLOAD_VERSION)
-		return (sess_fail(s, "filter answered protocol version %"
-		    PRIu32 "; offered %d", s->version, MLOAD_VERSION));
+		return (sess_fail(s,
+		    "filter answered protocol version %" PRIu32 "; offered %d",
+		    s->version, MLOAD_VERSION));
 	if ((s->actions & ~MLOAD_ACTIONS) != 0)
-		return (sess_fail(s, "filter wants actions 0x%" PRIx32
-		    " not offered (offered 0x%" PRIx32 ")", s->actions,
-		    MLOAD_ACTIONS));
+		return (sess_fail(s,
+		    "filter wants actions 0x%" PRIx32
+		    " not offered (offered 0x%" PRIx32 ")",
+		    s->actions, MLOAD_ACTIONS));
 	if ((s->proto & ~MLOAD_PROTO) != 0)
-		return (sess_fail(s, "filter wants protocol flags 0x%" PRIx32
-		    " not offered (offered 0x%" PRIx32 ")", s->proto,
-		    MLOAD_PROTO));
+		return (sess_fail(s,
+		    "filter wants protocol flags 0x%" PRIx32
+		    " not offered (offered 0x%" PRIx32 ")",
+		    s->proto, MLOAD_PROTO));
 	/* Then (stage, "macro list\0") pairs: smfi_setsymlist. */
 	for (i = 12; i < n; i += slen + 1) {
 		if (n - i < 5 || memchr(d + i + 4, '\0', n - i - 4) == NULL)
-			return (sess_fail(s, "malformed macro list in the "
-			    "SMFIC_OPTNEG reply at byte %zu", i));
+			return (sess_fail(s,
+			    "malformed macro list in the "
+			    "SMFIC_OPTNEG reply at byte %zu",
+			    i));
 		memcpy(&stage, d + i, 4);
 		stage = ntohl(stage);
 		i += 4;
 		slen = strlen((const char *)d + i);
 		if (stage >= MLOAD_MSTAGES)
-			return (sess_fail(s, "macro list for unknown stage %"
-			    PRIu32, stage));
+			return (sess_fail(
+			    s, "macro list for unknown stage %" PRIu32, stage));
 		if (!(s->actions & SMFIF_SETSYMLIST))
 			return (sess_fail(s, "macro list without "
-			    "SMFIF_SETSYMLIST"));
+					     "SMFIF_SETSYMLIST"));
 		if (mlist_parse(&s->lists[stage], (const char *)d + i) != 0)
-			return (sess_fail(s, "macro list for stage %" PRIu32
-			    " too long", stage));
+			return (sess_fail(s,
+			    "macro list for stage %" PRIu32 " too long",
+			    stage));
 		s->has_list[stage] = true;
 		lists[stage] = (const char *)d + i;
 	}
@@ -1031,12 +1114,11 @@ sess_optneg(struct sess *s)
 /* ------------------------------------------------------------- hold -- */
 
 static struct {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;
-	unsigned	 held, failed;
-	bool		 released;
-} hold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
-	false };
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned held, failed;
+	bool released;
+} hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
 
 static void
 hold_arrive(struct sess *s, bool failed)
@@ -1059,14 +1141,14 @@ hold_arrive(struct sess *s, bool failed)
 
 /* The message's headers; NULL values are made per session. */
 static const char *const msg_headers[][2] = {
-	{ "Received", NULL },
-	{ "From", NULL },
-	{ "To", "Alice <alice@example.test>" },
-	{ "Subject", NULL },
-	{ "Date", "Sun, 23 Nov 2025 18:00:00 +0000" },
-	{ "Message-ID", NULL },
-	{ "MIME-Version", "1.0" },
-	{ "Content-Type", "text/plain; charset=us-ascii" },
+    {"Received", NULL},
+    {"From", NULL},
+    {"To", "Alice <alice@example.test>"},
+    {"Subject", NULL},
+    {"Date", "Sun, 23 Nov 2025 18:00:00 +0000"},
+    {"Message-ID", NULL},
+    {"MIME-Version", "1.0"},
+    {"Content-Type", "text/plain; charset=us-ascii"},
 };
 
 static size_t
@@ -1074,15 +1156,16 @@ header_value(const struct sess *s, size_t i, char *buf, size_t len)
 {
 	const struct spec *sp = s->sp;
 	/* with SMFIP_HDR_LEADSPC the value keeps its leading space */
-	const char	  *sp1 = (s->proto & SMFIP_HDR_LEADSPC) ? " " : "";
-	int		   n;
+	const char *sp1 = (s->proto & SMFIP_HDR_LEADSPC) ? " " : "";
+	int n;
 
 	switch (i) {
 	case 0:
-		n = snprintf(buf, len, "%sfrom %s (unknown [%s])\n\tby "
+		n = snprintf(buf, len,
+		    "%sfrom %s (unknown [%s])\n\tby "
 		    "mx.relaydiag.test (Postfix) with ESMTP id %s\n\tfor "
-		    "%s; Sun, 23 Nov 2025 18:00:00 +0000 (UTC)", sp1,
-		    sp->helo, sp->client_ip, sp->qid, sp->rcpt[0].addr);
+		    "%s; Sun, 23 Nov 2025 18:00:00 +0000 (UTC)",
+		    sp1, sp->helo, sp->client_ip, sp->qid, sp->rcpt[0].addr);
 		break;
 	case 1:
 		n = snprintf(buf, len, "%sSender %s", sp1, sp->sender);
@@ -1106,42 +1189,42 @@ static bool
 rk_stops(enum rk rk)
 {
 	return (rk == RK_REJECT || rk == RK_TEMPFAIL || rk == RK_ACCEPT ||
-	    rk == RK_DISCARD);
+		rk == RK_DISCARD);
 }
 
 /* sess_message - DATA, headers, EOH, body, EOM, as far as allowed */
 static int
 sess_message(struct sess *s)
 {
-	unsigned char	   hbuf[1024];
-	char		   val[900];
-	size_t		   i, hl, nl, vl, off;
-	enum rk		   rk = RK_NONE;
+	unsigned char hbuf[1024];
+	char val[900];
+	size_t i, hl, nl, vl, off;
+	enum rk rk = RK_NONE;
 
 	if (!(s->proto & SMFIP_NODATA)) {
-		if (sess_event(s, ST_DATA, SMFIM_DATA, SMFIC_DATA, NULL, 0,
-		    &rk) != 0)
+		if (sess_event(
+			s, ST_DATA, SMFIM_DATA, SMFIC_DATA, NULL, 0, &rk) != 0)
 			return (-1);
 		if (rk_stops(rk))
 			goto stopped;
 	}
 	if (!(s->proto & SMFIP_NOHDRS)) {
 		for (i = 0; i < sizeof(msg_headers) / sizeof(msg_headers[0]);
-		    i++) {
+		     i++) {
 			nl = strlen(msg_headers[i][0]);
 			vl = header_value(s, i, val, sizeof(val));
 			memcpy(hbuf, msg_headers[i][0], nl + 1);
 			memcpy(hbuf + nl + 1, val, vl + 1);
 			if (sess_event(s, ST_HEADER, -1, SMFIC_HEADER, hbuf,
-			    nl + vl + 2, &rk) != 0)
+				nl + vl + 2, &rk) != 0)
 				return (-1);
 			if (rk_stops(rk))
 				goto stopped;
 		}
 	}
 	if (!(s->proto & SMFIP_NOEOH)) {
-		if (sess_event(s, ST_EOH, SMFIM_EOH, SMFIC_EOH, NULL, 0,
-		    &rk) != 0)
+		if (sess_event(s, ST_EOH, SMFIM_EOH, SMFIC_EOH, NULL, 0, &rk) !=
+		    0)
 			return (-1);
 		if (rk_stops(rk))
 			goto stopped;
@@ -1151,8 +1234,8 @@ sess_message(struct sess *s)
 			hl = opt.body_len - off;
 			if (hl > MILTER_CHUNK_SIZE)
 				hl = MILTER_CHUNK_SIZE;
-			if (sess_event(s, ST_BODY, -1, SMFIC_BODY, body_text +
-			    off, hl, &rk) != 0)
+			if (sess_event(s, ST_BODY, -1, SMFIC_BODY,
+				body_text + off, hl, &rk) != 0)
 				return (-1);
 			if (rk == RK_SKIP)
 				break;
@@ -1165,8 +1248,7 @@ stopped:
 	/* rejected: the MTA aborts the transaction; accepted: nothing more */
 	if (rk == RK_REJECT || rk == RK_TEMPFAIL) {
 		s->ts->aborts++;
-		return (sess_event(s, ST_ABORT, -1, SMFIC_ABORT, NULL, 0,
-		    &rk));
+		return (sess_event(s, ST_ABORT, -1, SMFIC_ABORT, NULL, 0, &rk));
 	}
 	return (0);
 }
@@ -1177,13 +1259,15 @@ sess_quit(struct sess *s)
 {
 	enum rk rk;
 	ssize_t n;
-	char	c;
+	char c;
 
 	if (sess_event(s, ST_QUIT, -1, SMFIC_QUIT, NULL, 0, &rk) != 0)
 		return (-1);
 	if (s->ilen > s->ipos)
-		return (sess_fail(s, "%zu unexpected bytes before QUIT "
-		    "(a reply where none was due?)", s->ilen - s->ipos));
+		return (sess_fail(s,
+		    "%zu unexpected bytes before QUIT "
+		    "(a reply where none was due?)",
+		    s->ilen - s->ipos));
 	for (;;) {
 		n = read(s->fd, &c, 1);
 		if (n < 0 && errno == EINTR)
@@ -1191,11 +1275,13 @@ sess_quit(struct sess *s)
 		if (n == 0)
 			return (0);
 		if (n > 0)
-			return (sess_fail(s, "data after QUIT (a reply where "
+			return (sess_fail(s,
+			    "data after QUIT (a reply where "
 			    "none was due?): first byte 0x%02x",
 			    (unsigned char)c));
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return (sess_fail(s, "the filter did not close the "
+			return (sess_fail(s,
+			    "the filter did not close the "
 			    "connection within %u s of QUIT",
 			    opt.timeout_secs));
 		if (errno == ECONNRESET)
@@ -1208,12 +1294,12 @@ static int
 sess_run(struct sess *s)
 {
 	const struct spec *sp = s->sp;
-	struct mw_buf	   a = { NULL, 0, 0 };
-	enum rk		   rk;
-	uint16_t	   port;
-	size_t		   i, accepted = 0;
-	bool		   msg_live = true, ok;
-	int		   rc = -1;
+	struct mw_buf a = {NULL, 0, 0};
+	enum rk rk;
+	uint16_t port;
+	size_t i, accepted = 0;
+	bool msg_live = true, ok;
+	int rc = -1;
 
 	s->stage = ST_OPTNEG;
 	if (sess_connect(s) != 0 || sess_optneg(s) != 0)
@@ -1224,8 +1310,8 @@ sess_run(struct sess *s)
 		port = htons((uint16_t)atoi(sp->client_port));
 		mw_put(&a, &port, 2);
 		mw_str(&a, sp->client_ip);
-		if (sess_event(s, ST_CONNECT, SMFIM_CONNECT, SMFIC_CONNECT,
-		    a.p, a.len, &rk) != 0)
+		if (sess_event(s, ST_CONNECT, SMFIM_CONNECT, SMFIC_CONNECT, a.p,
+			a.len, &rk) != 0)
 			goto out;
 		if (rk_stops(rk))
 			goto quit;
@@ -1236,7 +1322,7 @@ sess_run(struct sess *s)
 		if ((s->proto & SMFIP_NOHELO) != 0)
 			continue;
 		if (sess_event(s, ST_HELO, SMFIM_HELO, SMFIC_HELO, sp->helo,
-		    strlen(sp->helo) + 1, &rk) != 0)
+			strlen(sp->helo) + 1, &rk) != 0)
 			goto out;
 		if (rk_stops(rk))
 			goto quit;
@@ -1246,7 +1332,7 @@ sess_run(struct sess *s)
 		mw_str(&a, sp->sender);
 		mw_str(&a, "SIZE=2048");
 		if (sess_event(s, ST_MAIL, SMFIM_ENVFROM, SMFIC_MAIL, a.p,
-		    a.len, &rk) != 0)
+			a.len, &rk) != 0)
 			goto out;
 		if (rk_stops(rk))
 			goto quit;
@@ -1268,7 +1354,7 @@ sess_run(struct sess *s)
 		if (r->mta_rej)
 			s->ts->rcpt_mta_rej++;
 		if (sess_event(s, ST_RCPT, SMFIM_ENVRCPT, SMFIC_RCPT, r->addr,
-		    strlen(r->addr) + 1, &rk) != 0)
+			strlen(r->addr) + 1, &rk) != 0)
 			goto out;
 		if (rk != RK_NONE)
 			s->ts->rcpt_answered++;
@@ -1277,10 +1363,10 @@ sess_run(struct sess *s)
 			s->ts->rcpt_filter_rej++;
 		if (ok && !r->mta_rej) {
 			accepted++;
-			s->qid_known = true;	/* queue file open now */
+			s->qid_known = true; /* queue file open now */
 		}
 		if (rk == RK_ACCEPT || rk == RK_DISCARD)
-			msg_live = false;	/* no more for this message */
+			msg_live = false; /* no more for this message */
 	}
 	s->cur_rcpt = NULL;
 	s->qid_known = true;
@@ -1291,7 +1377,7 @@ sess_run(struct sess *s)
 		if (msg_live) {
 			s->ts->aborts++;
 			if (sess_event(s, ST_ABORT, -1, SMFIC_ABORT, NULL, 0,
-			    &rk) != 0)
+				&rk) != 0)
 				goto out;
 		}
 	} else if (msg_live && sess_message(s) != 0)
@@ -1309,15 +1395,15 @@ out:
 /* ---------------------------------------------------------- workers -- */
 
 struct pass {
-	unsigned long	 base, n;
-	atomic_ulong	 next;
+	unsigned long base, n;
+	atomic_ulong next;
 };
 
 struct worker {
-	pthread_t	 tid;
-	struct pass	*pass;
-	struct tstats	 ts;
-	struct sess	 s;		/* buffers kept between sessions */
+	pthread_t tid;
+	struct pass *pass;
+	struct tstats ts;
+	struct sess s; /* buffers kept between sessions */
 };
 
 static void
@@ -1336,11 +1422,11 @@ report_error(const char *text)
 static void *
 worker_main(void *arg)
 {
-	struct worker	*w = arg;
-	struct sess	*s = &w->s;
-	struct spec	 sp;
-	unsigned long	 i;
-	uint64_t	 t0;
+	struct worker *w = arg;
+	struct sess *s = &w->s;
+	struct spec sp;
+	unsigned long i;
+	uint64_t t0;
 
 	for (;;) {
 		i = atomic_fetch_add(&w->pass->next, 1);
@@ -1367,12 +1453,14 @@ worker_main(void *arg)
 		} else {
 			w->ts.failed++;
 			report_error(s->err);
-			if (s->connect_failed && atomic_fetch_add(
-			    &n_connect_fail_run, 1) + 1 == MLOAD_GIVE_UP) {
+			if (s->connect_failed &&
+			    atomic_fetch_add(&n_connect_fail_run, 1) + 1 ==
+				MLOAD_GIVE_UP) {
 				/* The filter is not there: say so once. */
 				atomic_store(&gave_up, true);
 				atomic_store(&w->pass->next, w->pass->n);
-				fprintf(stderr, "mload: %d sessions in a row "
+				fprintf(stderr,
+				    "mload: %d sessions in a row "
 				    "could not connect to %s; giving up\n",
 				    MLOAD_GIVE_UP, opt.socket);
 			}
@@ -1385,14 +1473,14 @@ worker_main(void *arg)
 
 /* run_pass - n sessions from index base on C threads; seconds taken */
 static double
-run_pass(unsigned long base, unsigned long n, unsigned conc,
-    struct tstats *total)
+run_pass(
+    unsigned long base, unsigned long n, unsigned conc, struct tstats *total)
 {
-	struct pass	 pass;
-	struct worker	*w;
-	pthread_attr_t	 attr;
-	uint64_t	 t0, t1;
-	unsigned	 i, started = 0;
+	struct pass pass;
+	struct worker *w;
+	pthread_attr_t attr;
+	uint64_t t0, t1;
+	unsigned i, started = 0;
 
 	pass.base = base;
 	pass.n = n;
@@ -1410,8 +1498,10 @@ run_pass(unsigned long base, unsigned long n, unsigned conc,
 		w[i].pass = &pass;
 		w[i].s.fd = -1;
 		if (pthread_create(&w[i].tid, &attr, worker_main, &w[i]) != 0) {
-			fprintf(stderr, "mload: pthread_create: thread %u of "
-			    "%u: %s\n", i + 1, conc, strerror(errno));
+			fprintf(stderr,
+			    "mload: pthread_create: thread %u of "
+			    "%u: %s\n",
+			    i + 1, conc, strerror(errno));
 			break;
 		}
 		started++;
@@ -1426,15 +1516,15 @@ run_pass(unsigned long base, unsigned long n, unsigned conc,
 	}
 	if (opt.hold > 0 && total != NULL) {
 		/* wait for every session to be held (or failed) */
-		sigset_t	 set;
-		struct timespec	 ts = { (time_t)opt.hold_secs, 0 };
-		unsigned	 held;
-		int		 sig;
-		uint64_t	 dl = now_ns() + 60ULL * 1000000000ULL;
+		sigset_t set;
+		struct timespec ts = {(time_t)opt.hold_secs, 0};
+		unsigned held;
+		int sig;
+		uint64_t dl = now_ns() + 60ULL * 1000000000ULL;
 
 		pthread_mutex_lock(&hold.lock);
 		while (hold.held + hold.failed < conc && now_ns() < dl) {
-			struct timespec	abst;
+			struct timespec abst;
 
 			clock_gettime(CLOCK_REALTIME, &abst);
 			abst.tv_sec += 1;
@@ -1442,7 +1532,8 @@ run_pass(unsigned long base, unsigned long n, unsigned conc,
 		}
 		held = hold.held;
 		pthread_mutex_unlock(&hold.lock);
-		printf("mload: holding %u sessions mid-transaction (%u "
+		printf(
+		    "mload: holding %u sessions mid-transaction (%u "
 		    "failed); pid %ld; SIGUSR1 releases them (else in %u s)\n",
 		    held, conc - held, (long)getpid(), opt.hold_secs);
 		fflush(stdout);
@@ -1519,9 +1610,9 @@ flags_text(char *buf, size_t len, uint32_t proto, const uint32_t *tab,
 static void
 report(struct tstats *t, double secs)
 {
-	char	 skip[128], nr[128];
-	size_t	 i;
-	double	 rate = secs > 0 ? (double)t->ok / secs : 0;
+	char skip[128], nr[128];
+	size_t i;
+	double rate = secs > 0 ? (double)t->ok / secs : 0;
 
 	for (i = 0; i < ST_N; i++)
 		if (t->lat[i].n > 0)
@@ -1529,34 +1620,38 @@ report(struct tstats *t, double secs)
 			    cmp_u64);
 	if (!opt.quiet) {
 		if (neg_seen) {
-			flags_text(skip, sizeof(skip), neg_proto, stage_no,
-			    "none");
+			flags_text(
+			    skip, sizeof(skip), neg_proto, stage_no, "none");
 			flags_text(nr, sizeof(nr), neg_proto, stage_nr, "none");
-			printf("negotiated: version %" PRIu32 ", actions 0x%"
-			    PRIx32 ", protocol 0x%" PRIx32 "%s%s\n",
+			printf("negotiated: version %" PRIu32
+			       ", actions 0x%" PRIx32 ", protocol 0x%" PRIx32
+			       "%s%s\n",
 			    neg_version, neg_actions, neg_proto,
 			    neg_proto & SMFIP_RCPT_REJ ? " (RCPT_REJ)" : "",
 			    neg_proto & SMFIP_SKIP ? " (SKIP)" : "");
-			printf("  stages skipped: %s; no reply: %s\n", skip,
-			    nr);
+			printf(
+			    "  stages skipped: %s; no reply: %s\n", skip, nr);
 			for (i = 0; i < MLOAD_MSTAGES; i++)
 				if (neg_has_list[i])
 					printf("  macros asked for at %s: %s\n",
-					    i == SMFIM_CONNECT ? "connect" :
-					    i == SMFIM_HELO ? "helo" :
-					    i == SMFIM_ENVFROM ? "mail" :
-					    i == SMFIM_ENVRCPT ? "rcpt" :
-					    i == SMFIM_DATA ? "data" :
-					    i == SMFIM_EOM ? "eom" : "eoh",
+					    i == SMFIM_CONNECT   ? "connect"
+					    : i == SMFIM_HELO    ? "helo"
+					    : i == SMFIM_ENVFROM ? "mail"
+					    : i == SMFIM_ENVRCPT ? "rcpt"
+					    : i == SMFIM_DATA    ? "data"
+					    : i == SMFIM_EOM     ? "eom"
+								 : "eoh",
 					    neg_lists[i]);
 			if (atomic_load(&neg_differs) > 0)
 				printf("  (%lu sessions negotiated something "
-				    "else)\n", atomic_load(&neg_differs));
+				       "else)\n",
+				    atomic_load(&neg_differs));
 		}
 		printf("sessions: %" PRIu64 " ok, %" PRIu64 " failed in %.3f "
-		    "s: %.1f sessions/s\n", t->ok, t->failed, secs, rate);
+		       "s: %.1f sessions/s\n",
+		    t->ok, t->failed, secs, rate);
 		printf("latency (ms)      events   noreply      p50      p90"
-		    "      p99      max\n");
+		       "      p99      max\n");
 		for (i = 0; i < ST_N; i++) {
 			const struct samples *s = &t->lat[i];
 
@@ -1570,7 +1665,8 @@ report(struct tstats *t, double secs)
 				    pct_ms(s, 0.50), pct_ms(s, 0.90),
 				    pct_ms(s, 0.99), pct_ms(s, 1.0));
 			else
-				printf("        -        -        -        -\n");
+				printf(
+				    "        -        -        -        -\n");
 		}
 		printf("replies:");
 		for (i = 0; i < RK_N; i++)
@@ -1582,20 +1678,23 @@ report(struct tstats *t, double secs)
 			if (t->mods[i] > 0 || i <= MOD_CHGHEADER)
 				printf(" %s %" PRIu64, mod_name[i], t->mods[i]);
 		printf("\n");
-		printf("recipients: %" PRIu64 "; sent %" PRIu64 " (%" PRIu64
+		printf(
+		    "recipients: %" PRIu64 "; sent %" PRIu64 " (%" PRIu64
 		    " rejected by the MTA, SMFIP_RCPT_REJ), answered %" PRIu64
 		    ", rejected/tempfailed by the filter %" PRIu64 ", not sent "
 		    "(MTA-rejected, no SMFIP_RCPT_REJ) %" PRIu64 "; aborted "
-		    "transactions %" PRIu64 "\n", t->rcpt_total,
-		    t->events[ST_RCPT], t->rcpt_mta_rej, t->rcpt_answered,
-		    t->rcpt_filter_rej, t->rcpt_unseen, t->aborts);
+		    "transactions %" PRIu64 "\n",
+		    t->rcpt_total, t->events[ST_RCPT], t->rcpt_mta_rej,
+		    t->rcpt_answered, t->rcpt_filter_rej, t->rcpt_unseen,
+		    t->aborts);
 	}
 	printf("result sessions=%" PRIu64 " errors=%lu seconds=%.3f "
-	    "rate=%.1f p50_ms=%.3f p99_ms=%.3f rcpt=%" PRIu64 " rcpt_sent=%"
-	    PRIu64 " rcpt_answered=%" PRIu64 " rcpt_noreply=%" PRIu64 "\n",
+	       "rate=%.1f p50_ms=%.3f p99_ms=%.3f rcpt=%" PRIu64
+	       " rcpt_sent=%" PRIu64 " rcpt_answered=%" PRIu64
+	       " rcpt_noreply=%" PRIu64 "\n",
 	    t->ok, atomic_load(&n_errors), secs, rate,
-	    pct_ms(&t->lat[ST_SESSION], 0.5), pct_ms(&t->lat[ST_SESSION],
-	    0.99), t->rcpt_total, t->events[ST_RCPT], t->rcpt_answered,
+	    pct_ms(&t->lat[ST_SESSION], 0.5), pct_ms(&t->lat[ST_SESSION], 0.99),
+	    t->rcpt_total, t->events[ST_RCPT], t->rcpt_answered,
 	    t->noreply[ST_RCPT]);
 }
 
@@ -1609,8 +1708,8 @@ parse_socket(const char *spec)
 	char why[600];
 
 	if (rd_sockspec_parse(spec, &ss, why, sizeof(why)) != 0 ||
-	    rd_sockspec_addr(&ss, &opt.addr, &opt.addrlen, why,
-		sizeof(why)) != 0) {
+	    rd_sockspec_addr(&ss, &opt.addr, &opt.addrlen, why, sizeof(why)) !=
+		0) {
 		fprintf(stderr, "mload: -s %s\n", why);
 		return (-1);
 	}
@@ -1621,8 +1720,10 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: mload -s SOCKET [-n sessions] [-c concurrency] [-m mix|plain]\n"
-	    "             [-w warmup] [-t timeout] [-b body_bytes] [-S seed] [-q]\n"
+	    "usage: mload -s SOCKET [-n sessions] [-c concurrency] [-m "
+	    "mix|plain]\n"
+	    "             [-w warmup] [-t timeout] [-b body_bytes] [-S seed] "
+	    "[-q]\n"
 	    "       mload -s SOCKET -H sessions [-T seconds]\n"
 	    "  -s  unix:/path, local:/path, inet:port@host, inet6:port@host\n"
 	    "  -n  sessions to measure (default 1000)\n"
@@ -1642,14 +1743,16 @@ usage(FILE *fp)
 static unsigned long
 num(const char *s, const char *what, unsigned long min, unsigned long max)
 {
-	char	      *end;
-	unsigned long  v;
+	char *end;
+	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno != 0 || *end != '\0' || *s == '\0' || v < min || v > max) {
-		fprintf(stderr, "mload: %s: \"%s\" is not a number from %lu "
-		    "to %lu\n", what, s, min, max);
+		fprintf(stderr,
+		    "mload: %s: \"%s\" is not a number from %lu "
+		    "to %lu\n",
+		    what, s, min, max);
 		exit(2);
 	}
 	return (v);
@@ -1658,11 +1761,11 @@ num(const char *s, const char *what, unsigned long min, unsigned long max)
 int
 main(int argc, char **argv)
 {
-	struct tstats	 total;
-	sigset_t	 set;
-	double		 secs;
-	size_t		 i;
-	int		 c;
+	struct tstats total;
+	sigset_t set;
+	double secs;
+	size_t i;
+	int c;
 
 	mw_prog = "mload";
 	while ((c = getopt(argc, argv, "s:n:c:m:w:t:b:S:H:T:qh")) != -1) {
@@ -1685,7 +1788,7 @@ main(int argc, char **argv)
 				opt.mix = MIX_GATE;
 			else {
 				fprintf(stderr, "mload: -m: mix, plain or "
-				    "gate\n");
+						"gate\n");
 				return (2);
 			}
 			break;
@@ -1730,8 +1833,9 @@ main(int argc, char **argv)
 	if ((body_text = malloc(opt.body_len + 1)) == NULL)
 		return (2);
 	for (i = 0; i < opt.body_len; i++)
-		body_text[i] = i % 72 == 70 ? '\r' : i % 72 == 71 ? '\n' :
-		    (char)('a' + i % 26);
+		body_text[i] = i % 72 == 70   ? '\r'
+			       : i % 72 == 71 ? '\n'
+					      : (char)('a' + i % 26);
 	/* SIGUSR1 is taken by sigtimedwait in main only. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -1745,9 +1849,13 @@ main(int argc, char **argv)
 	}
 	if (!opt.quiet)
 		printf("mload: %s, mix %s, %lu sessions (+%lu warmup), "
-		    "concurrency %u%s\n", opt.socket, opt.mix == MIX_PLAIN ?
-		    "plain" : opt.mix == MIX_GATE ? "gate" : "mix", opt.sessions, opt.warmup,
-		    opt.concurrency, opt.hold ? ", held open after RCPT" : "");
+		       "concurrency %u%s\n",
+		    opt.socket,
+		    opt.mix == MIX_PLAIN  ? "plain"
+		    : opt.mix == MIX_GATE ? "gate"
+					  : "mix",
+		    opt.sessions, opt.warmup, opt.concurrency,
+		    opt.hold ? ", held open after RCPT" : "");
 	fflush(stdout);
 	if (opt.warmup > 0)
 		run_pass(1000000000UL, opt.warmup, opt.concurrency, NULL);

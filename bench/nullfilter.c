@@ -27,15 +27,16 @@
 
 #include <libmilter/mfapi.h>
 
-static bool nf_rcpt_rej;	/* -R */
-static bool nf_noreply;		/* -r */
+static bool nf_rcpt_rej; /* -R */
+static bool nf_noreply;  /* -r */
 
 /* The stages whose reply -r gives up, and those it skips. */
-#define NF_NR_FLAGS	(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | \
-	    SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR | \
-	    SMFIP_NR_EOH | SMFIP_NR_BODY)
-#define NF_SKIP_FLAGS	(SMFIP_NOBODY | SMFIP_NODATA | SMFIP_NOEOH | \
-	    SMFIP_NOUNKNOWN)
+#define NF_NR_FLAGS                                                            \
+	(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |       \
+	    SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR | SMFIP_NR_EOH |      \
+	    SMFIP_NR_BODY)
+#define NF_SKIP_FLAGS                                                          \
+	(SMFIP_NOBODY | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN)
 
 static sfsistat
 nf_reply(void)
@@ -44,9 +45,9 @@ nf_reply(void)
 }
 
 static sfsistat
-nf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+nf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+    unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
 {
 	(void)ctx;
 	(void)f0;
@@ -135,28 +136,29 @@ nf_continue(SMFICTX *ctx)
 }
 
 static struct smfiDesc nf_desc = {
-	.xxfi_name = (char *)(uintptr_t)"nullfilter",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = 0,
-	.xxfi_connect = nf_connect,
-	.xxfi_helo = nf_helo,
-	.xxfi_envfrom = nf_envelope,
-	.xxfi_envrcpt = nf_envelope,
-	.xxfi_header = nf_header,
-	.xxfi_eoh = nf_stage,
-	.xxfi_body = nf_body,
-	.xxfi_eom = nf_continue,
-	.xxfi_abort = nf_continue,
-	.xxfi_close = nf_continue,
-	.xxfi_unknown = nf_unknown,
-	.xxfi_data = nf_stage,
-	.xxfi_negotiate = NULL,
+    .xxfi_name = (char *)(uintptr_t) "nullfilter",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = 0,
+    .xxfi_connect = nf_connect,
+    .xxfi_helo = nf_helo,
+    .xxfi_envfrom = nf_envelope,
+    .xxfi_envrcpt = nf_envelope,
+    .xxfi_header = nf_header,
+    .xxfi_eoh = nf_stage,
+    .xxfi_body = nf_body,
+    .xxfi_eom = nf_continue,
+    .xxfi_abort = nf_continue,
+    .xxfi_close = nf_continue,
+    .xxfi_unknown = nf_unknown,
+    .xxfi_data = nf_stage,
+    .xxfi_negotiate = NULL,
 };
 
 static void
 nf_usage(FILE *fp)
 {
-	fprintf(fp, "usage: nullfilter -s SOCKET [-R] [-r] [-b backlog] "
+	fprintf(fp,
+	    "usage: nullfilter -s SOCKET [-R] [-r] [-b backlog] "
 	    "[-m mode]\n"
 	    "  -s  unix:/path or inet:port@host (libmilter's syntax)\n"
 	    "  -R  negotiate SMFIP_RCPT_REJ (see MTA-rejected recipients)\n"
@@ -169,8 +171,8 @@ int
 main(int argc, char **argv)
 {
 	const char *sock = NULL, *path;
-	long	    mode = -1;
-	int	    c, backlog = 0;
+	long mode = -1;
+	int c, backlog = 0;
 
 	while ((c = getopt(argc, argv, "s:Rrb:m:h")) != -1) {
 		switch (c) {
@@ -206,8 +208,10 @@ main(int argc, char **argv)
 	if (smfi_register(nf_desc) != MI_SUCCESS ||
 	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS ||
 	    (backlog > 0 && smfi_setbacklog(backlog) != MI_SUCCESS)) {
-		fprintf(stderr, "nullfilter: libmilter refused the "
-		    "registration or the socket \"%s\"\n", sock);
+		fprintf(stderr,
+		    "nullfilter: libmilter refused the "
+		    "registration or the socket \"%s\"\n",
+		    sock);
 		return (1);
 	}
 	if (smfi_opensocket(true) != MI_SUCCESS) {
@@ -215,8 +219,9 @@ main(int argc, char **argv)
 		return (1);
 	}
 	path = strchr(sock, ':') != NULL ? strchr(sock, ':') + 1 : sock;
-	if (mode >= 0 && (strncmp(sock, "unix:", 5) == 0 ||
-	    strncmp(sock, "local:", 6) == 0 || sock[0] == '/') &&
+	if (mode >= 0 &&
+	    (strncmp(sock, "unix:", 5) == 0 ||
+		strncmp(sock, "local:", 6) == 0 || sock[0] == '/') &&
 	    chmod(path, (mode_t)mode) != 0)
 		perror("nullfilter: chmod");
 	return (smfi_main() == MI_SUCCESS ? 0 : 1);

@@ -83,8 +83,8 @@ static void *
 pb_producer(void *arg)
 {
 	struct rd_sink_stats st;
-	unsigned long	     i;
-	char		    *json;
+	unsigned long i;
+	char *json;
 
 	(void)arg;
 	for (;;) {
@@ -95,7 +95,8 @@ pb_producer(void *arg)
 			for (;;) {
 				rd_sink_stats(pb_sink, &st);
 				if (st.emitted - st.delivered - st.dropped -
-				    st.spooled < pb_window)
+					st.spooled <
+				    pb_window)
 					break;
 				usleep(50);
 			}
@@ -114,13 +115,13 @@ pb_producer(void *arg)
 static char *
 pb_read_file(const char *path)
 {
-	FILE	*fp = fopen(path, "r");
-	char	*buf;
-	long	 n;
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	long n;
 
 	if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
-	    fseek(fp, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) ==
-	    NULL) {
+	    fseek(fp, 0, SEEK_SET) != 0 ||
+	    (buf = malloc((size_t)n + 1)) == NULL) {
 		fprintf(stderr, "pubbench: %s: %s\n", path, strerror(errno));
 		exit(2);
 	}
@@ -138,13 +139,13 @@ pb_read_file(const char *path)
 int
 main(int argc, char **argv)
 {
-	struct rd_redis_params	 p;
-	struct rd_sink_stats	 st;
-	struct rd_err		 err;
-	pthread_t		*tids;
-	unsigned		 nprod = 1, i;
-	double			 t0, t1, deadline;
-	int			 c, rc = 0;
+	struct rd_redis_params p;
+	struct rd_sink_stats st;
+	struct rd_err err;
+	pthread_t *tids;
+	unsigned nprod = 1, i;
+	double t0, t1, deadline;
+	int c, rc = 0;
 
 	memset(&p, 0, sizeof(p));
 	p.url = "redis://127.0.0.1:6379";
@@ -154,7 +155,7 @@ main(int argc, char **argv)
 	pb_total = 200000;
 	while ((c = getopt(argc, argv, "u:n:p:s:e:q:b:d")) != -1) {
 		switch (c) {
-		case 'd':		/* the built-in event, for redis-benchmark */
+		case 'd': /* the built-in event, for redis-benchmark */
 			printf("%s\n", pb_default_event);
 			return (0);
 		case 'u':
@@ -179,7 +180,8 @@ main(int argc, char **argv)
 			p.batch_size = strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: pubbench -u URL [-n events] "
+			fprintf(stderr,
+			    "usage: pubbench -u URL [-n events] "
 			    "[-p producers] [-s stream] [-e event.json] "
 			    "[-q queue] [-b batch]\n");
 			return (2);
@@ -218,10 +220,11 @@ main(int argc, char **argv)
 	t1 = pb_now();
 	rd_sink_close(pb_sink);
 	printf("result events=%lu seconds=%.3f rate=%.0f delivered=%" PRIu64
-	    " dropped=%" PRIu64 " spooled=%" PRIu64 " emit_failed=%lu "
-	    "event_bytes=%zu producers=%u\n", pb_total, t1 - t0,
-	    (double)st.delivered / (t1 - t0), st.delivered, st.dropped,
-	    st.spooled, atomic_load(&pb_failed), pb_event_len, nprod);
+	       " dropped=%" PRIu64 " spooled=%" PRIu64 " emit_failed=%lu "
+	       "event_bytes=%zu producers=%u\n",
+	    pb_total, t1 - t0, (double)st.delivered / (t1 - t0), st.delivered,
+	    st.dropped, st.spooled, atomic_load(&pb_failed), pb_event_len,
+	    nprod);
 	if (st.delivered != pb_total || st.dropped != 0 || st.spooled != 0)
 		rc = 1;
 	free(tids);

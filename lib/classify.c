@@ -22,8 +22,7 @@
  * relay_domains, but Sendmail's relay mailer is any smart host: not a hint.
  */
 static const char *const classify_local_mailers[] = {
-	"local", "virtual", "lmtp", "prog", NULL
-};
+    "local", "virtual", "lmtp", "prog", NULL};
 
 bool
 rd_classify_mailer_is_local(const char *mailer)
@@ -64,15 +63,17 @@ rd_classify_rcpt(const struct rd_config *cfg, const char *domain,
 		out->rclass = RD_CLASS_EXTERNAL;
 		out->source = RD_CLASS_BY_DEFAULT;
 	}
-	out->by = out->rclass != RD_CLASS_EXTERNAL ? RD_AUTHZ_LOCAL
-						 : rd_authz_of_client(sasl, trusted);
+	out->by = out->rclass != RD_CLASS_EXTERNAL
+		      ? RD_AUTHZ_LOCAL
+		      : rd_authz_of_client(sasl, trusted);
 }
 
 enum rd_authz
 rd_authz_of_client(bool sasl, bool trusted)
 {
-	return (sasl ? RD_AUTHZ_SASL : trusted ? RD_AUTHZ_NETWORK
-					       : RD_AUTHZ_NONE);
+	return (sasl      ? RD_AUTHZ_SASL
+		: trusted ? RD_AUTHZ_NETWORK
+			  : RD_AUTHZ_NONE);
 }
 
 /* classify_is_code - "554": three digits, the first 2, 4 or 5 */
@@ -80,14 +81,14 @@ static bool
 classify_is_code(const char *p, size_t n)
 {
 	return (n == 3 && (p[0] == '2' || p[0] == '4' || p[0] == '5') &&
-	    isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]));
+		isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]));
 }
 
 /* classify_is_dsn - RFC 3463 "class.subject.detail": 5.7.1, 4.7.25 */
 static bool
 classify_is_dsn(const char *p, size_t n)
 {
-	size_t	i, digits = 0, dots = 0;
+	size_t i, digits = 0, dots = 0;
 
 	if (n < 5 || n > 11 || (p[0] != '2' && p[0] != '4' && p[0] != '5') ||
 	    p[1] != '.')
@@ -124,9 +125,9 @@ void
 rd_classify_mta(const char *mailer, const char *host, const char *addr,
     struct rd_mta_result *out)
 {
-	char		 line[1024];
-	const char	*p;
-	size_t		 n;
+	char line[1024];
+	const char *p;
+	size_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (mailer != NULL)

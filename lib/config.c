@@ -46,7 +46,7 @@ static const unsigned short config_def_ports[] = {587, 465};
 
 int
 config_error(struct config_parse *p, const char *source, unsigned line,
-	     const char *fmt, ...)
+    const char *fmt, ...)
 {
 	char text[sizeof(p->err->text)];
 	va_list ap;
@@ -59,7 +59,7 @@ config_error(struct config_parse *p, const char *source, unsigned line,
 }
 
 static int config_list(struct config_parse *, const struct config_key *,
-		       const struct config_at *, char *);
+    const struct config_at *, char *);
 
 /*
  * config_list_file - the entries of a "file:" list. A relative name is
@@ -67,7 +67,7 @@ static int config_list(struct config_parse *, const struct config_key *,
  */
 static int
 config_list_file(struct config_parse *p, const struct config_key *k,
-		 const struct config_at *at, const char *name)
+    const struct config_at *at, const char *name)
 {
 	struct rd_kv_reader r;
 	struct config_at fat;
@@ -78,14 +78,12 @@ config_list_file(struct config_parse *p, const struct config_key *k,
 	int rc, saved;
 
 	if (at->in_list_file)
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "%s: \"file:%s\": a file: list cannot name another file",
 		    k->name, name));
 	if (name[0] == '\0')
 		return (config_error(p, at->source, at->line,
-				     "%s: \"file:\" needs a file name",
-				     k->name));
+		    "%s: \"file:\" needs a file name", k->name));
 	rd_buf_init(&path);
 	if (name[0] != '/' && (slash = strrchr(p->path, '/')) != NULL)
 		rd_buf_add(&path, p->path, (size_t)(slash - p->path) + 1);
@@ -94,9 +92,8 @@ config_list_file(struct config_parse *p, const struct config_key *k,
 	if (rd_kv_open(&r, path.data) != 0) {
 		saved = errno;
 		rc = config_error(p, at->source, at->line,
-				  "%s: cannot open \"%s\": %s", k->name,
-				  path.data,
-				  rd_file_strerror(saved, ebuf, sizeof(ebuf)));
+		    "%s: cannot open \"%s\": %s", k->name, path.data,
+		    rd_file_strerror(saved, ebuf, sizeof(ebuf)));
 		rd_buf_free(&path);
 		return (rc);
 	}
@@ -116,7 +113,7 @@ config_list_file(struct config_parse *p, const struct config_key *k,
 /* config_list - every entry of a list value (destroys value) */
 static int
 config_list(struct config_parse *p, const struct config_key *k,
-	    const struct config_at *at, char *value)
+    const struct config_at *at, char *value)
 {
 	char *w;
 
@@ -155,7 +152,7 @@ config_secret(const struct config_key *k)
 /* config_unknown - the error for an unknown key, with the likely fix */
 static int
 config_unknown(struct config_parse *p, const struct config_at *at,
-	       const char *key, const char *value)
+    const char *key, const char *value)
 {
 	const struct config_key *k;
 	const char *rest;
@@ -167,21 +164,21 @@ config_unknown(struct config_parse *p, const struct config_at *at,
 		if (config_secret(k))
 			return (config_error(p, at->source, at->line,
 			    "unknown key \"%.*s%c...\"; did you mean "
-			    "\"%s <url>\"?", (int)n, key, key[n], k->name));
+			    "\"%s <url>\"?",
+			    (int)n, key, key[n], k->name));
 		rest = key + n + 1;
 		if (*rest == '\0' && *value == '\0')
 			value = "value";
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "unknown key \"%s\"; did you mean \"%s %s%s%s\"?", key,
 		    k->name, rest, *rest != '\0' && *value != '\0' ? " " : "",
 		    value));
 	}
 	if ((i = rd_kv_suggest(key, strlen(key), rd_config_key_name,
-	    config_nkeys)) != (size_t)-1)
+		 config_nkeys)) != (size_t)-1)
 		return (config_error(p, at->source, at->line,
-				     "unknown key \"%s\"; did you mean \"%s\"?",
-				     key, config_keys[i].name));
+		    "unknown key \"%s\"; did you mean \"%s\"?", key,
+		    config_keys[i].name));
 	return (
 	    config_error(p, at->source, at->line, "unknown key \"%s\"", key));
 }
@@ -212,41 +209,40 @@ config_line(struct config_parse *p, unsigned line, char *s)
 	i = (size_t)(k - config_keys);
 
 	if (value[strspn(value, k->kind == CONFIG_LIST ? ", \t" : "")] == '\0')
-		return (config_error(p, at.source, line, "%s: missing value",
-				     k->name));
+		return (config_error(
+		    p, at.source, line, "%s: missing value", k->name));
 	if (value[0] == '=' &&
 	    (value[1] == '\0' || rd_kv_is_space((unsigned char)value[1]))) {
 		for (value++; rd_kv_is_space((unsigned char)*value); value++)
 			;
-		return (config_error(
-		    p, at.source, line,
+		return (config_error(p, at.source, line,
 		    "%s: no '=' between a key and its value; write \"%s %s\"",
-		    k->name, k->name, config_secret(k) ? "<url>" :
-		    *value != '\0' ? value : "value"));
+		    k->name, k->name,
+		    config_secret(k) ? "<url>"
+		    : *value != '\0' ? value
+				     : "value"));
 	}
 
 	if (k->kind == CONFIG_SCALAR) {
 		if (p->seen[i] != 0)
 			return (config_error(p, at.source, line,
-					     "%s: already set at line %u",
-					     k->name, p->seen[i]));
+			    "%s: already set at line %u", k->name, p->seen[i]));
 		p->seen[i] = line;
 		if (value[strcspn(value, " \t")] != '\0')
 			return (config_error(p, at.source, line,
-					     "%s: \"%s\": expected one value",
-					     k->name,
-					     config_secret(k) ? "..." : value));
+			    "%s: \"%s\": expected one value", k->name,
+			    config_secret(k) ? "..." : value));
 		if ((k->flags & CONFIG_RESTART) != 0 &&
 		    config_dup(&p->cfg->key_text[i], value) == -1)
-			return (config_error(p, at.source, line,
-					     "%s: out of memory", k->name));
+			return (config_error(
+			    p, at.source, line, "%s: out of memory", k->name));
 		return (k->set(p, k, &at, value));
 	}
 	if (p->seen[i] == 0) {
 		p->seen[i] = line;
 		if (k->reset != NULL && k->reset(p) == -1)
-			return (config_error(p, at.source, line,
-					     "%s: out of memory", k->name));
+			return (config_error(
+			    p, at.source, line, "%s: out of memory", k->name));
 	}
 	return (config_list(p, k, &at, value));
 }
@@ -322,7 +318,7 @@ config_new(void)
 	if (rd_netset_add_list(cfg->trusted_networks, CONFIG_DEF_TRUSTED, &e) ==
 	    -1)
 		rd_panic("config: default TrustedNetworks \"%s\": %s",
-			 CONFIG_DEF_TRUSTED, e.text);
+		    CONFIG_DEF_TRUSTED, e.text);
 	return (cfg);
 }
 
@@ -338,14 +334,17 @@ config_finish(struct rd_config *cfg, const char *path, struct rd_err *err)
 	if (rd_rules_add_default(cfg->rules, err) != 0)
 		return (-1);
 	if (cfg->import_postfix != NULL &&
-	    rd_postconf_import(cfg, strcmp(cfg->import_postfix, "yes") == 0 ?
-	    NULL : cfg->import_postfix, NULL, err) != 0)
+	    rd_postconf_import(cfg,
+		strcmp(cfg->import_postfix, "yes") == 0 ? NULL
+							: cfg->import_postfix,
+		NULL, err) != 0)
 		return (-1);
 	if (rd_domainset_count(cfg->mx_hosts) == 0 && cfg->host_name != NULL &&
 	    rd_domainset_add(cfg->mx_hosts, cfg->host_name, NULL) != 0)
-		(void)0;	/* a host name that is no domain: no MX matches */
+		(void)0; /* a host name that is no domain: no MX matches */
 	if (cfg->hash_personal && cfg->hash_key_file == NULL) {
-		rd_err_set(err, src, 0, "HashPersonalData needs HashKeyFile "
+		rd_err_set(err, src, 0,
+		    "HashPersonalData needs HashKeyFile "
 		    "(a file with a secret key)");
 		return (-1);
 	}
@@ -390,7 +389,7 @@ rd_config_load(const char *path, struct rd_err *err)
 	if (rd_kv_open(&r, path) != 0) {
 		saved = errno;
 		(void)config_error(&p, path, 0, "cannot open: %s",
-				   rd_file_strerror(saved, ebuf, sizeof(ebuf)));
+		    rd_file_strerror(saved, ebuf, sizeof(ebuf)));
 		rd_config_free(p.cfg);
 		return (NULL);
 	}
@@ -445,8 +444,8 @@ rd_config_free(struct rd_config *cfg)
 }
 
 size_t
-rd_config_restart_changes(const struct rd_config *a, const struct rd_config *b,
-    char *buf, size_t len)
+rd_config_restart_changes(
+    const struct rd_config *a, const struct rd_config *b, char *buf, size_t len)
 {
 	const char *x, *y;
 	size_t i, n = 0, used = 0;
@@ -458,7 +457,8 @@ rd_config_restart_changes(const struct rd_config *a, const struct rd_config *b,
 			continue;
 		x = a->key_text != NULL ? a->key_text[i] : NULL;
 		y = b->key_text != NULL ? b->key_text[i] : NULL;
-		if ((x == NULL) == (y == NULL) && (x == NULL || strcmp(x, y) == 0))
+		if ((x == NULL) == (y == NULL) &&
+		    (x == NULL || strcmp(x, y) == 0))
 			continue;
 		n++;
 		if (used < len)

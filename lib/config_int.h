@@ -43,8 +43,8 @@ struct config_key {
 	const char *name;
 	enum config_kind kind;
 	config_setter *set;
-	config_reset *reset; /* lists only; may be NULL */
-	size_t off;          /* offsetof the field (string, bool, number) */
+	config_reset *reset;    /* lists only; may be NULL */
+	size_t off;             /* offsetof the field (string, bool, number) */
 	unsigned long min, max; /* numbers: the range */
 	unsigned flags;         /* CONFIG_RESTART, CONFIG_SECRET */
 };
@@ -62,9 +62,9 @@ extern const size_t config_nkeys;
 
 struct config_parse {
 	struct rd_config *cfg;
-	const char *path;                /* the config file, as given */
-	struct rd_err *err;              /* the caller's; may be NULL */
-	unsigned seen[CONFIG_KEYS_MAX];  /* line of a key's first use */
+	const char *path;               /* the config file, as given */
+	struct rd_err *err;             /* the caller's; may be NULL */
+	unsigned seen[CONFIG_KEYS_MAX]; /* line of a key's first use */
 };
 
 /* config_error - fill p->err at source:line, always return -1 */

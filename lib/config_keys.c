@@ -38,48 +38,60 @@ static config_reset config_reset_trusted, config_reset_ports;
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
 #define CONFIG_OFF(field) offsetof(struct rd_config, field)
 #define CONFIG_UINT(name, field, lo, hi)                                       \
-	{name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), lo, hi, 0}
+	{                                                                      \
+		name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), \
+		    lo, hi, 0                                                  \
+	}
 #define CONFIG_UINT_R(name, field, lo, hi)                                     \
-	{name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), lo, hi, \
-	    CONFIG_RESTART}
+	{                                                                      \
+		name, CONFIG_SCALAR, config_set_uint, NULL, CONFIG_OFF(field), \
+		    lo, hi, CONFIG_RESTART                                     \
+	}
 
 const struct config_key config_keys[] = {
-    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket), 0, 0, CONFIG_RESTART},
-    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0, 0, 0, CONFIG_RESTART},
+    {"Socket", CONFIG_SCALAR, config_set_socket, NULL, CONFIG_STR(socket), 0, 0,
+	CONFIG_RESTART},
+    {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0, 0, 0,
+	CONFIG_RESTART},
     {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0, 0, 0, 0},
     {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0, 0, 0, 0},
     {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0, 0, 0, 0},
     {"TrustedNetworks", CONFIG_LIST, config_add_trusted, config_reset_trusted,
-     0, 0, 0, 0},
-    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0, 0, 0, 0},
+	0, 0, 0, 0},
+    {"SubmissionPorts", CONFIG_LIST, config_add_port, config_reset_ports, 0, 0,
+	0, 0},
     {"TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(tls_auth_only), 0, 0, 0},
+	CONFIG_OFF(tls_auth_only), 0, 0, 0},
     {"RedisURL", CONFIG_SCALAR, config_set_redis_url, NULL,
-     CONFIG_STR(redis_url), 0, 0, CONFIG_RESTART | CONFIG_SECRET},
+	CONFIG_STR(redis_url), 0, 0, CONFIG_RESTART | CONFIG_SECRET},
     {"RedisStream", CONFIG_SCALAR, config_set_stream, NULL,
-     CONFIG_STR(redis_stream), 0, 0, CONFIG_RESTART},
+	CONFIG_STR(redis_stream), 0, 0, CONFIG_RESTART},
     {"SpoolDir", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(spool_dir), 0, 0, CONFIG_RESTART},
+	CONFIG_STR(spool_dir), 0, 0, CONFIG_RESTART},
     {"EventLog", CONFIG_SCALAR, config_set_event_log, NULL,
-     CONFIG_STR(event_log), 0, 0, CONFIG_RESTART},
+	CONFIG_STR(event_log), 0, 0, CONFIG_RESTART},
     {"HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
-     CONFIG_STR(header_name), 0, 0, 0},
-    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0, 0, CONFIG_RESTART},
-    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file), 0, 0, CONFIG_RESTART},
+	CONFIG_STR(header_name), 0, 0, 0},
+    {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0,
+	0, CONFIG_RESTART},
+    {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file),
+	0, 0, CONFIG_RESTART},
     {"AutoRestart", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(auto_restart), 0, 0, CONFIG_RESTART},
-    {"AutoRestartRate", CONFIG_SCALAR, config_set_restart_rate, NULL, 0, 0, 0, CONFIG_RESTART},
+	CONFIG_OFF(auto_restart), 0, 0, CONFIG_RESTART},
+    {"AutoRestartRate", CONFIG_SCALAR, config_set_restart_rate, NULL, 0, 0, 0,
+	CONFIG_RESTART},
     {"LogLevel", CONFIG_SCALAR, config_set_log_level, NULL, 0, 0, 0, 0},
-    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0, 0, 0, CONFIG_RESTART},
+    {"SyslogFacility", CONFIG_SCALAR, config_set_facility, NULL, 0, 0, 0,
+	CONFIG_RESTART},
     {"HostName", CONFIG_SCALAR, config_set_host_name, NULL,
-     CONFIG_STR(host_name), 0, 0, 0},
+	CONFIG_STR(host_name), 0, 0, 0},
     /* diagnosis */
-    {"RelayGate", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(relay_gate), 0, 0, 0},
+    {"RelayGate", CONFIG_SCALAR, config_set_bool, NULL, CONFIG_OFF(relay_gate),
+	0, 0, 0},
     {"Action", CONFIG_LIST, config_add_action, NULL, 0, 0, 0, 0},
     {"ReplyRules", CONFIG_LIST, config_add_rules, NULL, 0, 0, 0, 0},
     {"TemplateFile", CONFIG_SCALAR, config_set_templates, NULL,
-     CONFIG_STR(template_file), 0, 0, 0},
+	CONFIG_STR(template_file), 0, 0, 0},
     /* history */
     CONFIG_UINT_R("HistoryWindow", history_window, 60, 90 * 86400),
     CONFIG_UINT_R("ProbeWindow", probe_window, 10, 86400),
@@ -90,29 +102,31 @@ const struct config_key config_keys[] = {
     CONFIG_UINT_R("HistoryCacheSize", history_cache_size, 16, 10000000),
     CONFIG_UINT_R("HistoryTimeout", history_timeout_ms, 1, 10000),
     /* DNS */
-    {"MXCheck", CONFIG_SCALAR, config_set_bool, NULL, CONFIG_OFF(mx_check), 0, 0, CONFIG_RESTART},
+    {"MXCheck", CONFIG_SCALAR, config_set_bool, NULL, CONFIG_OFF(mx_check), 0,
+	0, CONFIG_RESTART},
     {"MXHosts", CONFIG_LIST, config_add_mx_host, NULL, 0, 0, 0, 0},
     CONFIG_UINT_R("DNSTimeout", dns_timeout_ms, 1, 30000),
     {"DNSConfig", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(dns_config), 0, 0, CONFIG_RESTART},
+	CONFIG_STR(dns_config), 0, 0, CONFIG_RESTART},
     {"ImportPostfix", CONFIG_SCALAR, config_set_import, NULL,
-     CONFIG_STR(import_postfix), 0, 0, 0},
+	CONFIG_STR(import_postfix), 0, 0, 0},
     /* events */
     CONFIG_UINT_R("RedisMaxLen", redis_maxlen, 100, 1000000000),
     CONFIG_UINT_R("RedisTimeout", redis_timeout_ms, 10, 60000),
     CONFIG_UINT_R("EventQueueSize", event_queue_size, 16, 10000000),
     {"SpoolMaxSize", CONFIG_SCALAR, config_set_size, NULL,
-     CONFIG_OFF(spool_max_size), 0, 0, CONFIG_RESTART},
-    {"SpoolDropPolicy", CONFIG_SCALAR, config_set_drop_policy, NULL, 0, 0, 0, CONFIG_RESTART},
+	CONFIG_OFF(spool_max_size), 0, 0, CONFIG_RESTART},
+    {"SpoolDropPolicy", CONFIG_SCALAR, config_set_drop_policy, NULL, 0, 0, 0,
+	CONFIG_RESTART},
     {"HashPersonalData", CONFIG_SCALAR, config_set_bool, NULL,
-     CONFIG_OFF(hash_personal), 0, 0, 0},
+	CONFIG_OFF(hash_personal), 0, 0, 0},
     {"HashKeyFile", CONFIG_SCALAR, config_set_abs_path, NULL,
-     CONFIG_STR(hash_key_file), 0, 0, 0},
+	CONFIG_STR(hash_key_file), 0, 0, 0},
 };
 
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
-_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <=
-    CONFIG_KEYS_MAX, "config_parse.seen is too small for the key table");
+_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_KEYS_MAX,
+    "config_parse.seen is too small for the key table");
 
 /* A word and the value it stands for (Mode, LogLevel, SyslogFacility). */
 struct config_name {
@@ -125,17 +139,31 @@ static const struct config_name config_modes[] = {
     {"enforce", RD_MODE_ENFORCE},
 };
 static const struct config_name config_levels[] = {
-    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+    {"error", LOG_ERR},
+    {"warning", LOG_WARNING},
+    {"notice", LOG_NOTICE},
+    {"info", LOG_INFO},
+    {"debug", LOG_DEBUG},
 };
 static const struct config_name config_facilities[] = {
-    {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
-    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+    {"mail", LOG_MAIL},
+    {"daemon", LOG_DAEMON},
+    {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6},
     {"local7", LOG_LOCAL7},
 };
 static const struct config_name config_bools[] = {
-    {"yes", 1}, {"no", 0}, {"true", 1}, {"false", 0}, {"1", 1}, {"0", 0},
+    {"yes", 1},
+    {"no", 0},
+    {"true", 1},
+    {"false", 0},
+    {"1", 1},
+    {"0", 0},
 };
 #define CONFIG_NNAMES(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -170,14 +198,14 @@ config_lookup(const struct config_name *t, size_t n, const char *s, int *out)
 /* config_store - replace the string at k->off with a copy of value */
 static int
 config_store(struct config_parse *p, const struct config_key *k,
-	     const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	char **slot;
 	char *copy;
 
 	if ((copy = strdup(value)) == NULL)
-		return (config_error(p, at->source, at->line,
-				     "%s: out of memory", k->name));
+		return (config_error(
+		    p, at->source, at->line, "%s: out of memory", k->name));
 	slot = (char **)(void *)((char *)p->cfg + k->off);
 	free(*slot);
 	*slot = copy;
@@ -193,23 +221,22 @@ config_set_socket(struct config_parse *p, const struct config_key *k,
 	char why[600];
 
 	if (rd_sockspec_parse(value, &ss, why, sizeof(why)) != 0)
-		return (config_error(p, at->source, at->line, "%s: %s",
-		    k->name, why));
+		return (config_error(
+		    p, at->source, at->line, "%s: %s", k->name, why));
 	return (config_store(p, k, at, value));
 }
 
 /* config_set_socket_mode - octal permission bits, at most 0777, not o+w */
 static int
 config_set_socket_mode(struct config_parse *p, const struct config_key *k,
-		       const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	unsigned long mode = 0;
 	const char *s;
 
 	for (s = value; *s != '\0'; s++) {
 		if (*s < '0' || *s > '7')
-			return (config_error(
-			    p, at->source, at->line,
+			return (config_error(p, at->source, at->line,
 			    "%s: \"%s\" is not an octal mode (e.g. 0660)",
 			    k->name, value));
 		mode = mode * 8 + (unsigned long)(*s - '0');
@@ -217,16 +244,14 @@ config_set_socket_mode(struct config_parse *p, const struct config_key *k,
 			break;
 	}
 	if (mode > 0777)
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\" is more than 0777 (only permission bits are "
 		    "allowed)",
 		    k->name, value));
 	/* Whoever can connect can speak the milter protocol, and one bad
 	   packet kills libmilter (SECURITY.md): never every local user. */
 	if ((mode & 0002) != 0)
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\" lets every local user connect to the filter; "
 		    "use 0660 and give the MTA's user UserID's group",
 		    k->name, value));
@@ -236,14 +261,13 @@ config_set_socket_mode(struct config_parse *p, const struct config_key *k,
 
 static int
 config_set_mode(struct config_parse *p, const struct config_key *k,
-		const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	int v;
 
-	if (config_lookup(config_modes, CONFIG_NNAMES(config_modes), value,
-			  &v) == -1)
-		return (config_error(
-		    p, at->source, at->line,
+	if (config_lookup(
+		config_modes, CONFIG_NNAMES(config_modes), value, &v) == -1)
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected observe, annotate or enforce",
 		    k->name, value));
 	p->cfg->mode = (enum rd_mode)v;
@@ -253,15 +277,14 @@ config_set_mode(struct config_parse *p, const struct config_key *k,
 /* config_set_bool - yes/no keys, into the bool at k->off */
 static int
 config_set_bool(struct config_parse *p, const struct config_key *k,
-		const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	int v;
 
-	if (config_lookup(config_bools, CONFIG_NNAMES(config_bools), value,
-			  &v) == -1)
+	if (config_lookup(
+		config_bools, CONFIG_NNAMES(config_bools), value, &v) == -1)
 		return (config_error(p, at->source, at->line,
-				     "%s: \"%s\": expected yes or no", k->name,
-				     value));
+		    "%s: \"%s\": expected yes or no", k->name, value));
 	*(bool *)(void *)((char *)p->cfg + k->off) = v != 0;
 	return (0);
 }
@@ -283,22 +306,21 @@ config_set_redis_url(struct config_parse *p, const struct config_key *k,
 	rc = rd_redis_url_parse(value, &u, &e);
 	explicit_bzero(&u, sizeof(u));
 	if (rc != 0)
-		return (config_error(p, at->source, at->line, "%s: %s", k->name,
-		    e.text));
+		return (config_error(
+		    p, at->source, at->line, "%s: %s", k->name, e.text));
 	return (config_store(p, k, at, value));
 }
 
 /* config_set_stream - a Redis key; printable ASCII so logs show it whole */
 static int
 config_set_stream(struct config_parse *p, const struct config_key *k,
-		  const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	const char *s;
 
 	for (s = value; *s != '\0'; s++)
 		if ((unsigned char)*s < 33 || (unsigned char)*s > 126)
-			return (config_error(
-			    p, at->source, at->line,
+			return (config_error(p, at->source, at->line,
 			    "%s: \"%s\": only printable ASCII is allowed in a "
 			    "stream name",
 			    k->name, value));
@@ -307,23 +329,21 @@ config_set_stream(struct config_parse *p, const struct config_key *k,
 
 static int
 config_set_abs_path(struct config_parse *p, const struct config_key *k,
-		    const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	if (value[0] != '/')
 		return (config_error(p, at->source, at->line,
-				     "%s: \"%s\" is not an absolute path",
-				     k->name, value));
+		    "%s: \"%s\" is not an absolute path", k->name, value));
 	return (config_store(p, k, at, value));
 }
 
 /* config_set_event_log - an absolute path, or "-" for standard output */
 static int
 config_set_event_log(struct config_parse *p, const struct config_key *k,
-		     const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	if (value[0] != '/' && strcmp(value, "-") != 0)
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected an absolute path or \"-\" "
 		    "(standard output)",
 		    k->name, value));
@@ -333,23 +353,21 @@ config_set_event_log(struct config_parse *p, const struct config_key *k,
 /* config_set_header_name - RFC 5322 section 2.2 ftext: %d33-57 / %d59-126 */
 static int
 config_set_header_name(struct config_parse *p, const struct config_key *k,
-		       const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	const char *s;
 
 	for (s = value; *s != '\0'; s++)
 		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 ||
 		    *s == ':')
-			return (config_error(
-			    p, at->source, at->line,
+			return (config_error(p, at->source, at->line,
 			    "%s: \"%s\": a header field name is printable "
 			    "ASCII without ':' (RFC 5322)",
 			    k->name, value));
 	/* The end-of-message plan keeps 63 bytes; the fold, 78 columns. */
 	if (strlen(value) > 62)
 		return (config_error(p, at->source, at->line,
-		    "%s: \"%.20s...\": at most 62 characters", k->name,
-		    value));
+		    "%s: \"%.20s...\": at most 62 characters", k->name, value));
 	return (config_store(p, k, at, value));
 }
 
@@ -379,7 +397,7 @@ config_name_ok(const char *s, size_t len)
 /* config_set_user_id - "user" or "user:group"; existence is main.c's job */
 static int
 config_set_user_id(struct config_parse *p, const struct config_key *k,
-		   const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	const char *colon;
 	size_t ulen;
@@ -388,8 +406,7 @@ config_set_user_id(struct config_parse *p, const struct config_key *k,
 	ulen = colon ? (size_t)(colon - value) : strlen(value);
 	if (!config_name_ok(value, ulen) ||
 	    (colon != NULL && !config_name_ok(colon + 1, strlen(colon + 1))))
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected user or user:group (letters, "
 		    "digits, '.', '_', '-')",
 		    k->name, value));
@@ -398,12 +415,11 @@ config_set_user_id(struct config_parse *p, const struct config_key *k,
 
 static int
 config_set_log_level(struct config_parse *p, const struct config_key *k,
-		     const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	if (config_lookup(config_levels, CONFIG_NNAMES(config_levels), value,
-			  &p->cfg->log_level) == -1)
-		return (config_error(
-		    p, at->source, at->line,
+		&p->cfg->log_level) == -1)
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected error, warning, notice, info or "
 		    "debug",
 		    k->name, value));
@@ -412,12 +428,11 @@ config_set_log_level(struct config_parse *p, const struct config_key *k,
 
 static int
 config_set_facility(struct config_parse *p, const struct config_key *k,
-		    const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	if (config_lookup(config_facilities, CONFIG_NNAMES(config_facilities),
-			  value, &p->cfg->syslog_facility) == -1)
-		return (config_error(
-		    p, at->source, at->line,
+		value, &p->cfg->syslog_facility) == -1)
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected mail, daemon or local0 .. local7",
 		    k->name, value));
 	return (0);
@@ -426,7 +441,7 @@ config_set_facility(struct config_parse *p, const struct config_key *k,
 /* config_set_host_name - letters, digits, '-', '.', '_'; at most 253 */
 static int
 config_set_host_name(struct config_parse *p, const struct config_key *k,
-		     const struct config_at *at, const char *value)
+    const struct config_at *at, const char *value)
 {
 	const char *s;
 
@@ -435,8 +450,7 @@ config_set_host_name(struct config_parse *p, const struct config_key *k,
 		    *s != '.' && *s != '_')
 			break;
 	if (*s != '\0' || s - value > 253)
-		return (config_error(
-		    p, at->source, at->line,
+		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected a host name (letters, digits, '-', "
 		    "'.', at most 253 bytes)",
 		    k->name, value));
@@ -447,7 +461,7 @@ config_set_host_name(struct config_parse *p, const struct config_key *k,
 /* config_domain - one domainset entry; its error gets our file:line */
 static int
 config_domain(struct config_parse *p, struct rd_domainset *set,
-	      const struct config_at *at, const char *entry)
+    const struct config_at *at, const char *entry)
 {
 	struct rd_err e;
 
@@ -456,15 +470,14 @@ config_domain(struct config_parse *p, struct rd_domainset *set,
 		return (0);
 	if (e.text[0] == '\0')
 		return (config_error(p, at->source, at->line,
-				     "%s: invalid domain \"%s\"", at->key,
-				     entry));
+		    "%s: invalid domain \"%s\"", at->key, entry));
 	return (
 	    config_error(p, at->source, at->line, "%s: %s", at->key, e.text));
 }
 
 static int
 config_add_local(struct config_parse *p, const struct config_key *k,
-		 const struct config_at *at, const char *entry)
+    const struct config_at *at, const char *entry)
 {
 	(void)k;
 	return (config_domain(p, p->cfg->local_domains, at, entry));
@@ -472,7 +485,7 @@ config_add_local(struct config_parse *p, const struct config_key *k,
 
 static int
 config_add_relay(struct config_parse *p, const struct config_key *k,
-		 const struct config_at *at, const char *entry)
+    const struct config_at *at, const char *entry)
 {
 	(void)k;
 	return (config_domain(p, p->cfg->relay_domains, at, entry));
@@ -480,7 +493,7 @@ config_add_relay(struct config_parse *p, const struct config_key *k,
 
 static int
 config_add_trusted(struct config_parse *p, const struct config_key *k,
-		   const struct config_at *at, const char *entry)
+    const struct config_at *at, const char *entry)
 {
 	struct rd_err e;
 
@@ -489,8 +502,7 @@ config_add_trusted(struct config_parse *p, const struct config_key *k,
 		return (0);
 	if (e.text[0] == '\0')
 		return (config_error(p, at->source, at->line,
-				     "%s: invalid network \"%s\"", k->name,
-				     entry));
+		    "%s: invalid network \"%s\"", k->name, entry));
 	return (
 	    config_error(p, at->source, at->line, "%s: %s", k->name, e.text));
 }
@@ -510,7 +522,7 @@ config_reset_trusted(struct config_parse *p)
 
 static int
 config_add_port(struct config_parse *p, const struct config_key *k,
-		const struct config_at *at, const char *entry)
+    const struct config_at *at, const char *entry)
 {
 	struct rd_config *cfg = p->cfg;
 	unsigned long port;
@@ -518,17 +530,15 @@ config_add_port(struct config_parse *p, const struct config_key *k,
 
 	if (rd_kv_number(entry, strlen(entry), CONFIG_PORT_MAX, &port) == -1 ||
 	    port == 0)
-		return (
-		    config_error(p, at->source, at->line,
-				 "%s: \"%s\" is not a port number (1..65535)",
-				 k->name, entry));
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\" is not a port number (1..65535)", k->name,
+		    entry));
 	for (i = 0; i < cfg->n_submission_ports; i++)
 		if (cfg->submission_ports[i] == port)
 			return (0);
 	if (cfg->n_submission_ports == RD_CONFIG_PORTS_MAX)
 		return (config_error(p, at->source, at->line,
-				     "%s: more than %d ports", k->name,
-				     RD_CONFIG_PORTS_MAX));
+		    "%s: more than %d ports", k->name, RD_CONFIG_PORTS_MAX));
 	cfg->submission_ports[cfg->n_submission_ports++] = (unsigned short)port;
 	return (0);
 }
@@ -547,8 +557,7 @@ config_set_uint(struct config_parse *p, const struct config_key *k,
 {
 	unsigned long v;
 
-	if (rd_kv_number(value, strlen(value), k->max, &v) == -1 ||
-	    v < k->min)
+	if (rd_kv_number(value, strlen(value), k->max, &v) == -1 || v < k->min)
 		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected a whole number from %lu to %lu",
 		    k->name, value, k->min, k->max));
@@ -561,28 +570,32 @@ static int
 config_set_size(struct config_parse *p, const struct config_key *k,
     const struct config_at *at, const char *value)
 {
-	size_t		len = strlen(value);
-	unsigned long	v, mult = 1;
+	size_t len = strlen(value);
+	unsigned long v, mult = 1;
 
 	if (len > 0 && strchr("kKmMgG", value[len - 1]) != NULL) {
-		mult = value[len - 1] == 'k' || value[len - 1] == 'K' ? 1024UL :
-		    value[len - 1] == 'm' || value[len - 1] == 'M' ?
-		    1024UL * 1024 : 1024UL * 1024 * 1024;
+		mult = value[len - 1] == 'k' || value[len - 1] == 'K' ? 1024UL
+		       : value[len - 1] == 'm' || value[len - 1] == 'M'
+			   ? 1024UL * 1024
+			   : 1024UL * 1024 * 1024;
 		len--;
 	}
 	if (rd_kv_number(value, len, 1UL << 40, &v) == -1 || v == 0 ||
 	    v > (1UL << 50) / mult)
 		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected a size such as 268435456, 512k, "
-		    "256M or 2G", k->name, value));
+		    "256M or 2G",
+		    k->name, value));
 	*(unsigned long long *)(void *)((char *)p->cfg + k->off) =
 	    (unsigned long long)v * mult;
 	return (0);
 }
 
 static const struct config_name config_actions[] = {
-    {"none", RD_ACTION_NONE}, {"header", RD_ACTION_HEADER},
-    {"reject", RD_ACTION_REJECT}, {"tempfail", RD_ACTION_TEMPFAIL},
+    {"none", RD_ACTION_NONE},
+    {"header", RD_ACTION_HEADER},
+    {"reject", RD_ACTION_REJECT},
+    {"tempfail", RD_ACTION_TEMPFAIL},
 };
 
 /* config_add_action - "id=action": that diagnosis's action beats Mode */
@@ -591,36 +604,40 @@ config_add_action(struct config_parse *p, const struct config_key *k,
     const struct config_at *at, const char *entry)
 {
 	struct rd_config *cfg = p->cfg;
-	const char	*eq = strchr(entry, '=');
-	char		 id[sizeof(cfg->actions[0].id)];
-	size_t		 i;
-	int		 v;
+	const char *eq = strchr(entry, '=');
+	char id[sizeof(cfg->actions[0].id)];
+	size_t i;
+	int v;
 
 	if (eq == NULL || (size_t)(eq - entry) >= sizeof(id))
 		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected id=action, e.g. "
-		    "sender.login-mismatch=reject", k->name, entry));
+		    "sender.login-mismatch=reject",
+		    k->name, entry));
 	memcpy(id, entry, (size_t)(eq - entry));
 	id[eq - entry] = '\0';
 	if (rd_catalogue_find(id) == NULL)
 		return (config_error(p, at->source, at->line,
 		    "%s: unknown diagnosis id \"%s\"", k->name, id));
-	if (config_lookup(config_actions, CONFIG_NNAMES(config_actions),
-	    eq + 1, &v) == -1)
+	if (config_lookup(config_actions, CONFIG_NNAMES(config_actions), eq + 1,
+		&v) == -1)
 		return (config_error(p, at->source, at->line,
 		    "%s: %s: \"%s\": expected none, header, reject or "
-		    "tempfail", k->name, id, eq + 1));
+		    "tempfail",
+		    k->name, id, eq + 1));
 	if ((v == RD_ACTION_REJECT || v == RD_ACTION_TEMPFAIL) &&
 	    strncmp(id, "alert.", 6) == 0)
 		return (config_error(p, at->source, at->line,
 		    "%s: %s is an alert, not a recipient decision: it can "
-		    "only be none or header", k->name, id));
+		    "only be none or header",
+		    k->name, id));
 	for (i = 0; i < cfg->n_actions; i++)
 		if (strcmp(cfg->actions[i].id, id) == 0)
 			break;
 	if (i == RD_CONFIG_ACTIONS_MAX)
 		return (config_error(p, at->source, at->line,
-		    "%s: more than %d actions", k->name, RD_CONFIG_ACTIONS_MAX));
+		    "%s: more than %d actions", k->name,
+		    RD_CONFIG_ACTIONS_MAX));
 	if (i == cfg->n_actions)
 		cfg->n_actions++;
 	(void)rd_strlcpy(cfg->actions[i].id, id, sizeof(cfg->actions[i].id));
@@ -646,9 +663,9 @@ static int
 config_add_rules(struct config_parse *p, const struct config_key *k,
     const struct config_at *at, const char *entry)
 {
-	struct rd_buf	path;
-	struct rd_err	e;
-	int		rc;
+	struct rd_buf path;
+	struct rd_err e;
+	int rc;
 
 	(void)k;
 	(void)at;
@@ -668,8 +685,8 @@ static int
 config_set_templates(struct config_parse *p, const struct config_key *k,
     const struct config_at *at, const char *value)
 {
-	struct rd_buf	path;
-	struct rd_err	e;
+	struct rd_buf path;
+	struct rd_err e;
 
 	config_path(p, value, &path);
 	rd_err_clear(&e);
@@ -708,8 +725,8 @@ config_set_restart_rate(struct config_parse *p, const struct config_key *k,
 {
 	char why[128];
 
-	if (rd_restart_rate_parse(value, &p->cfg->auto_restart_rate, why,
-	    sizeof(why)) != 0)
+	if (rd_restart_rate_parse(
+		value, &p->cfg->auto_restart_rate, why, sizeof(why)) != 0)
 		return (config_error(p, at->source, at->line, "%s: \"%s\": %s",
 		    k->name, value, why));
 	return (0);
@@ -725,6 +742,7 @@ config_set_import(struct config_parse *p, const struct config_key *k,
 	if (strcmp(value, "yes") != 0 && value[0] != '/')
 		return (config_error(p, at->source, at->line,
 		    "%s: \"%s\": expected yes, no, or the absolute path of a "
-		    "Postfix configuration directory", k->name, value));
+		    "Postfix configuration directory",
+		    k->name, value));
 	return (config_store(p, k, at, value));
 }

@@ -25,7 +25,7 @@ static const char *
 diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
     size_t tmplen)
 {
-#define IS(s)	(n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
+#define IS(s) (n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
 	if (IS("client"))
 		return (f->client_ip);
 	if (IS("client_name"))
@@ -33,7 +33,7 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 	if (IS("helo"))
 		return (f->helo);
 	if (IS("port")) {
-		if (f->server_port == 0)	/* unknown: reads "unknown" */
+		if (f->server_port == 0) /* unknown: reads "unknown" */
 			return (NULL);
 		snprintf(tmp, tmplen, "%u", f->server_port);
 		return (tmp);
@@ -67,8 +67,8 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 static void
 diag_fill(const char *tpl, const struct rd_facts *f, char *out, size_t len)
 {
-	size_t	o = 0;
-	char	tmp[16];
+	size_t o = 0;
+	char tmp[16];
 
 	while (*tpl != '\0' && o + 1 < len) {
 		const char *end, *v;
@@ -91,8 +91,8 @@ diag_fill(const char *tpl, const struct rd_facts *f, char *out, size_t len)
 static void
 diag_fact(struct rd_diagnosis *d, const char *key, const char *val)
 {
-	char	*dst;
-	size_t	 n;
+	char *dst;
+	size_t n;
 
 	if (d->nfacts >= RD_DIAG_FACTS_MAX)
 		return;
@@ -132,20 +132,21 @@ diag_rules(const struct rd_facts *f)
 }
 
 bool
-rd_helo_implausible(const char *helo, const char *client_ip,
-    const char *our_name)
+rd_helo_implausible(
+    const char *helo, const char *client_ip, const char *our_name)
 {
 	struct in6_addr a6, c6;
-	struct in_addr	a4;
-	char		lit[80];
-	size_t		n;
+	struct in_addr a4;
+	char lit[80];
+	size_t n;
 
 	if (helo == NULL || *helo == '\0')
 		return (false);
 	if (our_name != NULL && *our_name != '\0' &&
 	    rd_strcasecmp_ascii(helo, our_name) == 0)
 		return (true);
-	/* RFC 5321 4.1.3: an address goes in brackets; bare is a bot's habit. */
+	/* RFC 5321 4.1.3: an address goes in brackets; bare is a bot's habit.
+	 */
 	if (inet_pton(AF_INET, helo, &a4) == 1)
 		return (true);
 	n = strlen(helo);
@@ -180,12 +181,13 @@ rd_helo_implausible(const char *helo, const char *client_ip,
 static bool
 diag_is_probe(const struct rd_facts *f)
 {
-	/* A lost user has a local sender or an authorized past; a prober not. */
+	/* A lost user has a local sender or an authorized past; a prober not.
+	 */
 	if (f->sender_local || !f->has_history || f->sender_authorized_ever ||
 	    f->client_authorized_ever)
 		return (false);
 	return (f->client_refused_domains >= f->probe_domains ||
-	    rd_helo_implausible(f->helo, f->client_ip, f->our_name));
+		rd_helo_implausible(f->helo, f->client_ip, f->our_name));
 }
 
 static bool
@@ -210,18 +212,18 @@ static bool
 diag_is_port25_client(const struct rd_facts *f)
 {
 	return (!f->submission_port &&
-	    (f->helo == NULL || !rd_helo_is_fqdn(f->helo)));
+		(f->helo == NULL || !rd_helo_is_fqdn(f->helo)));
 }
 
 static const struct {
-	const char	*id;
-	bool		(*holds)(const struct rd_facts *);
+	const char *id;
+	bool (*holds)(const struct rd_facts *);
 } diag_relay_precedence[] = {
-	{ "relay.probe",			diag_is_probe },
-	{ "relay.ip-changed",			diag_is_ip_changed },
-	{ "relay.auth-stopped",			diag_is_auth_stopped },
-	{ "relay.tls-required-for-auth",	diag_is_tls_required },
-	{ "relay.client-on-port-25",		diag_is_port25_client },
+    {"relay.probe", diag_is_probe},
+    {"relay.ip-changed", diag_is_ip_changed},
+    {"relay.auth-stopped", diag_is_auth_stopped},
+    {"relay.tls-required-for-auth", diag_is_tls_required},
+    {"relay.client-on-port-25", diag_is_port25_client},
 };
 
 /* diag_unauthorized_relay - the most specific id for an unauthorized relay */
@@ -237,11 +239,12 @@ diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
 	*unauth = true;
 	/* The domain is ours: the MTA, not the client, is wrong. */
 	if ((f->cls.rclass != RD_CLASS_EXTERNAL &&
-	    f->cls.source == RD_CLASS_BY_CONFIG) ||
+		f->cls.source == RD_CLASS_BY_CONFIG) ||
 	    (f->has_mx && f->mx == RD_MX_HERE))
 		return ("rcpt.domain-not-accepted");
 	for (i = 0; i < sizeof(diag_relay_precedence) /
-	    sizeof(diag_relay_precedence[0]); i++)
+			    sizeof(diag_relay_precedence[0]);
+	     i++)
 		if (diag_relay_precedence[i].holds(f))
 			return (diag_relay_precedence[i].id);
 	return ("relay.no-auth");
@@ -256,8 +259,8 @@ static bool
 diag_login_mismatch(const struct rd_facts *f)
 {
 	return (f->auth_user != NULL && strchr(f->auth_user, '@') != NULL &&
-	    f->sender != NULL && *f->sender != '\0' &&
-	    rd_strcasecmp_ascii(f->auth_user, f->sender) != 0);
+		f->sender != NULL && *f->sender != '\0' &&
+		rd_strcasecmp_ascii(f->auth_user, f->sender) != 0);
 }
 
 bool
@@ -265,8 +268,8 @@ rd_diagnose_is_unauthorized_relay(const struct rd_facts *f)
 {
 	const char *id;
 
-	if (f->cls.rclass != RD_CLASS_EXTERNAL && f->cls.source ==
-	    RD_CLASS_BY_CONFIG)
+	if (f->cls.rclass != RD_CLASS_EXTERNAL &&
+	    f->cls.source == RD_CLASS_BY_CONFIG)
 		return (false);
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) {
 		id = rd_rules_match(diag_rules(f), f->mta->text);
@@ -317,8 +320,8 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 }
 
 int
-rd_diagnose_fill(const char *id, const struct rd_facts *f,
-    struct rd_diagnosis *out)
+rd_diagnose_fill(
+    const char *id, const struct rd_facts *f, struct rd_diagnosis *out)
 {
 	const struct rd_catalogue_entry *e;
 	const struct rd_template *t;
@@ -329,13 +332,14 @@ rd_diagnose_fill(const char *id, const struct rd_facts *f,
 		return (-1);
 	out->entry = e;
 	t = rd_templates_find(f->templates, e->id);
-	diag_fill(t != NULL && t->summary != NULL ? t->summary : e->summary,
-	    f, out->summary, sizeof(out->summary));
-	diag_fill(t != NULL && t->remedy_client != NULL ? t->remedy_client :
-	    e->remedy_client, f, out->remedy_client,
-	    sizeof(out->remedy_client));
-	diag_fill(t != NULL && t->remedy_admin != NULL ? t->remedy_admin :
-	    e->remedy_admin, f, out->remedy_admin, sizeof(out->remedy_admin));
+	diag_fill(t != NULL && t->summary != NULL ? t->summary : e->summary, f,
+	    out->summary, sizeof(out->summary));
+	diag_fill(t != NULL && t->remedy_client != NULL ? t->remedy_client
+							: e->remedy_client,
+	    f, out->remedy_client, sizeof(out->remedy_client));
+	diag_fill(t != NULL && t->remedy_admin != NULL ? t->remedy_admin
+						       : e->remedy_admin,
+	    f, out->remedy_admin, sizeof(out->remedy_admin));
 
 	snprintf(port, sizeof(port), "%u", f->server_port);
 	diag_fact(out, "port", port);
@@ -348,7 +352,8 @@ rd_diagnose_fill(const char *id, const struct rd_facts *f,
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT)
 		diag_fact(out, "mta", f->mta->text);
 	if (f->has_mx)
-		diag_fact(out, "mx", rd_mx_answer_name((enum rd_mx_answer)f->mx));
+		diag_fact(
+		    out, "mx", rd_mx_answer_name((enum rd_mx_answer)f->mx));
 	if (f->has_history && strcmp(e->id, "relay.ip-changed") == 0)
 		diag_fact(out, "authorized_from", f->elsewhere_ip);
 	if (f->has_history && strcmp(e->id, "relay.probe") == 0) {
@@ -361,8 +366,8 @@ rd_diagnose_fill(const char *id, const struct rd_facts *f,
 void
 rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out)
 {
-	const char	*id;
-	bool		 unauth;
+	const char *id;
+	bool unauth;
 
 	id = diag_pick(f, &unauth);
 	if (rd_diagnose_fill(id, f, out) != 0)

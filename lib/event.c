@@ -22,8 +22,8 @@
 static json_t *
 ev_text(const char *s)
 {
-	struct rd_buf	b;
-	json_t		*j;
+	struct rd_buf b;
+	json_t *j;
 
 	if (s == NULL)
 		return (json_null());
@@ -50,8 +50,8 @@ ev_port(unsigned port)
 static json_t *
 ev_common(const struct rd_event_common *c)
 {
-	char	 ts[RD_TS_MAX];
-	json_t	*o;
+	char ts[RD_TS_MAX];
+	json_t *o;
 
 	rd_time_rfc3339(ts, c->ts);
 	o = json_object();
@@ -64,16 +64,14 @@ ev_common(const struct rd_event_common *c)
 	json_object_set_new(o, "host", ev_text_or_null(c->host));
 	json_object_set_new(o, "session", ev_text(c->session));
 	json_object_set_new(o, "queue_id", ev_text_or_null(c->queue_id));
-	json_object_set_new(o, "client", json_pack("{s:o,s:o,s:o,s:o,s:b}",
-	    "ip", ev_text_or_null(c->client_ip),
-	    "port", ev_port(c->client_port),
-	    "name", ev_text_or_null(c->client_name),
-	    "helo", ev_text(c->helo),
-	    "trusted", c->trusted));
-	json_object_set_new(o, "server", json_pack("{s:o,s:o,s:b}",
-	    "daemon", ev_text_or_null(c->daemon),
-	    "port", ev_port(c->server_port),
-	    "submission", c->submission));
+	json_object_set_new(o, "client",
+	    json_pack("{s:o,s:o,s:o,s:o,s:b}", "ip",
+		ev_text_or_null(c->client_ip), "port", ev_port(c->client_port),
+		"name", ev_text_or_null(c->client_name), "helo",
+		ev_text(c->helo), "trusted", c->trusted));
+	json_object_set_new(o, "server",
+	    json_pack("{s:o,s:o,s:b}", "daemon", ev_text_or_null(c->daemon),
+		"port", ev_port(c->server_port), "submission", c->submission));
 	if (c->tls_version != NULL && *c->tls_version != '\0') {
 		json_t *bits = json_null();
 
@@ -84,48 +82,47 @@ ev_common(const struct rd_event_common *c)
 			if (*end == '\0' && v > 0 && v < 100000)
 				bits = json_integer(v);
 		}
-		json_object_set_new(o, "tls", json_pack("{s:o,s:o,s:o}",
-		    "version", ev_text(c->tls_version),
-		    "cipher", ev_text_or_null(c->tls_cipher),
-		    "bits", bits));
+		json_object_set_new(o, "tls",
+		    json_pack("{s:o,s:o,s:o}", "version",
+			ev_text(c->tls_version), "cipher",
+			ev_text_or_null(c->tls_cipher), "bits", bits));
 	} else
 		json_object_set_new(o, "tls", json_null());
 	if (c->auth_user != NULL && *c->auth_user != '\0')
-		json_object_set_new(o, "auth", json_pack("{s:o,s:o}",
-		    "mech", ev_text_or_null(c->auth_mech),
-		    "user", ev_text(c->auth_user)));
+		json_object_set_new(o, "auth",
+		    json_pack("{s:o,s:o}", "mech",
+			ev_text_or_null(c->auth_mech), "user",
+			ev_text(c->auth_user)));
 	else
 		json_object_set_new(o, "auth", json_null());
 	if (c->sender_addr != NULL)
-		json_object_set_new(o, "sender", json_pack("{s:o,s:o,s:b}",
-		    "addr", ev_text(c->sender_addr),
-		    "domain", ev_text_or_null(c->sender_domain),
-		    "local", c->sender_local));
+		json_object_set_new(o, "sender",
+		    json_pack("{s:o,s:o,s:b}", "addr", ev_text(c->sender_addr),
+			"domain", ev_text_or_null(c->sender_domain), "local",
+			c->sender_local));
 	else
 		json_object_set_new(o, "sender", json_null());
-	json_object_set_new(o, "action", json_string(c->action != NULL ?
-	    c->action : "none"));
+	json_object_set_new(
+	    o, "action", json_string(c->action != NULL ? c->action : "none"));
 	return (o);
 }
 
 static json_t *
 ev_diagnosis(const struct rd_diagnosis *d)
 {
-	json_t	*facts;
-	size_t	 i;
+	json_t *facts;
+	size_t i;
 
 	if (d == NULL || d->entry == NULL)
 		return (json_null());
 	facts = json_array();
 	for (i = 0; i < d->nfacts; i++)
 		json_array_append_new(facts, ev_text(d->facts[i]));
-	return (json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}",
-	    "id", d->entry->id,
-	    "severity", rd_severity_name(d->entry->severity),
-	    "summary", ev_text(d->summary),
-	    "remedy_client", ev_text_or_null(d->remedy_client),
-	    "remedy_admin", ev_text_or_null(d->remedy_admin),
-	    "facts", facts));
+	return (json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "id", d->entry->id,
+	    "severity", rd_severity_name(d->entry->severity), "summary",
+	    ev_text(d->summary), "remedy_client",
+	    ev_text_or_null(d->remedy_client), "remedy_admin",
+	    ev_text_or_null(d->remedy_admin), "facts", facts));
 }
 
 /* ev_dump - serialize compactly and free o; NULL when o is NULL */
@@ -142,8 +139,8 @@ ev_dump(json_t *o)
 }
 
 char *
-rd_event_rcpt_json(const struct rd_event_common *c,
-    const struct rd_event_rcpt *r)
+rd_event_rcpt_json(
+    const struct rd_event_common *c, const struct rd_event_rcpt *r)
 {
 	const struct rd_mta_result *m = r->mta;
 	const char *by = rd_authz_name(r->cls->by);
@@ -151,18 +148,18 @@ rd_event_rcpt_json(const struct rd_event_common *c,
 
 	if ((o = ev_common(c)) == NULL)
 		return (NULL);
-	json_object_set_new(o, "rcpt", json_pack("{s:o,s:o,s:s}",
-	    "addr", ev_text(r->addr),
-	    "domain", ev_text_or_null(r->domain),
-	    "class", rd_class_name(r->cls->rclass)));
-	json_object_set_new(o, "mta", json_pack("{s:s,s:o,s:o,s:o}",
-	    "verdict", rd_mta_verdict_name(m->verdict),
-	    "code", ev_text_or_null(m->code),
-	    "dsn", ev_text_or_null(m->dsn),
-	    "text", ev_text_or_null(m->text)));
-	json_object_set_new(o, "relay", json_pack("{s:b,s:o}",
-	    "authorized", r->cls->by != RD_AUTHZ_NONE,
-	    "by", by != NULL ? json_string(by) : json_null()));
+	json_object_set_new(o, "rcpt",
+	    json_pack("{s:o,s:o,s:s}", "addr", ev_text(r->addr), "domain",
+		ev_text_or_null(r->domain), "class",
+		rd_class_name(r->cls->rclass)));
+	json_object_set_new(o, "mta",
+	    json_pack("{s:s,s:o,s:o,s:o}", "verdict",
+		rd_mta_verdict_name(m->verdict), "code",
+		ev_text_or_null(m->code), "dsn", ev_text_or_null(m->dsn),
+		"text", ev_text_or_null(m->text)));
+	json_object_set_new(o, "relay",
+	    json_pack("{s:b,s:o}", "authorized", r->cls->by != RD_AUTHZ_NONE,
+		"by", by != NULL ? json_string(by) : json_null()));
 	json_object_set_new(o, "diagnosis", ev_diagnosis(r->diag));
 	return (ev_dump(o));
 }
@@ -170,8 +167,8 @@ rd_event_rcpt_json(const struct rd_event_common *c,
 static json_t *
 ev_ids(const struct rd_event_counts *n)
 {
-	json_t	*a = json_array();
-	size_t	 i;
+	json_t *a = json_array();
+	size_t i;
 
 	for (i = 0; i < n->ndiag_ids; i++)
 		json_array_append_new(a, json_string(n->diag_ids[i]));
@@ -187,41 +184,42 @@ rd_event_message_json(const struct rd_event_common *c,
 	if ((o = ev_common(c)) == NULL)
 		return (NULL);
 	json_object_set_new(o, "diagnosis", ev_diagnosis(worst));
-	json_object_set_new(o, "counts", json_pack("{s:i,s:i,s:i}",
-	    "rcpts", (int)n->rcpts,
-	    "rcpts_accepted", (int)n->rcpts_accepted,
-	    "rcpts_rejected", (int)n->rcpts_rejected));
+	json_object_set_new(o, "counts",
+	    json_pack("{s:i,s:i,s:i}", "rcpts", (int)n->rcpts, "rcpts_accepted",
+		(int)n->rcpts_accepted, "rcpts_rejected",
+		(int)n->rcpts_rejected));
 	json_object_set_new(o, "diagnoses", ev_ids(n));
 	return (ev_dump(o));
 }
 
 char *
-rd_event_session_json(const struct rd_event_common *c,
-    const struct rd_event_counts *n)
+rd_event_session_json(
+    const struct rd_event_common *c, const struct rd_event_counts *n)
 {
 	json_t *o;
 
 	if ((o = ev_common(c)) == NULL)
 		return (NULL);
 	json_object_set_new(o, "diagnosis", json_null());
-	json_object_set_new(o, "counts", json_pack("{s:i,s:i,s:i,s:I}",
-	    "rcpts_accepted", (int)n->rcpts_accepted,
-	    "rcpts_rejected", (int)n->rcpts_rejected,
-	    "messages", (int)n->messages,
-	    "duration_ms", (json_int_t)n->duration_ms));
+	json_object_set_new(o, "counts",
+	    json_pack("{s:i,s:i,s:i,s:I}", "rcpts_accepted",
+		(int)n->rcpts_accepted, "rcpts_rejected",
+		(int)n->rcpts_rejected, "messages", (int)n->messages,
+		"duration_ms", (json_int_t)n->duration_ms));
 	json_object_set_new(o, "diagnoses", ev_ids(n));
 	if (n->has_sink)
-		json_object_set_new(o, "sink", json_pack("{s:I,s:I}",
-		    "dropped", (json_int_t)n->sink_dropped,
-		    "spooled", (json_int_t)n->sink_spooled));
+		json_object_set_new(o, "sink",
+		    json_pack("{s:I,s:I}", "dropped",
+			(json_int_t)n->sink_dropped, "spooled",
+			(json_int_t)n->sink_spooled));
 	return (ev_dump(o));
 }
 
 static json_t *
 ev_text_array(const char *const *v, size_t n)
 {
-	json_t	*a = json_array();
-	size_t	 i;
+	json_t *a = json_array();
+	size_t i;
 
 	for (i = 0; a != NULL && i < n; i++)
 		json_array_append_new(a, ev_text(v[i]));
@@ -229,12 +227,12 @@ ev_text_array(const char *const *v, size_t n)
 }
 
 char *
-rd_event_alert_json(const struct rd_event_common *c,
-    const struct rd_event_alert *a)
+rd_event_alert_json(
+    const struct rd_event_common *c, const struct rd_event_alert *a)
 {
-	struct timespec	start = *c->ts;
-	char		ts0[RD_TS_MAX], ts1[RD_TS_MAX];
-	json_t		*o;
+	struct timespec start = *c->ts;
+	char ts0[RD_TS_MAX], ts1[RD_TS_MAX];
+	json_t *o;
 
 	if ((o = ev_common(c)) == NULL)
 		return (NULL);
@@ -242,28 +240,30 @@ rd_event_alert_json(const struct rd_event_common *c,
 	rd_time_rfc3339(ts0, &start);
 	rd_time_rfc3339(ts1, c->ts);
 	json_object_set_new(o, "diagnosis", ev_diagnosis(a->diag));
-	json_object_set_new(o, "window", json_pack("{s:s,s:s,s:i}",
-	    "start", ts0, "end", ts1, "seconds", (int)a->window_s));
-	json_object_set_new(o, "threshold", json_pack("{s:s,s:i,s:i}",
-	    "metric", a->metric, "limit", (int)a->limit,
-	    "observed", (int)a->observed));
-	json_object_set_new(o, "sample", json_pack("{s:o,s:o}",
-	    "clients", ev_text_array(a->clients, a->nclients),
-	    "senders", ev_text_array(a->senders, a->nsenders)));
+	json_object_set_new(o, "window",
+	    json_pack("{s:s,s:s,s:i}", "start", ts0, "end", ts1, "seconds",
+		(int)a->window_s));
+	json_object_set_new(o, "threshold",
+	    json_pack("{s:s,s:i,s:i}", "metric", a->metric, "limit",
+		(int)a->limit, "observed", (int)a->observed));
+	json_object_set_new(o, "sample",
+	    json_pack("{s:o,s:o}", "clients",
+		ev_text_array(a->clients, a->nclients), "senders",
+		ev_text_array(a->senders, a->nsenders)));
 	return (ev_dump(o));
 }
 
 int
-rd_event_check(const char *type, const char *json, size_t len, char *why,
-    size_t whylen)
+rd_event_check(
+    const char *type, const char *json, size_t len, char *why, size_t whylen)
 {
-	static const char *const types[] = {"rcpt", "message", "session",
-	    "alert"};
+	static const char *const types[] = {
+	    "rcpt", "message", "session", "alert"};
 	static const char *const strs[] = {"id", "session", "ts"};
-	json_error_t	 je;
-	json_t		*o, *v;
-	size_t		 i;
-	int		 rc = -1;
+	json_error_t je;
+	json_t *o, *v;
+	size_t i;
+	int rc = -1;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcmp(type, types[i]) == 0)
@@ -282,8 +282,8 @@ rd_event_check(const char *type, const char *json, size_t len, char *why,
 		goto out;
 	}
 	v = json_object_get(o, "schema");
-	if (!json_is_string(v) || strcmp(json_string_value(v),
-	    RD_EVENT_SCHEMA) != 0) {
+	if (!json_is_string(v) ||
+	    strcmp(json_string_value(v), RD_EVENT_SCHEMA) != 0) {
 		snprintf(why, whylen, "schema is not %s", RD_EVENT_SCHEMA);
 		goto out;
 	}

@@ -13,8 +13,8 @@
 int
 rd_file_open(const char *path, struct stat *st)
 {
-	struct stat	 sb;
-	int		 fd, flags;
+	struct stat sb;
+	int fd, flags;
 
 	if (st == NULL)
 		st = &sb;
@@ -35,8 +35,8 @@ rd_file_open(const char *path, struct stat *st)
 FILE *
 rd_file_fopen(const char *path, struct stat *st)
 {
-	FILE	*fp;
-	int	 fd, e;
+	FILE *fp;
+	int fd, e;
 
 	if ((fd = rd_file_open(path, st)) < 0)
 		return (NULL);
@@ -52,7 +52,8 @@ const char *
 rd_file_strerror(int e, char *buf, size_t len)
 {
 	if (e == EFTYPE_RD) {
-		snprintf(buf, len, "not a regular file (a FIFO, device or "
+		snprintf(buf, len,
+		    "not a regular file (a FIFO, device or "
 		    "directory is refused)");
 		return (buf);
 	}

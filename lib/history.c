@@ -426,8 +426,8 @@ rd_history_new(const struct rd_history_params *p, struct rd_err *err)
 	if (h->outage_max < h->outage_senders)
 		h->outage_max = h->outage_senders;
 	h->log = p->log;
-	rd_redis_health_init(&h->health, HIST_BACKOFF_MIN_MS,
-	    HIST_BACKOFF_MAX_MS);
+	rd_redis_health_init(
+	    &h->health, HIST_BACKOFF_MIN_MS, HIST_BACKOFF_MAX_MS);
 
 	for (buckets = 64; buckets < h->cache_size && buckets < (1u << 20);)
 		buckets *= 2;

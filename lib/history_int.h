@@ -38,7 +38,7 @@
 
 #define HIST_CACHE_MIN 16
 
-#define HIST_POOL 4     /* Redis connections at most */
+#define HIST_POOL 4 /* Redis connections at most */
 
 #define HIST_QUEUE 1024 /* queued writes at most, by default */
 
@@ -78,7 +78,6 @@
 
 #define HIST_CMDS_MAX 16
 
-
 struct hc_member {
 	int64_t ms;
 	char *name;
@@ -116,7 +115,7 @@ struct rd_history {
 	pthread_cond_t pool_cv;
 	redisContext *idle[HIST_POOL];
 	size_t nidle;
-	size_t nconn; /* idle + in use + being connected */
+	size_t nconn;                  /* idle + in use + being connected */
 	struct rd_redis_health health; /* up, down, when to retry (gen:
 					bumped when Redis goes down) */
 
@@ -207,20 +206,20 @@ void hist_log(const struct rd_history *h, int prio, const char *fmt, ...)
 struct hist_str hist_key(const struct rd_history *h, char *buf,
     const char *kind, const char *text, size_t len);
 struct hist_str hist_member(char *buf, char kind, const struct hist_in *in);
-void hist_scan_member(struct hist_scan *sc, const char *name, size_t len,
-    int64_t ms);
+void hist_scan_member(
+    struct hist_scan *sc, const char *name, size_t len, int64_t ms);
 
 /* history_cache.c: the local cache (under h->cache_lock) */
 void hc_delete(struct rd_history *h, struct hc_entry *e);
-void cache_authorized(struct rd_history *h, const struct hist_in *in,
-    bool sasl);
+void cache_authorized(
+    struct rd_history *h, const struct hist_in *in, bool sasl);
 void cache_refused(struct rd_history *h, const struct hist_in *in,
     struct rd_history_facts *f, struct rd_history_alerts *a);
 
 /* history_redis.c: the queries, each one call within its deadline; 0, or
    -1 (Redis down, slow or refusing: the caller keeps the cache's answer) */
-int redis_authorized(struct rd_history *h, const struct hist_write *w,
-    size_t n);
+int redis_authorized(
+    struct rd_history *h, const struct hist_write *w, size_t n);
 int redis_refused(struct rd_history *h, const struct hist_in *in,
     struct rd_history_facts *f, struct rd_history_alerts *a);
 

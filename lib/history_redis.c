@@ -107,8 +107,8 @@ pool_give(struct rd_history *h, struct hist_call *call, bool ok)
 		h->nconn--;
 		/* A retry that failed waits longer; a call that was already
 		   in flight when Redis went down does not count. */
-		was = rd_redis_health_failed(&h->health, now,
-		    call->gen == h->health.gen);
+		was = rd_redis_health_failed(
+		    &h->health, now, call->gen == h->health.gen);
 		if (was != RD_REDIS_DOWN)
 			while (h->nidle > 0) {
 				drop[ndrop++] = h->idle[--h->nidle];

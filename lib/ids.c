@@ -17,10 +17,10 @@ static const char ids_b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 void
 rd_id_session(char out[RD_SID_LEN + 1])
 {
-	struct timespec	ts;
-	uint32_t	rnd = 0;
-	uint64_t	v;
-	int		i;
+	struct timespec ts;
+	uint32_t rnd = 0;
+	uint64_t v;
+	int i;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
@@ -44,8 +44,8 @@ rd_id_event(char out[RD_EID_MAX], const char *sid, unsigned seq)
 void
 rd_time_rfc3339(char out[RD_TS_MAX], const struct timespec *ts)
 {
-	struct tm	tm;
-	char		base[24];
+	struct tm tm;
+	char base[24];
 
 	gmtime_r(&ts->tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -57,5 +57,5 @@ long long
 rd_time_ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return ((long long)(b->tv_sec - a->tv_sec) * 1000 +
-	    (b->tv_nsec - a->tv_nsec) / 1000000);
+		(b->tv_nsec - a->tv_nsec) / 1000000);
 }

@@ -57,8 +57,7 @@ int
 rd_kv_prefix(const char *s, const char *w)
 {
 	for (; *w != '\0'; s++, w++)
-		if (kv_lower((unsigned char)*s) !=
-		    kv_lower((unsigned char)*w))
+		if (kv_lower((unsigned char)*s) != kv_lower((unsigned char)*w))
 			return (0);
 	return (1);
 }
@@ -84,8 +83,8 @@ static int kv_error(struct rd_err *err, const char *source, unsigned line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
-kv_error(struct rd_err *err, const char *source, unsigned line,
-    const char *fmt, ...)
+kv_error(
+    struct rd_err *err, const char *source, unsigned line, const char *fmt, ...)
 {
 	char text[sizeof(err->text)];
 	va_list ap;
@@ -122,16 +121,14 @@ rd_kv_next(struct rd_kv_reader *r, char **out, struct rd_err *err)
 		r->buf[n++] = (char)c;
 	}
 	if (c == EOF && ferror(r->fp))
-		return (
-		    kv_error(err, r->source, 0, "cannot read: %s",
-				 strerror_r(errno, ebuf, sizeof(ebuf))));
+		return (kv_error(err, r->source, 0, "cannot read: %s",
+		    strerror_r(errno, ebuf, sizeof(ebuf))));
 	if (c == EOF && n == 0)
 		return (0);
 	r->line++;
 	if (n > RD_KV_LINE_MAX)
 		return (kv_error(err, r->source, r->line,
-				     "line longer than %d bytes",
-				     RD_KV_LINE_MAX));
+		    "line longer than %d bytes", RD_KV_LINE_MAX));
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)r->buf[i];
 		if (c == '\r' && i == n - 1)
@@ -143,16 +140,15 @@ rd_kv_next(struct rd_kv_reader *r, char **out, struct rd_err *err)
 			    "control character 0x%02x at byte %zu", c, i + 1));
 	}
 	if (!rd_utf8_valid(r->buf, n))
-		return (kv_error(err, r->source, r->line,
-				     "line is not valid UTF-8"));
+		return (kv_error(
+		    err, r->source, r->line, "line is not valid UTF-8"));
 	/* C1 controls, U+0080..U+009F: 0xc2 0x80..0x9f in UTF-8. */
 	for (i = 0; i + 1 < n; i++)
 		if ((unsigned char)r->buf[i] == 0xc2 &&
 		    (unsigned char)r->buf[i + 1] < 0xa0)
-			return (
-			    kv_error(err, r->source, r->line,
-					 "control character U+%04X at byte %zu",
-					 (unsigned char)r->buf[i + 1], i + 1));
+			return (kv_error(err, r->source, r->line,
+			    "control character U+%04X at byte %zu",
+			    (unsigned char)r->buf[i + 1], i + 1));
 	r->buf[n] = '\0';
 
 	/* '#' starts a comment at the line's start or after white space. */
@@ -165,8 +161,7 @@ rd_kv_next(struct rd_kv_reader *r, char **out, struct rd_err *err)
 		}
 	for (s = r->buf; rd_kv_is_space((unsigned char)*s); s++)
 		;
-	for (e = r->buf + n; e > s && rd_kv_is_space((unsigned char)e[-1]);
-	     e--)
+	for (e = r->buf + n; e > s && rd_kv_is_space((unsigned char)e[-1]); e--)
 		;
 	*e = '\0';
 	*out = s;
@@ -240,8 +235,8 @@ kv_fold(const char *s, size_t len, int squash, char *out, size_t outlen)
 }
 
 size_t
-rd_kv_suggest(const char *word, size_t wlen, const char *(*name)(size_t),
-    size_t n)
+rd_kv_suggest(
+    const char *word, size_t wlen, const char *(*name)(size_t), size_t n)
 {
 	char w[32], ws[32], kn[32];
 	size_t i, d, bestd = 3, best = (size_t)-1, wl, wsl, kl;

@@ -41,8 +41,8 @@ rd_log_enabled(int prio)
 static const char *
 log_prio_name(int prio)
 {
-	static const char *const names[] = { "emerg", "alert", "crit",
-	    "error", "warning", "notice", "info", "debug" };
+	static const char *const names[] = {"emerg", "alert", "crit", "error",
+	    "warning", "notice", "info", "debug"};
 
 	if (prio < 0 || prio > LOG_DEBUG)
 		return ("?");
@@ -52,8 +52,8 @@ log_prio_name(int prio)
 void
 rd_log(int prio, const char *sid, const char *fmt, ...)
 {
-	char		 msg[2048], *p;
-	va_list		 ap;
+	char msg[2048], *p;
+	va_list ap;
 
 	if (!rd_log_enabled(prio))
 		return;
@@ -69,8 +69,8 @@ rd_log(int prio, const char *sid, const char *fmt, ...)
 			*p = '?';
 	if (log_stderr) {
 		struct timespec ts;
-		struct tm	tm;
-		char		when[32];
+		struct tm tm;
+		char when[32];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);

@@ -511,8 +511,8 @@ done:
 }
 
 int
-rd_postconf_merge(struct rd_config *cfg, struct rd_postconf_text *t,
-    struct rd_err *err)
+rd_postconf_merge(
+    struct rd_config *cfg, struct rd_postconf_text *t, struct rd_err *err)
 {
 	struct pc_ctx x;
 
@@ -563,7 +563,7 @@ pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
 	    "TrustedNetworks", "networks", NULL, trusted, false};
 	/* It may run postconf once more: before cfg changes. */
 	if (pc_undefined(x, t->warnings != NULL ? t->warnings : empty, lists,
-	    nlists) == -1)
+		nlists) == -1)
 		goto done;
 	for (i = 0; i < nlists; i++) {
 		if (lists[i].dom == NULL && lists[i].net == NULL)
@@ -597,7 +597,8 @@ pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
 	}
 
 	if (pc_services(x, t->master != NULL ? t->master : empty,
-		t->services != NULL ? t->services : empty, ports, &nports) == -1)
+		t->services != NULL ? t->services : empty, ports,
+		&nports) == -1)
 		goto oom;
 	if (nports > 0) { /* none: keep ours (no submission listener) */
 		memcpy(cfg->submission_ports, ports, nports * sizeof(ports[0]));
@@ -607,8 +608,8 @@ pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
 	rc = 0;
 	goto done;
 oom:
-	rd_err_set(x->err, x->dir != NULL ? x->dir : PC_KEY, 0,
-	    "out of memory");
+	rd_err_set(
+	    x->err, x->dir != NULL ? x->dir : PC_KEY, 0, "out of memory");
 done:
 	rd_netset_free(trusted);
 	return (rc);

@@ -55,7 +55,6 @@ pub_now_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-
 /* pub_log - one state-change line to the daemon's log callback */
 void
 pub_log(struct redis_sink *s, int prio, const char *fmt, ...)

@@ -76,7 +76,7 @@ struct redis_sink {
 	/* publisher */
 	redisContext *ctx;
 	struct rd_redis_health health; /* up, down, when to retry */
-	bool replaying; /* up again, spool not yet empty */
+	bool replaying;                /* up again, spool not yet empty */
 	uint64_t replayed;
 	char last_err[PUB_ERR_MAX]; /* sanitized */
 	struct rd_spool_stats seen; /* spool counters last looked at */

@@ -141,10 +141,12 @@ pub_replay_check(struct redis_sink *s, size_t n)
 		if (rd_event_check(s->recs[i].type, s->recs[i].json,
 			s->recs[i].len, why, sizeof(why)) != 0) {
 			if (!s->refused_logged)
-				pub_log(s, LOG_WARNING, "spool: refused a "
+				pub_log(s, LOG_WARNING,
+				    "spool: refused a "
 				    "record that is not a relaydiag event "
 				    "(%s); not sent to Redis (each one is "
-				    "counted when the replay ends)", why);
+				    "counted when the replay ends)",
+				    why);
 			s->refused_logged = true;
 			free(s->recs[i].json);
 			s->orig_bad[nb++] = i;
@@ -239,8 +241,10 @@ void
 pub_refused_done(struct redis_sink *s)
 {
 	if (s->refused > 0)
-		pub_log(s, LOG_WARNING, "spool: %" PRIu64 " record(s) refused: "
-		    "not relaydiag events", s->refused);
+		pub_log(s, LOG_WARNING,
+		    "spool: %" PRIu64 " record(s) refused: "
+		    "not relaydiag events",
+		    s->refused);
 	s->refused = 0;
 	s->refused_logged = false;
 }

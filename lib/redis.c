@@ -24,7 +24,6 @@
  * RedisURL parsing.
  */
 
-
 /*
  * redis_url_decode - %-decode s[0..n) into dst (size len). 0, or -1: bad
  * escape, NUL or control character, or too long.
@@ -217,7 +216,8 @@ rd_redis_url_parse(const char *url, struct rd_redis_url *u, struct rd_err *err)
 		}
 		n = strcspn(p, "?");
 		if (n == 1) {
-			rd_err_set(err, "RedisURL", 0, "no socket path after "
+			rd_err_set(err, "RedisURL", 0,
+			    "no socket path after "
 			    "unix://, as in unix:///run/redis.sock");
 			return (-1);
 		}
@@ -423,8 +423,8 @@ rd_redis_connect(const struct rd_redis_url *u, unsigned connect_timeout_ms,
 }
 
 void
-rd_redis_health_init(struct rd_redis_health *h, unsigned min_ms,
-    unsigned max_ms)
+rd_redis_health_init(
+    struct rd_redis_health *h, unsigned min_ms, unsigned max_ms)
 {
 	memset(h, 0, sizeof(*h));
 	h->state = RD_REDIS_INIT;
@@ -444,8 +444,8 @@ rd_redis_health_answered(struct rd_redis_health *h)
 }
 
 enum rd_redis_state
-rd_redis_health_failed(struct rd_redis_health *h, int64_t now,
-    bool retry_failed)
+rd_redis_health_failed(
+    struct rd_redis_health *h, int64_t now, bool retry_failed)
 {
 	enum rd_redis_state was = h->state;
 
@@ -456,8 +456,9 @@ rd_redis_health_failed(struct rd_redis_health *h, int64_t now,
 		h->backoff_ms = h->min_ms;
 		h->retry_at_ms = now + h->backoff_ms;
 	} else if (retry_failed) {
-		h->backoff_ms = h->backoff_ms * 2 > h->max_ms ? h->max_ms
-							      : h->backoff_ms * 2;
+		h->backoff_ms = h->backoff_ms * 2 > h->max_ms
+				    ? h->max_ms
+				    : h->backoff_ms * 2;
 		h->retry_at_ms = now + h->backoff_ms;
 	}
 	return (was);

@@ -15,18 +15,18 @@
 #include "relaydiag/reply.h"
 #include "relaydiag/text.h"
 
-#define REPLY_WRAP	68	/* raw columns per reply line */
-#define HEADER_FOLD	76	/* columns before a header line is folded */
+#define REPLY_WRAP 68  /* raw columns per reply line */
+#define HEADER_FOLD 76 /* columns before a header line is folded */
 /* A token must fit a folded line: tab (8 columns) + token <= HEADER_FOLD. */
-#define HEADER_TOKEN_MAX	(HEADER_FOLD - 8)
+#define HEADER_TOKEN_MAX (HEADER_FOLD - 8)
 /* The host: "X-Relay-Diagnostic: " (20) + host + ';' <= HEADER_FOLD - 1. */
-#define HEADER_HOST_MAX		(HEADER_FOLD - 20 - 1)
+#define HEADER_HOST_MAX (HEADER_FOLD - 20 - 1)
 
 static void
 reply_line(struct rd_verdict *v, const char *raw, size_t n)
 {
-	struct rd_buf	b;
-	char		tmp[REPLY_WRAP + 8];
+	struct rd_buf b;
+	char tmp[REPLY_WRAP + 8];
 
 	if (v->nlines >= RD_REPLY_LINES_MAX)
 		return;
@@ -45,9 +45,9 @@ reply_line(struct rd_verdict *v, const char *raw, size_t n)
 static void
 reply_wrap(struct rd_verdict *v, const char *prefix, const char *text)
 {
-	char	 all[RD_DIAG_TEXT_MAX + 16];
-	char	*p;
-	size_t	 n;
+	char all[RD_DIAG_TEXT_MAX + 16];
+	char *p;
+	size_t n;
 
 	snprintf(all, sizeof(all), "%s%s", prefix, text);
 	p = all;
@@ -73,10 +73,10 @@ void
 rd_reply_build(struct rd_verdict *v, enum rd_action action,
     const struct rd_diagnosis *d, const char *rcpt, const char *eid)
 {
-	char		 first[RD_ADDR_PATH_MAX + 64];
-	char		 ref[128], rest[RD_DIAG_TEXT_MAX];
-	const char	*summary;
-	size_t		 n;
+	char first[RD_ADDR_PATH_MAX + 64];
+	char ref[128], rest[RD_DIAG_TEXT_MAX];
+	const char *summary;
+	size_t n;
 
 	v->action = action;
 	v->nlines = 0;
@@ -98,7 +98,7 @@ rd_reply_build(struct rd_verdict *v, enum rd_action action,
 	 * The relay summaries open with the same words as the first line;
 	 * say them once (the example reply in diagnoses.md).
 	 */
-	n = strlen(first) - 1;		/* without the final '.' */
+	n = strlen(first) - 1; /* without the final '.' */
 	if (d->unauthorized_relay && strncmp(d->summary, first, n) == 0 &&
 	    d->summary[n] == ':') {
 		summary = d->summary + n + 1;
@@ -176,7 +176,7 @@ header_value(struct rd_buf *v, const char *val, size_t max)
 static void
 header_kv(struct rd_buf *tok, const char *key, const char *val)
 {
-	struct rd_buf	v;
+	struct rd_buf v;
 
 	rd_buf_init(&v);
 	header_value(&v, val != NULL && *val != '\0' ? val : "none",
@@ -193,12 +193,12 @@ rd_header_build(const struct rd_header_info *h, char *out, size_t len)
 }
 
 void
-rd_header_build_named(const char *name, const struct rd_header_info *h,
-    char *out, size_t len)
+rd_header_build_named(
+    const char *name, const struct rd_header_info *h, char *out, size_t len)
 {
-	struct rd_buf	b, tok;
-	size_t		col, i;
-	char		port[16];
+	struct rd_buf b, tok;
+	size_t col, i;
+	char port[16];
 
 	rd_buf_init(&b);
 	rd_buf_init(&tok);
@@ -206,8 +206,8 @@ rd_header_build_named(const char *name, const struct rd_header_info *h,
 	 * The host starts the first line, after "X-Relay-Diagnostic: " and
 	 * before a ';' that may end it: cut to fit 78 columns too.
 	 */
-	header_value(&b, h->host != NULL ? h->host : "localhost",
-	    HEADER_HOST_MAX);
+	header_value(
+	    &b, h->host != NULL ? h->host : "localhost", HEADER_HOST_MAX);
 	/* "X-Relay-Diagnostic: " (HeaderName is at most 62 bytes) */
 	col = strlen(name != NULL ? name : "X-Relay-Diagnostic") + 2 + b.len;
 	header_kv(&tok, "session", h->session);

@@ -11,9 +11,9 @@
 static long long
 restart_number(const char **sp)
 {
-	const char	*s = *sp;
-	long long	 v = 0;
-	int		 n = 0;
+	const char *s = *sp;
+	long long v = 0;
+	int n = 0;
 
 	while (*s >= '0' && *s <= '9' && n < 10) {
 		v = v * 10 + (*s++ - '0');
@@ -26,15 +26,16 @@ restart_number(const char **sp)
 }
 
 int
-rd_restart_rate_parse(const char *s, struct rd_restart_rate *out, char *why,
-    size_t whylen)
+rd_restart_rate_parse(
+    const char *s, struct rd_restart_rate *out, char *why, size_t whylen)
 {
-	long long	 n, t, mult = 1;
-	const char	*p = s;
+	long long n, t, mult = 1;
+	const char *p = s;
 
 	if ((n = restart_number(&p)) < 0 || *p++ != '/' ||
 	    (t = restart_number(&p)) < 0) {
-		snprintf(why, whylen, "expected n/t, such as 10/1h (at most "
+		snprintf(why, whylen,
+		    "expected n/t, such as 10/1h (at most "
 		    "n restarts within t)");
 		return (-1);
 	}
@@ -57,7 +58,8 @@ rd_restart_rate_parse(const char *s, struct rd_restart_rate *out, char *why,
 		break;
 	}
 	if (*p != '\0') {
-		snprintf(why, whylen, "t takes the suffix s, m, h or d, "
+		snprintf(why, whylen,
+		    "t takes the suffix s, m, h or d, "
 		    "nothing else");
 		return (-1);
 	}

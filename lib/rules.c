@@ -20,21 +20,21 @@
 #include "relaydiag/rules.h"
 #include "relaydiag/text.h"
 
-#define RULES_LINE_MAX	1024
+#define RULES_LINE_MAX 1024
 
 /* The shipped rules, generated from conf/reply-rules by CMake. */
 extern const unsigned char rd_rules_default_text[];
 extern const unsigned long rd_rules_default_len;
 
 struct rules_rule {
-	char		*id;
-	char		*needle;	/* lower case; NULL for a regex */
-	regex_t		 re;
+	char *id;
+	char *needle; /* lower case; NULL for a regex */
+	regex_t re;
 };
 
 struct rd_rules {
 	struct rules_rule *v;
-	unsigned	 n, cap;
+	unsigned n, cap;
 };
 
 struct rd_rules *
@@ -71,8 +71,8 @@ rd_rules_count(const struct rd_rules *r)
 static void
 rules_trim(char *line)
 {
-	char	*p;
-	size_t	 n;
+	char *p;
+	size_t n;
 
 	for (p = line; *p != '\0'; p++)
 		if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
@@ -81,7 +81,7 @@ rules_trim(char *line)
 		}
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' ||
-	    line[n - 1] == '\r'))
+			    line[n - 1] == '\r'))
 		line[--n] = '\0';
 }
 
@@ -94,7 +94,7 @@ rules_trim(char *line)
 static bool
 rules_regex_risky(const char *re)
 {
-	bool	prev_quant = false;
+	bool prev_quant = false;
 
 	for (; *re != '\0'; re++) {
 		if (*re == '\\' && re[1] != '\0') {
@@ -123,9 +123,9 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
     char *line, struct rd_err *err)
 {
 	struct rules_rule rule;
-	char	*id, *pat, *end;
-	size_t	 n;
-	int	 rc;
+	char *id, *pat, *end;
+	size_t n;
+	int rc;
 
 	memset(&rule, 0, sizeof(rule));
 	id = line + strspn(line, " \t");
@@ -137,33 +137,40 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
 		*pat++ = '\0';
 	pat += strspn(pat, " \t");
 	if (*pat == '\0') {
-		rd_err_set(err, source, lineno, "rule for \"%s\" has no "
-		    "pattern; write: <id> <text or /regex/>", id);
+		rd_err_set(err, source, lineno,
+		    "rule for \"%s\" has no "
+		    "pattern; write: <id> <text or /regex/>",
+		    id);
 		return (-1);
 	}
 	if (strcmp(id, "relay") != 0 && rd_catalogue_find(id) == NULL) {
-		rd_err_set(err, source, lineno, "unknown diagnosis id \"%s\" "
-		    "(see the catalogue in relaydiag(8), or \"relay\")", id);
+		rd_err_set(err, source, lineno,
+		    "unknown diagnosis id \"%s\" "
+		    "(see the catalogue in relaydiag(8), or \"relay\")",
+		    id);
 		return (-1);
 	}
 	n = strlen(pat);
 	if (n >= 2 && pat[0] == '/' && pat[n - 1] == '/') {
 		pat[n - 1] = '\0';
 		if (rules_regex_risky(pat + 1)) {
-			rd_err_set(err, source, lineno, "regular expression "
+			rd_err_set(err, source, lineno,
+			    "regular expression "
 			    "/%s/: a quantifier after a quantifier (\"++\", "
 			    "\"*?\" ...) is undefined in POSIX and can make "
 			    "matching take forever; write one quantifier",
 			    pat + 1);
 			return (-1);
 		}
-		if ((rc = regcomp(&rule.re, pat + 1, REG_EXTENDED | REG_ICASE |
-		    REG_NOSUB)) != 0) {
+		if ((rc = regcomp(&rule.re, pat + 1,
+			 REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
 			char msg[128];
 
 			regerror(rc, &rule.re, msg, sizeof(msg));
-			rd_err_set(err, source, lineno, "bad regular expression "
-			    "/%s/: %s", pat + 1, msg);
+			rd_err_set(err, source, lineno,
+			    "bad regular expression "
+			    "/%s/: %s",
+			    pat + 1, msg);
 			return (-1);
 		}
 	} else {
@@ -174,7 +181,7 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
 	}
 	rule.id = rd_strdup_max(id, strlen(id));
 	if (r->n == r->cap) {
-		unsigned	   cap = r->cap != 0 ? r->cap * 2 : 32;
+		unsigned cap = r->cap != 0 ? r->cap * 2 : 32;
 		struct rules_rule *v = reallocarray(r->v, cap, sizeof(*v));
 
 		if (v == NULL) {
@@ -196,18 +203,20 @@ int
 rd_rules_add_text(struct rd_rules *r, const char *source, const char *text,
     struct rd_err *err)
 {
-	char		 line[RULES_LINE_MAX + 2];
-	const char	*p = text, *nl;
-	unsigned	 lineno = 0;
-	size_t		 n;
+	char line[RULES_LINE_MAX + 2];
+	const char *p = text, *nl;
+	unsigned lineno = 0;
+	size_t n;
 
 	while (*p != '\0') {
 		lineno++;
 		nl = strchr(p, '\n');
 		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
 		if (n > RULES_LINE_MAX) {
-			rd_err_set(err, source, lineno, "line longer than %d "
-			    "bytes", RULES_LINE_MAX);
+			rd_err_set(err, source, lineno,
+			    "line longer than %d "
+			    "bytes",
+			    RULES_LINE_MAX);
 			return (-1);
 		}
 		memcpy(line, p, n);
@@ -225,11 +234,11 @@ rd_rules_add_text(struct rd_rules *r, const char *source, const char *text,
 int
 rd_rules_add_file(struct rd_rules *r, const char *path, struct rd_err *err)
 {
-	struct rd_buf	 b;
-	FILE		*fp;
-	char		 chunk[4096], ebuf[128];
-	size_t		 n;
-	int		 rc;
+	struct rd_buf b;
+	FILE *fp;
+	char chunk[4096], ebuf[128];
+	size_t n;
+	int rc;
 
 	if ((fp = rd_file_fopen(path, NULL)) == NULL) {
 		rd_err_set(err, path, 0, "cannot open reply rules: %s",
@@ -265,8 +274,8 @@ rd_rules_add_file(struct rd_rules *r, const char *path, struct rd_err *err)
 int
 rd_rules_add_default(struct rd_rules *r, struct rd_err *err)
 {
-	struct rd_buf	b;
-	int		rc;
+	struct rd_buf b;
+	int rc;
 
 	rd_buf_init(&b);
 	rd_buf_add(&b, rd_rules_default_text, rd_rules_default_len);
@@ -278,7 +287,7 @@ rd_rules_add_default(struct rd_rules *r, struct rd_err *err)
 const char *
 rd_rules_match(const struct rd_rules *r, const char *text)
 {
-	char	 low[1024];
+	char low[1024];
 	unsigned i;
 
 	if (r == NULL || text == NULL)

@@ -77,8 +77,7 @@ rd_session_free(struct rd_session *s)
 
 /* sess_pseudo - the pseudonym of in, as this session's events show it */
 static const char *
-sess_pseudo(const struct rd_session *s, const char *in,
-    char out[RD_PSEUDO_LEN])
+sess_pseudo(const struct rd_session *s, const char *in, char out[RD_PSEUDO_LEN])
 {
 	return (rd_pseudo_hash(s->hash_keyed ? &s->hash_key : NULL, in, out));
 }
@@ -92,8 +91,8 @@ sess_pseudo(const struct rd_session *s, const char *in,
  * by them.
  */
 const struct rd_facts *
-sess_event_facts(const struct rd_session *s, const struct rd_facts *f,
-    struct sess_hashed *h)
+sess_event_facts(
+    const struct rd_session *s, const struct rd_facts *f, struct sess_hashed *h)
 {
 	const char *secrets[3];
 
@@ -119,8 +118,8 @@ sess_event_facts(const struct rd_session *s, const struct rd_facts *f,
 }
 
 void
-rd_session_use(struct rd_session *s, struct rd_history *history,
-    struct rd_dns *dns)
+rd_session_use(
+    struct rd_session *s, struct rd_history *history, struct rd_dns *dns)
 {
 	s->history = history;
 	s->dns = dns;
@@ -154,7 +153,8 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 		sess_copy(s->host, sizeof(s->host), ci->mta_host);
 	s->trusted = rd_netset_match(s->cfg->trusted_networks, s->client_ip);
 	s->submission = rd_config_is_submission_port(s->cfg, s->daemon_port);
-	rd_log(LOG_DEBUG, s->sid, "connect client=%s name=%s port=%u "
+	rd_log(LOG_DEBUG, s->sid,
+	    "connect client=%s name=%s port=%u "
 	    "trusted=%s submission=%s",
 	    rd_text_log_str(safe_ip, sizeof(safe_ip), s->client_ip),
 	    rd_text_log_str(safe_name, sizeof(safe_name), s->client_name),
@@ -173,8 +173,8 @@ sess_tls(struct rd_session *s, const struct rd_tls_info *tls)
 }
 
 void
-rd_session_helo(struct rd_session *s, const char *helo,
-    const struct rd_tls_info *tls)
+rd_session_helo(
+    struct rd_session *s, const char *helo, const struct rd_tls_info *tls)
 {
 	sess_copy(s->helo, sizeof(s->helo), helo);
 	s->has_helo = true;
@@ -201,8 +201,8 @@ sess_tx_reset(struct rd_session *s)
 void
 rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 {
-	struct rd_addr	a;
-	struct rd_err	err;
+	struct rd_addr a;
+	struct rd_err err;
 
 	sess_tx_reset(s);
 	s->in_tx = true;
@@ -214,7 +214,8 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 	if (rd_addr_parse(mi->sender, &a, &err) == 0) {
 		sess_copy(s->sender, sizeof(s->sender), a.addr);
 		sess_copy(s->sender_domain, sizeof(s->sender_domain), a.domain);
-		s->sender_local = a.has_domain &&
+		s->sender_local =
+		    a.has_domain &&
 		    rd_domainset_match(s->cfg->local_domains, a.domain);
 	} else {
 		char safe[RD_ADDR_PATH_MAX];
@@ -232,8 +233,8 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 
 /* sess_common - the members every event of this session shares */
 void
-sess_common(struct rd_session *s, struct rd_event_common *c,
-    const char *type, char eid[RD_EID_MAX], const struct timespec *now)
+sess_common(struct rd_session *s, struct rd_event_common *c, const char *type,
+    char eid[RD_EID_MAX], const struct timespec *now)
 {
 	memset(c, 0, sizeof(*c));
 	rd_id_event(eid, s->sid, ++s->seq);
@@ -300,21 +301,21 @@ sess_authorized(const struct rd_session *s)
 }
 
 void
-rd_session_eom(struct rd_session *s, const char *queue_id,
-    struct rd_eom_plan *plan)
+rd_session_eom(
+    struct rd_session *s, const char *queue_id, struct rd_eom_plan *plan)
 {
-	struct rd_event_common	c;
-	struct rd_event_counts	n;
-	struct rd_header_info	h;
-	struct timespec		now;
-	char			eid[RD_EID_MAX];
+	struct rd_event_common c;
+	struct rd_event_counts n;
+	struct rd_header_info h;
+	struct timespec now;
+	char eid[RD_EID_MAX];
 
 	memset(plan, 0, sizeof(*plan));
 	if (queue_id != NULL && *queue_id != '\0')
 		sess_copy(s->queue_id, sizeof(s->queue_id), queue_id);
 	s->messages++;
-	rd_strlcpy(plan->header_name, s->cfg->header_name,
-	    sizeof(plan->header_name));
+	rd_strlcpy(
+	    plan->header_name, s->cfg->header_name, sizeof(plan->header_name));
 	/*
 	 * Wherever relaydiag may change mail, copies of its header that came
 	 * from outside go (last first, so the indexes stay valid): nobody can
@@ -330,15 +331,15 @@ rd_session_eom(struct rd_session *s, const char *queue_id,
 		h.helo = s->has_helo ? s->helo : NULL;
 		h.port = s->daemon_port;
 		h.authorized = sess_authorized(s);
-		/* The header travels with the mail: a pseudonym when hashing. */
+		/* The header travels with the mail: a pseudonym when hashing.
+		 */
 		h.auth_user = s->hash ? s->auth_user_h : s->auth_user;
-		h.tls_version = s->tls_version[0] != '\0' ? s->tls_version :
-		    NULL;
+		h.tls_version =
+		    s->tls_version[0] != '\0' ? s->tls_version : NULL;
 		h.ids = s->tx_ids.id;
 		h.nids = s->tx_ids.n;
 		rd_header_build_named(s->cfg->header_name, &h,
-		    plan->header_value,
-		    sizeof(plan->header_value));
+		    plan->header_value, sizeof(plan->header_value));
 		plan->add_header = true;
 	}
 
@@ -351,8 +352,8 @@ rd_session_eom(struct rd_session *s, const char *queue_id,
 	n.rcpts_rejected = s->tx_rejected;
 	n.diag_ids = s->tx_ids.id;
 	n.ndiag_ids = s->tx_ids.n;
-	sess_emit(s, "message", rd_event_message_json(&c, &n,
-	    s->has_worst ? &s->tx_worst : NULL));
+	sess_emit(s, "message",
+	    rd_event_message_json(&c, &n, s->has_worst ? &s->tx_worst : NULL));
 	sess_tx_reset(s);
 }
 
@@ -365,11 +366,11 @@ rd_session_abort(struct rd_session *s)
 void
 rd_session_close(struct rd_session *s)
 {
-	struct rd_event_common	c;
-	struct rd_event_counts	n;
-	struct rd_sink_stats	st;
-	struct timespec		now, mono;
-	char			eid[RD_EID_MAX];
+	struct rd_event_common c;
+	struct rd_event_counts n;
+	struct rd_sink_stats st;
+	struct timespec now, mono;
+	char eid[RD_EID_MAX];
 
 	sess_tx_reset(s);
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -20,70 +20,70 @@
 #include "relaydiag/session.h"
 #include "relaydiag/text.h"
 
-#define SESS_IDS_MAX	32	/* distinct diagnosis ids kept per scope */
+#define SESS_IDS_MAX 32 /* distinct diagnosis ids kept per scope */
 
 /* A set of distinct catalogue ids (pointers into the constant catalogue). */
 struct sess_ids {
-	const char	*id[SESS_IDS_MAX];
-	size_t		 n;
+	const char *id[SESS_IDS_MAX];
+	size_t n;
 };
 
 struct rd_session {
 	const struct rd_config *cfg;
-	struct rd_sink	*sink;
-	struct rd_history *history;		/* may be NULL */
-	struct rd_dns	*dns;			/* may be NULL */
-	char		 sid[RD_SID_LEN + 1];
-	unsigned	 seq;			/* event counter */
-	struct timespec	 start;			/* CLOCK_MONOTONIC */
+	struct rd_sink *sink;
+	struct rd_history *history; /* may be NULL */
+	struct rd_dns *dns;         /* may be NULL */
+	char sid[RD_SID_LEN + 1];
+	unsigned seq;          /* event counter */
+	struct timespec start; /* CLOCK_MONOTONIC */
 
 	/* connection */
-	char		 client_ip[64];
-	unsigned	 client_port;
-	char		 client_name[256];
-	char		 daemon[128];
-	unsigned	 daemon_port;
-	char		 host[256];
-	bool		 trusted;
-	bool		 submission;
-	char		 helo[256];
-	bool		 has_helo;
-	char		 tls_version[32];
-	char		 tls_cipher[96];
-	char		 tls_bits[8];
+	char client_ip[64];
+	unsigned client_port;
+	char client_name[256];
+	char daemon[128];
+	unsigned daemon_port;
+	char host[256];
+	bool trusted;
+	bool submission;
+	char helo[256];
+	bool has_helo;
+	char tls_version[32];
+	char tls_cipher[96];
+	char tls_bits[8];
 
 	/* transaction */
-	bool		 in_tx;
-	char		 queue_id[64];
-	char		 auth_type[48];
-	char		 auth_user[256];
-	char		 sender[RD_ADDR_PATH_MAX + 3];
-	char		 sender_domain[RD_ADDR_DOMAIN_MAX + 1];
-	bool		 sender_local;
-	unsigned	 tx_rcpts, tx_accepted, tx_rejected;
-	struct sess_ids	 tx_ids;
-	struct rd_diagnosis tx_worst;		/* most severe of the message */
-	bool		 has_worst;
-	bool		 tx_header;		/* an accepted rcpt wants the header */
-	unsigned	 own_headers;		/* copies of our header seen */
+	bool in_tx;
+	char queue_id[64];
+	char auth_type[48];
+	char auth_user[256];
+	char sender[RD_ADDR_PATH_MAX + 3];
+	char sender_domain[RD_ADDR_DOMAIN_MAX + 1];
+	bool sender_local;
+	unsigned tx_rcpts, tx_accepted, tx_rejected;
+	struct sess_ids tx_ids;
+	struct rd_diagnosis tx_worst; /* most severe of the message */
+	bool has_worst;
+	bool tx_header;       /* an accepted rcpt wants the header */
+	unsigned own_headers; /* copies of our header seen */
 
 	/* session totals */
-	unsigned	 accepted, rejected, messages;
-	struct sess_ids	 ids;
+	unsigned accepted, rejected, messages;
+	struct sess_ids ids;
 
 	/* HashPersonalData: the key, and the pseudonyms of the transaction */
-	bool		 hash;
-	bool		 hash_keyed;		/* false: RD_PSEUDO_NOKEY */
+	bool hash;
+	bool hash_keyed; /* false: RD_PSEUDO_NOKEY */
 	struct rd_pseudo_key hash_key;
-	char		 sender_h[RD_PSEUDO_LEN];
-	char		 auth_user_h[RD_PSEUDO_LEN];
+	char sender_h[RD_PSEUDO_LEN];
+	char auth_user_h[RD_PSEUDO_LEN];
 };
 
 /* What an event shows of one recipient's facts under HashPersonalData. */
 struct sess_hashed {
-	struct rd_facts	 f;
+	struct rd_facts f;
 	struct rd_mta_result mta;
-	char		 rcpt[RD_PSEUDO_LEN];
+	char rcpt[RD_PSEUDO_LEN];
 };
 
 /* session.c: what every event of the session shares */

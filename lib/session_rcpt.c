@@ -39,14 +39,14 @@ sess_action(const struct rd_session *s, const struct rd_mta_result *m,
 		return (RD_ACTION_NONE);
 	a = rd_config_action(s->cfg, d->entry->id);
 	if (d->unauthorized_relay && s->cfg->relay_gate)
-		return (a == RD_ACTION_TEMPFAIL ? RD_ACTION_TEMPFAIL :
-		    RD_ACTION_REJECT);
+		return (a == RD_ACTION_TEMPFAIL ? RD_ACTION_TEMPFAIL
+						: RD_ACTION_REJECT);
 	if (a >= 0)
 		return ((enum rd_action)a);
 	if (d->unauthorized_relay && s->cfg->mode == RD_MODE_ENFORCE)
 		return (RD_ACTION_REJECT);
-	return (s->cfg->mode != RD_MODE_OBSERVE ? RD_ACTION_HEADER :
-	    RD_ACTION_NONE);
+	return (s->cfg->mode != RD_MODE_OBSERVE ? RD_ACTION_HEADER
+						: RD_ACTION_NONE);
 }
 
 /* sess_alerts - the alert events the last refusal completed */
@@ -54,21 +54,21 @@ static void
 sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
     const struct rd_facts *f)
 {
-	struct rd_event_common	c;
-	struct rd_event_alert	a;
-	struct rd_diagnosis	d;
-	struct sess_hashed	h;
-	struct timespec		now;
-	char			eid[RD_EID_MAX];
-	char			safe_ip[4 * 64];
-	const char		*senders[5], *clients[1];
-	unsigned		i;
+	struct rd_event_common c;
+	struct rd_event_alert a;
+	struct rd_diagnosis d;
+	struct sess_hashed h;
+	struct timespec now;
+	char eid[RD_EID_MAX];
+	char safe_ip[4 * 64];
+	const char *senders[5], *clients[1];
+	unsigned i;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	clients[0] = s->client_ip;
 	f = sess_event_facts(s, f, &h);
-	if (al->auth_outage && rd_diagnose_fill("alert.auth-outage", f,
-	    &d) == 0) {
+	if (al->auth_outage &&
+	    rd_diagnose_fill("alert.auth-outage", f, &d) == 0) {
 		sess_common(s, &c, "alert", eid, &now);
 		memset(&a, 0, sizeof(a));
 		for (i = 0; i < al->outage_nsample && i < 5; i++)
@@ -84,13 +84,14 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 		a.clients = clients;
 		a.nclients = 1;
 		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
-		rd_log(LOG_CRIT, s->sid, "alert=alert.auth-outage senders=%u "
+		rd_log(LOG_CRIT, s->sid,
+		    "alert=alert.auth-outage senders=%u "
 		    "window=%us: many senders that used to log in are refused; "
-		    "check the authentication service", al->outage_senders,
-		    s->cfg->outage_window);
+		    "check the authentication service",
+		    al->outage_senders, s->cfg->outage_window);
 	}
-	if (al->relay_probe && rd_diagnose_fill("alert.relay-probe", f,
-	    &d) == 0) {
+	if (al->relay_probe &&
+	    rd_diagnose_fill("alert.relay-probe", f, &d) == 0) {
 		sess_common(s, &c, "alert", eid, &now);
 		memset(&a, 0, sizeof(a));
 		a.diag = &d;
@@ -102,10 +103,11 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 		a.nclients = 1;
 		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
 		/* From {client_addr} when the MTA gave no address: escape. */
-		rd_log(LOG_WARNING, s->sid, "alert=alert.relay-probe client=%s "
-		    "attempts=%u window=%us", rd_text_log_str(safe_ip,
-		    sizeof(safe_ip), s->client_ip), al->probe_attempts,
-		    s->cfg->probe_window);
+		rd_log(LOG_WARNING, s->sid,
+		    "alert=alert.relay-probe client=%s "
+		    "attempts=%u window=%us",
+		    rd_text_log_str(safe_ip, sizeof(safe_ip), s->client_ip),
+		    al->probe_attempts, s->cfg->probe_window);
 	}
 }
 
@@ -161,13 +163,13 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
     struct rd_history_facts *hf, struct rd_history_alerts *al, char *mx,
     size_t mxlen)
 {
-	bool	unauth = rd_diagnose_is_unauthorized_relay(f);
-	time_t	now = time(NULL);
+	bool unauth = rd_diagnose_is_unauthorized_relay(f);
+	time_t now = time(NULL);
 
 	if (s->dns != NULL && s->cfg->mx_check && f->rcpt_domain != NULL &&
 	    ((unauth && f->cls.rclass == RD_CLASS_EXTERNAL) ||
-	    (f->cls.rclass == RD_CLASS_LOCAL && f->mta->verdict ==
-	    RD_MTA_ACCEPT))) {
+		(f->cls.rclass == RD_CLASS_LOCAL &&
+		    f->mta->verdict == RD_MTA_ACCEPT))) {
 		f->mx = (int)rd_dns_mx(s->dns, f->rcpt_domain, mx, mxlen);
 		f->mx_host = mx;
 		f->has_mx = true;
@@ -176,48 +178,50 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 		return;
 	if (unauth && !(f->has_mx && f->mx == RD_MX_HERE)) {
 		rd_history_refused(s->history, sess_history_sender(s, false),
-		    s->client_ip,
-		    f->rcpt_domain != NULL ? f->rcpt_domain : "", now, hf, al);
+		    s->client_ip, f->rcpt_domain != NULL ? f->rcpt_domain : "",
+		    now, hf, al);
 		f->has_history = true;
-		f->sender_authorized_elsewhere = hf->sender_authorized_elsewhere;
+		f->sender_authorized_elsewhere =
+		    hf->sender_authorized_elsewhere;
 		f->elsewhere_ip = hf->elsewhere_ip;
 		f->sender_sasl_here = hf->sender_sasl_here;
 		f->sender_authorized_ever = hf->sender_authorized_ever;
 		f->client_authorized_ever = hf->client_authorized_ever;
 		f->client_refused_domains = hf->client_refused_domains;
 	} else if (f->mta->verdict == RD_MTA_ACCEPT &&
-	    (f->cls.by == RD_AUTHZ_SASL || f->cls.by == RD_AUTHZ_NETWORK) &&
-	    s->sender[0] != '\0')
-		rd_history_note_authorized(s->history, sess_history_sender(s,
-		    f->cls.by == RD_AUTHZ_SASL), s->client_ip,
-		    f->cls.by == RD_AUTHZ_SASL, now);
+		   (f->cls.by == RD_AUTHZ_SASL ||
+		       f->cls.by == RD_AUTHZ_NETWORK) &&
+		   s->sender[0] != '\0')
+		rd_history_note_authorized(s->history,
+		    sess_history_sender(s, f->cls.by == RD_AUTHZ_SASL),
+		    s->client_ip, f->cls.by == RD_AUTHZ_SASL, now);
 }
 
 /* Everything about one recipient, gathered in one pass. */
 struct sess_rcpt {
-	struct rd_addr		 a;
-	char			 raw[1024];	/* an address that did not parse */
-	const char		*addr, *domain;	/* domain NULL: did not parse */
-	struct rd_rcpt_class	 cls;
-	struct rd_mta_result	 mta;
-	struct rd_facts		 f;
-	struct rd_history_facts	 hf;
+	struct rd_addr a;
+	char raw[1024];            /* an address that did not parse */
+	const char *addr, *domain; /* domain NULL: did not parse */
+	struct rd_rcpt_class cls;
+	struct rd_mta_result mta;
+	struct rd_facts f;
+	struct rd_history_facts hf;
 	struct rd_history_alerts al;
-	char			 mx[256];
-	struct rd_diagnosis	 d;
-	struct rd_event_common	 c;		/* points into now and eid */
-	struct timespec		 now;
-	char			 eid[RD_EID_MAX];
+	char mx[256];
+	struct rd_diagnosis d;
+	struct rd_event_common c; /* points into now and eid */
+	struct timespec now;
+	char eid[RD_EID_MAX];
 };
 
 /* sess_rcpt_address - the recipient's address and domain */
 static void
-sess_rcpt_address(struct rd_session *s, const struct rd_rcpt_info *ri,
-    struct sess_rcpt *r)
+sess_rcpt_address(
+    struct rd_session *s, const struct rd_rcpt_info *ri, struct sess_rcpt *r)
 {
-	char		safe[RD_ADDR_PATH_MAX];
-	struct rd_err	err;
-	size_t		n;
+	char safe[RD_ADDR_PATH_MAX];
+	struct rd_err err;
+	size_t n;
 
 	if (rd_addr_parse(ri->rcpt, &r->a, &err) == 0) {
 		r->addr = r->a.addr;
@@ -242,14 +246,14 @@ sess_rcpt_address(struct rd_session *s, const struct rd_rcpt_info *ri,
  * the MTA's decision, the session's, then what DNS and history add
  */
 static void
-sess_rcpt_facts(struct rd_session *s, const struct rd_rcpt_info *ri,
-    struct sess_rcpt *r)
+sess_rcpt_facts(
+    struct rd_session *s, const struct rd_rcpt_info *ri, struct sess_rcpt *r)
 {
 	struct rd_facts *f = &r->f;
 	bool sasl = s->auth_user[0] != '\0';
 
-	rd_classify_rcpt(s->cfg, r->domain, ri->mailer, sasl, s->trusted,
-	    &r->cls);
+	rd_classify_rcpt(
+	    s->cfg, r->domain, ri->mailer, sasl, s->trusted, &r->cls);
 	rd_classify_mta(ri->mailer, ri->host, ri->addr, &r->mta);
 	if (!sess_gate_agrees(s, &r->cls, ri->mailer))
 		r->cls.by = rd_authz_of_client(sasl, s->trusted);
@@ -278,8 +282,8 @@ sess_rcpt_facts(struct rd_session *s, const struct rd_rcpt_info *ri,
 
 /* sess_rcpt_verdict - what relaydiag does about it, and its reply */
 static void
-sess_rcpt_verdict(struct rd_session *s, struct sess_rcpt *r,
-    struct rd_verdict *v)
+sess_rcpt_verdict(
+    struct rd_session *s, struct sess_rcpt *r, struct rd_verdict *v)
 {
 	clock_gettime(CLOCK_REALTIME, &r->now);
 	sess_common(s, &r->c, "rcpt", r->eid, &r->now);
@@ -297,15 +301,15 @@ sess_rcpt_verdict(struct rd_session *s, struct sess_rcpt *r,
  * HashPersonalData (the same id: the reply keeps the real address).
  */
 static void
-sess_rcpt_emit(struct rd_session *s, struct sess_rcpt *r,
-    const struct rd_verdict *v)
+sess_rcpt_emit(
+    struct rd_session *s, struct sess_rcpt *r, const struct rd_verdict *v)
 {
 	const struct rd_diagnosis *ed = &r->d;
-	const struct rd_facts	*ef;
-	struct rd_diagnosis	 dh;
-	struct rd_event_rcpt	 er;
-	struct sess_hashed	 h;
-	char			 safe[RD_ADDR_PATH_MAX];
+	const struct rd_facts *ef;
+	struct rd_diagnosis dh;
+	struct rd_event_rcpt er;
+	struct sess_hashed h;
+	char safe[RD_ADDR_PATH_MAX];
 
 	if ((ef = sess_event_facts(s, &r->f, &h)) != &r->f) {
 		if (rd_diagnose_fill(r->d.entry->id, ef, &dh) != 0)
@@ -315,8 +319,8 @@ sess_rcpt_emit(struct rd_session *s, struct sess_rcpt *r,
 		ed = &dh;
 	}
 	s->tx_rcpts++;
-	if (r->mta.verdict == RD_MTA_ACCEPT &&
-	    v->action != RD_ACTION_REJECT && v->action != RD_ACTION_TEMPFAIL) {
+	if (r->mta.verdict == RD_MTA_ACCEPT && v->action != RD_ACTION_REJECT &&
+	    v->action != RD_ACTION_TEMPFAIL) {
 		s->tx_accepted++;
 		s->accepted++;
 	} else {
@@ -338,8 +342,10 @@ sess_rcpt_emit(struct rd_session *s, struct sess_rcpt *r,
 	er.diag = ed;
 	sess_emit(s, "rcpt", rd_event_rcpt_json(&r->c, &er));
 	rd_log(r->d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
-	    s->sid, "rcpt=%s class=%s authorized=%s mta=%s diagnosis=%s "
-	    "action=%s", rd_text_log_str(safe, sizeof(safe), r->addr),
+	    s->sid,
+	    "rcpt=%s class=%s authorized=%s mta=%s diagnosis=%s "
+	    "action=%s",
+	    rd_text_log_str(safe, sizeof(safe), r->addr),
 	    rd_class_name(r->cls.rclass),
 	    rd_authz_name(r->cls.by) != NULL ? rd_authz_name(r->cls.by)
 					     : "none",
@@ -352,8 +358,8 @@ sess_rcpt_emit(struct rd_session *s, struct sess_rcpt *r,
  * the alerts this refusal completed.
  */
 void
-rd_session_rcpt(struct rd_session *s, const struct rd_rcpt_info *ri,
-    struct rd_verdict *v)
+rd_session_rcpt(
+    struct rd_session *s, const struct rd_rcpt_info *ri, struct rd_verdict *v)
 {
 	struct sess_rcpt r;
 

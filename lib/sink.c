@@ -54,12 +54,12 @@ rd_sink_close(struct rd_sink *sk)
 }
 
 struct sink_file {
-	struct rd_sink	 base;		/* first: the struct rd_sink * */
-	int		 fd;
-	bool		 own_fd;
-	char		*path;		/* NULL for stdout */
-	pthread_mutex_t	 lock;
-	atomic_ullong	 emitted, delivered, dropped;
+	struct rd_sink base; /* first: the struct rd_sink * */
+	int fd;
+	bool own_fd;
+	char *path; /* NULL for stdout */
+	pthread_mutex_t lock;
+	atomic_ullong emitted, delivered, dropped;
 };
 
 /* sink_file_write_all - write n bytes, retrying short writes and EINTR */
@@ -84,9 +84,9 @@ static int
 sink_file_emit_take(struct rd_sink *sk, const char *type, char *json)
 {
 	struct sink_file *f = (struct sink_file *)sk;
-	size_t	n = strlen(json);
-	char	*line;
-	int	 rc;
+	size_t n = strlen(json);
+	char *line;
+	int rc;
 
 	(void)type;
 	atomic_fetch_add(&f->emitted, 1);
@@ -133,10 +133,12 @@ sink_file_open_path(const char *path, struct rd_err *err)
 {
 	int fd;
 
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW | O_NONBLOCK, 0640)) < 0) {
-		rd_err_set(err, path, 0, "cannot open event log: %s",
-		    strerror(errno));
+	if ((fd = open(path,
+		 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		     O_NONBLOCK,
+		 0640)) < 0) {
+		rd_err_set(
+		    err, path, 0, "cannot open event log: %s", strerror(errno));
 		return (-1);
 	}
 	return (fd);
@@ -146,7 +148,7 @@ static int
 sink_file_reopen(struct rd_sink *sk, struct rd_err *err)
 {
 	struct sink_file *f = (struct sink_file *)sk;
-	int	fd, old;
+	int fd, old;
 
 	if (f->path == NULL)
 		return (0);
@@ -161,17 +163,17 @@ sink_file_reopen(struct rd_sink *sk, struct rd_err *err)
 }
 
 static const struct rd_sink_ops sink_file_ops = {
-	.emit_take = sink_file_emit_take,
-	.stats = sink_file_stats,
-	.close = sink_file_close,
-	.reopen = sink_file_reopen,
+    .emit_take = sink_file_emit_take,
+    .stats = sink_file_stats,
+    .close = sink_file_close,
+    .reopen = sink_file_reopen,
 };
 
 struct rd_sink *
 rd_sink_file_open(const char *path, struct rd_err *err)
 {
 	struct sink_file *f;
-	int	fd;
+	int fd;
 
 	if (strcmp(path, "-") == 0)
 		fd = STDOUT_FILENO;

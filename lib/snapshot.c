@@ -25,7 +25,7 @@ rd_snapshot_install_take(struct rd_config *cfg)
 {
 	struct rd_config *old;
 
-	atomic_store(&cfg->refs, 1);		/* the live pointer's own */
+	atomic_store(&cfg->refs, 1); /* the live pointer's own */
 	pthread_mutex_lock(&snapshot_lock);
 	old = snapshot_live;
 	snapshot_live = cfg;

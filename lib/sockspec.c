@@ -19,8 +19,8 @@ sock_prefix(const char *spec, const char *p)
 }
 
 int
-rd_sockspec_parse(const char *spec, struct rd_sockspec *out, char *why,
-    size_t whylen)
+rd_sockspec_parse(
+    const char *spec, struct rd_sockspec *out, char *why, size_t whylen)
 {
 	const char *rest, *at, *q;
 	unsigned long port = 0;
@@ -30,14 +30,18 @@ rd_sockspec_parse(const char *spec, struct rd_sockspec *out, char *why,
 	if ((rest = sock_prefix(spec, "unix:")) != NULL ||
 	    (rest = sock_prefix(spec, "local:")) != NULL) {
 		if (rest[0] != '/') {
-			snprintf(why, whylen, "\"%s\": the socket path must be "
-			    "absolute", spec);
+			snprintf(why, whylen,
+			    "\"%s\": the socket path must be "
+			    "absolute",
+			    spec);
 			return (-1);
 		}
 		/* bind() takes at most sizeof(sun_path) - 1 bytes. */
 		if (strlen(rest) >= sizeof(out->path)) {
-			snprintf(why, whylen, "socket path longer than %zu "
-			    "bytes", sizeof(out->path) - 1);
+			snprintf(why, whylen,
+			    "socket path longer than %zu "
+			    "bytes",
+			    sizeof(out->path) - 1);
 			return (-1);
 		}
 		out->family = RD_SOCK_UNIX;
@@ -49,23 +53,27 @@ rd_sockspec_parse(const char *spec, struct rd_sockspec *out, char *why,
 		out->family = rest - spec == 6 ? RD_SOCK_INET6 : RD_SOCK_INET;
 		at = strchr(rest, '@');
 		n = at != NULL ? (size_t)(at - rest) : strlen(rest);
-		for (q = rest; q < rest + n && *q >= '0' && *q <= '9' &&
-		     port <= 65535; q++)
+		for (q = rest;
+		     q < rest + n && *q >= '0' && *q <= '9' && port <= 65535;
+		     q++)
 			port = port * 10 + (unsigned long)(*q - '0');
 		if (n == 0 || q != rest + n || port == 0 || port > 65535) {
-			snprintf(why, whylen, "\"%s\": expected a port number "
-			    "(1..65535) after \"%.*s\"", spec,
-			    (int)(rest - spec), spec);
+			snprintf(why, whylen,
+			    "\"%s\": expected a port number "
+			    "(1..65535) after \"%.*s\"",
+			    spec, (int)(rest - spec), spec);
 			return (-1);
 		}
 		if (at != NULL && at[1] == '\0') {
-			snprintf(why, whylen, "\"%s\": no host after '@'",
-			    spec);
+			snprintf(
+			    why, whylen, "\"%s\": no host after '@'", spec);
 			return (-1);
 		}
 		if (at != NULL && strlen(at + 1) >= sizeof(out->host)) {
-			snprintf(why, whylen, "\"%s\": host name longer than "
-			    "%zu bytes", spec, sizeof(out->host) - 1);
+			snprintf(why, whylen,
+			    "\"%s\": host name longer than "
+			    "%zu bytes",
+			    spec, sizeof(out->host) - 1);
 			return (-1);
 		}
 		out->port = (unsigned)port;
@@ -77,8 +85,10 @@ rd_sockspec_parse(const char *spec, struct rd_sockspec *out, char *why,
 		snprintf(why, whylen, "\"%s\": did you mean \"local:%s\"?",
 		    spec, spec);
 	else
-		snprintf(why, whylen, "\"%s\": expected local:/path, "
-		    "unix:/path, inet:port@host or inet6:port@host", spec);
+		snprintf(why, whylen,
+		    "\"%s\": expected local:/path, "
+		    "unix:/path, inet:port@host or inet6:port@host",
+		    spec);
 	return (-1);
 }
 
@@ -102,9 +112,10 @@ rd_sockspec_addr(const struct rd_sockspec *s, struct sockaddr_storage *ss,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = s->family == RD_SOCK_INET6 ? AF_INET6 : AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
-	e = getaddrinfo(s->host[0] != '\0' ? s->host :
-	    s->family == RD_SOCK_INET6 ? "::1" : "127.0.0.1", port, &hints,
-	    &res);
+	e = getaddrinfo(s->host[0] != '\0'           ? s->host
+			: s->family == RD_SOCK_INET6 ? "::1"
+						     : "127.0.0.1",
+	    port, &hints, &res);
 	if (e != 0) {
 		snprintf(why, whylen, "%s: %s", s->host, gai_strerror(e));
 		return (-1);

@@ -218,10 +218,10 @@ rd_spool_open(const struct rd_spool_params *p, struct rd_err *err)
 		goto fail;
 	sp->lockfd = openat(sp->dirfd, SPOOL_LOCK,
 	    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (sp->lockfd >= 0 && !spool_file_ok(sp, sp->lockfd, why,
-	    sizeof(why))) {
-		rd_err_set(err, p->dir, 0, "the spool lock is %s: remove it",
-		    why);
+	if (sp->lockfd >= 0 &&
+	    !spool_file_ok(sp, sp->lockfd, why, sizeof(why))) {
+		rd_err_set(
+		    err, p->dir, 0, "the spool lock is %s: remove it", why);
 		goto fail;
 	}
 	if (sp->lockfd < 0) {
@@ -546,7 +546,8 @@ rd_spool_read(struct rd_spool *sp, struct rd_spool_rec *out, size_t max)
 				if (sp->rfd >= 0)
 					close(sp->rfd);
 				spool_seg_name(s->seq, name, sizeof(name));
-				sp->rfd = openat(sp->dirfd, name, SPOOL_OPEN_RD);
+				sp->rfd =
+				    openat(sp->dirfd, name, SPOOL_OPEN_RD);
 				sp->rfd_seq = s->seq;
 			}
 			r = sp->rfd < 0 ? -1

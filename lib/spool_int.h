@@ -95,7 +95,8 @@ void spool_put32(unsigned char *p, uint32_t v);
 void spool_seg_name(uint64_t seq, char *buf, size_t len);
 /* spool_parse_name - seq from a segment file name; 0, or -1: not ours */
 int spool_parse_name(const char *name, uint64_t *seq);
-/* spool_rec_at - 1 intact (*next after it), 0 the end, -1 damaged, -2 no memory */
+/* spool_rec_at - 1 intact (*next after it), 0 the end, -1 damaged, -2 no memory
+ */
 int spool_rec_at(int fd, uint64_t off, uint64_t size, struct rd_spool_rec *rec,
     uint64_t *next);
 /* spool_resync - the next intact record from "from", or size */

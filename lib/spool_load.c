@@ -74,8 +74,8 @@ spool_cursor_load(struct rd_spool *sp, struct spool_pos *c)
 	if ((fd = openat(sp->dirfd, SPOOL_CURSOR, SPOOL_OPEN_RD)) < 0) {
 		if (errno == ENOENT)
 			return (0);
-		spool_note(sp, "%s/%s: %s", sp->dir, SPOOL_CURSOR,
-		    strerror(errno));
+		spool_note(
+		    sp, "%s/%s: %s", sp->dir, SPOOL_CURSOR, strerror(errno));
 		return (-1);
 	}
 	if (!spool_file_ok(sp, fd, why, sizeof(why))) {
@@ -86,8 +86,10 @@ spool_cursor_load(struct rd_spool *sp, struct spool_pos *c)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	if (n <= 0 || sscanf(buf, "RDSPOOL1 %" SCNu64 " %" SCNu64 "%c",
-			  &c->seq, &c->off, &tail) != 3 || tail != '\n') {
+	if (n <= 0 ||
+	    sscanf(buf, "RDSPOOL1 %" SCNu64 " %" SCNu64 "%c", &c->seq, &c->off,
+		&tail) != 3 ||
+	    tail != '\n') {
 		c->seq = c->off = 0;
 		spool_note(sp, "%s/%s: garbled", sp->dir, SPOOL_CURSOR);
 		return (-1);
@@ -114,8 +116,10 @@ spool_scan(struct rd_spool *sp, struct spool_seg *sg,
 	if ((fd = openat(sp->dirfd, name, SPOOL_OPEN_RD)) < 0) {
 		if (errno != ELOOP)
 			return (-1);
-		spool_note(sp, "%s/%s: a symbolic link; refused, left in "
-		    "place: remove it", sp->dir, name);
+		spool_note(sp,
+		    "%s/%s: a symbolic link; refused, left in "
+		    "place: remove it",
+		    sp->dir, name);
 		return (1);
 	}
 	if (!spool_file_ok(sp, fd, why, sizeof(why))) {
@@ -257,9 +261,8 @@ spool_load(struct rd_spool *sp, struct rd_err *err)
 		if (seqs[i] >= sp->next_seq)
 			sp->next_seq = seqs[i] + 1;
 		sg.seq = seqs[i];
-		r = spool_scan(sp, &sg, have > 0 && sg.seq == cur.seq ? &cur
-								     : NULL,
-		    &idx, &at_ok);
+		r = spool_scan(sp, &sg,
+		    have > 0 && sg.seq == cur.seq ? &cur : NULL, &idx, &at_ok);
 		if (r == 1)
 			continue;
 		if (r != 0) {
@@ -276,8 +279,8 @@ spool_load(struct rd_spool *sp, struct rd_err *err)
 	}
 	free(seqs);
 
-	trusted = have > 0 && spool_cursor_trusted(sp, &cur, at_ok, idx,
-				  &commit);
+	trusted =
+	    have > 0 && spool_cursor_trusted(sp, &cur, at_ok, idx, &commit);
 	if (trusted) {
 		while (sp->nsegs > 0 && sp->segs[0].seq < commit.seq) {
 			sp->pending -= sp->segs[0].nrec;
@@ -290,17 +293,20 @@ spool_load(struct rd_spool *sp, struct rd_err *err)
 			replay += sp->segs[i].nrec;
 		/* A cursor behind every segment is what drops leave. */
 		if (have > 0 && sp->nsegs > 0 && cur.seq >= sp->segs[0].seq)
-			spool_note(sp, "%s/%s says segment %" PRIu64
-			    " offset %" PRIu64 ", which is not a record "
+			spool_note(sp,
+			    "%s/%s says segment %" PRIu64 " offset %" PRIu64
+			    ", which is not a record "
 			    "boundary of a segment on disk (%016" PRIu64
 			    "..%016" PRIu64 "); cursor distrusted: replaying "
 			    "all %" PRIu64 " records (duplicates carry the "
-			    "same id)", sp->dir, SPOOL_CURSOR, cur.seq,
-			    cur.off, sp->segs[0].seq,
-			    sp->segs[sp->nsegs - 1].seq, replay);
+			    "same id)",
+			    sp->dir, SPOOL_CURSOR, cur.seq, cur.off,
+			    sp->segs[0].seq, sp->segs[sp->nsegs - 1].seq,
+			    replay);
 		else if (have < 0 && replay > 0)
-			spool_note(sp, "cursor distrusted: replaying all %"
-			    PRIu64 " records (duplicates carry the same id)",
+			spool_note(sp,
+			    "cursor distrusted: replaying all %" PRIu64
+			    " records (duplicates carry the same id)",
 			    replay);
 	}
 	if (trusted && commit.seq >= sp->next_seq)
@@ -339,12 +345,15 @@ spool_dir_ok(struct rd_spool *sp, struct rd_err *err)
 	char ebuf[128];
 
 	if (fstat(sp->dirfd, &st) != 0) {
-		rd_err_set(err, sp->dir, 0, "cannot stat the spool "
-		    "directory: %s", strerror_r(errno, ebuf, sizeof(ebuf)));
+		rd_err_set(err, sp->dir, 0,
+		    "cannot stat the spool "
+		    "directory: %s",
+		    strerror_r(errno, ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	if (st.st_uid != sp->uid) {
-		rd_err_set(err, sp->dir, 0, "the spool directory is owned by "
+		rd_err_set(err, sp->dir, 0,
+		    "the spool directory is owned by "
 		    "uid %lu, not by relaydiag's uid %lu: another user could "
 		    "plant events in it; chown it, or set SpoolDir elsewhere",
 		    (unsigned long)st.st_uid, (unsigned long)sp->uid);
@@ -352,15 +361,17 @@ spool_dir_ok(struct rd_spool *sp, struct rd_err *err)
 	}
 	if ((st.st_mode & 077) != 0) {
 		if (fchmod(sp->dirfd, 0700) != 0) {
-			rd_err_set(err, sp->dir, 0, "the spool directory is "
+			rd_err_set(err, sp->dir, 0,
+			    "the spool directory is "
 			    "mode %04o and cannot be made 0700: %s",
 			    (unsigned)(st.st_mode & 07777),
 			    strerror_r(errno, ebuf, sizeof(ebuf)));
 			return (-1);
 		}
-		spool_note(sp, "%s: the spool directory was mode %04o; made "
-		    "0700 (files not relaydiag's are refused)", sp->dir,
-		    (unsigned)(st.st_mode & 07777));
+		spool_note(sp,
+		    "%s: the spool directory was mode %04o; made "
+		    "0700 (files not relaydiag's are refused)",
+		    sp->dir, (unsigned)(st.st_mode & 07777));
 	}
 	return (0);
 }

@@ -15,11 +15,11 @@
 #include "relaydiag/templates.h"
 #include "relaydiag/text.h"
 
-#define TEMPLATES_LINE_MAX	2048
+#define TEMPLATES_LINE_MAX 2048
 
 struct rd_templates {
 	struct rd_template *v;
-	size_t		 n;
+	size_t n;
 };
 
 void
@@ -75,9 +75,9 @@ templates_line(struct rd_templates *t, const char *path, unsigned lineno,
 {
 	const struct rd_catalogue_entry *e;
 	struct rd_template *tp;
-	const char	**slot;
-	char		*id, *field, *text;
-	size_t		 n;
+	const char **slot;
+	char *id, *field, *text;
+	size_t n;
 
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
@@ -94,13 +94,15 @@ templates_line(struct rd_templates *t, const char *path, unsigned lineno,
 		*text++ = '\0';
 	text += strspn(text, " \t");
 	if ((e = rd_catalogue_find(id)) == NULL) {
-		rd_err_set(err, path, lineno, "unknown diagnosis id \"%s\"",
-		    id);
+		rd_err_set(
+		    err, path, lineno, "unknown diagnosis id \"%s\"", id);
 		return (-1);
 	}
 	if (*text == '\0') {
-		rd_err_set(err, path, lineno, "%s: no text; write: <id> "
-		    "summary|remedy_client|remedy_admin <text>", id);
+		rd_err_set(err, path, lineno,
+		    "%s: no text; write: <id> "
+		    "summary|remedy_client|remedy_admin <text>",
+		    id);
 		return (-1);
 	}
 	if ((tp = templates_entry(t, e->id)) == NULL) {
@@ -114,9 +116,10 @@ templates_line(struct rd_templates *t, const char *path, unsigned lineno,
 	else if (strcmp(field, "remedy_admin") == 0)
 		slot = &tp->remedy_admin;
 	else {
-		rd_err_set(err, path, lineno, "%s: unknown field \"%s\"; "
-		    "expected summary, remedy_client or remedy_admin", id,
-		    field);
+		rd_err_set(err, path, lineno,
+		    "%s: unknown field \"%s\"; "
+		    "expected summary, remedy_client or remedy_admin",
+		    id, field);
 		return (-1);
 	}
 	if (*slot != NULL) {
@@ -130,11 +133,11 @@ templates_line(struct rd_templates *t, const char *path, unsigned lineno,
 struct rd_templates *
 rd_templates_load(const char *path, struct rd_err *err)
 {
-	struct rd_templates	*t;
-	FILE			*fp;
-	char			 line[TEMPLATES_LINE_MAX + 2];
-	unsigned		 lineno = 0;
-	size_t			 n;
+	struct rd_templates *t;
+	FILE *fp;
+	char line[TEMPLATES_LINE_MAX + 2];
+	unsigned lineno = 0;
+	size_t n;
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		rd_err_set(err, path, 0, "cannot open: %s", strerror(errno));
@@ -151,8 +154,10 @@ rd_templates_load(const char *path, struct rd_err *err)
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		else if (!feof(fp)) {
-			rd_err_set(err, path, lineno, "line longer than %d "
-			    "bytes", TEMPLATES_LINE_MAX);
+			rd_err_set(err, path, lineno,
+			    "line longer than %d "
+			    "bytes",
+			    TEMPLATES_LINE_MAX);
 			goto fail;
 		}
 		if (templates_line(t, path, lineno, line, err) != 0)

@@ -21,8 +21,8 @@ static struct rd_history *glue_history;
 static struct rd_dns *glue_dns;
 
 void
-glue_set_services(struct rd_sink *sink, struct rd_history *history,
-    struct rd_dns *dns)
+glue_set_services(
+    struct rd_sink *sink, struct rd_history *history, struct rd_dns *dns)
 {
 	glue_sink = sink;
 	glue_history = history;
@@ -60,19 +60,19 @@ glue_failure(void)
  */
 static sfsistat
 glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
 {
 	struct rd_config *cfg = rd_snapshot_acquire();
-	unsigned long	  want;
+	unsigned long want;
 
 	(void)f2;
 	(void)f3;
 	/* Header edits: add ours, delete forged copies. */
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST);
-	want = SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-	    SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HELO |
-	    SMFIP_NR_MAIL | SMFIP_NR_HDR;
+	want = SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+	       SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
+	       SMFIP_NR_HDR;
 	/* Headers matter only where relaydiag may change the message. */
 	if (cfg != NULL && cfg->mode == RD_MODE_OBSERVE && cfg->n_actions == 0)
 		want |= SMFIP_NOHDRS;
@@ -81,10 +81,12 @@ glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((f1 & SMFIP_RCPT_REJ) == 0)
-		rd_log(LOG_WARNING, NULL, "the MTA does not offer "
+		rd_log(LOG_WARNING, NULL,
+		    "the MTA does not offer "
 		    "SMFIP_RCPT_REJ: its own rejections will not be seen");
 	if ((f0 & SMFIF_SETSYMLIST) == 0 || macros_request(ctx) != 0)
-		rd_log(LOG_WARNING, NULL, "the MTA refused smfi_setsymlist: "
+		rd_log(LOG_WARNING, NULL,
+		    "the MTA refused smfi_setsymlist: "
 		    "only its default macros will be seen");
 	return (SMFIS_CONTINUE);
 }
@@ -92,10 +94,10 @@ glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat
 glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	struct rd_config	*cfg;
-	struct rd_session	*s;
-	struct rd_conn_info	 ci;
-	char			 ip[64];
+	struct rd_config *cfg;
+	struct rd_session *s;
+	struct rd_conn_info ci;
+	char ip[64];
 
 	/* No reply at CONNECT (SMFIP_NR_CONN): without a session, the
 	 * failure policy acts at RCPT. */
@@ -116,53 +118,53 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 static sfsistat
 glue_helo(SMFICTX *ctx, char *helo)
 {
-	struct rd_session	*s = smfi_getpriv(ctx);
-	struct rd_tls_info	 tls;
+	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_tls_info tls;
 
 	if (s != NULL) {
 		macros_tls(ctx, &tls);
 		rd_session_helo(s, helo, &tls);
 	}
-	return (SMFIS_NOREPLY);		/* SMFIP_NR_HELO */
+	return (SMFIS_NOREPLY); /* SMFIP_NR_HELO */
 }
 
 static sfsistat
 glue_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct rd_session	*s = smfi_getpriv(ctx);
-	struct rd_mail_info	 mi;
+	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_mail_info mi;
 
 	if (s != NULL) {
 		macros_mail(ctx, argv, &mi);
 		rd_session_mail(s, &mi);
 	}
-	return (SMFIS_NOREPLY);		/* SMFIP_NR_MAIL */
+	return (SMFIS_NOREPLY); /* SMFIP_NR_MAIL */
 }
 
 /* glue_reply - hand the explanatory reply to the MTA */
 static void
-glue_reply(SMFICTX *ctx, const struct rd_session *s,
-    const struct rd_verdict *v)
+glue_reply(SMFICTX *ctx, const struct rd_session *s, const struct rd_verdict *v)
 {
-	char	*l[RD_REPLY_LINES_MAX + 1];
-	size_t	 i;
+	char *l[RD_REPLY_LINES_MAX + 1];
+	size_t i;
 
 	for (i = 0; i <= RD_REPLY_LINES_MAX; i++)
 		l[i] = i < v->nlines ? (char *)(uintptr_t)v->lines[i] : NULL;
 	/* smfi_setmlreply stops at the first NULL. */
-	if (smfi_setmlreply(ctx, v->code, v->dsn, l[0], l[1], l[2], l[3],
-	    l[4], l[5], l[6], l[7], l[8], l[9], l[10], l[11], l[12]) !=
-	    MI_SUCCESS)
-		rd_log(LOG_WARNING, rd_session_id(s), "reply refused by "
+	if (smfi_setmlreply(ctx, v->code, v->dsn, l[0], l[1], l[2], l[3], l[4],
+		l[5], l[6], l[7], l[8], l[9], l[10], l[11],
+		l[12]) != MI_SUCCESS)
+		rd_log(LOG_WARNING, rd_session_id(s),
+		    "reply refused by "
 		    "libmilter; the MTA sends its default text");
 }
 
 static sfsistat
 glue_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct rd_session	*s = smfi_getpriv(ctx);
-	struct rd_rcpt_info	 ri;
-	struct rd_verdict	 v;
+	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_rcpt_info ri;
+	struct rd_verdict v;
 
 	if (s == NULL)
 		return (glue_failure());
@@ -187,15 +189,15 @@ glue_header(SMFICTX *ctx, char *name, char *value)
 
 	if (s != NULL)
 		rd_session_header(s, name, value);
-	return (SMFIS_NOREPLY);		/* SMFIP_NR_HDR */
+	return (SMFIS_NOREPLY); /* SMFIP_NR_HDR */
 }
 
 static sfsistat
 glue_eom(SMFICTX *ctx)
 {
-	struct rd_session	*s = smfi_getpriv(ctx);
-	struct rd_eom_plan	 plan;
-	unsigned		 i;
+	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_eom_plan plan;
+	unsigned i;
 
 	if (s == NULL)
 		return (glue_failure());
@@ -207,9 +209,11 @@ glue_eom(SMFICTX *ctx)
 			    "could not remove a forged %s header",
 			    plan.header_name);
 	if (plan.add_header && smfi_insheader(ctx, 0, plan.header_name,
-	    plan.header_value) != MI_SUCCESS)
-		rd_log(LOG_WARNING, rd_session_id(s), "could not add the %s "
-		    "header", plan.header_name);
+				   plan.header_value) != MI_SUCCESS)
+		rd_log(LOG_WARNING, rd_session_id(s),
+		    "could not add the %s "
+		    "header",
+		    plan.header_name);
 	return (SMFIS_CONTINUE);
 }
 
@@ -226,8 +230,8 @@ glue_abort(SMFICTX *ctx)
 static sfsistat
 glue_close(SMFICTX *ctx)
 {
-	struct rd_session	*s = smfi_getpriv(ctx);
-	struct rd_config	*cfg;
+	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_config *cfg;
 
 	if (s == NULL)
 		return (SMFIS_CONTINUE);
@@ -240,20 +244,20 @@ glue_close(SMFICTX *ctx)
 }
 
 struct smfiDesc glue_desc = {
-	.xxfi_name = (char *)(uintptr_t)"relaydiag",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
-	.xxfi_connect = glue_connect,
-	.xxfi_helo = glue_helo,
-	.xxfi_envfrom = glue_envfrom,
-	.xxfi_envrcpt = glue_envrcpt,
-	.xxfi_header = glue_header,
-	.xxfi_eoh = NULL,
-	.xxfi_body = NULL,
-	.xxfi_eom = glue_eom,
-	.xxfi_abort = glue_abort,
-	.xxfi_close = glue_close,
-	.xxfi_unknown = NULL,
-	.xxfi_data = NULL,
-	.xxfi_negotiate = glue_negotiate,
+    .xxfi_name = (char *)(uintptr_t) "relaydiag",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
+    .xxfi_connect = glue_connect,
+    .xxfi_helo = glue_helo,
+    .xxfi_envfrom = glue_envfrom,
+    .xxfi_envrcpt = glue_envrcpt,
+    .xxfi_header = glue_header,
+    .xxfi_eoh = NULL,
+    .xxfi_body = NULL,
+    .xxfi_eom = glue_eom,
+    .xxfi_abort = glue_abort,
+    .xxfi_close = glue_close,
+    .xxfi_unknown = NULL,
+    .xxfi_data = NULL,
+    .xxfi_negotiate = glue_negotiate,
 };

@@ -17,16 +17,16 @@
 #include "milter.h"
 
 static const struct {
-	int		 stage;
-	const char	*list;
+	int stage;
+	const char *list;
 } macros_lists[] = {
-	{ SMFIM_CONNECT, "j _ {daemon_name} {daemon_addr} {daemon_port} "
-	    "{client_addr} {client_port} {client_name} {client_ptr}" },
-	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject}" },
-	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {tls_version} {cipher} "
-	    "{cipher_bits} {cert_subject}" },
-	{ SMFIM_ENVRCPT, "i {rcpt_mailer} {rcpt_host} {rcpt_addr}" },
-	{ SMFIM_EOM, "i" },
+    {SMFIM_CONNECT, "j _ {daemon_name} {daemon_addr} {daemon_port} "
+		    "{client_addr} {client_port} {client_name} {client_ptr}"},
+    {SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject}"},
+    {SMFIM_ENVFROM, "i {auth_type} {auth_authen} {tls_version} {cipher} "
+		    "{cipher_bits} {cert_subject}"},
+    {SMFIM_ENVRCPT, "i {rcpt_mailer} {rcpt_host} {rcpt_addr}"},
+    {SMFIM_EOM, "i"},
 };
 
 int
@@ -36,7 +36,7 @@ macros_request(SMFICTX *ctx)
 
 	for (i = 0; i < sizeof(macros_lists) / sizeof(macros_lists[0]); i++)
 		if (smfi_setsymlist(ctx, macros_lists[i].stage,
-		    (char *)(uintptr_t)macros_lists[i].list) != MI_SUCCESS)
+			(char *)(uintptr_t)macros_lists[i].list) != MI_SUCCESS)
 			return (-1);
 	return (0);
 }
@@ -50,9 +50,9 @@ macros_get(SMFICTX *ctx, const char *name)
 static unsigned
 macros_port(SMFICTX *ctx, const char *name)
 {
-	const char	*v = macros_get(ctx, name);
-	char		*end;
-	unsigned long	 p;
+	const char *v = macros_get(ctx, name);
+	char *end;
+	unsigned long p;
 
 	if (v == NULL)
 		return (0);
@@ -67,13 +67,15 @@ macros_connect(SMFICTX *ctx, const char *hostname, const struct sockaddr *sa,
 	memset(ci, 0, sizeof(*ci));
 	ipbuf[0] = '\0';
 	if (sa != NULL && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
-		    sa)->sin_addr, ipbuf, iplen);
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    ipbuf, iplen);
 	else if (sa != NULL && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-		    (const void *)sa)->sin6_addr, ipbuf, iplen);
-	ci->client_ip = ipbuf[0] != '\0' ? ipbuf :
-	    macros_get(ctx, "{client_addr}");
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    ipbuf, iplen);
+	ci->client_ip =
+	    ipbuf[0] != '\0' ? ipbuf : macros_get(ctx, "{client_addr}");
 	ci->client_port = macros_port(ctx, "{client_port}");
 	ci->client_name = macros_get(ctx, "{client_name}");
 	if (ci->client_name == NULL)

@@ -30,25 +30,27 @@
 #include "relaydiag/text.h"
 
 #ifdef RD_DEFAULT_CONFIG
-#define MAIN_DEFAULT_CONFIG	RD_DEFAULT_CONFIG
+#define MAIN_DEFAULT_CONFIG RD_DEFAULT_CONFIG
 #else
-#define MAIN_DEFAULT_CONFIG	"/etc/relaydiag.conf"
+#define MAIN_DEFAULT_CONFIG "/etc/relaydiag.conf"
 #endif
-#define MAIN_DEFAULT_EVENT_LOG	"/var/log/relaydiag/events.jsonl"
+#define MAIN_DEFAULT_EVENT_LOG "/var/log/relaydiag/events.jsonl"
 
 static const char *main_config_path = MAIN_DEFAULT_CONFIG;
-static char main_key_path[4096];	/* HashKeyFile of the installed key */
-static struct rd_sink *main_sink;	/* reopened on SIGUSR1 (logrotate) */
+static char main_key_path[4096];  /* HashKeyFile of the installed key */
+static struct rd_sink *main_sink; /* reopened on SIGUSR1 (logrotate) */
 
 static void
 main_usage(FILE *fp)
 {
-	fprintf(fp, "usage: relaydiag [-fhnV] [-c config]\n"
+	fprintf(fp,
+	    "usage: relaydiag [-fhnV] [-c config]\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -h       print this help and exit\n"
 	    "  -n       check the configuration and exit\n"
-	    "  -V       print the version and exit\n", MAIN_DEFAULT_CONFIG);
+	    "  -V       print the version and exit\n",
+	    MAIN_DEFAULT_CONFIG);
 }
 
 static void
@@ -79,8 +81,10 @@ main_hash_key(const struct rd_config *cfg, struct rd_err *err)
 		if (main_key_path[0] == '\0' || cfg->hash_key_file == NULL ||
 		    strcmp(main_key_path, cfg->hash_key_file) != 0)
 			return (-1);
-		rd_log(LOG_WARNING, NULL, "reload: %s: %s; keeping the key "
-		    "read at start", err->source, err->text);
+		rd_log(LOG_WARNING, NULL,
+		    "reload: %s: %s; keeping the key "
+		    "read at start",
+		    err->source, err->text);
 		return (0);
 	}
 	rd_pseudo_install(&k);
@@ -93,22 +97,26 @@ main_hash_key(const struct rd_config *cfg, struct rd_err *err)
 static void
 main_reload(void)
 {
-	struct rd_config	*fresh, *old;
-	struct rd_err		 err;
-	char			 line[1024];
-	size_t			 i;
+	struct rd_config *fresh, *old;
+	struct rd_err err;
+	char line[1024];
+	size_t i;
 
 	/* The event log first: logrotate's postrotate sends SIGUSR1 too. */
 	if (rd_sink_reopen(main_sink, &err) != 0) {
 		rd_err_format(&err, line, sizeof(line));
-		rd_log(LOG_ERR, NULL, "reload: %s; still writing to the file "
-		    "opened before", line);
+		rd_log(LOG_ERR, NULL,
+		    "reload: %s; still writing to the file "
+		    "opened before",
+		    line);
 	}
 	if ((fresh = rd_config_load(main_config_path, &err)) == NULL ||
 	    main_hash_key(fresh, &err) != 0) {
 		rd_err_format(&err, line, sizeof(line));
-		rd_log(LOG_ERR, NULL, "reload failed, keeping the running "
-		    "configuration: %s", line);
+		rd_log(LOG_ERR, NULL,
+		    "reload failed, keeping the running "
+		    "configuration: %s",
+		    line);
 		rd_config_free(fresh);
 		return;
 	}
@@ -116,10 +124,12 @@ main_reload(void)
 	if (old != NULL) {
 		char keys[512];
 
-		if (rd_config_restart_changes(old, fresh, keys,
-		    sizeof(keys)) > 0)
-			rd_log(LOG_WARNING, NULL, "reload: %s: changed, but "
-			    "taking effect only after a restart", keys);
+		if (rd_config_restart_changes(old, fresh, keys, sizeof(keys)) >
+		    0)
+			rd_log(LOG_WARNING, NULL,
+			    "reload: %s: changed, but "
+			    "taking effect only after a restart",
+			    keys);
 		rd_snapshot_release(old);
 	}
 	for (i = 0; i < fresh->n_warnings; i++)
@@ -134,7 +144,7 @@ static void *
 main_signal_thread(void *arg)
 {
 	sigset_t *set = arg;
-	int	  sig;
+	int sig;
 
 	for (;;) {
 		if (sigwait(set, &sig) != 0)
@@ -162,28 +172,27 @@ main_give(const char *path, const struct privs_user *u)
 static void
 main_socket_dir(const char *path, const struct privs_user *u)
 {
-	char	 dir[4096];
-	char	*slash;
+	char dir[4096];
+	char *slash;
 
 	rd_strlcpy(dir, path, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return;
 	*slash = '\0';
 	if (mkdir(dir, 0750) == 0 && main_give(dir, u) != 0)
-		rd_log(LOG_WARNING, NULL, "chown %s: %s", dir,
-		    strerror(errno));
+		rd_log(LOG_WARNING, NULL, "chown %s: %s", dir, strerror(errno));
 }
 
 static void
-main_socket_perms(const char *path, const struct rd_config *cfg,
-    const struct privs_user *u)
+main_socket_perms(
+    const char *path, const struct rd_config *cfg, const struct privs_user *u)
 {
 	if (chmod(path, cfg->socket_mode) != 0)
-		rd_log(LOG_WARNING, NULL, "chmod %s: %s", path,
-		    strerror(errno));
+		rd_log(
+		    LOG_WARNING, NULL, "chmod %s: %s", path, strerror(errno));
 	if (main_give(path, u) != 0)
-		rd_log(LOG_WARNING, NULL, "chown %s: %s", path,
-		    strerror(errno));
+		rd_log(
+		    LOG_WARNING, NULL, "chown %s: %s", path, strerror(errno));
 }
 
 static void
@@ -194,8 +203,8 @@ main_pid_file(const char *path)
 	if (path == NULL)
 		return;
 	if ((fp = fopen(path, "w")) == NULL) {
-		rd_log(LOG_WARNING, NULL, "cannot write PID file %s: %s",
-		    path, strerror(errno));
+		rd_log(LOG_WARNING, NULL, "cannot write PID file %s: %s", path,
+		    strerror(errno));
 		return;
 	}
 	fprintf(fp, "%ld\n", (long)getpid());
@@ -210,9 +219,9 @@ main_pid_file(const char *path)
 static struct rd_sink *
 main_open_sink(const struct rd_config *cfg, bool foreground)
 {
-	struct rd_sink	*sk;
-	struct rd_err	 err;
-	const char	*path = cfg->event_log;
+	struct rd_sink *sk;
+	struct rd_err err;
+	const char *path = cfg->event_log;
 
 	if (cfg->redis_url != NULL) {
 		struct rd_redis_params p;
@@ -264,8 +273,8 @@ static struct rd_history *
 main_open_history(const struct rd_config *cfg)
 {
 	struct rd_history_params p;
-	struct rd_history	*h;
-	struct rd_err		 err;
+	struct rd_history *h;
+	struct rd_err err;
 
 	memset(&p, 0, sizeof(p));
 	p.redis_url = cfg->redis_url;
@@ -286,9 +295,9 @@ main_open_history(const struct rd_config *cfg)
 static struct rd_dns *
 main_open_dns(const struct rd_config *cfg)
 {
-	struct rd_dns_params	p;
-	struct rd_dns		*d;
-	struct rd_err		 err;
+	struct rd_dns_params p;
+	struct rd_dns *d;
+	struct rd_err err;
 
 	if (!cfg->mx_check)
 		return (NULL);
@@ -304,19 +313,19 @@ main_open_dns(const struct rd_config *cfg)
 int
 main(int argc, char **argv)
 {
-	struct rd_config	*cfg;
-	struct rd_err		 err;
-	struct rd_sink		*sink;
-	struct rd_history	*history;
-	struct rd_dns		*dns;
-	struct rd_config	*startcfg;
-	size_t			 i;
-	struct privs_user	 user, *up = NULL;
-	bool			 foreground = false, check_only = false;
-	char			 sockpath[4096], pidfile[4096];
-	sigset_t		 set, stopset;
-	pthread_t		 tid;
-	int			 c, rc;
+	struct rd_config *cfg;
+	struct rd_err err;
+	struct rd_sink *sink;
+	struct rd_history *history;
+	struct rd_dns *dns;
+	struct rd_config *startcfg;
+	size_t i;
+	struct privs_user user, *up = NULL;
+	bool foreground = false, check_only = false;
+	char sockpath[4096], pidfile[4096];
+	sigset_t set, stopset;
+	pthread_t tid;
+	int c, rc;
 
 	while ((c = getopt(argc, argv, "c:fnVh")) != -1) {
 		switch (c) {
@@ -333,7 +342,8 @@ main(int argc, char **argv)
 			unsigned maj = 0, min = 0, pl = 0;
 
 			smfi_version(&maj, &min, &pl);
-			printf("relaydiag %s (libmilter %u.%u.%u, jansson %s)\n",
+			printf(
+			    "relaydiag %s (libmilter %u.%u.%u, jansson %s)\n",
 			    RD_VERSION, maj, min, pl, JANSSON_VERSION);
 			return (EXIT_SUCCESS);
 		}
@@ -368,22 +378,23 @@ main(int argc, char **argv)
 			return (EXIT_FAILURE);
 		}
 		for (i = 0; i < cfg->n_warnings; i++)
-			printf("relaydiag: %s: warning: %s\n",
-			    main_config_path, cfg->warnings[i]);
+			printf("relaydiag: %s: warning: %s\n", main_config_path,
+			    cfg->warnings[i]);
 		printf("relaydiag: %s: OK (mode %s)\n", main_config_path,
 		    rd_mode_name(cfg->mode));
 		rd_config_free(cfg);
 		return (EXIT_SUCCESS);
 	}
-	rd_log_open("relaydiag", cfg->syslog_facility, foreground,
-	    cfg->log_level);
+	rd_log_open(
+	    "relaydiag", cfg->syslog_facility, foreground, cfg->log_level);
 
 	if (cfg->user_id != NULL) {
 		if (privs_lookup(cfg->user_id, &user, &err) != 0)
 			main_fatal(&err);
 		up = &user;
 	} else if (geteuid() == 0) {
-		rd_err_set(&err, main_config_path, 0, "refusing to run as "
+		rd_err_set(&err, main_config_path, 0,
+		    "refusing to run as "
 		    "root without UserID; set UserID relaydiag (or another "
 		    "unprivileged user)");
 		main_fatal(&err);
@@ -391,7 +402,7 @@ main(int argc, char **argv)
 
 	for (i = 0; i < cfg->n_warnings; i++)
 		rd_log(LOG_WARNING, NULL, "%s", cfg->warnings[i]);
-	if (main_hash_key(cfg, &err) != 0)	/* as root: may be root-only */
+	if (main_hash_key(cfg, &err) != 0) /* as root: may be root-only */
 		main_fatal(&err);
 	/* The event log file is opened as root; Redis needs no privilege. */
 	sink = cfg->redis_url == NULL ? main_open_sink(cfg, foreground) : NULL;
@@ -400,15 +411,19 @@ main(int argc, char **argv)
 
 	if (smfi_register(glue_desc) != MI_SUCCESS ||
 	    smfi_setconn(cfg->socket) != MI_SUCCESS) {
-		rd_err_set(&err, main_config_path, 0, "Socket: libmilter "
-		    "refused \"%s\"", cfg->socket);
+		rd_err_set(&err, main_config_path, 0,
+		    "Socket: libmilter "
+		    "refused \"%s\"",
+		    cfg->socket);
 		main_fatal(&err);
 	}
 	if (privs_socket_path(cfg->socket, sockpath, sizeof(sockpath)) == 0)
 		main_socket_dir(sockpath, up);
 	if (smfi_opensocket(true) != MI_SUCCESS) {
-		rd_err_set(&err, main_config_path, 0, "Socket: cannot open "
-		    "\"%s\" (directory missing, or in use?)", cfg->socket);
+		rd_err_set(&err, main_config_path, 0,
+		    "Socket: cannot open "
+		    "\"%s\" (directory missing, or in use?)",
+		    cfg->socket);
 		main_fatal(&err);
 	}
 	if (privs_socket_path(cfg->socket, sockpath, sizeof(sockpath)) == 0)
@@ -464,8 +479,10 @@ main(int argc, char **argv)
 	 * whatever reloads do. Those keys take effect at restart.
 	 */
 	startcfg = rd_snapshot_acquire();
-	rd_log(LOG_NOTICE, NULL, "relaydiag %s starting socket=%s mode=%s "
-	    "user=%s", RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
+	rd_log(LOG_NOTICE, NULL,
+	    "relaydiag %s starting socket=%s mode=%s "
+	    "user=%s",
+	    RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
 	rc = smfi_main();
 	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",
@@ -475,7 +492,7 @@ main(int argc, char **argv)
 	rd_dns_free(dns);
 	rd_snapshot_release(startcfg);
 	if (pidfile[0] != '\0')
-		(void)unlink(pidfile);		/* may fail after the drop */
+		(void)unlink(pidfile); /* may fail after the drop */
 	rd_snapshot_clear();
 	rd_log_close();
 	return (rc == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE);

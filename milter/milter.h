@@ -23,28 +23,28 @@ extern struct smfiDesc glue_desc;
  * across sessions, the MX check (the last two may be NULL). Set once,
  * before smfi_main.
  */
-void	glue_set_services(struct rd_sink *sink, struct rd_history *history,
-	    struct rd_dns *dns);
+void glue_set_services(
+    struct rd_sink *sink, struct rd_history *history, struct rd_dns *dns);
 
 /* macros.c */
-int	macros_request(SMFICTX *ctx);
-void	macros_connect(SMFICTX *ctx, const char *hostname,
-	    const struct sockaddr *sa, struct rd_conn_info *ci,
-	    char *ipbuf, size_t iplen);
-void	macros_tls(SMFICTX *ctx, struct rd_tls_info *tls);
-void	macros_mail(SMFICTX *ctx, char **argv, struct rd_mail_info *mi);
-void	macros_rcpt(SMFICTX *ctx, char **argv, struct rd_rcpt_info *ri);
+int macros_request(SMFICTX *ctx);
+void macros_connect(SMFICTX *ctx, const char *hostname,
+    const struct sockaddr *sa, struct rd_conn_info *ci, char *ipbuf,
+    size_t iplen);
+void macros_tls(SMFICTX *ctx, struct rd_tls_info *tls);
+void macros_mail(SMFICTX *ctx, char **argv, struct rd_mail_info *mi);
+void macros_rcpt(SMFICTX *ctx, char **argv, struct rd_rcpt_info *ri);
 const char *macros_queue_id(SMFICTX *ctx);
 
 /* privs.c */
 struct privs_user {
-	uid_t	uid;
-	gid_t	gid;
-	char	name[64];
+	uid_t uid;
+	gid_t gid;
+	char name[64];
 };
-int	privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err);
-int	privs_drop(const struct privs_user *u, struct rd_err *err);
-int	privs_socket_path(const char *spec, char *path, size_t len);
+int privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err);
+int privs_drop(const struct privs_user *u, struct rd_err *err);
+int privs_socket_path(const char *spec, char *path, size_t len);
 
 /* supervise.c */
 /*
@@ -53,6 +53,6 @@ int	privs_socket_path(const char *spec, char *path, size_t len);
  * allows); the supervisor itself never returns: it exits with the
  * filter's last status, or EXIT_FAILURE when it gives up.
  */
-int	supervise(const struct rd_restart_rate *rate);
+int supervise(const struct rd_restart_rate *rate);
 
 #endif

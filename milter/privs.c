@@ -20,10 +20,10 @@
 int
 privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
 {
-	char		 user[64];
-	const char	*colon = strchr(spec, ':');
-	struct passwd	*pw;
-	struct group	*gr;
+	char user[64];
+	const char *colon = strchr(spec, ':');
+	struct passwd *pw;
+	struct group *gr;
 
 	memset(u, 0, sizeof(*u));
 	if (colon != NULL) {
@@ -37,14 +37,17 @@ privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
 		rd_strlcpy(user, spec, sizeof(user));
 	/* Once at start-up, before any thread: getpwnam is fine. */
 	if ((pw = getpwnam(user)) == NULL) {
-		rd_err_set(err, "UserID", 0, "no such user \"%s\"; create it "
-		    "(adduser --system --group %s) or change UserID", user,
-		    user);
+		rd_err_set(err, "UserID", 0,
+		    "no such user \"%s\"; create it "
+		    "(adduser --system --group %s) or change UserID",
+		    user, user);
 		return (-1);
 	}
-	/* "UserID root" would keep every privilege the drop is there to shed. */
+	/* "UserID root" would keep every privilege the drop is there to shed.
+	 */
 	if (pw->pw_uid == 0) {
-		rd_err_set(err, "UserID", 0, "\"%s\" is root (uid 0); name an "
+		rd_err_set(err, "UserID", 0,
+		    "\"%s\" is root (uid 0); name an "
 		    "unprivileged user (adduser --system --group relaydiag)",
 		    user);
 		return (-1);
@@ -75,11 +78,12 @@ privs_drop(const struct privs_user *u, struct rd_err *err)
 	    eg == u->gid && sg == u->gid)
 		return (0);
 	if (geteuid() != 0) {
-		rd_err_set(err, "UserID", 0, "started as uid %ld gid %ld, not "
+		rd_err_set(err, "UserID", 0,
+		    "started as uid %ld gid %ld, not "
 		    "root, so it cannot become %s (uid %ld gid %ld): start it "
 		    "as root, or as exactly that user and group (systemd "
-		    "User=/Group=)", (long)eu, (long)eg, u->name,
-		    (long)u->uid, (long)u->gid);
+		    "User=/Group=)",
+		    (long)eu, (long)eg, u->name, (long)u->uid, (long)u->gid);
 		return (-1);
 	}
 	if (setgroups(1, &u->gid) != 0 ||
@@ -90,14 +94,16 @@ privs_drop(const struct privs_user *u, struct rd_err *err)
 		return (-1);
 	}
 	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		rd_err_set(err, "UserID", 0, "root could be regained after "
+		rd_err_set(err, "UserID", 0,
+		    "root could be regained after "
 		    "dropping privileges; refusing to run");
 		return (-1);
 	}
 	return (0);
 }
 
-/* privs_socket_path - the path of a unix: / local: socket (any case), else -1 */
+/* privs_socket_path - the path of a unix: / local: socket (any case), else -1
+ */
 int
 privs_socket_path(const char *spec, char *path, size_t len)
 {

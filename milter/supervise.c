@@ -108,13 +108,16 @@ supervise(const struct rd_restart_rate *rate)
 	if ((child = supervise_fork(&old)) == 0)
 		return (0);
 	if (child < 0) {
-		rd_log(LOG_CRIT, NULL, "AutoRestart: cannot fork the filter "
-		    "process: %s", strerror(errno));
+		rd_log(LOG_CRIT, NULL,
+		    "AutoRestart: cannot fork the filter "
+		    "process: %s",
+		    strerror(errno));
 		exit(EXIT_FAILURE);
 	}
-	rd_log(LOG_INFO, NULL, "AutoRestart: supervisor %ld started the "
-	    "filter process %ld (AutoRestartRate %u/%us)", (long)getpid(),
-	    (long)child, r.rate.n, r.rate.t);
+	rd_log(LOG_INFO, NULL,
+	    "AutoRestart: supervisor %ld started the "
+	    "filter process %ld (AutoRestartRate %u/%us)",
+	    (long)getpid(), (long)child, r.rate.n, r.rate.t);
 	for (;;) {
 		if ((sig = sigwaitinfo(&set, &info)) < 0)
 			continue; /* EINTR */
@@ -133,23 +136,28 @@ supervise(const struct rd_restart_rate *rate)
 				exit(supervise_status(st));
 			supervise_how(st, how, sizeof(how));
 			if (!rd_restart_allow(&r, supervise_now_ms())) {
-				rd_log(LOG_CRIT, NULL, "AutoRestart: the filter "
+				rd_log(LOG_CRIT, NULL,
+				    "AutoRestart: the filter "
 				    "process %ld %s: %u restarts within %u s "
 				    "already (AutoRestartRate %u/%us); giving "
-				    "up", (long)w, how, r.rate.n, r.rate.t,
-				    r.rate.n, r.rate.t);
+				    "up",
+				    (long)w, how, r.rate.n, r.rate.t, r.rate.n,
+				    r.rate.t);
 				exit(EXIT_FAILURE);
 			}
 			nanosleep(&pause, NULL);
 			if ((child = supervise_fork(&old)) == 0)
 				return (0);
 			if (child < 0) {
-				rd_log(LOG_CRIT, NULL, "AutoRestart: the filter "
+				rd_log(LOG_CRIT, NULL,
+				    "AutoRestart: the filter "
 				    "process %ld %s, and no new one can be "
-				    "forked: %s", (long)w, how, strerror(errno));
+				    "forked: %s",
+				    (long)w, how, strerror(errno));
 				exit(EXIT_FAILURE);
 			}
-			rd_log(LOG_ERR, NULL, "AutoRestart: the filter process "
+			rd_log(LOG_ERR, NULL,
+			    "AutoRestart: the filter process "
 			    "%ld %s; started %ld in its place (restart %llu; "
 			    "%u within the last %u s, AutoRestartRate %u/%us)",
 			    (long)w, how, (long)child,

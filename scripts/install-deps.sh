@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
+PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev
 postfix redis-server redis-tools swaks jq
 dovecot-core openssl ca-certificates

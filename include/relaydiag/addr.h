@@ -19,17 +19,17 @@
 
 #include "relaydiag/err.h"
 
-#define RD_ADDR_LOCAL_MAX	64
-#define RD_ADDR_DOMAIN_MAX	255
-#define RD_ADDR_PATH_MAX	256
+#define RD_ADDR_LOCAL_MAX 64
+#define RD_ADDR_DOMAIN_MAX 255
+#define RD_ADDR_PATH_MAX 256
 
 struct rd_addr {
-	bool	is_null;		/* "<>" */
-	bool	is_literal;		/* domain is [address literal] */
-	bool	has_domain;		/* false for "postmaster" alone */
-	char	local[RD_ADDR_LOCAL_MAX + 3];	/* as given, quotes kept */
-	char	domain[RD_ADDR_DOMAIN_MAX + 1];	/* lower case, no trailing dot */
-	char	addr[RD_ADDR_PATH_MAX + 3];	/* local@domain, no brackets */
+	bool is_null;                        /* "<>" */
+	bool is_literal;                     /* domain is [address literal] */
+	bool has_domain;                     /* false for "postmaster" alone */
+	char local[RD_ADDR_LOCAL_MAX + 3];   /* as given, quotes kept */
+	char domain[RD_ADDR_DOMAIN_MAX + 1]; /* lower case, no trailing dot */
+	char addr[RD_ADDR_PATH_MAX + 3];     /* local@domain, no brackets */
 };
 
 /*
@@ -37,16 +37,16 @@ struct rd_addr {
  * in argv[0] of the milter callback) into out. Returns 0, or -1 with err set
  * (err->source "<address>"). out is zeroed first.
  */
-int	rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err);
+int rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err);
 
 /* rd_domain_valid - whether d is a syntactically valid DNS domain name */
-bool	rd_domain_valid(const char *d);
+bool rd_domain_valid(const char *d);
 
 /*
  * rd_helo_is_fqdn - whether a HELO/EHLO argument is a fully-qualified domain
  * name (at least one dot, valid labels, a non-numeric top label) or an
  * address literal. "UserPC", "DESKTOP-4F2K", "localhost" are not.
  */
-bool	rd_helo_is_fqdn(const char *helo);
+bool rd_helo_is_fqdn(const char *helo);
 
 #endif

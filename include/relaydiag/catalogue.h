@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 /* The longest filled text, with its NUL. */
-#define RD_DIAG_TEXT_MAX	512
+#define RD_DIAG_TEXT_MAX 512
 
 enum rd_severity {
 	RD_SEV_INFO = 0,
@@ -24,11 +24,11 @@ enum rd_severity {
 };
 
 struct rd_catalogue_entry {
-	const char	*id;		/* "relay.no-auth" */
+	const char *id; /* "relay.no-auth" */
 	enum rd_severity severity;
-	const char	*summary;	/* templates */
-	const char	*remedy_client;
-	const char	*remedy_admin;
+	const char *summary; /* templates */
+	const char *remedy_client;
+	const char *remedy_admin;
 };
 
 /* rd_catalogue_find - the entry for id, or NULL */

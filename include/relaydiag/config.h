@@ -34,101 +34,124 @@ struct rd_rules;
 struct rd_templates;
 
 enum rd_mode {
-	RD_MODE_OBSERVE = 0,	/* never changes mail */
-	RD_MODE_ANNOTATE,	/* observe + diagnostic header */
-	RD_MODE_ENFORCE,	/* annotate + rejects */
+	RD_MODE_OBSERVE = 0, /* never changes mail */
+	RD_MODE_ANNOTATE,    /* observe + diagnostic header */
+	RD_MODE_ENFORCE,     /* annotate + rejects */
 };
 
 /* What relaydiag does about a recipient (per diagnosis id, or by mode). */
 enum rd_action {
-	RD_ACTION_NONE = 0,	/* continue */
-	RD_ACTION_HEADER,	/* continue; the message gets the header */
-	RD_ACTION_REJECT,	/* 5xx with the explanatory reply */
-	RD_ACTION_TEMPFAIL,	/* 4xx with the explanatory reply */
+	RD_ACTION_NONE = 0, /* continue */
+	RD_ACTION_HEADER,   /* continue; the message gets the header */
+	RD_ACTION_REJECT,   /* 5xx with the explanatory reply */
+	RD_ACTION_TEMPFAIL, /* 4xx with the explanatory reply */
 };
 
-#define RD_CONFIG_PORTS_MAX	32
-#define RD_CONFIG_ACTIONS_MAX	64
-#define RD_CONFIG_WARNINGS_MAX	16
+#define RD_CONFIG_PORTS_MAX 32
+#define RD_CONFIG_ACTIONS_MAX 64
+#define RD_CONFIG_WARNINGS_MAX 16
 
 /* Action id=action: one diagnosis id's action, overriding Mode. */
 struct rd_id_action {
-	char		id[48];
-	enum rd_action	action;
+	char id[48];
+	enum rd_action action;
 };
 
 struct rd_config {
-	char	*path;			/* the file it came from (or NULL) */
+	char *path; /* the file it came from (or NULL) */
 
 	/* daemon */
-	char	*socket;		/* Socket: "unix:/p", "local:/p", "inet:port@host", "inet6:..." */
-	mode_t	 socket_mode;		/* SocketMode: octal, default 0660 */
-	char	*user_id;		/* UserID: "user" or "user:group"; NULL = none */
-	char	*pid_file;		/* PidFile; NULL = none */
-	bool	 auto_restart;		/* AutoRestart: default yes */
-	struct rd_restart_rate auto_restart_rate; /* AutoRestartRate: default 10/1h */
-	int	 log_level;		/* LogLevel: syslog priority (LOG_ERR .. LOG_DEBUG) */
-	int	 syslog_facility;	/* SyslogFacility: LOG_MAIL default */
-	char	*host_name;		/* HostName: for events; default gethostname() */
-	bool	 host_name_set;		/* HostName given: it beats the MTA's {j} */
+	char *socket;       /* Socket: "unix:/p", "local:/p", "inet:port@host",
+			       "inet6:..." */
+	mode_t socket_mode; /* SocketMode: octal, default 0660 */
+	char *user_id;      /* UserID: "user" or "user:group"; NULL = none */
+	char *pid_file;     /* PidFile; NULL = none */
+	bool auto_restart;  /* AutoRestart: default yes */
+	struct rd_restart_rate
+	    auto_restart_rate; /* AutoRestartRate: default 10/1h */
+	int log_level; /* LogLevel: syslog priority (LOG_ERR .. LOG_DEBUG) */
+	int syslog_facility; /* SyslogFacility: LOG_MAIL default */
+	char *host_name;     /* HostName: for events; default gethostname() */
+	bool host_name_set;  /* HostName given: it beats the MTA's {j} */
 
 	/* what relaydiag does */
-	enum rd_mode mode;		/* Mode: observe|annotate|enforce */
-	char	*header_name;		/* HeaderName: default "X-Relay-Diagnostic" */
+	enum rd_mode mode; /* Mode: observe|annotate|enforce */
+	char *header_name; /* HeaderName: default "X-Relay-Diagnostic" */
 
 	/* the MTA's view of the world */
-	struct rd_domainset *local_domains;	/* LocalDomains */
-	struct rd_domainset *relay_domains;	/* RelayDomains */
-	struct rd_netset *trusted_networks;	/* TrustedNetworks: default 127.0.0.0/8 [::1]/128 */
-	unsigned short submission_ports[RD_CONFIG_PORTS_MAX];	/* SubmissionPorts: default 587 465 */
-	size_t	 n_submission_ports;
-	bool	 tls_auth_only;		/* TLSAuthOnly: AUTH offered only after STARTTLS */
+	struct rd_domainset *local_domains; /* LocalDomains */
+	struct rd_domainset *relay_domains; /* RelayDomains */
+	struct rd_netset *trusted_networks; /* TrustedNetworks: default
+					       127.0.0.0/8 [::1]/128 */
+	unsigned short
+	    submission_ports[RD_CONFIG_PORTS_MAX]; /* SubmissionPorts: default
+						      587 465 */
+	size_t n_submission_ports;
+	bool tls_auth_only; /* TLSAuthOnly: AUTH offered only after STARTTLS */
 
 	/* diagnosis */
-	bool	 relay_gate;		/* RelayGate: deployment 2, refuse unauthorized relays whatever Mode */
-	struct rd_id_action actions[RD_CONFIG_ACTIONS_MAX];	/* Action id=action ... */
-	size_t	 n_actions;
-	struct rd_rules *rules;		/* ReplyRules files, then the built-in rules */
-	struct rd_templates *templates;	/* TemplateFile: per-id texts; NULL = none */
-	char	*template_file;
+	bool relay_gate; /* RelayGate: deployment 2, refuse unauthorized relays
+			    whatever Mode */
+	struct rd_id_action
+	    actions[RD_CONFIG_ACTIONS_MAX]; /* Action id=action ... */
+	size_t n_actions;
+	struct rd_rules *rules; /* ReplyRules files, then the built-in rules */
+	struct rd_templates
+	    *templates; /* TemplateFile: per-id texts; NULL = none */
+	char *template_file;
 
 	/* history across sessions (history.c) */
-	unsigned history_window;	/* HistoryWindow: s, default 86400 (ip-changed, auth-stopped) */
-	unsigned probe_window;		/* ProbeWindow: s, default 600 */
-	unsigned probe_domains;		/* ProbeDomains: distinct refused domains, default 3 */
-	unsigned alert_probe_attempts;	/* AlertProbeAttempts: default 20 per ProbeWindow */
-	unsigned outage_window;		/* OutageWindow: s, default 900 */
-	unsigned outage_senders;	/* OutageSenders: default 5 */
-	unsigned history_cache_size;	/* HistoryCacheSize: entries, default 10000 */
-	unsigned history_timeout_ms;	/* HistoryTimeout: ms per Redis query, default 50 */
+	unsigned history_window; /* HistoryWindow: s, default 86400 (ip-changed,
+				    auth-stopped) */
+	unsigned probe_window;   /* ProbeWindow: s, default 600 */
+	unsigned probe_domains;  /* ProbeDomains: distinct refused domains,
+				    default 3 */
+	unsigned alert_probe_attempts; /* AlertProbeAttempts: default 20 per
+					  ProbeWindow */
+	unsigned outage_window;        /* OutageWindow: s, default 900 */
+	unsigned outage_senders;       /* OutageSenders: default 5 */
+	unsigned
+	    history_cache_size; /* HistoryCacheSize: entries, default 10000 */
+	unsigned history_timeout_ms; /* HistoryTimeout: ms per Redis query,
+					default 50 */
 
 	/* DNS (the MX check) */
-	bool	 mx_check;		/* MXCheck: default no */
-	struct rd_domainset *mx_hosts;	/* MXHosts: names of this server; default HostName */
-	unsigned dns_timeout_ms;	/* DNSTimeout: default 500 */
-	char	*dns_config;		/* DNSConfig: unbound.conf for the resolver; NULL = system */
+	bool mx_check; /* MXCheck: default no */
+	struct rd_domainset
+	    *mx_hosts; /* MXHosts: names of this server; default HostName */
+	unsigned dns_timeout_ms; /* DNSTimeout: default 500 */
+	char *dns_config; /* DNSConfig: unbound.conf for the resolver; NULL =
+			     system */
 
 	/* the MTA's own configuration */
-	char	*import_postfix;	/* ImportPostfix: a Postfix config dir, "yes" = default */
-	char	*warnings[RD_CONFIG_WARNINGS_MAX];	/* what the import could not use */
-	size_t	 n_warnings;
+	char *import_postfix; /* ImportPostfix: a Postfix config dir, "yes" =
+				 default */
+	char *warnings[RD_CONFIG_WARNINGS_MAX]; /* what the import could not use
+						 */
+	size_t n_warnings;
 
 	/* events */
-	char	*redis_url;		/* RedisURL: NULL = no Redis */
-	char	*redis_stream;		/* RedisStream: default "relaydiag:events" */
-	unsigned redis_maxlen;		/* RedisMaxLen: XADD MAXLEN ~, default 1000000 */
-	unsigned redis_timeout_ms;	/* RedisTimeout: connect/command, default 1000 */
-	unsigned event_queue_size;	/* EventQueueSize: default 65536 */
-	char	*spool_dir;		/* SpoolDir: default "/var/spool/relaydiag" */
-	unsigned long long spool_max_size;	/* SpoolMaxSize: bytes, default 256 MiB (k/M/G suffixes) */
-	enum rd_spool_policy spool_drop_policy;	/* SpoolDropPolicy: oldest|newest */
-	char	*event_log;		/* EventLog: path, "-" = stdout; NULL = default */
-	bool	 hash_personal;		/* HashPersonalData: addresses/users as keyed hashes */
-	char	*hash_key_file;		/* HashKeyFile: the key (required with HashPersonalData) */
-	char	**key_text;		/* private to config.c: what the file said for each key
-					   that takes effect at restart (rd_config_restart_changes) */
+	char *redis_url;       /* RedisURL: NULL = no Redis */
+	char *redis_stream;    /* RedisStream: default "relaydiag:events" */
+	unsigned redis_maxlen; /* RedisMaxLen: XADD MAXLEN ~, default 1000000 */
+	unsigned
+	    redis_timeout_ms; /* RedisTimeout: connect/command, default 1000 */
+	unsigned event_queue_size; /* EventQueueSize: default 65536 */
+	char *spool_dir; /* SpoolDir: default "/var/spool/relaydiag" */
+	unsigned long long spool_max_size; /* SpoolMaxSize: bytes, default 256
+					      MiB (k/M/G suffixes) */
+	enum rd_spool_policy
+	    spool_drop_policy; /* SpoolDropPolicy: oldest|newest */
+	char *event_log;    /* EventLog: path, "-" = stdout; NULL = default */
+	bool hash_personal; /* HashPersonalData: addresses/users as keyed hashes
+			     */
+	char *hash_key_file; /* HashKeyFile: the key (required with
+				HashPersonalData) */
+	char **key_text; /* private to config.c: what the file said for each key
+			    that takes effect at restart
+			    (rd_config_restart_changes) */
 
-	atomic_int refs;		/* snapshot holders; see the daemon */
+	atomic_int refs; /* snapshot holders; see the daemon */
 };
 
 /*
@@ -153,11 +176,10 @@ size_t rd_config_restart_changes(const struct rd_config *a,
  */
 struct rd_config *rd_config_load(const char *path, struct rd_err *err);
 
-void	rd_config_free(struct rd_config *cfg);		/* NULL: no-op */
+void rd_config_free(struct rd_config *cfg); /* NULL: no-op */
 
 /* rd_config_is_submission_port - whether port is one of SubmissionPorts */
-bool	rd_config_is_submission_port(const struct rd_config *cfg,
-	    unsigned port);
+bool rd_config_is_submission_port(const struct rd_config *cfg, unsigned port);
 
 /* rd_mode_name - "observe", "annotate", "enforce" */
 const char *rd_mode_name(enum rd_mode mode);
@@ -172,6 +194,6 @@ const char *rd_action_name(enum rd_action a);
  * rd_config_action - the action configured for id with Action, or -1 when
  * none is (then the mode decides).
  */
-int	rd_config_action(const struct rd_config *cfg, const char *id);
+int rd_config_action(const struct rd_config *cfg, const char *id);
 
 #endif

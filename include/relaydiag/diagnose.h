@@ -30,83 +30,81 @@ struct rd_templates;
 
 /* Everything a rule may look at for one recipient. Strings may be NULL. */
 struct rd_facts {
-	const char	*client_ip;
-	const char	*client_name;
-	const char	*helo;
-	unsigned	 server_port;
-	bool		 submission_port;	/* server_port in SubmissionPorts */
-	bool		 tls;			/* the session is encrypted */
-	bool		 tls_auth_only;		/* AUTH only after STARTTLS */
-	bool		 trusted;		/* client in TrustedNetworks */
-	const char	*auth_user;		/* NULL: not authenticated */
-	const char	*sender;		/* local@domain, "" for <> */
-	const char	*sender_domain;
-	bool		 sender_local;		/* sender domain in LocalDomains */
-	const char	*rcpt;
-	const char	*rcpt_domain;
+	const char *client_ip;
+	const char *client_name;
+	const char *helo;
+	unsigned server_port;
+	bool submission_port;  /* server_port in SubmissionPorts */
+	bool tls;              /* the session is encrypted */
+	bool tls_auth_only;    /* AUTH only after STARTTLS */
+	bool trusted;          /* client in TrustedNetworks */
+	const char *auth_user; /* NULL: not authenticated */
+	const char *sender;    /* local@domain, "" for <> */
+	const char *sender_domain;
+	bool sender_local; /* sender domain in LocalDomains */
+	const char *rcpt;
+	const char *rcpt_domain;
 	struct rd_rcpt_class cls;
 	const struct rd_mta_result *mta;
 
-	/* Policy: the reply-text rules and the admin's texts (NULL: built-in). */
+	/* Policy: the reply-text rules and the admin's texts (NULL: built-in).
+	 */
 	const struct rd_rules *rules;
 	const struct rd_templates *templates;
-	const char	*our_name;		/* this MTA's host name */
+	const char *our_name; /* this MTA's host name */
 
 	/* History across sessions (history.c); valid when has_history. */
-	bool		 has_history;
-	bool		 sender_authorized_elsewhere;
-	const char	*elsewhere_ip;
-	bool		 sender_sasl_here;
-	bool		 sender_authorized_ever;
-	bool		 client_authorized_ever;
-	unsigned	 client_refused_domains;
-	unsigned	 probe_domains;		/* ProbeDomains threshold */
+	bool has_history;
+	bool sender_authorized_elsewhere;
+	const char *elsewhere_ip;
+	bool sender_sasl_here;
+	bool sender_authorized_ever;
+	bool client_authorized_ever;
+	unsigned client_refused_domains;
+	unsigned probe_domains; /* ProbeDomains threshold */
 
 	/* The MX check (dns.c); valid when has_mx (zeroed facts: unchecked). */
-	bool		 has_mx;
-	int		 mx;			/* enum rd_mx_answer */
-	const char	*mx_host;
+	bool has_mx;
+	int mx; /* enum rd_mx_answer */
+	const char *mx_host;
 };
 
-#define RD_DIAG_FACTS_MAX	12
-#define RD_DIAG_FACT_MAX	160
+#define RD_DIAG_FACTS_MAX 12
+#define RD_DIAG_FACT_MAX 160
 
 struct rd_diagnosis {
 	const struct rd_catalogue_entry *entry;
-	char	summary[RD_DIAG_TEXT_MAX];
-	char	remedy_client[RD_DIAG_TEXT_MAX];
-	char	remedy_admin[RD_DIAG_TEXT_MAX];
-	char	facts[RD_DIAG_FACTS_MAX][RD_DIAG_FACT_MAX];	/* "helo=UserPC" */
-	size_t	nfacts;
-	bool	unauthorized_relay;	/* relay.no-auth and its refinements */
+	char summary[RD_DIAG_TEXT_MAX];
+	char remedy_client[RD_DIAG_TEXT_MAX];
+	char remedy_admin[RD_DIAG_TEXT_MAX];
+	char facts[RD_DIAG_FACTS_MAX][RD_DIAG_FACT_MAX]; /* "helo=UserPC" */
+	size_t nfacts;
+	bool unauthorized_relay; /* relay.no-auth and its refinements */
 };
 
 /* rd_diagnose_rcpt - name the cause of one recipient decision; never fails */
-void	rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out);
+void rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out);
 
 /*
  * rd_diagnose_is_unauthorized_relay - whether the facts (before history
  * and the MX check) are a refused or unauthorized relay to a domain that
  * is not ours by configuration: the cases history.c and dns.c refine.
  */
-bool	rd_diagnose_is_unauthorized_relay(const struct rd_facts *f);
+bool rd_diagnose_is_unauthorized_relay(const struct rd_facts *f);
 
 /*
  * rd_diagnose_fill - the texts of the catalogue entry id (or the admin's
  * templates) filled from f, into out; for alerts and tests. -1: unknown id.
  */
-int	rd_diagnose_fill(const char *id, const struct rd_facts *f,
-	    struct rd_diagnosis *out);
+int rd_diagnose_fill(
+    const char *id, const struct rd_facts *f, struct rd_diagnosis *out);
 
 /*
  * rd_helo_implausible - whether a HELO is a lie no honest client tells:
  * our own host name, a bare IPv4 address (no brackets), or an address
  * literal that is not the client's address.
  */
-bool	rd_helo_implausible(const char *helo, const char *client_ip,
-	    const char *our_name);
-
-
-
+bool rd_helo_implausible(
+    const char *helo, const char *client_ip, const char *our_name);
 
 #endif

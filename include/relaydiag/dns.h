@@ -18,17 +18,19 @@
 #include "relaydiag/err.h"
 
 enum rd_mx_answer {
-	RD_MX_HERE = 0,		/* an MX host is one of our names */
-	RD_MX_ELSEWHERE,	/* MX records exist, none of them ours */
-	RD_MX_NONE,		/* no MX records (NXDOMAIN or NODATA) */
-	RD_MX_UNKNOWN,		/* timeout, SERVFAIL, resolver error */
+	RD_MX_HERE = 0,  /* an MX host is one of our names */
+	RD_MX_ELSEWHERE, /* MX records exist, none of them ours */
+	RD_MX_NONE,      /* no MX records (NXDOMAIN or NODATA) */
+	RD_MX_UNKNOWN,   /* timeout, SERVFAIL, resolver error */
 };
 
 struct rd_dns_params {
-	const char	*config_file;	/* unbound.conf; NULL = system resolver (resolv.conf) */
-	unsigned	 timeout_ms;	/* hard deadline per lookup */
-	const struct rd_domainset *our_names;	/* MX host names that are this server;
-						   borrowed: must outlive the resolver */
+	const char *config_file; /* unbound.conf; NULL = system resolver
+				    (resolv.conf) */
+	unsigned timeout_ms;     /* hard deadline per lookup */
+	const struct rd_domainset
+	    *our_names; /* MX host names that are this server;
+			   borrowed: must outlive the resolver */
 };
 
 /*
@@ -36,7 +38,7 @@ struct rd_dns_params {
  * /etc/resolv.conf) when libunbound refuses the configuration.
  */
 struct rd_dns *rd_dns_new(const struct rd_dns_params *p, struct rd_err *err);
-void	rd_dns_free(struct rd_dns *d);			/* NULL: no-op */
+void rd_dns_free(struct rd_dns *d); /* NULL: no-op */
 
 /*
  * rd_dns_mx - where the MX of domain points, within timeout_ms. mx_out
@@ -44,9 +46,9 @@ void	rd_dns_free(struct rd_dns *d);			/* NULL: no-op */
  * first of ours (HERE), else the most preferred (ELSEWHERE); "." for a
  * null MX, "" otherwise. A name that is not a valid domain: UNKNOWN.
  */
-enum rd_mx_answer rd_dns_mx(struct rd_dns *d, const char *domain,
-	    char *mx_out, size_t mx_len);
+enum rd_mx_answer rd_dns_mx(
+    struct rd_dns *d, const char *domain, char *mx_out, size_t mx_len);
 
-const char *rd_mx_answer_name(enum rd_mx_answer a);	/* "here" ... */
+const char *rd_mx_answer_name(enum rd_mx_answer a); /* "here" ... */
 
 #endif

@@ -19,19 +19,19 @@
 struct rd_domainset;
 
 struct rd_domainset *rd_domainset_new(void);
-void	rd_domainset_free(struct rd_domainset *set);	/* NULL: no-op */
+void rd_domainset_free(struct rd_domainset *set); /* NULL: no-op */
 
 /* rd_domainset_add - add one entry; -1 with err on an invalid domain */
-int	rd_domainset_add(struct rd_domainset *set, const char *entry,
-	    struct rd_err *err);
+int rd_domainset_add(
+    struct rd_domainset *set, const char *entry, struct rd_err *err);
 
 /* rd_domainset_add_list - add every entry of a comma/space separated list */
-int	rd_domainset_add_list(struct rd_domainset *set, const char *list,
-	    struct rd_err *err);
+int rd_domainset_add_list(
+    struct rd_domainset *set, const char *list, struct rd_err *err);
 
 /* rd_domainset_match - whether domain is in the set (NULL set: false) */
-bool	rd_domainset_match(const struct rd_domainset *set, const char *domain);
+bool rd_domainset_match(const struct rd_domainset *set, const char *domain);
 
-size_t	rd_domainset_count(const struct rd_domainset *set);
+size_t rd_domainset_count(const struct rd_domainset *set);
 
 #endif

@@ -18,84 +18,84 @@
 #include "relaydiag/classify.h"
 #include "relaydiag/diagnose.h"
 
-#define RD_EVENT_SCHEMA	"relaydiag.event/1"
+#define RD_EVENT_SCHEMA "relaydiag.event/1"
 
 /* The members shared by every event of one session. */
 struct rd_event_common {
-	const char	*type;		/* "rcpt" "message" "session" "alert" */
-	const char	*id;
+	const char *type; /* "rcpt" "message" "session" "alert" */
+	const char *id;
 	const struct timespec *ts;
-	const char	*host;
-	const char	*session;
-	const char	*queue_id;
+	const char *host;
+	const char *session;
+	const char *queue_id;
 	/* client */
-	const char	*client_ip;
-	unsigned	 client_port;
-	const char	*client_name;
-	const char	*helo;
-	bool		 trusted;
+	const char *client_ip;
+	unsigned client_port;
+	const char *client_name;
+	const char *helo;
+	bool trusted;
 	/* server */
-	const char	*daemon;
-	unsigned	 server_port;
-	bool		 submission;
+	const char *daemon;
+	unsigned server_port;
+	bool submission;
 	/* tls: NULL version = no TLS */
-	const char	*tls_version;
-	const char	*tls_cipher;
-	const char	*tls_bits;
+	const char *tls_version;
+	const char *tls_cipher;
+	const char *tls_bits;
 	/* auth: NULL user = none */
-	const char	*auth_mech;
-	const char	*auth_user;
+	const char *auth_mech;
+	const char *auth_user;
 	/* sender: NULL = no transaction */
-	const char	*sender_addr;
-	const char	*sender_domain;
-	bool		 sender_local;
-	const char	*action;	/* "none" "header" "reject" "tempfail" */
+	const char *sender_addr;
+	const char *sender_domain;
+	bool sender_local;
+	const char *action; /* "none" "header" "reject" "tempfail" */
 };
 
 struct rd_event_rcpt {
-	const char	*addr;
-	const char	*domain;
+	const char *addr;
+	const char *domain;
 	const struct rd_rcpt_class *cls;
 	const struct rd_mta_result *mta;
 	const struct rd_diagnosis *diag;
 };
 
 struct rd_event_counts {
-	unsigned	 rcpts_accepted;
-	unsigned	 rcpts_rejected;
-	unsigned	 messages;
-	long long	 duration_ms;
-	const char	*const *diag_ids;	/* distinct ids seen */
-	size_t		 ndiag_ids;
-	unsigned	 rcpts;			/* message: recipients */
+	unsigned rcpts_accepted;
+	unsigned rcpts_rejected;
+	unsigned messages;
+	long long duration_ms;
+	const char *const *diag_ids; /* distinct ids seen */
+	size_t ndiag_ids;
+	unsigned rcpts; /* message: recipients */
 	/* session: the sink's process-wide counters (rd_sink_stats) */
-	bool		 has_sink;		/* false: no "sink" member */
+	bool has_sink; /* false: no "sink" member */
 	unsigned long long sink_dropped;
 	unsigned long long sink_spooled;
 };
 
 /* An alert over many sessions (history.c decided it). */
 struct rd_event_alert {
-	const struct rd_diagnosis *diag;	/* alert.* */
-	unsigned	 window_s;
-	const char	*metric;		/* "refused_senders_with_sasl_history" */
-	unsigned	 limit;
-	unsigned	 observed;
-	const char	*const *clients;	/* sample */
-	size_t		 nclients;
-	const char	*const *senders;
-	size_t		 nsenders;
+	const struct rd_diagnosis *diag; /* alert.* */
+	unsigned window_s;
+	const char *metric; /* "refused_senders_with_sasl_history" */
+	unsigned limit;
+	unsigned observed;
+	const char *const *clients; /* sample */
+	size_t nclients;
+	const char *const *senders;
+	size_t nsenders;
 };
 
 /* Each returns a malloc'ed compact JSON object, or NULL when out of memory. */
-char	*rd_event_rcpt_json(const struct rd_event_common *c,
-	    const struct rd_event_rcpt *r);
-char	*rd_event_message_json(const struct rd_event_common *c,
-	    const struct rd_event_counts *n, const struct rd_diagnosis *worst);
-char	*rd_event_session_json(const struct rd_event_common *c,
-	    const struct rd_event_counts *n);
-char	*rd_event_alert_json(const struct rd_event_common *c,
-	    const struct rd_event_alert *a);
+char *rd_event_rcpt_json(
+    const struct rd_event_common *c, const struct rd_event_rcpt *r);
+char *rd_event_message_json(const struct rd_event_common *c,
+    const struct rd_event_counts *n, const struct rd_diagnosis *worst);
+char *rd_event_session_json(
+    const struct rd_event_common *c, const struct rd_event_counts *n);
+char *rd_event_alert_json(
+    const struct rd_event_common *c, const struct rd_event_alert *a);
 
 /*
  * rd_event_check - json[0..len) is one event of this contract, of type
@@ -105,7 +105,7 @@ char	*rd_event_alert_json(const struct rd_event_common *c,
  * For events that come back from disk (the spool), which another hand may
  * have written.
  */
-int	 rd_event_check(const char *type, const char *json, size_t len,
-	    char *why, size_t whylen);
+int rd_event_check(
+    const char *type, const char *json, size_t len, char *why, size_t whylen);
 
 #endif

@@ -18,11 +18,11 @@
  * filled. -1 with errno: open's, or EFTYPE_RD when it is not a regular
  * file (a FIFO, socket, device or directory).
  */
-#define EFTYPE_RD	EINVAL
-int	 rd_file_open(const char *path, struct stat *st);
+#define EFTYPE_RD EINVAL
+int rd_file_open(const char *path, struct stat *st);
 
 /* rd_file_fopen - as rd_file_open, as a stdio stream ("re") */
-FILE	*rd_file_fopen(const char *path, struct stat *st);
+FILE *rd_file_fopen(const char *path, struct stat *st);
 
 /* rd_file_strerror - errno of rd_file_open as text */
 const char *rd_file_strerror(int e, char *buf, size_t len);

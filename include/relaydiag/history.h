@@ -37,42 +37,48 @@
    86400/600/900 s, 5 senders, 20 attempts, 10000 entries (at least 16),
    a write queue of 1024 (at least 4). */
 struct rd_history_params {
-	const char	*redis_url;	/* NULL: the local cache only */
-	const char	*key_prefix;	/* default "relaydiag:h:" */
-	unsigned	 timeout_ms;	/* per Redis call; default 50 */
-	unsigned	 history_window;	/* s: authorized relays, logins */
-	unsigned	 probe_window;		/* s: refused attempts per client */
-	unsigned	 outage_window;		/* s: the auth-outage alert */
-	unsigned	 outage_senders;	/* distinct senders for the alert */
-	unsigned	 alert_probe_attempts;	/* refusals per client for the alert */
-	unsigned	 cache_size;	/* local entries at most */
-	unsigned	 queue_size;	/* Redis writes waiting for the writer
-					   thread at most (about 340 bytes each) */
-	void		(*log)(int prio, const char *msg);	/* may be NULL;
-			   called from session threads and from the writer
-			   thread, no lock held */
+	const char *redis_url;         /* NULL: the local cache only */
+	const char *key_prefix;        /* default "relaydiag:h:" */
+	unsigned timeout_ms;           /* per Redis call; default 50 */
+	unsigned history_window;       /* s: authorized relays, logins */
+	unsigned probe_window;         /* s: refused attempts per client */
+	unsigned outage_window;        /* s: the auth-outage alert */
+	unsigned outage_senders;       /* distinct senders for the alert */
+	unsigned alert_probe_attempts; /* refusals per client for the alert */
+	unsigned cache_size;           /* local entries at most */
+	unsigned queue_size;           /* Redis writes waiting for the writer
+					  thread at most (about 340 bytes each) */
+	void (*log)(int prio, const char *msg); /* may be NULL;
+	   called from session threads and from the writer
+	   thread, no lock held */
 };
 
 /* What the history says about one refused (unauthorized) recipient. */
 struct rd_history_facts {
-	bool	 sender_authorized_elsewhere;	/* sender relayed, authorized, from another client address */
-	char	 elsewhere_ip[64];		/* that address */
-	bool	 sender_sasl_here;		/* sender logged in (SASL) from this client address */
-	bool	 sender_authorized_ever;	/* any authorized relay by this sender in the window */
-	bool	 client_authorized_ever;	/* any authorized relay from this client address */
-	unsigned client_refused_domains;	/* distinct refused rcpt domains of this client, this one included */
-	unsigned client_refused_attempts;	/* refused recipients of this client, this one included */
-	bool	 from_redis;			/* false: answered from the local cache */
+	bool sender_authorized_elsewhere; /* sender relayed, authorized, from
+					     another client address */
+	char elsewhere_ip[64];            /* that address */
+	bool sender_sasl_here;       /* sender logged in (SASL) from this client
+					address */
+	bool sender_authorized_ever; /* any authorized relay by this sender in
+					the window */
+	bool client_authorized_ever; /* any authorized relay from this client
+					address */
+	unsigned client_refused_domains;  /* distinct refused rcpt domains of
+					     this client, this one included */
+	unsigned client_refused_attempts; /* refused recipients of this client,
+					     this one included */
+	bool from_redis; /* false: answered from the local cache */
 };
 
 /* Alerts the last refusal completed (each raised once per window). */
 struct rd_history_alerts {
-	bool	 auth_outage;
-	unsigned outage_senders;		/* distinct senders counted */
-	char	 outage_sample[5][256];		/* some of them */
+	bool auth_outage;
+	unsigned outage_senders;    /* distinct senders counted */
+	char outage_sample[5][256]; /* some of them */
 	unsigned outage_nsample;
-	bool	 relay_probe;
-	unsigned probe_attempts;		/* refusals from the client counted */
+	bool relay_probe;
+	unsigned probe_attempts; /* refusals from the client counted */
 };
 
 /*
@@ -81,8 +87,8 @@ struct rd_history_alerts {
  * connection is made yet; the first call makes it). NULL with err for a
  * bad URL or key prefix, or when memory or the thread is not to be had.
  */
-struct rd_history *rd_history_new(const struct rd_history_params *p,
-	    struct rd_err *err);
+struct rd_history *rd_history_new(
+    const struct rd_history_params *p, struct rd_err *err);
 
 /*
  * rd_history_free - send what the writer still has queued (waiting at
@@ -90,7 +96,7 @@ struct rd_history *rd_history_new(const struct rd_history_params *p,
  * then is dropped and counted), stop the writer thread and free h. Call
  * it once no other thread uses h. NULL: no-op.
  */
-void	rd_history_free(struct rd_history *h);
+void rd_history_free(struct rd_history *h);
 
 /*
  * rd_history_note_authorized - a relay by sender from client_ip was
@@ -102,8 +108,8 @@ void	rd_history_free(struct rd_history *h);
  * (rd_history_writes_dropped) and logged once per episode; the cache
  * still has it. While Redis is down, writes reach only the cache.
  */
-void	rd_history_note_authorized(struct rd_history *h, const char *sender,
-	    const char *client_ip, bool sasl, time_t now);
+void rd_history_note_authorized(struct rd_history *h, const char *sender,
+    const char *client_ip, bool sasl, time_t now);
 
 /*
  * rd_history_flush - wait until every Redis write queued before this call
@@ -112,7 +118,7 @@ void	rd_history_note_authorized(struct rd_history *h, const char *sender,
  * once without Redis. For tests (to read Redis after a write) and for a
  * clean stop; session threads have no reason to call it.
  */
-bool	rd_history_flush(struct rd_history *h, unsigned timeout_ms);
+bool rd_history_flush(struct rd_history *h, unsigned timeout_ms);
 
 /*
  * rd_history_refused - an unauthorized relay from client_ip by sender to
@@ -123,15 +129,15 @@ bool	rd_history_flush(struct rd_history *h, unsigned timeout_ms);
  * connecting, every write and read, both round trips), else from the
  * cache (facts->from_redis false).
  */
-void	rd_history_refused(struct rd_history *h, const char *sender,
-	    const char *client_ip, const char *rcpt_domain, time_t now,
-	    struct rd_history_facts *facts, struct rd_history_alerts *alerts);
+void rd_history_refused(struct rd_history *h, const char *sender,
+    const char *client_ip, const char *rcpt_domain, time_t now,
+    struct rd_history_facts *facts, struct rd_history_alerts *alerts);
 
 /* rd_history_redis_up - whether the last Redis call succeeded */
-bool	rd_history_redis_up(struct rd_history *h);
+bool rd_history_redis_up(struct rd_history *h);
 
 /* rd_history_cache_entries - local cache entries in use (keys + members) */
-size_t	rd_history_cache_entries(struct rd_history *h);
+size_t rd_history_cache_entries(struct rd_history *h);
 
 /*
  * rd_history_writes_dropped - Redis writes dropped so far because the

@@ -12,20 +12,21 @@
 #include <stddef.h>
 #include <time.h>
 
-#define RD_SID_LEN	12
-#define RD_EID_MAX	32
-#define RD_TS_MAX	32
+#define RD_SID_LEN 12
+#define RD_EID_MAX 32
+#define RD_TS_MAX 32
 
 /* rd_id_session - write a new session id (RD_SID_LEN chars + NUL) */
-void	rd_id_session(char out[RD_SID_LEN + 1]);
+void rd_id_session(char out[RD_SID_LEN + 1]);
 
 /* rd_id_event - "<sid>.<seq>" into out (RD_EID_MAX) */
-void	rd_id_event(char out[RD_EID_MAX], const char *sid, unsigned seq);
+void rd_id_event(char out[RD_EID_MAX], const char *sid, unsigned seq);
 
 /* rd_time_rfc3339 - "2026-11-23T18:28:17.123Z" (UTC, milliseconds) */
-void	rd_time_rfc3339(char out[RD_TS_MAX], const struct timespec *ts);
+void rd_time_rfc3339(char out[RD_TS_MAX], const struct timespec *ts);
 
 /* rd_time_ms_between - milliseconds from a to b (b later) */
-long long rd_time_ms_between(const struct timespec *a, const struct timespec *b);
+long long rd_time_ms_between(
+    const struct timespec *a, const struct timespec *b);
 
 #endif

@@ -18,48 +18,48 @@
 
 #include "relaydiag/err.h"
 
-#define RD_KV_LINE_MAX	4096	/* bytes per line, without the '\n' */
+#define RD_KV_LINE_MAX 4096 /* bytes per line, without the '\n' */
 
 struct rd_kv_reader {
-	FILE		*fp;
-	const char	*source;	/* the path, for errors */
-	unsigned	 line;		/* of the line last read */
-	char		 buf[RD_KV_LINE_MAX + 1];
+	FILE *fp;
+	const char *source; /* the path, for errors */
+	unsigned line;      /* of the line last read */
+	char buf[RD_KV_LINE_MAX + 1];
 };
 
 /* rd_kv_open - open path (a regular file) for reading; 0, or -1 with errno */
-int	 rd_kv_open(struct rd_kv_reader *r, const char *path);
-void	 rd_kv_close(struct rd_kv_reader *r);
+int rd_kv_open(struct rd_kv_reader *r, const char *path);
+void rd_kv_close(struct rd_kv_reader *r);
 
 /*
  * rd_kv_next - the next line of r, checked, without its comment and
  * surrounding white space (it may be empty): 1 with *out set, 0 at the
  * end, -1 with err (source and line) filled
  */
-int	 rd_kv_next(struct rd_kv_reader *r, char **out, struct rd_err *err);
+int rd_kv_next(struct rd_kv_reader *r, char **out, struct rd_err *err);
 
 /* rd_kv_word - cut the next list entry from *sp (commas, white space) */
-char	*rd_kv_word(char **sp);
+char *rd_kv_word(char **sp);
 
 /* rd_kv_is_space - a space or a tab: what separates a key and its value */
-int	 rd_kv_is_space(int c);
+int rd_kv_is_space(int c);
 
 /* rd_kv_prefix - whether s starts with w, ASCII case folded */
-int	 rd_kv_prefix(const char *s, const char *w);
+int rd_kv_prefix(const char *s, const char *w);
 
 /*
  * rd_kv_number - s[0..len) as a decimal number of at most max, digits
  * only (no sign, no white space); 0, or -1 when it is not one
  */
-int	 rd_kv_number(const char *s, size_t len, unsigned long max,
-	    unsigned long *out);
+int rd_kv_number(
+    const char *s, size_t len, unsigned long max, unsigned long *out);
 
 /*
  * rd_kv_suggest - the index of the name (of n, name(i) each) closest to
  * word[0..wlen): equal but for case, '_' and '-', or within two edits;
  * (size_t)-1 when none is close
  */
-size_t	 rd_kv_suggest(const char *word, size_t wlen,
-	    const char *(*name)(size_t), size_t n);
+size_t rd_kv_suggest(
+    const char *word, size_t wlen, const char *(*name)(size_t), size_t n);
 
 #endif

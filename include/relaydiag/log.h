@@ -13,14 +13,15 @@
 #include <syslog.h>
 
 /* rd_log_open - ident for syslog; to_stderr for the foreground; max level */
-void	rd_log_open(const char *ident, int facility, bool to_stderr, int level);
-void	rd_log_set_level(int level);
-bool	rd_log_enabled(int prio);
-void	rd_log(int prio, const char *sid, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-void	rd_log_close(void);
+void rd_log_open(const char *ident, int facility, bool to_stderr, int level);
+void rd_log_set_level(int level);
+bool rd_log_enabled(int prio);
+void rd_log(int prio, const char *sid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void rd_log_close(void);
 
-/* rd_log_callback - adapter for modules that take void (*)(int, const char *) */
-void	rd_log_callback(int prio, const char *msg);
+/* rd_log_callback - adapter for modules that take void (*)(int, const char *)
+ */
+void rd_log_callback(int prio, const char *msg);
 
 #endif

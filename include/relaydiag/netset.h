@@ -20,23 +20,22 @@
 struct rd_netset;
 
 struct rd_netset *rd_netset_new(void);
-void	rd_netset_free(struct rd_netset *set);		/* NULL: no-op */
+void rd_netset_free(struct rd_netset *set); /* NULL: no-op */
 
 /* rd_netset_add - add one entry; -1 with err on a bad address or prefix */
-int	rd_netset_add(struct rd_netset *set, const char *entry,
-	    struct rd_err *err);
+int rd_netset_add(struct rd_netset *set, const char *entry, struct rd_err *err);
 
 /* rd_netset_add_list - add every entry of a comma/space separated list */
-int	rd_netset_add_list(struct rd_netset *set, const char *list,
-	    struct rd_err *err);
+int rd_netset_add_list(
+    struct rd_netset *set, const char *list, struct rd_err *err);
 
 /*
  * rd_netset_match - whether the textual address ip ("192.0.2.1",
  * "2001:db8::1", "::ffff:192.0.2.1", "[192.0.2.1]", "IPv6:2001:db8::1") is
  * in the set. An unparsable ip or a NULL set: false.
  */
-bool	rd_netset_match(const struct rd_netset *set, const char *ip);
+bool rd_netset_match(const struct rd_netset *set, const char *ip);
 
-size_t	rd_netset_count(const struct rd_netset *set);
+size_t rd_netset_count(const struct rd_netset *set);
 
 #endif

@@ -24,16 +24,16 @@
  * updated, warnings appended to cfg->warnings), or -1 with err when
  * postconf cannot run or fails.
  */
-int	rd_postconf_import(struct rd_config *cfg, const char *config_dir,
-	    const char *postconf_bin, struct rd_err *err);
+int rd_postconf_import(struct rd_config *cfg, const char *config_dir,
+    const char *postconf_bin, struct rd_err *err);
 
 /* What postconf printed: each NUL-terminated, changed in place; NULL = "". */
 struct rd_postconf_text {
-	char	*expanded;	/* postconf -x NAME...: name = value lines */
-	char	*warnings;	/* its stderr (undefined $name warnings) */
-	char	*raw;		/* postconf NAME... unexpanded; NULL: none */
-	char	*master;	/* postconf -M */
-	char	*services;	/* postconf -P -x */
+	char *expanded; /* postconf -x NAME...: name = value lines */
+	char *warnings; /* its stderr (undefined $name warnings) */
+	char *raw;      /* postconf NAME... unexpanded; NULL: none */
+	char *master;   /* postconf -M */
+	char *services; /* postconf -P -x */
 };
 
 /*
@@ -41,7 +41,7 @@ struct rd_postconf_text {
  * postconf printed into cfg, running nothing. 0, or -1 with err (out of
  * memory). For the fuzz target and the tests of the parser.
  */
-int	rd_postconf_merge(struct rd_config *cfg, struct rd_postconf_text *t,
-	    struct rd_err *err);
+int rd_postconf_merge(
+    struct rd_config *cfg, struct rd_postconf_text *t, struct rd_err *err);
 
 #endif

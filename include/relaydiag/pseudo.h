@@ -26,20 +26,20 @@
 
 #include "relaydiag/err.h"
 
-#define RD_PSEUDO_KEY_LEN	16
-#define RD_PSEUDO_LEN		19	/* "h:" + 16 hex digits + NUL */
-#define RD_PSEUDO_NOKEY		"h:nokey"	/* hashing on, no key installed */
+#define RD_PSEUDO_KEY_LEN 16
+#define RD_PSEUDO_LEN 19          /* "h:" + 16 hex digits + NUL */
+#define RD_PSEUDO_NOKEY "h:nokey" /* hashing on, no key installed */
 
 struct rd_pseudo_key {
-	uint8_t	k[RD_PSEUDO_KEY_LEN];
+	uint8_t k[RD_PSEUDO_KEY_LEN];
 };
 
 /*
  * rd_siphash24 - SipHash-2-4 of in[0..len) under key (k0 = bytes 0-7, k1 =
  * bytes 8-15, little-endian, as in the paper's reference code).
  */
-uint64_t rd_siphash24(const uint8_t key[RD_PSEUDO_KEY_LEN], const void *in,
-	    size_t len);
+uint64_t rd_siphash24(
+    const uint8_t key[RD_PSEUDO_KEY_LEN], const void *in, size_t len);
 
 /*
  * rd_pseudo_key_parse - a key from the contents of a key file: 32 hex
@@ -48,23 +48,23 @@ uint64_t rd_siphash24(const uint8_t key[RD_PSEUDO_KEY_LEN], const void *in,
  * (source = source) when the data is shorter, or is hex with fewer than 32
  * digits.
  */
-int	rd_pseudo_key_parse(const void *data, size_t len, const char *source,
-	    struct rd_pseudo_key *out, struct rd_err *err);
+int rd_pseudo_key_parse(const void *data, size_t len, const char *source,
+    struct rd_pseudo_key *out, struct rd_err *err);
 
 /*
  * rd_pseudo_key_read - read and parse the key file path (a regular file;
  * its first 4 KiB are looked at). 0, or -1 with err naming the file and
  * the fix.
  */
-int	rd_pseudo_key_read(const char *path, struct rd_pseudo_key *out,
-	    struct rd_err *err);
+int rd_pseudo_key_read(
+    const char *path, struct rd_pseudo_key *out, struct rd_err *err);
 
 /*
  * rd_pseudo_hash - the pseudonym of s (NULL reads as "") into out. key
  * NULL: RD_PSEUDO_NOKEY, never the input. Returns out.
  */
-const char *rd_pseudo_hash(const struct rd_pseudo_key *key, const char *s,
-	    char out[RD_PSEUDO_LEN]);
+const char *rd_pseudo_hash(
+    const struct rd_pseudo_key *key, const char *s, char out[RD_PSEUDO_LEN]);
 
 /*
  * rd_pseudo_replace - copy text into out (size outlen, cut to fit) with
@@ -75,16 +75,15 @@ const char *rd_pseudo_hash(const struct rd_pseudo_key *key, const char *s,
  * secrets are replaced first, so a user name inside an address never
  * leaves the rest of it in clear. Returns out.
  */
-char	*rd_pseudo_replace(const struct rd_pseudo_key *key, const char *text,
-	    const char *const *secrets, size_t nsecrets, char *out,
-	    size_t outlen);
+char *rd_pseudo_replace(const struct rd_pseudo_key *key, const char *text,
+    const char *const *secrets, size_t nsecrets, char *out, size_t outlen);
 
 /*
  * rd_pseudo_install - make *key the process-wide key (copied); NULL
  * forgets it. rd_pseudo_current - copy it into *out; false when none is
  * installed (*out is then zeroed).
  */
-void	rd_pseudo_install(const struct rd_pseudo_key *key);
-bool	rd_pseudo_current(struct rd_pseudo_key *out);
+void rd_pseudo_install(const struct rd_pseudo_key *key);
+bool rd_pseudo_current(struct rd_pseudo_key *out);
 
 #endif

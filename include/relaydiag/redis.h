@@ -129,21 +129,21 @@ const char *rd_redis_ctx_error(const struct redisContext *c, int e,
  * monotonic milliseconds. Not locked: the caller's lock covers it.
  */
 enum rd_redis_state {
-	RD_REDIS_INIT,	/* not tried yet */
+	RD_REDIS_INIT, /* not tried yet */
 	RD_REDIS_UP,
 	RD_REDIS_DOWN,
 };
 
 struct rd_redis_health {
 	enum rd_redis_state state;
-	int64_t	 down_since_ms;	/* when it went down */
-	int64_t	 retry_at_ms;	/* while down: not before this */
+	int64_t down_since_ms; /* when it went down */
+	int64_t retry_at_ms;   /* while down: not before this */
 	unsigned backoff_ms, min_ms, max_ms;
-	unsigned gen;		/* bumped each time it goes down */
+	unsigned gen; /* bumped each time it goes down */
 };
 
-void	rd_redis_health_init(struct rd_redis_health *h, unsigned min_ms,
-	    unsigned max_ms);
+void rd_redis_health_init(
+    struct rd_redis_health *h, unsigned min_ms, unsigned max_ms);
 
 /* rd_redis_health_answered - Redis answered: up, the backoff back at min */
 enum rd_redis_state rd_redis_health_answered(struct rd_redis_health *h);
@@ -153,10 +153,10 @@ enum rd_redis_state rd_redis_health_answered(struct rd_redis_health *h);
  * was a retry after the backoff (not a call already in flight when Redis
  * went down), so the backoff doubles.
  */
-enum rd_redis_state rd_redis_health_failed(struct rd_redis_health *h,
-	    int64_t now, bool retry_failed);
+enum rd_redis_state rd_redis_health_failed(
+    struct rd_redis_health *h, int64_t now, bool retry_failed);
 
 /* rd_redis_health_down_s - whole seconds down at now, rounded */
-int64_t	rd_redis_health_down_s(const struct rd_redis_health *h, int64_t now);
+int64_t rd_redis_health_down_s(const struct rd_redis_health *h, int64_t now);
 
 #endif

@@ -21,21 +21,21 @@
  * then the summary (without the words of the first line again) and the
  * client remedy wrapped, then "Ref <id> <event id>".
  */
-void	rd_reply_build(struct rd_verdict *v, enum rd_action action,
-	    const struct rd_diagnosis *d, const char *rcpt, const char *eid);
+void rd_reply_build(struct rd_verdict *v, enum rd_action action,
+    const struct rd_diagnosis *d, const char *rcpt, const char *eid);
 
 /* The header's view of one message. */
 struct rd_header_info {
-	const char	*host;		/* the reporting MTA */
-	const char	*session;
-	const char	*client_ip;
-	const char	*helo;
-	unsigned	 port;
-	const char	*authorized;	/* "sasl", "network", "none" */
-	const char	*auth_user;
-	const char	*tls_version;	/* NULL: no TLS */
-	const char	*const *ids;	/* diagnosis ids of the message */
-	size_t		 nids;
+	const char *host; /* the reporting MTA */
+	const char *session;
+	const char *client_ip;
+	const char *helo;
+	unsigned port;
+	const char *authorized; /* "sasl", "network", "none" */
+	const char *auth_user;
+	const char *tls_version; /* NULL: no TLS */
+	const char *const *ids;  /* diagnosis ids of the message */
+	size_t nids;
 };
 
 /*
@@ -45,10 +45,10 @@ struct rd_header_info {
  *	helo=mail.example.org port=587; auth=sasl user=alice;
  *	tls=TLSv1.3; diagnosis=relay.authorized-sasl
  */
-void	rd_header_build(const struct rd_header_info *h, char *out, size_t len);
+void rd_header_build(const struct rd_header_info *h, char *out, size_t len);
 
 /* rd_header_build_named - the same, folded for the field name (HeaderName) */
-void	rd_header_build_named(const char *name, const struct rd_header_info *h,
-	    char *out, size_t len);
+void rd_header_build_named(
+    const char *name, const struct rd_header_info *h, char *out, size_t len);
 
 #endif

@@ -19,22 +19,21 @@
 struct rd_rules;
 
 struct rd_rules *rd_rules_new(void);
-void	rd_rules_free(struct rd_rules *r);		/* NULL: no-op */
+void rd_rules_free(struct rd_rules *r); /* NULL: no-op */
 
 /*
  * rd_rules_add_text - add the rules in text (NUL-terminated), naming source
  * in errors. -1 with err (source:line) on an unknown id, a missing pattern,
  * a bad regular expression, a line over 1,024 bytes.
  */
-int	rd_rules_add_text(struct rd_rules *r, const char *source,
-	    const char *text, struct rd_err *err);
+int rd_rules_add_text(struct rd_rules *r, const char *source, const char *text,
+    struct rd_err *err);
 
 /* rd_rules_add_file - as rd_rules_add_text with a file's contents */
-int	rd_rules_add_file(struct rd_rules *r, const char *path,
-	    struct rd_err *err);
+int rd_rules_add_file(struct rd_rules *r, const char *path, struct rd_err *err);
 
 /* rd_rules_add_default - the compiled-in rules (conf/reply-rules) */
-int	rd_rules_add_default(struct rd_rules *r, struct rd_err *err);
+int rd_rules_add_default(struct rd_rules *r, struct rd_err *err);
 
 /* rd_rules_match - the id of the first rule matching text, or NULL */
 const char *rd_rules_match(const struct rd_rules *r, const char *text);

@@ -20,18 +20,18 @@
 struct rd_sink;
 
 struct rd_sink_stats {
-	uint64_t	emitted;	/* events handed in */
-	uint64_t	delivered;	/* written to the file / accepted by Redis */
-	uint64_t	spooled;	/* written to the spool (Redis sink) */
-	uint64_t	dropped;	/* lost, by policy or by error */
+	uint64_t emitted;   /* events handed in */
+	uint64_t delivered; /* written to the file / accepted by Redis */
+	uint64_t spooled;   /* written to the spool (Redis sink) */
+	uint64_t dropped;   /* lost, by policy or by error */
 };
 
 struct rd_sink_ops {
-	int	(*emit_take)(struct rd_sink *sk, const char *type, char *json);
-	void	(*stats)(struct rd_sink *sk, struct rd_sink_stats *out);
-	void	(*close)(struct rd_sink *sk);	/* flush and free */
+	int (*emit_take)(struct rd_sink *sk, const char *type, char *json);
+	void (*stats)(struct rd_sink *sk, struct rd_sink_stats *out);
+	void (*close)(struct rd_sink *sk); /* flush and free */
 	/* optional (NULL: nothing to reopen); see rd_sink_reopen */
-	int	(*reopen)(struct rd_sink *sk, struct rd_err *err);
+	int (*reopen)(struct rd_sink *sk, struct rd_err *err);
 };
 
 /* Every sink starts with this; implementations embed it first. */
@@ -53,9 +53,9 @@ struct rd_sink *rd_sink_file_open(const char *path, struct rd_err *err);
  * (freed by it whatever happens). Returns 0 when accepted, -1 when the event
  * was dropped (already counted by the sink). sk NULL: json freed, -1.
  */
-int	rd_sink_emit_take(struct rd_sink *sk, const char *type, char *json);
+int rd_sink_emit_take(struct rd_sink *sk, const char *type, char *json);
 
-void	rd_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out);
+void rd_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out);
 
 /*
  * rd_sink_reopen - after log rotation (SIGUSR1): the file sink opens its
@@ -63,9 +63,9 @@ void	rd_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out);
  * writing to the file it had, and says why in err. Sinks without a file
  * (stdout, Redis) return 0. sk NULL: 0.
  */
-int	rd_sink_reopen(struct rd_sink *sk, struct rd_err *err);
+int rd_sink_reopen(struct rd_sink *sk, struct rd_err *err);
 
 /* rd_sink_close - flush what is queued, release everything; NULL: no-op */
-void	rd_sink_close(struct rd_sink *sk);
+void rd_sink_close(struct rd_sink *sk);
 
 #endif

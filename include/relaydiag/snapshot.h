@@ -13,15 +13,15 @@
 #include "relaydiag/config.h"
 
 /* rd_snapshot_install_take - make cfg live; the previous one is released */
-void	rd_snapshot_install_take(struct rd_config *cfg);
+void rd_snapshot_install_take(struct rd_config *cfg);
 
 /* rd_snapshot_acquire - the live config, with a reference (NULL: none) */
 struct rd_config *rd_snapshot_acquire(void);
 
 /* rd_snapshot_release - drop a reference; NULL: no-op */
-void	rd_snapshot_release(struct rd_config *cfg);
+void rd_snapshot_release(struct rd_config *cfg);
 
 /* rd_snapshot_clear - release the live snapshot (at exit) */
-void	rd_snapshot_clear(void);
+void rd_snapshot_clear(void);
 
 #endif

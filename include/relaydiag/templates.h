@@ -13,20 +13,20 @@
 #include "relaydiag/err.h"
 
 struct rd_template {
-	const char	*id;		/* the catalogue's own string */
-	const char	*summary;	/* NULL: the catalogue's */
-	const char	*remedy_client;
-	const char	*remedy_admin;
+	const char *id;      /* the catalogue's own string */
+	const char *summary; /* NULL: the catalogue's */
+	const char *remedy_client;
+	const char *remedy_admin;
 };
 
 struct rd_templates;
 
 /* rd_templates_load - read path; NULL with err (file:line) on an error */
 struct rd_templates *rd_templates_load(const char *path, struct rd_err *err);
-void	rd_templates_free(struct rd_templates *t);	/* NULL: no-op */
+void rd_templates_free(struct rd_templates *t); /* NULL: no-op */
 
 /* rd_templates_find - the overrides for id, or NULL (t may be NULL) */
-const struct rd_template *rd_templates_find(const struct rd_templates *t,
-	    const char *id);
+const struct rd_template *rd_templates_find(
+    const struct rd_templates *t, const char *id);
 
 #endif

@@ -24,19 +24,19 @@
  * (when dstsize > 0). Returns strlen(src): truncation when >= dstsize.
  * glibc 2.36 has no strlcpy.
  */
-size_t	rd_strlcpy(char *dst, const char *src, size_t dstsize);
+size_t rd_strlcpy(char *dst, const char *src, size_t dstsize);
 
 /* rd_strdup_max - malloc'ed copy of at most max bytes of s; NULL if s NULL */
-char	*rd_strdup_max(const char *s, size_t max);
+char *rd_strdup_max(const char *s, size_t max);
 
 /* rd_utf8_valid - whether s[0..len) is well-formed UTF-8 (RFC 3629) */
-bool	rd_utf8_valid(const char *s, size_t len);
+bool rd_utf8_valid(const char *s, size_t len);
 
 /* Append a sanitized copy of s (NULL appends "") to b, per the rules above. */
-void	rd_text_log(struct rd_buf *b, const char *s);
-void	rd_text_header(struct rd_buf *b, const char *s);
-void	rd_text_reply(struct rd_buf *b, const char *s);
-void	rd_text_json(struct rd_buf *b, const char *s);
+void rd_text_log(struct rd_buf *b, const char *s);
+void rd_text_header(struct rd_buf *b, const char *s);
+void rd_text_reply(struct rd_buf *b, const char *s);
+void rd_text_json(struct rd_buf *b, const char *s);
 
 /*
  * rd_text_log_str - sanitize s for a log line into dst (size len), cut at
@@ -45,12 +45,12 @@ void	rd_text_json(struct rd_buf *b, const char *s);
 const char *rd_text_log_str(char *dst, size_t len, const char *s);
 
 /* rd_strcasecmp_ascii - ASCII-only case-insensitive compare (no locale) */
-int	rd_strcasecmp_ascii(const char *a, const char *b);
+int rd_strcasecmp_ascii(const char *a, const char *b);
 
 /* rd_hex_value - the value of an ASCII hex digit, or -1 */
-int	rd_hex_value(int c);
+int rd_hex_value(int c);
 
 /* rd_lower_ascii - fold s in place to ASCII lower case; returns s */
-char	*rd_lower_ascii(char *s);
+char *rd_lower_ascii(char *s);
 
 #endif

@@ -65,7 +65,6 @@
 #define DRIVE_REPEAT_MAX (1024 * 1024)
 #define DRIVE_REPLY_MAX (1024 * 1024)
 
-
 static int drive_fd = -1;
 static int drive_timeout_ms = 10000;
 static uint32_t drive_proto; /* flags the filter answered */
@@ -419,9 +418,9 @@ drive_optneg(void)
 
 	mw_optneg(&b, 6, SMFI_CURR_ACTS,
 	    SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-	    SMFIP_NOEOH | SMFIP_NOHDRS | SMFIP_NR_CONN | SMFIP_NR_HELO |
-	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN |
-	    SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HDR);
+		SMFIP_NOEOH | SMFIP_NOHDRS | SMFIP_NR_CONN | SMFIP_NR_HELO |
+		SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN |
+		SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HDR);
 	drive_write(&b);
 	free(b.p);
 	if (drive_recv(&d, &n) != SMFIC_OPTNEG ||

@@ -47,16 +47,18 @@ check_parsed(const char *in, const struct rd_addr *a)
 		for (p = a->domain; *p != '\0'; p++)
 			if (*p >= 'A' && *p <= 'Z' && !a->is_literal)
 				fz_fail("rd_addr_parse(%s): domain not lower "
-				    "case", in);
+					"case",
+				    in);
 		if (!a->is_literal && !rd_domain_valid(a->domain))
 			fz_fail("rd_addr_parse(%s): domain \"%s\" is not "
-			    "valid", in, a->domain);
+				"valid",
+			    in, a->domain);
 		if (a->is_literal && a->domain[0] != '[')
 			fz_fail("rd_addr_parse(%s): literal without '['", in);
 	} else {
 		if (dlen != 0 || a->is_literal)
-			fz_fail("rd_addr_parse(%s): domain without has_domain",
-			    in);
+			fz_fail(
+			    "rd_addr_parse(%s): domain without has_domain", in);
 		snprintf(want, sizeof(want), "%s", a->local);
 	}
 	if (strcmp(want, a->addr) != 0)
@@ -100,14 +102,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len--;
 		for (top = in + len; top > in && top[-1] != '.'; top--)
 			;
-		if (top != in && strspn(top, "0123456789") < (size_t)(in +
-		    len - top))
+		if (top != in &&
+		    strspn(top, "0123456789") < (size_t)(in + len - top))
 			fz_fail("rd_helo_is_fqdn(%s): valid, dotted, "
-			    "non-numeric top label, yet not a FQDN", in);
+				"non-numeric top label, yet not a FQDN",
+			    in);
 	}
 	/* And a FQDN that is not a literal is a valid domain. */
 	if (fqdn && in[0] != '[' && !valid)
-		fz_fail("rd_helo_is_fqdn(%s): FQDN but not rd_domain_valid", in);
+		fz_fail(
+		    "rd_helo_is_fqdn(%s): FQDN but not rd_domain_valid", in);
 	free(in);
 	return (0);
 }

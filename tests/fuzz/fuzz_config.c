@@ -49,25 +49,24 @@ write_file(const char *path, const void *p, size_t n)
 
 	if ((fp = fopen(path, "w")) == NULL ||
 	    (n > 0 && fwrite(p, 1, n, fp) != n) || fclose(fp) != 0) {
-		fprintf(stderr, "fuzz_config: %s: %s\n", path,
-		    strerror(errno));
+		fprintf(stderr, "fuzz_config: %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
 }
 
 /* The files next to the config: name, contents. */
 static const char *const conf_files[][2] = {
-	{ "domains", "example.org, .example.org\n# comment\n"
-	    "backup.example.net\n" },
-	{ "nets", "192.0.2.0/24 [2001:db8::]/32\n10.0.0.0/8\n" },
-	{ "rules", "# local rules\nrelay\trelay access denied\n"
-	    "mta.rbl-listed\t/(listed|blacklisted) (at|in|by) /\n"
-	    "rcpt.unknown-user\tno such mailbox  # Exim\n" },
-	{ "templates", "relay.no-auth summary ${client} may not relay to "
-	    "${rcpt} (${helo}, port ${port}).\n"
-	    "relay.no-auth remedy_client Log in first, ${user}.\n" },
+    {"domains", "example.org, .example.org\n# comment\n"
+		"backup.example.net\n"},
+    {"nets", "192.0.2.0/24 [2001:db8::]/32\n10.0.0.0/8\n"},
+    {"rules", "# local rules\nrelay\trelay access denied\n"
+	      "mta.rbl-listed\t/(listed|blacklisted) (at|in|by) /\n"
+	      "rcpt.unknown-user\tno such mailbox  # Exim\n"},
+    {"templates", "relay.no-auth summary ${client} may not relay to "
+		  "${rcpt} (${helo}, port ${port}).\n"
+		  "relay.no-auth remedy_client Log in first, ${user}.\n"},
 };
-#define NFILES	(sizeof(conf_files) / sizeof(conf_files[0]))
+#define NFILES (sizeof(conf_files) / sizeof(conf_files[0]))
 
 static void
 cleanup(void)
@@ -76,8 +75,8 @@ cleanup(void)
 	size_t i;
 
 	for (i = 0; i < NFILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", conf_dir,
-		    conf_files[i][0]);
+		snprintf(
+		    path, sizeof(path), "%s/%s", conf_dir, conf_files[i][0]);
 		unlink(path);
 	}
 	unlink(conf_path);
@@ -98,8 +97,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		tmp = "/dev/shm";
 	else if (tmp == NULL || tmp[0] == '\0')
 		tmp = "/tmp";
-	snprintf(conf_dir, sizeof(conf_dir), "%s/rdfuzz-config.%ld.XXXXXX",
-	    tmp, (long)getpid());
+	snprintf(conf_dir, sizeof(conf_dir), "%s/rdfuzz-config.%ld.XXXXXX", tmp,
+	    (long)getpid());
 	if (mkdtemp(conf_dir) == NULL) {
 		fprintf(stderr, "fuzz_config: mkdtemp %s: %s\n", conf_dir,
 		    strerror(errno));
@@ -107,8 +106,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	snprintf(conf_path, sizeof(conf_path), "%s/relaydiag.conf", conf_dir);
 	for (i = 0; i < NFILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", conf_dir,
-		    conf_files[i][0]);
+		snprintf(
+		    path, sizeof(path), "%s/%s", conf_dir, conf_files[i][0]);
 		write_file(path, conf_files[i][1], strlen(conf_files[i][1]));
 	}
 	atexit(cleanup);
@@ -147,7 +146,8 @@ names_outside(const uint8_t *data, size_t size)
 		if (memcmp(data + i, "file:", 5) != 0)
 			continue;
 		for (j = i + 5; j < size && data[j] != ' ' && data[j] != '\t' &&
-		    data[j] != ',' && data[j] != '\n'; j++)
+				data[j] != ',' && data[j] != '\n';
+		     j++)
 			if (data[j] == '/')
 				return (true);
 	}
@@ -159,7 +159,7 @@ names_outside(const uint8_t *data, size_t size)
 		if (is_key(line, n, "ImportPostfix"))
 			return (true);
 		if ((is_key(line, n, "ReplyRules") ||
-		    is_key(line, n, "TemplateFile")) &&
+			is_key(line, n, "TemplateFile")) &&
 		    memchr(line, '/', n) != NULL)
 			return (true);
 	}
@@ -207,8 +207,8 @@ check_config(const struct rd_config *cfg)
 	check_path("PidFile", cfg->pid_file, false);
 	check_path("EventLog", cfg->event_log, true);
 	if (cfg->host_name_set && strlen(cfg->host_name) > 253)
-		fz_fail("config: HostName of %zu bytes",
-		    strlen(cfg->host_name));
+		fz_fail(
+		    "config: HostName of %zu bytes", strlen(cfg->host_name));
 	(void)rd_config_is_submission_port(cfg, 587);
 }
 
@@ -239,8 +239,9 @@ redis_password(const char *url, char *pw, size_t len)
 		memcpy(pw, p, (size_t)(at - p));
 		pw[at - p] = '\0';
 	}
-	if (strpbrk(pw, "0123456789") == NULL || strpbrk(pw,
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL)
+	if (strpbrk(pw, "0123456789") == NULL ||
+	    strpbrk(pw,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL)
 		pw[0] = '\0';
 }
 
@@ -249,8 +250,8 @@ redis_password(const char *url, char *pw, size_t len)
  * password out of its error; config.c too, when the error is that line's.
  */
 static void
-check_redis_urls(const uint8_t *data, size_t size, const struct rd_err *err,
-    bool failed)
+check_redis_urls(
+    const uint8_t *data, size_t size, const struct rd_err *err, bool failed)
 {
 	const uint8_t *line, *end, *nl;
 	struct rd_redis_url u;
@@ -272,8 +273,8 @@ check_redis_urls(const uint8_t *data, size_t size, const struct rd_err *err,
 		/* "RedisURL url", and the mistakes "RedisURL=url", ":url" */
 		k = strspn(value, " \t");
 		if (strncasecmp(value + k, "RedisURL", 8) != 0 ||
-		    strchr(" \t=:", value[k + 8]) == NULL || value[k + 8] ==
-		    '\0')
+		    strchr(" \t=:", value[k + 8]) == NULL ||
+		    value[k + 8] == '\0')
 			continue;
 		k += 8;
 		k += strspn(value + k, " \t=:");
@@ -284,11 +285,12 @@ check_redis_urls(const uint8_t *data, size_t size, const struct rd_err *err,
 		if (failed && err->line == lineno &&
 		    strstr(err->text, pw) != NULL)
 			fz_fail("config: the error about RedisURL at line %u "
-			    "shows its password: %s", lineno, err->text);
+				"shows its password: %s",
+			    lineno, err->text);
 		if (rd_redis_url_parse(value + k, &u, &e) != 0 &&
 		    strstr(e.text, pw) != NULL)
-			fz_fail("redis: the error shows the password: %s",
-			    e.text);
+			fz_fail(
+			    "redis: the error shows the password: %s", e.text);
 	}
 }
 
@@ -299,7 +301,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rd_err err;
 
 	if (names_outside(data, size))
-		return (-1);	/* not added to the corpus */
+		return (-1); /* not added to the corpus */
 	write_file(conf_path, data, size);
 	memset(&err, 0x55, sizeof(err));
 	if ((cfg = rd_config_load(conf_path, &err)) == NULL) {
@@ -318,8 +320,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rd_err_clear(&err);
 		if (rd_redis_url_parse(cfg->redis_url, &u, &err) != 0)
 			fz_fail("config: RedisURL \"%s\" accepted, but "
-			    "rd_redis_url_parse says: %s", cfg->redis_url,
-			    err.text);
+				"rd_redis_url_parse says: %s",
+			    cfg->redis_url, err.text);
 	}
 	rd_config_free(cfg);
 	return (0);

@@ -33,25 +33,29 @@ check_self(const struct rd_domainset *one, const char *entry)
 		if (strlen(name) <= RD_ADDR_DOMAIN_MAX + 1 &&
 		    !rd_domainset_match(one, name))
 			fz_fail("domainset: \"%s\" added, \"%s\" does not "
-			    "match", entry, name);
+				"match",
+			    entry, name);
 		if (rd_domainset_match(one, entry + 1))
 			fz_fail("domainset: only \"%s\" added, but \"%s\" "
-			    "matches", entry, entry + 1);
+				"matches",
+			    entry, entry + 1);
 		return;
 	}
 	snprintf(name, sizeof(name), "%s", entry);
 	for (i = 0; name[i] != '\0'; i++)
-		up[i] = name[i] >= 'a' && name[i] <= 'z' ?
-		    (char)(name[i] - 'a' + 'A') : name[i];
+		up[i] = name[i] >= 'a' && name[i] <= 'z'
+			    ? (char)(name[i] - 'a' + 'A')
+			    : name[i];
 	up[i] = '\0';
 	if (!rd_domainset_match(one, name) || !rd_domainset_match(one, up))
-		fz_fail("domainset: \"%s\" added, does not match itself",
-		    entry);
+		fz_fail(
+		    "domainset: \"%s\" added, does not match itself", entry);
 	if (name[len - 1] != '.') {
 		snprintf(name, sizeof(name), "%s.", entry);
 		if (!rd_domainset_match(one, name))
 			fz_fail("domainset: \"%s\" added, \"%s\" does not "
-			    "match", entry, name);
+				"match",
+			    entry, name);
 	}
 }
 
@@ -78,13 +82,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rd_domainset_add(one, s, &err) == 0) {
 			fz_check_err(&err, false);
 			if (rd_domainset_count(one) != 1)
-				fz_fail("domainset: \"%s\" added, count %zu",
-				    s, rd_domainset_count(one));
+				fz_fail("domainset: \"%s\" added, count %zu", s,
+				    rd_domainset_count(one));
 			check_self(one, s);
 			if (rd_domainset_add(one, s, &err) != 0 ||
 			    rd_domainset_count(one) != 1)
-				fz_fail("domainset: \"%s\" twice is not one",
-				    s);
+				fz_fail(
+				    "domainset: \"%s\" twice is not one", s);
 		} else
 			fz_check_err(&err, true);
 		rd_domainset_free(one);

@@ -32,12 +32,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	json_object_seed(1);	/* as main() does, before any thread */
+	json_object_seed(1); /* as main() does, before any thread */
 	return (0);
 }
 
-static const char *const actions[] = { "none", "header", "reject",
-    "tempfail" };
+static const char *const actions[] = {"none", "header", "reject", "tempfail"};
 
 /* kept - the member at path ("client", "helo") kept s (when s is text) */
 static void
@@ -135,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fa.rcpt_domain = r.domain;
 	fa.cls = cls;
 	fa.mta = &m;
-	fa.mx = (int)((flags >> 4) % 5) - 1;	/* -1: not checked */
+	fa.mx = (int)((flags >> 4) % 5) - 1; /* -1: not checked */
 	fa.has_mx = fa.mx >= 0;
 	fa.has_history = flags & 0x10;
 	fa.sender_sasl_here = flags & 0x20;

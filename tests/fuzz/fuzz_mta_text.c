@@ -30,9 +30,9 @@ check_code_dsn(const struct rd_mta_result *m)
 	const char *p;
 	size_t digits = 0, dots = 0;
 
-	if (m->code[0] != '\0' && (strlen(m->code) != 3 ||
-	    strchr("245", m->code[0]) == NULL ||
-	    strspn(m->code, "0123456789") != 3))
+	if (m->code[0] != '\0' &&
+	    (strlen(m->code) != 3 || strchr("245", m->code[0]) == NULL ||
+		strspn(m->code, "0123456789") != 3))
 		fz_fail("mta: code \"%s\"", m->code);
 	if (m->dsn[0] == '\0')
 		return;
@@ -70,9 +70,10 @@ check_diagnosis(const struct rd_diagnosis *d)
 		if (strnlen(d->facts[i], RD_DIAG_FACT_MAX) >= RD_DIAG_FACT_MAX)
 			fz_fail("diagnosis: fact %zu not NUL-terminated", i);
 	/* Refused as a relay: a relay.* cause, or the MTA is wrong. */
-	if (d->unauthorized_relay && ((strncmp(d->entry->id, "relay.", 6) !=
-	    0 && strcmp(d->entry->id, "rcpt.domain-not-accepted") != 0) ||
-	    strncmp(d->entry->id, "relay.authorized-", 17) == 0))
+	if (d->unauthorized_relay &&
+	    ((strncmp(d->entry->id, "relay.", 6) != 0 &&
+		 strcmp(d->entry->id, "rcpt.domain-not-accepted") != 0) ||
+		strncmp(d->entry->id, "relay.authorized-", 17) == 0))
 		fz_fail("diagnosis: unauthorized relay as %s", d->entry->id);
 }
 
@@ -107,8 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_fail("mta: accepted with a code, DSN or text");
 	} else {
 		check_code_dsn(&m);
-		if ((m.verdict == RD_MTA_TEMPFAIL) != (m.dsn[0] == '4' ||
-		    (m.dsn[0] == '\0' && m.code[0] == '4')))
+		if ((m.verdict == RD_MTA_TEMPFAIL) !=
+		    (m.dsn[0] == '4' || (m.dsn[0] == '\0' && m.code[0] == '4')))
 			fz_fail("mta: %s %s is %s", m.code, m.dsn,
 			    rd_mta_verdict_name(m.verdict));
 	}
@@ -119,8 +120,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_diagnosis(&d);
 
 	memset(&v, 0x55, sizeof(v));
-	rd_reply_build(&v, fz_byte(&f) & 1 ? RD_ACTION_TEMPFAIL :
-	    RD_ACTION_REJECT, &d, fa.rcpt, fz_str_or_null(&f));
+	rd_reply_build(&v,
+	    fz_byte(&f) & 1 ? RD_ACTION_TEMPFAIL : RD_ACTION_REJECT, &d,
+	    fa.rcpt, fz_str_or_null(&f));
 	fz_check_reply(&v);
 	fz_done(&f);
 	return (0);

@@ -39,11 +39,13 @@ check_self(const struct rd_netset *one, const char *entry)
 		snprintf(mapped, sizeof(mapped), "::ffff:%s", addr);
 		if (!rd_netset_match(one, mapped))
 			fz_fail("netset: \"%s\" added, but \"%s\" does not "
-			    "match", entry, mapped);
+				"match",
+			    entry, mapped);
 		snprintf(mapped, sizeof(mapped), "[%s]", addr);
 		if (!rd_netset_match(one, mapped))
 			fz_fail("netset: \"%s\" added, but \"%s\" does not "
-			    "match", entry, mapped);
+				"match",
+			    entry, mapped);
 	}
 }
 

@@ -70,12 +70,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((unsigned char)w[k] < 0x20 ||
 			    (unsigned char)w[k] > 0x7e)
 				fz_fail("postconf: warning %zu: byte 0x%02x at "
-				    "%zu: %s", i, (unsigned char)w[k], k, w);
+					"%zu: %s",
+				    i, (unsigned char)w[k], k, w);
 	}
 	if (cfg->n_submission_ports < 1 ||
 	    cfg->n_submission_ports > RD_CONFIG_PORTS_MAX)
-		fz_fail("postconf: %zu submission ports",
-		    cfg->n_submission_ports);
+		fz_fail(
+		    "postconf: %zu submission ports", cfg->n_submission_ports);
 	for (i = 0; i < cfg->n_submission_ports; i++)
 		if (cfg->submission_ports[i] == 0)
 			fz_fail("postconf: submission port 0");

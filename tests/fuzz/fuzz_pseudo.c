@@ -25,22 +25,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define OUT_MAX	600
+#define OUT_MAX 600
 
 /* token - a byte that continues a word or an address (pseudo.c's rule) */
 static bool
 token(unsigned char c)
 {
-	return (c >= 0x80 || isalnum(c) || (c != '\0' &&
-	    strchr("@_-+=", c) != NULL));
+	return (c >= 0x80 || isalnum(c) ||
+		(c != '\0' && strchr("@_-+=", c) != NULL));
 }
 
 static void
 check_pseudonym(const char *h)
 {
-	if (strcmp(h, RD_PSEUDO_NOKEY) != 0 && (strncmp(h, "h:", 2) != 0 ||
-	    strlen(h) != RD_PSEUDO_LEN - 1 || strspn(h + 2,
-	    "0123456789abcdef") != 16))
+	if (strcmp(h, RD_PSEUDO_NOKEY) != 0 &&
+	    (strncmp(h, "h:", 2) != 0 || strlen(h) != RD_PSEUDO_LEN - 1 ||
+		strspn(h + 2, "0123456789abcdef") != 16))
 		fz_fail("pseudo: \"%s\" is not a pseudonym", h);
 }
 
@@ -49,7 +49,7 @@ static void
 check_gone(const char *out, size_t outlen, const char *s)
 {
 	size_t i, n = strlen(s), len = strlen(out);
-	bool full = len + 1 == outlen;	/* maybe cut: the end is no bound */
+	bool full = len + 1 == outlen; /* maybe cut: the end is no bound */
 
 	if (n == 0 || strchr(s, '@') == NULL)
 		return;
@@ -67,8 +67,8 @@ check_gone(const char *out, size_t outlen, const char *s)
 			continue;
 		if (i + n < len ? token((unsigned char)out[i + n]) : full)
 			continue;
-		fz_fail("pseudo: secret \"%s\" left in clear in \"%s\"", s,
-		    out);
+		fz_fail(
+		    "pseudo: secret \"%s\" left in clear in \"%s\"", s, out);
 	}
 }
 
@@ -89,8 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	outlen = 1 + (flags >> 1) * (OUT_MAX - 1) / 127;
 	keytext = fz_str(&f);
 	rd_err_clear(&err);
-	if (rd_pseudo_key_parse(keytext, strlen(keytext), "fuzz-key", &key,
-	    &err) == 0)
+	if (rd_pseudo_key_parse(
+		keytext, strlen(keytext), "fuzz-key", &key, &err) == 0)
 		fz_check_err(&err, false);
 	else
 		fz_check_err(&err, true);

@@ -27,7 +27,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define IDS_MAX	40
+#define IDS_MAX 40
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,15 +52,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.verdict = (enum rd_mta_verdict)(more % 3);
 	rd_strlcpy(m.text, fz_str(&f), sizeof(m.text));
 	if (m.verdict != RD_MTA_ACCEPT)
-		rd_strlcpy(m.dsn, m.verdict == RD_MTA_TEMPFAIL ? "4.7.1" :
-		    "5.7.1", sizeof(m.dsn));
+		rd_strlcpy(m.dsn,
+		    m.verdict == RD_MTA_TEMPFAIL ? "4.7.1" : "5.7.1",
+		    sizeof(m.dsn));
 
 	fz_facts(&f, &fa, &m);
 	rd_diagnose_rcpt(&fa, &d);
 	if (flags & 0x40) {
 		rd_strlcpy(d.summary, fz_str(&f), sizeof(d.summary));
-		rd_strlcpy(d.remedy_client, fz_str(&f),
-		    sizeof(d.remedy_client));
+		rd_strlcpy(
+		    d.remedy_client, fz_str(&f), sizeof(d.remedy_client));
 	}
 	memset(&v, 0x55, sizeof(v));
 	rd_reply_build(&v, flags & 32 ? RD_ACTION_TEMPFAIL : RD_ACTION_REJECT,

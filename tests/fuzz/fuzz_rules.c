@@ -54,7 +54,7 @@ slow_regex(const char *text)
 	for (p = text; *p != '\0'; p++)
 		if (*p == '{' || (p[0] == '\\' && p[1] >= '0' && p[1] <= '9') ||
 		    (strchr("*+?", p[0]) != NULL && p[1] != '\0' &&
-		    strchr("*+?", p[1]) != NULL))
+			strchr("*+?", p[1]) != NULL))
 			return (true);
 	return (false);
 }
@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = fz_str(&f);
 	if (slow_regex(text) || (r = rd_rules_new()) == NULL) {
 		fz_done(&f);
-		return (-1);	/* not added to the corpus */
+		return (-1); /* not added to the corpus */
 	}
 	rd_err_clear(&err);
 	rc = rd_rules_add_text(r, "fuzz-rules", text, &err);

@@ -49,8 +49,8 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NCONFIGS	144
-#define OPS_MAX		128
+#define NCONFIGS 144
+#define OPS_MAX 128
 
 static struct rd_config *configs[NCONFIGS];
 /* RD_FUZZ_EVENTS=path: every event also goes there (for check-events) */
@@ -59,11 +59,11 @@ static FILE *events_out;
 /* ---- the capturing sink --------------------------------------------- */
 
 struct cap {
-	struct rd_sink	 base;		/* first: the struct rd_sink * */
+	struct rd_sink base; /* first: the struct rd_sink * */
 	const struct rd_config *cfg;
-	unsigned	 rcpt, message, session, alert;
-	char		 last_action[16];
-	bool		 last_authorized;
+	unsigned rcpt, message, session, alert;
+	char last_action[16];
+	bool last_authorized;
 };
 
 /* pseudonym - "h:" and 16 hex digits, or "h:nokey" */
@@ -73,8 +73,9 @@ pseudonym(json_t *v)
 	const char *s = json_string_value(v);
 
 	return (s != NULL && (strcmp(s, RD_PSEUDO_NOKEY) == 0 ||
-	    (strncmp(s, "h:", 2) == 0 && strlen(s) == RD_PSEUDO_LEN - 1 &&
-	    strspn(s + 2, "0123456789abcdef") == 16)));
+				 (strncmp(s, "h:", 2) == 0 &&
+				     strlen(s) == RD_PSEUDO_LEN - 1 &&
+				     strspn(s + 2, "0123456789abcdef") == 16)));
 }
 
 /* check_hashed - HashPersonalData: no address or user name in clear */
@@ -95,10 +96,10 @@ check_hashed(json_t *o)
 	    !pseudonym(json_object_get(c, "addr")))
 		fz_fail("session: hashed, but sender.addr in clear");
 	if (json_is_object(c = json_object_get(o, "sample")))
-		json_array_foreach(json_object_get(c, "senders"), i, v)
-			if (json_string_length(v) != 0 && !pseudonym(v))
-				fz_fail("session: hashed, but an alert's "
-				    "sender in clear");
+		json_array_foreach(json_object_get(c, "senders"), i,
+		    v) if (json_string_length(v) != 0 && !pseudonym(v))
+		    fz_fail("session: hashed, but an alert's "
+			    "sender in clear");
 }
 
 static int
@@ -117,8 +118,8 @@ cap_emit_take(struct rd_sink *sk, const char *type, char *json)
 		a = json_object_get(o, "action");
 		rd_strlcpy(c->last_action, json_string_value(a),
 		    sizeof(c->last_action));
-		c->last_authorized = json_is_true(json_object_get(
-		    json_object_get(o, "relay"), "authorized"));
+		c->last_authorized = json_is_true(
+		    json_object_get(json_object_get(o, "relay"), "authorized"));
 	} else if (strcmp(type, "message") == 0)
 		c->message++;
 	else if (strcmp(type, "session") == 0)
@@ -144,9 +145,9 @@ cap_close(struct rd_sink *sk)
 }
 
 static const struct rd_sink_ops cap_ops = {
-	.emit_take = cap_emit_take,
-	.stats = cap_stats,
-	.close = cap_close,
+    .emit_take = cap_emit_take,
+    .stats = cap_stats,
+    .close = cap_close,
 };
 
 /* ---- configurations ---------------------------------------------------- */
@@ -160,10 +161,10 @@ static struct rd_config *
 make_config(unsigned i)
 {
 	static const struct rd_id_action actions[] = {
-		{ "relay.no-auth", RD_ACTION_TEMPFAIL },
-		{ "delivery.local", RD_ACTION_NONE },
-		{ "sender.login-mismatch", RD_ACTION_REJECT },
-		{ "relay.client-on-port-25", RD_ACTION_HEADER },
+	    {"relay.no-auth", RD_ACTION_TEMPFAIL},
+	    {"delivery.local", RD_ACTION_NONE},
+	    {"sender.login-mismatch", RD_ACTION_REJECT},
+	    {"relay.client-on-port-25", RD_ACTION_HEADER},
 	};
 	struct rd_config *cfg;
 	struct rd_err err;
@@ -183,12 +184,12 @@ make_config(unsigned i)
 	if ((i / 72) % 2)
 		for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
 			cfg->actions[cfg->n_actions++] = actions[k];
-	if (rd_domainset_add_list(cfg->local_domains,
-	    "example.org, .example.org", &err) != 0 ||
-	    rd_domainset_add_list(cfg->relay_domains, "backup.example.net",
-	    &err) != 0 ||
+	if (rd_domainset_add_list(
+		cfg->local_domains, "example.org, .example.org", &err) != 0 ||
+	    rd_domainset_add_list(
+		cfg->relay_domains, "backup.example.net", &err) != 0 ||
 	    rd_netset_add_list(cfg->trusted_networks,
-	    "192.0.2.0/24 [2001:db8::]/32", &err) != 0)
+		"192.0.2.0/24 [2001:db8::]/32", &err) != 0)
 		fz_fail("fuzz_session: config: %s", err.text);
 	return (cfg);
 }
@@ -237,16 +238,15 @@ check_plan(const struct rd_config *cfg, const struct rd_eom_plan *p,
 		fz_fail("session: header %s, but a recipient asked %s",
 		    p->add_header ? "added" : "not added",
 		    tx_header ? "for it" : "for none");
-	if (p->nremove != (cfg->mode != RD_MODE_OBSERVE || tx_header ? own :
-	    0))
+	if (p->nremove != (cfg->mode != RD_MODE_OBSERVE || tx_header ? own : 0))
 		fz_fail("session: %u removals for %u forged headers (mode %s)",
 		    p->nremove, own, rd_mode_name(cfg->mode));
 	if (strncmp(p->header_name, cfg->header_name,
-	    sizeof(p->header_name) - 1) != 0)
+		sizeof(p->header_name) - 1) != 0)
 		fz_fail("session: header name \"%s\"", p->header_name);
 	if (p->add_header)
-		fz_check_header(p->header_name, p->header_value,
-		    sizeof(p->header_value));
+		fz_check_header(
+		    p->header_name, p->header_value, sizeof(p->header_value));
 }
 
 /* One input: the sessions, their counts, the shared history. */
@@ -254,9 +254,9 @@ struct run {
 	const struct rd_config *cfg;
 	struct rd_history *history;
 	struct rd_session *s;
-	struct cap	 cap;
-	unsigned	 rcpts, eoms, own;
-	bool		 tx_header;
+	struct cap cap;
+	unsigned rcpts, eoms, own;
+	bool tx_header;
 };
 
 static void
@@ -285,8 +285,8 @@ run_close(struct run *r)
 static void
 op_rcpt(struct run *r, struct fz *f)
 {
-	static const char *const action_names[] = { "none", "header",
-	    "reject", "tempfail" };
+	static const char *const action_names[] = {
+	    "none", "header", "reject", "tempfail"};
 	struct rd_rcpt_info ri;
 	struct rd_verdict v;
 	bool mta_accepts;
@@ -310,12 +310,13 @@ op_rcpt(struct run *r, struct fz *f)
 		fz_check_reply(&v);
 	else if (v.nlines != 0)
 		fz_fail("session: reply lines for an accepted recipient");
-	mta_accepts = ri.mailer == NULL ||
-	    rd_strcasecmp_ascii(ri.mailer, "error") != 0;
+	mta_accepts =
+	    ri.mailer == NULL || rd_strcasecmp_ascii(ri.mailer, "error") != 0;
 	if (r->cfg->relay_gate && mta_accepts && !r->cap.last_authorized &&
 	    v.action != RD_ACTION_REJECT && v.action != RD_ACTION_TEMPFAIL)
 		fz_fail("session: RelayGate let an unauthorized relay through "
-		    "(%s)", r->cap.last_action);
+			"(%s)",
+		    r->cap.last_action);
 	if (v.action == RD_ACTION_HEADER)
 		r->tx_header = true;
 }
@@ -338,9 +339,8 @@ op_eom(struct run *r, struct fz *f)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct rd_pseudo_key key = { { 0x00, 0x01, 0x02, 0x03,
-	    0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
-	    0x0f } };
+	static const struct rd_pseudo_key key = {{0x00, 0x01, 0x02, 0x03, 0x04,
+	    0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f}};
 	struct rd_history_params hp;
 	struct rd_conn_info ci;
 	struct rd_mail_info mi;
@@ -358,8 +358,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Hashing with a key, or without one (events say "h:nokey"). */
 	rd_pseudo_install((cfgno / 12) % 3 == 2 ? &key : NULL);
 	memset(&hp, 0, sizeof(hp));
-	hp.cache_size = 16;		/* the smallest: eviction happens */
-	hp.outage_senders = 2;		/* alerts within a few recipients */
+	hp.cache_size = 16;    /* the smallest: eviction happens */
+	hp.outage_senders = 2; /* alerts within a few recipients */
 	hp.alert_probe_attempts = 3;
 	if ((r.history = rd_history_new(&hp, &err)) == NULL)
 		fz_fail("session: history: %s", err.text);
@@ -418,7 +418,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r.tx_header = false;
 			break;
 		case 8:
-			/* The connection ends; the next one sees its history. */
+			/* The connection ends; the next one sees its history.
+			 */
 			run_close(&r);
 			run_open(&r);
 			break;

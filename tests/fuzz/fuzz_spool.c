@@ -49,7 +49,8 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
-	    : getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+			  : getenv("TMPDIR") != NULL    ? getenv("TMPDIR")
+							: "/tmp";
 
 	(void)argc;
 	(void)argv;
@@ -64,11 +65,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 struct model {
 	char dir[300];
 	struct rd_spool *sp;
-	unsigned nrec;          /* appended */
+	unsigned nrec; /* appended */
 	unsigned char pad[NREC_MAX];
 	unsigned char seen[NREC_MAX];
-	long last;              /* number of the last read in this run */
-	bool damaged;           /* bytes changed behind the spool's back */
+	long last;    /* number of the last read in this run */
+	bool damaged; /* bytes changed behind the spool's back */
 };
 
 static void
@@ -82,8 +83,8 @@ rec_json(char *buf, size_t len, unsigned n, unsigned pad)
 static void
 sp_open(struct model *m)
 {
-	struct rd_spool_params p = {m->dir, 8u << 20, 512,
-	    RD_SPOOL_DROP_OLDEST};
+	struct rd_spool_params p = {
+	    m->dir, 8u << 20, 512, RD_SPOOL_DROP_OLDEST};
 	struct rd_err err;
 
 	memset(&err, 0, sizeof(err));
@@ -148,8 +149,8 @@ check_rec(struct model *m, const struct rd_spool_rec *r)
 		fz_fail("spool: e%lu: got %s %.80s, want %s %s", n, r->type,
 		    r->json, types[n % 4], want);
 	if ((long)n <= m->last)
-		fz_fail("spool: e%lu after e%ld in one run of reads", n,
-		    m->last);
+		fz_fail(
+		    "spool: e%lu after e%ld in one run of reads", n, m->last);
 	m->last = (long)n;
 	m->seen[n] = 1;
 }
@@ -215,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			m.pad[m.nrec] = (unsigned char)a;
 			rec_json(json, sizeof(json), m.nrec, a);
 			if (rd_spool_append(m.sp, types[m.nrec % 4], json,
-			    strlen(json)) != 0)
+				strlen(json)) != 0)
 				fz_fail("spool: append e%u: %s", m.nrec,
 				    strerror(errno));
 			m.nrec++;
@@ -245,10 +246,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sp_close(&m);
 			newest(&m, path, sizeof(path));
 			if (path[0] != '\0' && stat(path, &sb) == 0 &&
-			    sb.st_size > 0 &&
-			    (fd = open(path, O_RDWR)) >= 0) {
+			    sb.st_size > 0 && (fd = open(path, O_RDWR)) >= 0) {
 				off_t off = (off_t)((a * 256 + b) %
-				    (unsigned)sb.st_size);
+						    (unsigned)sb.st_size);
 				unsigned char c;
 
 				if (op == 5 && pread(fd, &c, 1, off) == 1) {
@@ -256,7 +256,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					if (pwrite(fd, &c, 1, off) == 1)
 						m.damaged = true;
 				} else if (op == 6 &&
-				    ftruncate(fd, sb.st_size - off) == 0)
+					   ftruncate(fd, sb.st_size - off) == 0)
 					m.damaged = true;
 				close(fd);
 			}
@@ -265,8 +265,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 			s = fz_str(&f);
 			sp_close(&m);
-			snprintf(path, sizeof(path),
-			    "%s/spool-%016u.log", m.dir, 9000 + fz_byte(&f));
+			snprintf(path, sizeof(path), "%s/spool-%016u.log",
+			    m.dir, 9000 + fz_byte(&f));
 			write_at(path, s, strlen(s));
 			m.damaged = true;
 			sp_open(&m);
@@ -292,8 +292,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < m.nrec; i++)
 			if (!m.seen[i])
 				fz_fail("spool: e%u appended, never read "
-				    "(%u appended, %zu reads before the "
-				    "drain)", i, m.nrec, nread);
+					"(%u appended, %zu reads before the "
+					"drain)",
+				    i, m.nrec, nread);
 	}
 	sp_close(&m);
 	sp_open(&m);

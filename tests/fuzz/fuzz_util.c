@@ -65,7 +65,7 @@ fz_str(struct fz *f)
 	char *s;
 
 	if (f->nstrs == FZ_STRS_MAX)
-		f->n = 0;	/* so loops over the fields end */
+		f->n = 0; /* so loops over the fields end */
 	if (f->n == 0)
 		return ("");
 	end = memchr(f->p, '\0', f->n);
@@ -126,7 +126,7 @@ fz_facts(struct fz *f, struct rd_facts *fa, const struct rd_mta_result *m)
 	fa->sender_sasl_here = f1 & 0x80;
 	fa->sender_authorized_ever = f2 & 0x01;
 	fa->client_authorized_ever = f2 & 0x02;
-	fa->mx = (int)((f2 >> 2) % 5) - 1;	/* -1: not checked, RD_MX_* */
+	fa->mx = (int)((f2 >> 2) % 5) - 1; /* -1: not checked, RD_MX_* */
 	fa->has_mx = fa->mx >= 0;
 	fa->cls.rclass = (enum rd_class)(cls % 3);
 	fa->cls.source = (enum rd_class_source)((cls >> 2) % 3);
@@ -205,8 +205,8 @@ fz_check_reply(const struct rd_verdict *v)
 	if (strcmp(v->code, "554") != 0 && strcmp(v->code, "451") != 0)
 		fz_fail("reply code \"%s\"", fz_shown(v->code));
 	if (v->code[0] != v->dsn[0] || strnlen(v->dsn, sizeof(v->dsn)) != 5)
-		fz_fail("reply code %s with dsn \"%s\"", v->code,
-		    fz_shown(v->dsn));
+		fz_fail(
+		    "reply code %s with dsn \"%s\"", v->code, fz_shown(v->dsn));
 	if (v->nlines == 0 || v->nlines > RD_REPLY_LINES_MAX)
 		fz_fail("reply has %zu lines", v->nlines);
 	for (i = 0; i < v->nlines; i++) {
@@ -251,10 +251,12 @@ fz_check_header(const char *name, const char *value, size_t cap)
 		if (c == '\0' || c == '\n') {
 			if (col > 78)
 				fz_fail("header line of %zu columns (max 78): "
-				    "%.*s", col, (int)(p - line), line);
+					"%.*s",
+				    col, (int)(p - line), line);
 			if (!first && !text)
 				fz_fail("header continuation line is only "
-				    "white space: %s", fz_shown(value));
+					"white space: %s",
+				    fz_shown(value));
 			if (c == '\0')
 				break;
 			/* RFC 5322 2.2.3: a fold is CRLF + WSP; we send \n\t */
@@ -287,14 +289,14 @@ fz_check_header(const char *name, const char *value, size_t cap)
 /* ---- events ---------------------------------------------------------- */
 
 enum fz_jt {
-	FZ_STR,		/* string, may be "" */
-	FZ_NESTR,	/* string, not "" */
-	FZ_STR_NULL,	/* non-empty string or null */
-	FZ_ANYSTR_NULL,	/* string (may be "") or null */
-	FZ_PORT,	/* integer 1..65535 or null */
+	FZ_STR,         /* string, may be "" */
+	FZ_NESTR,       /* string, not "" */
+	FZ_STR_NULL,    /* non-empty string or null */
+	FZ_ANYSTR_NULL, /* string (may be "") or null */
+	FZ_PORT,        /* integer 1..65535 or null */
 	FZ_BOOL,
-	FZ_OBJ_NULL,	/* checked by the caller */
-	FZ_INT,		/* integer >= 0 */
+	FZ_OBJ_NULL, /* checked by the caller */
+	FZ_INT,      /* integer >= 0 */
 };
 
 static void
@@ -366,8 +368,8 @@ fz_in(const char *s, const char *const *set)
 }
 
 static void
-fz_enum(json_t *o, const char *where, const char *key,
-    const char *const *set, bool nullable)
+fz_enum(json_t *o, const char *where, const char *key, const char *const *set,
+    bool nullable)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -394,16 +396,16 @@ fz_diag_id(json_t *v, const char *where)
 		fz_fail("event: %s \"%s\" is not a catalogue id", where, s);
 	for (p++; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-'))
-			fz_fail("event: %s \"%s\" is not a catalogue id", where,
-			    s);
+			*p == '-'))
+			fz_fail(
+			    "event: %s \"%s\" is not a catalogue id", where, s);
 }
 
 static void
 fz_check_diagnosis(json_t *d)
 {
-	static const char *const sev[] = { "info", "notice", "warning",
-	    "error", "critical", NULL };
+	static const char *const sev[] = {
+	    "info", "notice", "warning", "error", "critical", NULL};
 	json_t *facts, *f;
 	const char *s, *p;
 	size_t i;
@@ -417,7 +419,8 @@ fz_check_diagnosis(json_t *d)
 	facts = json_object_get(d, "facts");
 	if (!json_is_array(facts))
 		fz_fail("event: diagnosis.facts not an array");
-	json_array_foreach(facts, i, f) {
+	json_array_foreach(facts, i, f)
+	{
 		if (!json_is_string(f))
 			fz_fail("event: diagnosis.facts[%zu] not a string", i);
 		s = json_string_value(f);
@@ -426,7 +429,8 @@ fz_check_diagnosis(json_t *d)
 			fz_fail("event: fact \"%s\" is not name=value",
 			    fz_shown(s));
 		for (p = s + 1; (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_'; p++)
+				(*p >= '0' && *p <= '9') || *p == '_';
+		     p++)
 			;
 		if (*p != '=')
 			fz_fail("event: fact \"%s\" is not name=value",
@@ -442,12 +446,13 @@ fz_check_ids(json_t *o)
 
 	if (!json_is_array(a))
 		fz_fail("event: diagnoses not an array");
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		fz_diag_id(v, "diagnoses[]");
 		for (j = 0; j < i; j++) {
 			w = json_array_get(a, j);
 			if (strcmp(json_string_value(v),
-			    json_string_value(w)) == 0)
+				json_string_value(w)) == 0)
 				fz_fail("event: diagnoses has %s twice",
 				    json_string_value(v));
 		}
@@ -464,8 +469,8 @@ fz_check_ts(const char *s)
 	if (strlen(s) != sizeof(shape) - 1)
 		fz_fail("event: ts \"%s\" has the wrong length", s);
 	for (i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
-		    s[i] != shape[i])
+		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9')
+				    : s[i] != shape[i])
 			fz_fail("event: ts \"%s\" is not RFC 3339", s);
 }
 
@@ -478,9 +483,8 @@ fz_strings(json_t *a, const char *what)
 
 	if (!json_is_array(a))
 		fz_fail("event: %s not an array", what);
-	json_array_foreach(a, i, v)
-		if (!json_is_string(v))
-			fz_fail("event: %s[%zu] not a string", what, i);
+	json_array_foreach(a, i, v) if (!json_is_string(v))
+	    fz_fail("event: %s[%zu] not a string", what, i);
 }
 
 /* fz_check_alert - window, threshold, sample (event.schema.json) */
@@ -491,8 +495,9 @@ fz_check_alert(json_t *o)
 	const char *s;
 
 	c = json_object_get(o, "diagnosis");
-	if (!json_is_object(c) || strncmp(json_string_value(
-	    json_object_get(c, "id")), "alert.", 6) != 0)
+	if (!json_is_object(c) ||
+	    strncmp(json_string_value(json_object_get(c, "id")), "alert.", 6) !=
+		0)
 		fz_fail("event: alert without an alert.* diagnosis");
 	c = json_object_get(o, "window");
 	if (!json_is_object(c))
@@ -511,9 +516,9 @@ fz_check_alert(json_t *o)
 	fz_only(c, "threshold", 3);
 	fz_member(c, "threshold", "metric", FZ_NESTR);
 	for (s = json_string_value(json_object_get(c, "metric")); *s != '\0';
-	    s++)
+	     s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '_'))
+			*s == '_'))
 			fz_fail("event: threshold.metric is not a name");
 	fz_member(c, "threshold", "limit", FZ_INT);
 	fz_member(c, "threshold", "observed", FZ_INT);
@@ -531,13 +536,13 @@ fz_check_alert(json_t *o)
 json_t *
 fz_check_event(const char *json, const char *want_type)
 {
-	static const char *const actions[] = { "none", "header", "reject",
-	    "tempfail", NULL };
-	static const char *const classes[] = { "local", "relay", "external",
-	    NULL };
-	static const char *const verdicts[] = { "accept", "reject",
-	    "tempfail", NULL };
-	static const char *const bys[] = { "sasl", "network", "local", NULL };
+	static const char *const actions[] = {
+	    "none", "header", "reject", "tempfail", NULL};
+	static const char *const classes[] = {
+	    "local", "relay", "external", NULL};
+	static const char *const verdicts[] = {
+	    "accept", "reject", "tempfail", NULL};
+	static const char *const bys[] = {"sasl", "network", "local", NULL};
 	json_error_t jerr;
 	json_t *o, *v, *c;
 	const char *type;
@@ -599,9 +604,10 @@ fz_check_event(const char *json, const char *want_type)
 		fz_member(c, "tls", "version", FZ_NESTR);
 		fz_member(c, "tls", "cipher", FZ_STR_NULL);
 		v = json_object_get(c, "bits");
-		if (v == NULL || !(json_is_null(v) || (json_is_integer(v) &&
-		    json_integer_value(v) >= 1 &&
-		    json_integer_value(v) <= 99999)))
+		if (v == NULL ||
+		    !(json_is_null(v) ||
+			(json_is_integer(v) && json_integer_value(v) >= 1 &&
+			    json_integer_value(v) <= 99999)))
 			fz_fail("event: tls.bits not 1..99999|null");
 	}
 	fz_member(o, "event", "auth", FZ_OBJ_NULL);
@@ -644,9 +650,10 @@ fz_check_event(const char *json, const char *want_type)
 		if (json_is_string(v)) {
 			const char *s = json_string_value(v);
 
-			if (strlen(s) != 3 || (s[0] != '2' && s[0] != '4' &&
-			    s[0] != '5') || s[1] < '0' || s[1] > '9' ||
-			    s[2] < '0' || s[2] > '9')
+			if (strlen(s) != 3 ||
+			    (s[0] != '2' && s[0] != '4' && s[0] != '5') ||
+			    s[1] < '0' || s[1] > '9' || s[2] < '0' ||
+			    s[2] > '9')
 				fz_fail("event: mta.code \"%s\"", fz_shown(s));
 		}
 		v = json_object_get(c, "dsn");
@@ -655,10 +662,12 @@ fz_check_event(const char *json, const char *want_type)
 			unsigned a, b, k;
 			int used = 0;
 
-			if (sscanf(s, "%1u.%3u.%3u%n", &k, &a, &b, &used) != 3 ||
-			    (size_t)used != strlen(s) || strchr("245", s[0]) ==
-			    NULL || strchr(s, '+') != NULL ||
-			    strchr(s, '-') != NULL || strchr(s, ' ') != NULL)
+			if (sscanf(s, "%1u.%3u.%3u%n", &k, &a, &b, &used) !=
+				3 ||
+			    (size_t)used != strlen(s) ||
+			    strchr("245", s[0]) == NULL ||
+			    strchr(s, '+') != NULL || strchr(s, '-') != NULL ||
+			    strchr(s, ' ') != NULL)
 				fz_fail("event: mta.dsn \"%s\"", fz_shown(s));
 		}
 		c = json_object_get(o, "relay");
@@ -671,7 +680,7 @@ fz_check_event(const char *json, const char *want_type)
 		    json_is_null(json_object_get(c, "by")))
 			fz_fail("event: relay.authorized disagrees with by");
 	} else if (strcmp(type, "message") == 0 ||
-	    strcmp(type, "session") == 0) {
+		   strcmp(type, "session") == 0) {
 		bool msg = type[0] == 'm';
 
 		c = json_object_get(o, "counts");
@@ -683,10 +692,10 @@ fz_check_event(const char *json, const char *want_type)
 		if (msg) {
 			fz_member(c, "counts", "rcpts", FZ_INT);
 			if (json_integer_value(json_object_get(c, "rcpts")) !=
-			    json_integer_value(json_object_get(c,
-			    "rcpts_accepted")) +
-			    json_integer_value(json_object_get(c,
-			    "rcpts_rejected")))
+			    json_integer_value(
+				json_object_get(c, "rcpts_accepted")) +
+				json_integer_value(
+				    json_object_get(c, "rcpts_rejected")))
 				fz_fail("event: counts do not add up");
 		} else {
 			fz_member(c, "counts", "messages", FZ_INT);
@@ -712,7 +721,7 @@ fz_check_json_text(json_t *v, const char *s, const char *what)
 	/* Valid UTF-8 is kept byte for byte (events.md "All text ..."). */
 	if (rd_utf8_valid(s, strlen(s)) &&
 	    (json_string_length(v) != strlen(s) ||
-	    memcmp(json_string_value(v), s, strlen(s)) != 0))
-		fz_fail("event: %s changed valid UTF-8 \"%s\"", what,
-		    fz_shown(s));
+		memcmp(json_string_value(v), s, strlen(s)) != 0))
+		fz_fail(
+		    "event: %s changed valid UTF-8 \"%s\"", what, fz_shown(s));
 }

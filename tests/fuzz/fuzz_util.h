@@ -23,18 +23,18 @@
 #include "relaydiag/err.h"
 #include "relaydiag/session.h"
 
-#define FZ_STRS_MAX	512
+#define FZ_STRS_MAX 512
 
 struct fz {
-	const uint8_t	*p;
-	size_t		 n;
-	char		*strs[FZ_STRS_MAX];	/* to free */
-	size_t		 nstrs;
+	const uint8_t *p;
+	size_t n;
+	char *strs[FZ_STRS_MAX]; /* to free */
+	size_t nstrs;
 };
 
-void	 fz_init(struct fz *f, const uint8_t *data, size_t size);
-void	 fz_done(struct fz *f);
-bool	 fz_empty(const struct fz *f);
+void fz_init(struct fz *f, const uint8_t *data, size_t size);
+void fz_done(struct fz *f);
+bool fz_empty(const struct fz *f);
 unsigned fz_byte(struct fz *f);
 unsigned fz_u16(struct fz *f);
 /* fz_str - the next field, up to a NUL or the end; "" when exhausted */
@@ -51,17 +51,16 @@ const char *fz_str_or_null(struct fz *f);
  */
 struct rd_facts;
 struct rd_mta_result;
-void	 fz_facts(struct fz *f, struct rd_facts *fa,
-	    const struct rd_mta_result *m);
+void fz_facts(struct fz *f, struct rd_facts *fa, const struct rd_mta_result *m);
 /* fz_whole - a malloc'ed, exactly sized copy of the whole input */
-char	*fz_whole(const uint8_t *data, size_t size);
+char *fz_whole(const uint8_t *data, size_t size);
 
 /* fz_fail - print the violated invariant and abort() */
-void	 fz_fail(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
+void fz_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 /* fz_check_err - err text and source: one line of printable ASCII */
-void	 fz_check_err(const struct rd_err *err, bool want_text);
+void fz_check_err(const struct rd_err *err, bool want_text);
 
 /*
  * fz_check_reply - the verdict of a refused recipient: code/dsn, 1 to
@@ -69,23 +68,23 @@ void	 fz_check_err(const struct rd_err *err, bool want_text);
  * ASCII only (no CR, LF, NUL, 8-bit), every '%' doubled, the last line the
  * "Ref <id>" line.
  */
-void	 fz_check_reply(const struct rd_verdict *v);
+void fz_check_reply(const struct rd_verdict *v);
 
 /*
  * fz_check_header - a header value: printable ASCII, folded only by
  * "\n\t", no line empty after a fold, no physical line over 78 columns
  * (the first line counts "<name>: ", a tab counts 8) and no trailing fold.
  */
-void	 fz_check_header(const char *name, const char *value, size_t cap);
+void fz_check_header(const char *name, const char *value, size_t cap);
 
 /*
  * fz_check_event - json parses (JSON_REJECT_DUPLICATES) into an object
  * with every member docs/events.md requires for its type, each of its
  * type, nullable strings never "". Returns the parsed object (decref it).
  */
-json_t	*fz_check_event(const char *json, const char *want_type);
+json_t *fz_check_event(const char *json, const char *want_type);
 
 /* fz_check_json_text - v is a string, equal to s when s is valid UTF-8 */
-void	 fz_check_json_text(json_t *v, const char *s, const char *what);
+void fz_check_json_text(json_t *v, const char *s, const char *what);
 
 #endif

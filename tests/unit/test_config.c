@@ -50,14 +50,23 @@ struct name_value {
 };
 
 static const struct name_value levels[] = {
-    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+    {"error", LOG_ERR},
+    {"warning", LOG_WARNING},
+    {"notice", LOG_NOTICE},
+    {"info", LOG_INFO},
+    {"debug", LOG_DEBUG},
 };
 
 static const struct name_value facilities[] = {
-    {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
-    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+    {"mail", LOG_MAIL},
+    {"daemon", LOG_DAEMON},
+    {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6},
     {"local7", LOG_LOCAL7},
 };
 
@@ -171,11 +180,11 @@ render(const struct rd_config *cfg, const char *key, char *buf, size_t len)
 		return (str_or_none(cfg->pid_file));
 	if (strcmp(key, "LogLevel") == 0)
 		return (name_of(levels, sizeof(levels) / sizeof(levels[0]),
-				cfg->log_level));
+		    cfg->log_level));
 	if (strcmp(key, "SyslogFacility") == 0)
 		return (name_of(facilities,
-				sizeof(facilities) / sizeof(facilities[0]),
-				cfg->syslog_facility));
+		    sizeof(facilities) / sizeof(facilities[0]),
+		    cfg->syslog_facility));
 	if (strcmp(key, "HostName") == 0)
 		return (str_or_none(cfg->host_name));
 	if (strcmp(key, "HeaderName") == 0)
@@ -201,23 +210,22 @@ render(const struct rd_config *cfg, const char *key, char *buf, size_t len)
 		buf[0] = '\0';
 		for (i = n = 0; i < cfg->n_submission_ports && n < len; i++)
 			n += (size_t)snprintf(buf + n, len - n, "%s%u",
-					      i ? " " : "",
-					      cfg->submission_ports[i]);
+			    i ? " " : "", cfg->submission_ports[i]);
 		return (buf);
 	}
 	if (strcmp(key, "LocalDomains.count") == 0) {
-		(void)snprintf(buf, len, "%zu",
-			       rd_domainset_count(cfg->local_domains));
+		(void)snprintf(
+		    buf, len, "%zu", rd_domainset_count(cfg->local_domains));
 		return (buf);
 	}
 	if (strcmp(key, "RelayDomains.count") == 0) {
-		(void)snprintf(buf, len, "%zu",
-			       rd_domainset_count(cfg->relay_domains));
+		(void)snprintf(
+		    buf, len, "%zu", rd_domainset_count(cfg->relay_domains));
 		return (buf);
 	}
 	if (strcmp(key, "TrustedNetworks.count") == 0) {
-		(void)snprintf(buf, len, "%zu",
-			       rd_netset_count(cfg->trusted_networks));
+		(void)snprintf(
+		    buf, len, "%zu", rd_netset_count(cfg->trusted_networks));
 		return (buf);
 	}
 	return (NULL);
@@ -237,19 +245,19 @@ check_ok(const char *name, const struct rd_config *cfg, char *expect)
 		if (line[0] == '#')
 			continue;
 		if ((eq = strchr(line, '=')) == NULL) {
-			print_error("%s: expect: no '=' in \"%s\"\n", name,
-				    line);
+			print_error(
+			    "%s: expect: no '=' in \"%s\"\n", name, line);
 			bad++;
 			continue;
 		}
 		*eq++ = '\0';
 		if ((got = render(cfg, line, buf, sizeof(buf))) == NULL) {
-			print_error("%s: expect: unknown key \"%s\"\n", name,
-				    line);
+			print_error(
+			    "%s: expect: unknown key \"%s\"\n", name, line);
 			bad++;
 		} else if (strcmp(got, eq) != 0) {
 			print_error("%s: %s: got \"%s\", want \"%s\"\n", name,
-				    line, got, eq);
+			    line, got, eq);
 			bad++;
 		}
 	}
@@ -296,7 +304,7 @@ test_case(void **state)
 		bad = 1;
 	} else if (strcmp(got, expect) != 0) {
 		print_error("%s: got  \"%s\"\n%s: want \"%s\"\n", name, got,
-			    name, expect);
+		    name, expect);
 		bad = 1;
 	}
 	rd_config_free(cfg);
@@ -414,8 +422,8 @@ test_sample(void **state)
 	}
 	/* Every key config.c knows, so a new key cannot go undocumented. */
 	for (i = 0; rd_config_key_name(i) != NULL; i++) {
-		(void)snprintf(want, sizeof(want), "\n##  %s ",
-		    rd_config_key_name(i));
+		(void)snprintf(
+		    want, sizeof(want), "\n##  %s ", rd_config_key_name(i));
 		if (strstr(text, want) == NULL)
 			fail_msg("sample: no \"##  %s\" section",
 			    rd_config_key_name(i));
@@ -438,8 +446,8 @@ test_man_page(void **state)
 		return;
 	}
 	for (i = 0; rd_config_key_name(i) != NULL; i++) {
-		(void)snprintf(want, sizeof(want), "\n.B %s\n",
-		    rd_config_key_name(i));
+		(void)snprintf(
+		    want, sizeof(want), "\n.B %s\n", rd_config_key_name(i));
 		if (strstr(text, want) == NULL)
 			fail_msg("man page: no \".B %s\" paragraph",
 			    rd_config_key_name(i));
@@ -526,7 +534,8 @@ test_restart_changes(void **state)
 	tu_path(b, sizeof(b), dir, "b.conf");
 	fp = fopen(a, "w");
 	fputs("Socket local:/run/a.sock\nMode observe\nDNSTimeout 300\n"
-	      "LocalDomains example.org\n", fp);
+	      "LocalDomains example.org\n",
+	    fp);
 	fclose(fp);
 	fp = fopen(b, "w");
 	fputs("Socket local:/run/b.sock\nMode enforce\nDNSTimeout 300\n"
@@ -535,11 +544,11 @@ test_restart_changes(void **state)
 	fclose(fp);
 	assert_non_null(ca = rd_config_load(a, &err));
 	assert_non_null(cb = rd_config_load(b, &err));
-	assert_int_equal(rd_config_restart_changes(ca, cb, keys, sizeof(keys)),
-	    2);
+	assert_int_equal(
+	    rd_config_restart_changes(ca, cb, keys, sizeof(keys)), 2);
 	assert_string_equal(keys, "Socket, RedisURL");
-	assert_int_equal(rd_config_restart_changes(ca, ca, keys, sizeof(keys)),
-	    0);
+	assert_int_equal(
+	    rd_config_restart_changes(ca, ca, keys, sizeof(keys)), 0);
 	assert_string_equal(keys, "");
 	rd_config_free(ca);
 	rd_config_free(cb);
@@ -572,7 +581,7 @@ main(void)
 	names = case_names(&n);
 	if (n < CASES_MIN) {
 		print_error("%s: %zu cases, want at least %d\n", CASES_DIR, n,
-			    CASES_MIN);
+		    CASES_MIN);
 		failed++;
 	}
 	if (n > 0) {
@@ -583,8 +592,8 @@ main(void)
 			tests[i].test_func = test_case;
 			tests[i].initial_state = names[i];
 		}
-		failed += _cmocka_run_group_tests("config cases", tests, n,
-						  NULL, NULL);
+		failed += _cmocka_run_group_tests(
+		    "config cases", tests, n, NULL, NULL);
 		free(tests);
 	}
 	for (i = 0; i < n; i++)

@@ -34,8 +34,9 @@
 
 /* A lookup that must wait for its deadline may overrun it by this much. */
 #define SLACK_MS 400
-#define LATE_DELAY_MS 250 /* the late server; under unbound's first RTO (376)  \
-			   */
+#define LATE_DELAY_MS                                                          \
+	250 /* the late server; under unbound's first RTO (376)                \
+	     */
 
 struct fixture {
 	char dir[64];   /* tu_tmpdir */

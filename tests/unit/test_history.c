@@ -648,13 +648,13 @@ test_probe_alert_once_across_an_outage(void **state)
 	p.timeout_ms = 100;
 	p.alert_probe_attempts = 60;
 	h = history_new(&p);
-#define REFUSE_COUNTED()                                                    \
-	do {                                                                \
-		refuse(h, "", C, T0 + 1, &f, &a);                           \
-		n++;                                                        \
-		assert_int_equal(f.client_refused_attempts, n);             \
-		if (a.relay_probe)                                          \
-			alerts++, at = n;                                   \
+#define REFUSE_COUNTED()                                                       \
+	do {                                                                   \
+		refuse(h, "", C, T0 + 1, &f, &a);                              \
+		n++;                                                           \
+		assert_int_equal(f.client_refused_attempts, n);                \
+		if (a.relay_probe)                                             \
+			alerts++, at = n;                                      \
 	} while (0)
 	while (n < 5)
 		REFUSE_COUNTED();

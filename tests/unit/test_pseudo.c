@@ -43,28 +43,70 @@
 
 /* vectors_sip64 of the reference implementation (SipHash-2-4, 64 bits). */
 static const uint64_t sip_vectors[64] = {
-	0x726fdb47dd0e0e31, 0x74f839c593dc67fd, 0x0d6c8009d9a94f5a,
-	0x85676696d7fb7e2d, 0xcf2794e0277187b7, 0x18765564cd99a68d,
-	0xcbc9466e58fee3ce, 0xab0200f58b01d137, 0x93f5f5799a932462,
-	0x9e0082df0ba9e4b0, 0x7a5dbbc594ddb9f3, 0xf4b32f46226bada7,
-	0x751e8fbc860ee5fb, 0x14ea5627c0843d90, 0xf723ca908e7af2ee,
-	0xa129ca6149be45e5, 0x3f2acc7f57c29bdb, 0x699ae9f52cbe4794,
-	0x4bc1b3f0968dd39c, 0xbb6dc91da77961bd, 0xbed65cf21aa2ee98,
-	0xd0f2cbb02e3b67c7, 0x93536795e3a33e88, 0xa80c038ccd5ccec8,
-	0xb8ad50c6f649af94, 0xbce192de8a85b8ea, 0x17d835b85bbb15f3,
-	0x2f2e6163076bcfad, 0xde4daaaca71dc9a5, 0xa6a2506687956571,
-	0xad87a3535c49ef28, 0x32d892fad841c342, 0x7127512f72f27cce,
-	0xa7f32346f95978e3, 0x12e0b01abb051238, 0x15e034d40fa197ae,
-	0x314dffbe0815a3b4, 0x027990f029623981, 0xcadcd4e59ef40c4d,
-	0x9abfd8766a33735c, 0x0e3ea96b5304a7d0, 0xad0c42d6fc585992,
-	0x187306c89bc215a9, 0xd4a60abcf3792b95, 0xf935451de4f21df2,
-	0xa9538f0419755787, 0xdb9acddff56ca510, 0xd06c98cd5c0975eb,
-	0xe612a3cb9ecba951, 0xc766e62cfcadaf96, 0xee64435a9752fe72,
-	0xa192d576b245165a, 0x0a8787bf8ecb74b2, 0x81b3e73d20b49b6f,
-	0x7fa8220ba3b2ecea, 0x245731c13ca42499, 0xb78dbfaf3a8d83bd,
-	0xea1ad565322a1a0b, 0x60e61c23a3795013, 0x6606d7e446282b93,
-	0x6ca4ecb15c5f91e1, 0x9f626da15c9625f3, 0xe51b38608ef25f57,
-	0x958a324ceb064572,
+    0x726fdb47dd0e0e31,
+    0x74f839c593dc67fd,
+    0x0d6c8009d9a94f5a,
+    0x85676696d7fb7e2d,
+    0xcf2794e0277187b7,
+    0x18765564cd99a68d,
+    0xcbc9466e58fee3ce,
+    0xab0200f58b01d137,
+    0x93f5f5799a932462,
+    0x9e0082df0ba9e4b0,
+    0x7a5dbbc594ddb9f3,
+    0xf4b32f46226bada7,
+    0x751e8fbc860ee5fb,
+    0x14ea5627c0843d90,
+    0xf723ca908e7af2ee,
+    0xa129ca6149be45e5,
+    0x3f2acc7f57c29bdb,
+    0x699ae9f52cbe4794,
+    0x4bc1b3f0968dd39c,
+    0xbb6dc91da77961bd,
+    0xbed65cf21aa2ee98,
+    0xd0f2cbb02e3b67c7,
+    0x93536795e3a33e88,
+    0xa80c038ccd5ccec8,
+    0xb8ad50c6f649af94,
+    0xbce192de8a85b8ea,
+    0x17d835b85bbb15f3,
+    0x2f2e6163076bcfad,
+    0xde4daaaca71dc9a5,
+    0xa6a2506687956571,
+    0xad87a3535c49ef28,
+    0x32d892fad841c342,
+    0x7127512f72f27cce,
+    0xa7f32346f95978e3,
+    0x12e0b01abb051238,
+    0x15e034d40fa197ae,
+    0x314dffbe0815a3b4,
+    0x027990f029623981,
+    0xcadcd4e59ef40c4d,
+    0x9abfd8766a33735c,
+    0x0e3ea96b5304a7d0,
+    0xad0c42d6fc585992,
+    0x187306c89bc215a9,
+    0xd4a60abcf3792b95,
+    0xf935451de4f21df2,
+    0xa9538f0419755787,
+    0xdb9acddff56ca510,
+    0xd06c98cd5c0975eb,
+    0xe612a3cb9ecba951,
+    0xc766e62cfcadaf96,
+    0xee64435a9752fe72,
+    0xa192d576b245165a,
+    0x0a8787bf8ecb74b2,
+    0x81b3e73d20b49b6f,
+    0x7fa8220ba3b2ecea,
+    0x245731c13ca42499,
+    0xb78dbfaf3a8d83bd,
+    0xea1ad565322a1a0b,
+    0x60e61c23a3795013,
+    0x6606d7e446282b93,
+    0x6ca4ecb15c5f91e1,
+    0x9f626da15c9625f3,
+    0xe51b38608ef25f57,
+    0x958a324ceb064572,
 };
 
 static void
@@ -160,8 +202,10 @@ test_pseudo_key_formats(void **state)
 				    cases[i].name, err.text, cases[i].errsub);
 			continue;
 		}
-		if (memcmp(k.k, cases[i].want != NULL ? cases[i].want :
-		    (const uint8_t *)cases[i].data, 16) != 0)
+		if (memcmp(k.k,
+			cases[i].want != NULL ? cases[i].want
+					      : (const uint8_t *)cases[i].data,
+			16) != 0)
 			fail_msg("%s: wrong key bytes", cases[i].name);
 	}
 }
@@ -283,8 +327,8 @@ test_pseudo_hash_shape_and_stability(void **state)
 		fail_msg("different input gives the same pseudonym");
 	assert_true(is_pseudonym(rd_pseudo_hash(&k1, "", c)));
 	assert_string_equal(rd_pseudo_hash(&k1, NULL, b), c);
-	assert_string_equal(rd_pseudo_hash(NULL, "bob@gmail.test", c),
-	    RD_PSEUDO_NOKEY);
+	assert_string_equal(
+	    rd_pseudo_hash(NULL, "bob@gmail.test", c), RD_PSEUDO_NOKEY);
 }
 
 static void
@@ -329,9 +373,9 @@ test_pseudo_replace_in_text(void **state)
 		for (o = 0, p = cases[i].want; *p != '\0';) {
 			if (strncmp(p, "@B@", 3) == 0 ||
 			    strncmp(p, "@U@", 3) == 0) {
-				o += (size_t)snprintf(want + o,
-				    sizeof(want) - o, "%s",
-				    p[1] == 'B' ? hb : hu);
+				o +=
+				    (size_t)snprintf(want + o, sizeof(want) - o,
+					"%s", p[1] == 'B' ? hb : hu);
 				p += 3;
 			} else
 				want[o++] = *p++;
@@ -344,8 +388,8 @@ test_pseudo_replace_in_text(void **state)
 			    got, want);
 	}
 	/* Cut to fit, always terminated. */
-	rd_pseudo_replace(&k, "bob@gmail.test", secrets, 2, small,
-	    sizeof(small));
+	rd_pseudo_replace(
+	    &k, "bob@gmail.test", secrets, 2, small, sizeof(small));
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	assert_memory_equal(small, hb, sizeof(small) - 1);
 	rd_pseudo_replace(&k, NULL, secrets, 2, got, sizeof(got));
@@ -370,7 +414,8 @@ test_pseudo_install(void **state)
 	assert_false(rd_pseudo_current(&got));
 }
 
-/* ---- HashPersonalData in the events of whole sessions --------------------- */
+/* ---- HashPersonalData in the events of whole sessions ---------------------
+ */
 
 /*
  * cap_new - a capturing sink that fails the test on an event it cannot keep
@@ -452,10 +497,21 @@ static const struct rd_rcpt_info rcpt_virtual = {
 
 /* The personal data of the sessions below: never in an event. */
 static const char *const raw_personal[] = {
-	"bob@gmail.test", "Dave@Gmail.test", "dave@gmail.test",
-	"carol@isp.test", "alice@example.test", "boss@example.test",
-	"\"bob", "\"carol", "\"alice", "\"boss", "Dave@", "=alice",
-	"<bob", "<alice", "<carol",
+    "bob@gmail.test",
+    "Dave@Gmail.test",
+    "dave@gmail.test",
+    "carol@isp.test",
+    "alice@example.test",
+    "boss@example.test",
+    "\"bob",
+    "\"carol",
+    "\"alice",
+    "\"boss",
+    "Dave@",
+    "=alice",
+    "<bob",
+    "<alice",
+    "<carol",
 };
 
 static void
@@ -668,16 +724,15 @@ static void
 test_hashed_alert_sample(void **state)
 {
 	static const struct rd_mail_info mail_sasl[2] = {
-		{"<erin@example.test>", NULL, "PLAIN", "erin@example.test",
-		    {NULL, NULL, NULL, NULL}},
-		{"<frank@example.test>", NULL, "PLAIN", "frank@example.test",
-		    {NULL, NULL, NULL, NULL}},
+	    {"<erin@example.test>", NULL, "PLAIN", "erin@example.test",
+		{NULL, NULL, NULL, NULL}},
+	    {"<frank@example.test>", NULL, "PLAIN", "frank@example.test",
+		{NULL, NULL, NULL, NULL}},
 	};
 	static const struct rd_mail_info mail_plain[2] = {
-		{"<erin@example.test>", NULL, NULL, NULL,
-		    {NULL, NULL, NULL, NULL}},
-		{"<frank@example.test>", NULL, NULL, NULL,
-		    {NULL, NULL, NULL, NULL}},
+	    {"<erin@example.test>", NULL, NULL, NULL, {NULL, NULL, NULL, NULL}},
+	    {"<frank@example.test>", NULL, NULL, NULL,
+		{NULL, NULL, NULL, NULL}},
 	};
 	struct rd_config *cfg = cfg_new(RD_MODE_OBSERVE, true);
 	struct rd_history_params hp;
@@ -703,10 +758,11 @@ test_hashed_alert_sample(void **state)
 			rd_session_use(s, hist, NULL);
 			rd_session_connect(s, &conn_mx);
 			rd_session_helo(s, "laptop.isp.test", NULL);
-			rd_session_mail(s, pass == 0 ? &mail_sasl[i] :
-			    &mail_plain[i]);
-			rd_session_rcpt(s, pass == 0 ? &rcpt_relay_ok :
-			    &rcpt_relay_denied, &v);
+			rd_session_mail(
+			    s, pass == 0 ? &mail_sasl[i] : &mail_plain[i]);
+			rd_session_rcpt(s,
+			    pass == 0 ? &rcpt_relay_ok : &rcpt_relay_denied,
+			    &v);
 			rd_session_abort(s);
 			rd_session_close(s);
 			rd_session_free(s);

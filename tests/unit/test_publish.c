@@ -460,12 +460,14 @@ test_replay_refuses_what_is_not_an_event(void **state)
 		fail_msg("spool: %s", err.text);
 	for (i = 0; i < 12; i++) {
 		j = event_json((unsigned)i);
-		assert_int_equal(rd_spool_append(spool, type_of((unsigned)i),
-				     j, strlen(j)), 0);
+		assert_int_equal(
+		    rd_spool_append(spool, type_of((unsigned)i), j, strlen(j)),
+		    0);
 		free(j);
 		if (i < sizeof(junk) / sizeof(junk[0]))
-			assert_int_equal(rd_spool_append(spool, "rcpt",
-					     junk[i], strlen(junk[i])), 0);
+			assert_int_equal(rd_spool_append(spool, "rcpt", junk[i],
+					     strlen(junk[i])),
+			    0);
 	}
 	rd_spool_close(spool);
 
@@ -476,7 +478,8 @@ test_replay_refuses_what_is_not_an_event(void **state)
 	check_stream(s, 0, "t:junk", 12);
 	assert_int_equal(stream_len(s, 0, "t:junk"), 12);
 	tu_log_expect_n("spool: refused a record that is not a relaydiag "
-			"event", 1);
+			"event",
+	    1);
 	tu_log_expect_n("spool: 6 record(s) refused", 1);
 }
 

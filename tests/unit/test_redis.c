@@ -341,7 +341,8 @@ test_health(void **state)
 	assert_int_equal(h.retry_at_ms, 6000);
 	assert_int_equal(h.gen, 1);
 	/* a call in flight when it fell: no longer wait */
-	assert_int_equal(rd_redis_health_failed(&h, 5100, false), RD_REDIS_DOWN);
+	assert_int_equal(
+	    rd_redis_health_failed(&h, 5100, false), RD_REDIS_DOWN);
 	assert_int_equal(h.retry_at_ms, 6000);
 	/* retries that fail: 2 s, 4 s, 8 s, 8 s */
 	rd_redis_health_failed(&h, 6000, true);

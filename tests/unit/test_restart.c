@@ -61,8 +61,8 @@ test_rate_grammar(void **state)
 			fail_msg("\"%s\": got %u/%u, want %u/%u", cases[i].in,
 			    r.n, r.t, cases[i].n, cases[i].t);
 		if (cases[i].why != NULL && strstr(why, cases[i].why) == NULL)
-			fail_msg("\"%s\": why \"%s\", want \"%s\"",
-			    cases[i].in, why, cases[i].why);
+			fail_msg("\"%s\": why \"%s\", want \"%s\"", cases[i].in,
+			    why, cases[i].why);
 	}
 }
 

@@ -23,8 +23,8 @@
 static struct rd_rules *
 builtin(void)
 {
-	struct rd_rules	*r = rd_rules_new();
-	struct rd_err	 err;
+	struct rd_rules *r = rd_rules_new();
+	struct rd_err err;
 
 	assert_non_null(r);
 	if (rd_rules_add_default(r, &err) != 0)
@@ -40,28 +40,57 @@ test_builtin_texts(void **state)
 	static const struct {
 		const char *name, *text, *want;
 	} cases[] = {
-		{ "Postfix relay refusal", "Relay access denied", "relay" },
-		{ "Sendmail relay refusal", "Relaying denied", "relay" },
-		{ "Sendmail relay refusal, with address", "<bob@x.test>... Relaying denied. Proper authentication required.", "relay" },
-		{ "Exim relay refusal", "relay not permitted", "relay" },
-		{ "relaying is not allowed (regex)", "Relaying is not allowed for this client", "relay" },
-		{ "upper case", "RELAY ACCESS DENIED", "relay" },
-		{ "client restriction", "Client host rejected: Access denied", "mta.client-rejected" },
-		{ "virtual user unknown", "Recipient address rejected: User unknown in virtual mailbox table", "rcpt.unknown-user" },
-		{ "local user unknown", "Recipient address rejected: User unknown in local recipient table", "rcpt.unknown-user" },
-		{ "Sendmail user unknown", "<nobody@x.test>... User unknown", "rcpt.unknown-user" },
-		{ "recipient access table", "Recipient address rejected: Access denied", "mta.recipient-access-denied" },
-		{ "sender verification", "Sender address rejected: undeliverable address: host x[1.2.3.4] said: 550 no such user", "mta.sender-verify-failed" },
-		{ "sender verification, Postfix wording", "Sender address rejected: Address verification failed", "mta.sender-verify-failed" },
-		{ "RBL", "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", "mta.rbl-listed" },
-		{ "login mismatch", "Sender address rejected: not owned by user alice", "sender.login-mismatch" },
-		{ "unknown sender domain", "Sender address rejected: Domain not found", "mta.unknown-domain" },
-		{ "Sendmail unknown sender domain", "Domain of sender address x@nowhere.test does not exist", "mta.unknown-domain" },
-		/* near misses */
-		{ "near miss: a relay word alone", "Relay host is down", NULL },
-		{ "near miss: access denied alone", "Access denied", NULL },
-		{ "near miss: greylisting", "Recipient address rejected: Greylisted, try again", NULL },
-		{ "near miss: empty", "", NULL },
+	    {"Postfix relay refusal", "Relay access denied", "relay"},
+	    {"Sendmail relay refusal", "Relaying denied", "relay"},
+	    {"Sendmail relay refusal, with address",
+		"<bob@x.test>... Relaying denied. Proper authentication "
+		"required.",
+		"relay"},
+	    {"Exim relay refusal", "relay not permitted", "relay"},
+	    {"relaying is not allowed (regex)",
+		"Relaying is not allowed for this client", "relay"},
+	    {"upper case", "RELAY ACCESS DENIED", "relay"},
+	    {"client restriction", "Client host rejected: Access denied",
+		"mta.client-rejected"},
+	    {"virtual user unknown",
+		"Recipient address rejected: User unknown in virtual mailbox "
+		"table",
+		"rcpt.unknown-user"},
+	    {"local user unknown",
+		"Recipient address rejected: User unknown in local recipient "
+		"table",
+		"rcpt.unknown-user"},
+	    {"Sendmail user unknown", "<nobody@x.test>... User unknown",
+		"rcpt.unknown-user"},
+	    {"recipient access table",
+		"Recipient address rejected: Access denied",
+		"mta.recipient-access-denied"},
+	    {"sender verification",
+		"Sender address rejected: undeliverable address: host "
+		"x[1.2.3.4] said: 550 no such user",
+		"mta.sender-verify-failed"},
+	    {"sender verification, Postfix wording",
+		"Sender address rejected: Address verification failed",
+		"mta.sender-verify-failed"},
+	    {"RBL",
+		"Service unavailable; Client host [192.0.2.1] blocked using "
+		"zen.spamhaus.org",
+		"mta.rbl-listed"},
+	    {"login mismatch",
+		"Sender address rejected: not owned by user alice",
+		"sender.login-mismatch"},
+	    {"unknown sender domain",
+		"Sender address rejected: Domain not found",
+		"mta.unknown-domain"},
+	    {"Sendmail unknown sender domain",
+		"Domain of sender address x@nowhere.test does not exist",
+		"mta.unknown-domain"},
+	    /* near misses */
+	    {"near miss: a relay word alone", "Relay host is down", NULL},
+	    {"near miss: access denied alone", "Access denied", NULL},
+	    {"near miss: greylisting",
+		"Recipient address rejected: Greylisted, try again", NULL},
+	    {"near miss: empty", "", NULL},
 	};
 	struct rd_rules *r = builtin();
 	size_t i;
@@ -85,24 +114,32 @@ test_builtin_texts(void **state)
 static void
 test_admin_first(void **state)
 {
-	struct rd_rules	*r = rd_rules_new();
-	struct rd_err	 err;
+	struct rd_rules *r = rd_rules_new();
+	struct rd_err err;
 
 	(void)state;
 	/* An admin's own wording, and an override of a shipped rule. */
-	assert_int_equal(rd_rules_add_text(r, "admin", "# site rules\n"
-	    "mta.rbl-listed   /rejected by policy [0-9]+/\n"
-	    "mta.other        user unknown in relay recipient table\n"
-	    "\n", &err), 0);
+	assert_int_equal(
+	    rd_rules_add_text(r, "admin",
+		"# site rules\n"
+		"mta.rbl-listed   /rejected by policy [0-9]+/\n"
+		"mta.other        user unknown in relay recipient table\n"
+		"\n",
+		&err),
+	    0);
 	assert_int_equal(rd_rules_add_default(r, &err), 0);
-	assert_string_equal(rd_rules_match(r,
-	    "Client rejected by policy 42"), "mta.rbl-listed");
-	assert_string_equal(rd_rules_match(r,
-	    "Recipient address rejected: User unknown in relay recipient "
-	    "table"), "mta.other");
-	assert_string_equal(rd_rules_match(r,
-	    "Recipient address rejected: User unknown in local recipient "
-	    "table"), "rcpt.unknown-user");
+	assert_string_equal(rd_rules_match(r, "Client rejected by policy 42"),
+	    "mta.rbl-listed");
+	assert_string_equal(
+	    rd_rules_match(r,
+		"Recipient address rejected: User unknown in relay recipient "
+		"table"),
+	    "mta.other");
+	assert_string_equal(
+	    rd_rules_match(r,
+		"Recipient address rejected: User unknown in local recipient "
+		"table"),
+	    "rcpt.unknown-user");
 	rd_rules_free(r);
 }
 
@@ -112,20 +149,25 @@ test_bad_rules(void **state)
 	static const struct {
 		const char *name, *text, *want;
 	} cases[] = {
-		{ "unknown id", "relay.nonsense  foo\n",
-		  "t:1: unknown diagnosis id \"relay.nonsense\" (see the catalogue in relaydiag(8), or \"relay\")" },
-		{ "no pattern", "\n# x\nrelay\n",
-		  "t:3: rule for \"relay\" has no pattern; write: <id> <text or /regex/>" },
-		{ "bad regex", "relay /a(b/\n", "t:1: bad regular expression /a(b/: " },
-		{ "quantifier after quantifier (regcomp would take forever)",
-		  "relay /ad+++ress/\n",
-		  "t:1: regular expression /ad+++ress/: a quantifier after a quantifier" },
-		{ "lazy-looking quantifier", "relay /a*?b/\n",
-		  "t:1: regular expression /a*?b/: a quantifier after a quantifier" },
+	    {"unknown id", "relay.nonsense  foo\n",
+		"t:1: unknown diagnosis id \"relay.nonsense\" (see the "
+		"catalogue in relaydiag(8), or \"relay\")"},
+	    {"no pattern", "\n# x\nrelay\n",
+		"t:3: rule for \"relay\" has no pattern; write: <id> <text or "
+		"/regex/>"},
+	    {"bad regex", "relay /a(b/\n",
+		"t:1: bad regular expression /a(b/: "},
+	    {"quantifier after quantifier (regcomp would take forever)",
+		"relay /ad+++ress/\n",
+		"t:1: regular expression /ad+++ress/: a quantifier after a "
+		"quantifier"},
+	    {"lazy-looking quantifier", "relay /a*?b/\n",
+		"t:1: regular expression /a*?b/: a quantifier after a "
+		"quantifier"},
 	};
 	struct rd_err err;
-	char	      got[1024];
-	size_t	      i;
+	char got[1024];
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -144,10 +186,10 @@ test_bad_rules(void **state)
 static void
 test_rules_file(void **state)
 {
-	char		 path[] = "/tmp/test_rules.XXXXXX";
-	struct rd_rules	*r = rd_rules_new();
-	struct rd_err	 err;
-	int		 fd;
+	char path[] = "/tmp/test_rules.XXXXXX";
+	struct rd_rules *r = rd_rules_new();
+	struct rd_err err;
+	int fd;
 
 	(void)state;
 	assert_int_equal(rd_rules_add_file(r, "/nonexistent/rules", &err), -1);
@@ -166,22 +208,21 @@ test_rules_file(void **state)
 static void
 test_templates(void **state)
 {
-	char		 path[] = "/tmp/test_tpl.XXXXXX";
+	char path[] = "/tmp/test_tpl.XXXXXX";
 	struct rd_templates *t;
 	const struct rd_template *e;
-	struct rd_facts	 f;
+	struct rd_facts f;
 	struct rd_diagnosis d;
-	struct rd_err	 err;
-	int		 fd;
+	struct rd_err err;
+	int fd;
 
 	(void)state;
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(close(fd), 0);
-	tu_write_file(path,
-	    "# our help desk\nrelay.no-auth remedy_client See "
-	    "https://help.example.org/smtp (from ${client})\n"
-	    "relay.no-auth summary No login from ${client}.\n");
+	tu_write_file(path, "# our help desk\nrelay.no-auth remedy_client See "
+			    "https://help.example.org/smtp (from ${client})\n"
+			    "relay.no-auth summary No login from ${client}.\n");
 	t = rd_templates_load(path, &err);
 	if (t == NULL)
 		fail_msg("%s:%u: %s", err.source, err.line, err.text);
@@ -220,11 +261,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_builtin_texts),
-		cmocka_unit_test(test_admin_first),
-		cmocka_unit_test(test_bad_rules),
-		cmocka_unit_test(test_rules_file),
-		cmocka_unit_test(test_templates),
+	    cmocka_unit_test(test_builtin_texts),
+	    cmocka_unit_test(test_admin_first),
+	    cmocka_unit_test(test_bad_rules),
+	    cmocka_unit_test(test_rules_file),
+	    cmocka_unit_test(test_templates),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -780,8 +780,8 @@ test_session_many_forged_copies(void **state)
 		rd_session_header(s, "x-relay-diagnostic", "forged");
 	rd_session_eom(s, NULL, &plan);
 	if (plan.nremove != 200)
-		fail_msg("200 forged copies: %u removals, want 200",
-		    plan.nremove);
+		fail_msg(
+		    "200 forged copies: %u removals, want 200", plan.nremove);
 	rd_session_close(s);
 	tu_cap_check_all("many forged", cap);
 	rd_session_free(s);

@@ -29,9 +29,9 @@ path_in(char *buf, size_t len, const char *name)
 static char *
 slurp(const char *path)
 {
-	static char	 buf[4096];
-	FILE		*fp = fopen(path, "r");
-	size_t		 n;
+	static char buf[4096];
+	FILE *fp = fopen(path, "r");
+	size_t n;
 
 	if (fp == NULL)
 		return (NULL);
@@ -50,10 +50,10 @@ emit(struct rd_sink *sk, const char *json)
 static void
 test_lines_and_counters(void **state)
 {
-	char			 p[512];
-	struct rd_err		 err;
-	struct rd_sink		*sk;
-	struct rd_sink_stats	 st;
+	char p[512];
+	struct rd_err err;
+	struct rd_sink *sk;
+	struct rd_sink_stats st;
 
 	(void)state;
 	path_in(p, sizeof(p), "events.jsonl");
@@ -73,9 +73,9 @@ test_lines_and_counters(void **state)
 static void
 test_reopen_after_rotation(void **state)
 {
-	char		 p[512], rotated[512];
-	struct rd_err	 err;
-	struct rd_sink	*sk;
+	char p[512], rotated[512];
+	struct rd_err err;
+	struct rd_sink *sk;
 
 	(void)state;
 	path_in(p, sizeof(p), "rot.jsonl");
@@ -83,7 +83,7 @@ test_reopen_after_rotation(void **state)
 	assert_non_null(sk = rd_sink_file_open(p, &err));
 	emit(sk, "{\"before\":1}");
 	assert_int_equal(rename(p, rotated), 0);
-	emit(sk, "{\"late\":1}");	/* still the old file until reopened */
+	emit(sk, "{\"late\":1}"); /* still the old file until reopened */
 	assert_int_equal(rd_sink_reopen(sk, &err), 0);
 	emit(sk, "{\"after\":1}");
 	rd_sink_close(sk);
@@ -97,9 +97,9 @@ test_reopen_after_rotation(void **state)
 static void
 test_reopen_failure_keeps_old_file(void **state)
 {
-	char		 d[512], p[512];
-	struct rd_err	 err;
-	struct rd_sink	*sk;
+	char d[512], p[512];
+	struct rd_err err;
+	struct rd_sink *sk;
 
 	(void)state;
 	path_in(d, sizeof(d), "sub");
@@ -110,7 +110,7 @@ test_reopen_failure_keeps_old_file(void **state)
 	assert_int_equal(rmdir(d), 0);
 	assert_int_equal(rd_sink_reopen(sk, &err), -1);
 	assert_non_null(strstr(err.text, "cannot open event log"));
-	emit(sk, "{\"still\":1}");	/* to the unlinked file: no crash, counted */
+	emit(sk, "{\"still\":1}"); /* to the unlinked file: no crash, counted */
 	rd_sink_close(sk);
 }
 
@@ -118,16 +118,16 @@ static void
 test_refused_paths(void **state)
 {
 	static const struct {
-		const char	*what;
-		const char	*name;
+		const char *what;
+		const char *name;
 	} cases[] = {
-		{ "a symbolic link", "link.jsonl" },
-		{ "a FIFO nobody reads", "fifo.jsonl" },
-		{ "a missing directory", "nodir/e.jsonl" },
+	    {"a symbolic link", "link.jsonl"},
+	    {"a FIFO nobody reads", "fifo.jsonl"},
+	    {"a missing directory", "nodir/e.jsonl"},
 	};
-	char		 p[512], target[512];
-	struct rd_err	 err;
-	size_t		 i;
+	char p[512], target[512];
+	struct rd_err err;
+	size_t i;
 
 	(void)state;
 	path_in(target, sizeof(target), "target");
@@ -138,25 +138,26 @@ test_refused_paths(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		path_in(p, sizeof(p), cases[i].name);
 		if (rd_sink_file_open(p, &err) != NULL)
-			fail_msg("%s was accepted as the event log", cases[i].what);
+			fail_msg(
+			    "%s was accepted as the event log", cases[i].what);
 		assert_non_null(strstr(err.text, "cannot open event log"));
 	}
 	path_in(p, sizeof(p), "link.jsonl");
 	unlink(p);
 	path_in(p, sizeof(p), "fifo.jsonl");
 	unlink(p);
-	assert_int_equal(access(target, F_OK), -1);	/* never created */
+	assert_int_equal(access(target, F_OK), -1); /* never created */
 }
 
 static void
 test_stdout_and_null(void **state)
 {
-	struct rd_err	 err;
-	struct rd_sink	*sk;
+	struct rd_err err;
+	struct rd_sink *sk;
 
 	(void)state;
 	assert_non_null(sk = rd_sink_file_open("-", &err));
-	assert_int_equal(rd_sink_reopen(sk, &err), 0);	/* nothing to reopen */
+	assert_int_equal(rd_sink_reopen(sk, &err), 0); /* nothing to reopen */
 	rd_sink_close(sk);
 	assert_int_equal(rd_sink_reopen(NULL, &err), 0);
 	assert_int_equal(rd_sink_emit_take(NULL, "rcpt", strdup("{}")), -1);
@@ -166,11 +167,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lines_and_counters),
-		cmocka_unit_test(test_reopen_after_rotation),
-		cmocka_unit_test(test_reopen_failure_keeps_old_file),
-		cmocka_unit_test(test_refused_paths),
-		cmocka_unit_test(test_stdout_and_null),
+	    cmocka_unit_test(test_lines_and_counters),
+	    cmocka_unit_test(test_reopen_after_rotation),
+	    cmocka_unit_test(test_reopen_failure_keeps_old_file),
+	    cmocka_unit_test(test_refused_paths),
+	    cmocka_unit_test(test_stdout_and_null),
 	};
 	int rc;
 

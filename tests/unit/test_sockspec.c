@@ -68,7 +68,8 @@ test_parse_table(void **state)
 			continue;
 		}
 		assert_int_equal(ss.family, t[i].fam);
-		assert_string_equal(t[i].fam == RD_SOCK_UNIX ? ss.path : ss.host,
+		assert_string_equal(
+		    t[i].fam == RD_SOCK_UNIX ? ss.path : ss.host,
 		    t[i].path_or_host);
 		assert_int_equal(ss.port, t[i].port);
 	}
@@ -78,7 +79,8 @@ test_parse_table(void **state)
 	assert_int_equal(rd_sockspec_parse(longpath, &ss, why, sizeof(why)), 0);
 	snprintf(longpath, sizeof(longpath), "local:/%0*d",
 	    (int)sizeof(ss.path) - 1, 0);
-	assert_int_equal(rd_sockspec_parse(longpath, &ss, why, sizeof(why)), -1);
+	assert_int_equal(
+	    rd_sockspec_parse(longpath, &ss, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "longer than 107 bytes"));
 }
 
@@ -91,16 +93,19 @@ test_addr(void **state)
 	char why[600];
 
 	(void)state;
-	assert_int_equal(rd_sockspec_parse("inet:8891", &ss, why, sizeof(why)), 0);
+	assert_int_equal(
+	    rd_sockspec_parse("inet:8891", &ss, why, sizeof(why)), 0);
 	assert_int_equal(rd_sockspec_addr(&ss, &sa, &len, why, sizeof(why)), 0);
 	assert_int_equal(sa.ss_family, AF_INET);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&sa)->sin_port), 8891);
 	assert_int_equal(ntohl(((struct sockaddr_in *)&sa)->sin_addr.s_addr),
 	    INADDR_LOOPBACK);
-	assert_int_equal(rd_sockspec_parse("inet6:25", &ss, why, sizeof(why)), 0);
+	assert_int_equal(
+	    rd_sockspec_parse("inet6:25", &ss, why, sizeof(why)), 0);
 	assert_int_equal(rd_sockspec_addr(&ss, &sa, &len, why, sizeof(why)), 0);
 	assert_int_equal(sa.ss_family, AF_INET6);
-	assert_int_equal(rd_sockspec_parse("UNIX:/run/x", &ss, why, sizeof(why)), 0);
+	assert_int_equal(
+	    rd_sockspec_parse("UNIX:/run/x", &ss, why, sizeof(why)), 0);
 	assert_int_equal(rd_sockspec_addr(&ss, &sa, &len, why, sizeof(why)), 0);
 	assert_int_equal(sa.ss_family, AF_UNIX);
 	assert_string_equal(((struct sockaddr_un *)&sa)->sun_path, "/run/x");

@@ -674,8 +674,8 @@ test_directory_and_files_must_be_ours(void **state)
 	rd_spool_close(sp);
 	assert_int_equal(chmod(f->dir, 0777), 0);
 	/* another user's segment, a FIFO and a symlink under spool names */
-	snprintf(planted, sizeof(planted), "%s/spool-0000000000000500.log",
-	    f->dir);
+	snprintf(
+	    planted, sizeof(planted), "%s/spool-0000000000000500.log", f->dir);
 	assert_true((fd = open(planted, O_WRONLY | O_CREAT, 0644)) >= 0);
 	assert_int_equal(write(fd, "RDS1", 4), 4);
 	close(fd);
