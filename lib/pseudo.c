@@ -5,6 +5,10 @@
  * Owns the SipHash-2-4 code (written from the paper: 2 compression rounds
  * per 8-byte word, 4 finalization rounds, the length in the top byte of
  * the last word), the key file format, and the one process-wide key.
+ * Why not libsodium's crypto_shorthash (the same function): it would be
+ * the daemon's only use of a crypto library, for 40 lines that the
+ * paper's reference vectors pin down (test_pseudo checks all 64); a
+ * consumer can recompute a pseudonym with either.
  * Where the pseudonyms go is session.c's decision; the MTA's reply to the
  * client and the log never see them.
  * Threads: see pseudo.h. Memory: nothing is allocated.

@@ -17,45 +17,20 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "spool_int.h"
 #include "relaydiag/text.h"
 
 /*
- * CRC-32 (IEEE 802.3, reflected, as zlib's crc32()), four bits at a time:
- * a 16-entry table is fast enough for event-sized records.
+ * spool_crc32 - continue crc (0 to start) over p[0..n): CRC-32 (IEEE
+ * 802.3, reflected) as zlib computes it, which is what the record format
+ * says; zlib is the reference, not a copy of it.
  */
-static const uint32_t spool_crc_tab[16] = {
-    0x00000000,
-    0x1db71064,
-    0x3b6e20c8,
-    0x26d930ac,
-    0x76dc4190,
-    0x6b6b51f4,
-    0x4db26158,
-    0x5005713c,
-    0xedb88320,
-    0xf00f9344,
-    0xd6d6a3e8,
-    0xcb61b38c,
-    0x9b64c2b0,
-    0x86d3d2d4,
-    0xa00ae278,
-    0xbdbdf21c,
-};
-
-/* spool_crc32 - continue crc over p[0..n) (start with 0) */
 uint32_t
 spool_crc32(uint32_t crc, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-
-	crc = ~crc;
-	while (n-- > 0) {
-		crc ^= *b++;
-		crc = (crc >> 4) ^ spool_crc_tab[crc & 15];
-		crc = (crc >> 4) ^ spool_crc_tab[crc & 15];
-	}
-	return (~crc);
+	return ((uint32_t)crc32(crc, p, (uInt)n));
 }
 
 void
