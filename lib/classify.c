@@ -131,7 +131,8 @@ rd_classify_mta(const char *mailer, const char *host, const char *addr,
 
 	memset(out, 0, sizeof(*out));
 	if (mailer != NULL)
-		rd_strlcpy(out->mailer, mailer, sizeof(out->mailer));
+		/* A cut mailer name is no known transport: judged so. */
+		(void)rd_strlcpy(out->mailer, mailer, sizeof(out->mailer));
 	if (mailer == NULL || rd_strcasecmp_ascii(mailer, "error") != 0) {
 		out->verdict = RD_MTA_ACCEPT;
 		return;
@@ -164,7 +165,8 @@ rd_classify_mta(const char *mailer, const char *host, const char *addr,
 		else if (gt != NULL && strncmp(gt + 1, "...", 3) == 0)
 			p = classify_skip_space(gt + 4);
 	}
-	rd_strlcpy(out->text, p, sizeof(out->text));
+	out->text_cut =
+	    rd_strlcpy(out->text, p, sizeof(out->text)) >= sizeof(out->text);
 
 	if (out->dsn[0] == '4' || (out->dsn[0] == '\0' && out->code[0] == '4'))
 		out->verdict = RD_MTA_TEMPFAIL;

@@ -101,7 +101,8 @@ diag_fact(struct rd_diagnosis *d, const char *key, const char *val)
 	if (n + 1 >= RD_DIAG_FACT_MAX)
 		return;
 	dst[n++] = '=';
-	rd_strlcpy(dst + n, val != NULL && *val != '\0' ? val : "none",
+	/* A fact is cut at RD_DIAG_FACT_MAX, as events.md says. */
+	(void)rd_strlcpy(dst + n, val != NULL && *val != '\0' ? val : "none",
 	    RD_DIAG_FACT_MAX - n);
 }
 

@@ -47,6 +47,22 @@ ev_port(unsigned port)
 	return (port != 0 ? json_integer(port) : json_null());
 }
 
+/* ev_truncated - the names of the members that enum rd_cut bits stand for */
+static json_t *
+ev_truncated(unsigned cut)
+{
+	static const char *const names[] = {"client.ip", "client.name",
+	    "client.helo", "server.daemon", "host", "tls", "auth.user",
+	    "sender.addr", "queue_id", "rcpt.addr", "mta.text"};
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((cut & (1u << i)) != 0)
+			json_array_append_new(a, json_string(names[i]));
+	return (a);
+}
+
 static json_t *
 ev_common(const struct rd_event_common *c)
 {
@@ -104,6 +120,8 @@ ev_common(const struct rd_event_common *c)
 		json_object_set_new(o, "sender", json_null());
 	json_object_set_new(
 	    o, "action", json_string(c->action != NULL ? c->action : "none"));
+	if (c->truncated != 0)
+		json_object_set_new(o, "truncated", ev_truncated(c->truncated));
 	return (o);
 }
 

@@ -244,7 +244,8 @@ cache_sample(const struct hc_entry *e, struct rd_history_alerts *a)
 	}
 	for (a->outage_nsample = 0; a->outage_nsample < ntop;
 	     a->outage_nsample++)
-		rd_strlcpy(a->outage_sample[a->outage_nsample],
+		/* A sample is cut to its slot, as history.h says. */
+		(void)rd_strlcpy(a->outage_sample[a->outage_nsample],
 		    e->m[top[a->outage_nsample]].name,
 		    sizeof(a->outage_sample[0]));
 }

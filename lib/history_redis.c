@@ -185,7 +185,9 @@ call_connect(const struct rd_history *h, struct hist_call *call)
 	}
 	if ((call->c = rd_redis_dial(&h->url, (unsigned)left, &err)) == NULL) {
 		n = rd_strlcpy(call->why, "connect: ", sizeof(call->why));
-		rd_strlcpy(call->why + n, err.text, sizeof(call->why) - n);
+		/* Error texts are cut to their buffer: log lines. */
+		(void)rd_strlcpy(
+		    call->why + n, err.text, sizeof(call->why) - n);
 		return (-1);
 	}
 	/* Appended, not waited for: their replies are read ahead of the
@@ -197,7 +199,7 @@ call_connect(const struct rd_history *h, struct hist_call *call)
 		call->prefix_cmd[call->nprefix++] = st.cmd[i].argv[0];
 	}
 	if (r != REDIS_OK) {
-		rd_strlcpy(call->why, "out of memory", sizeof(call->why));
+		(void)rd_strlcpy(call->why, "out of memory", sizeof(call->why));
 		return (-1);
 	}
 	return (0);
@@ -256,7 +258,7 @@ call_cmd(struct hist_call *call, int argc, const struct hist_str *args)
 		len[i] = args[i].n;
 	}
 	if (redisAppendCommandArgv(call->c, i, argv, len) != REDIS_OK) {
-		rd_strlcpy(call->why, "out of memory", sizeof(call->why));
+		(void)rd_strlcpy(call->why, "out of memory", sizeof(call->why));
 		return (-1);
 	}
 	call->ncmd++;
@@ -512,7 +514,8 @@ redis_outage(struct rd_history *h, struct hist_call *call,
 		a->auth_outage = true;
 		for (i = 0; i < r[5]->elements && i < HIST_SAMPLE; i++)
 			if (r[5]->element[i]->type == REDIS_REPLY_STRING)
-				rd_strlcpy(
+				/* A sample is cut to its slot. */
+				(void)rd_strlcpy(
 				    a->outage_sample[a->outage_nsample++],
 				    r[5]->element[i]->str,
 				    sizeof(a->outage_sample[0]));

@@ -114,7 +114,8 @@ pub_down(struct redis_sink *s, const char *why)
 		pub_log(s, LOG_ERR, "redis: down: %s; %s", why, what);
 	else if (strcmp(s->last_err, why) != 0)
 		pub_log(s, LOG_ERR, "redis: still down: %s", why);
-	rd_strlcpy(s->last_err, why, sizeof(s->last_err));
+	/* why is already sanitized and cut to PUB_ERR_MAX. */
+	(void)rd_strlcpy(s->last_err, why, sizeof(s->last_err));
 }
 
 /*
@@ -205,7 +206,7 @@ pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
 		argv[t + 2] = json(v, i, &argvlen[t + 2]);
 		if (redisAppendCommandArgv(s->ctx, argc, argv, argvlen) !=
 		    REDIS_OK) {
-			rd_strlcpy(why, "out of memory", whylen);
+			(void)rd_strlcpy(why, "out of memory", whylen);
 			return (0);
 		}
 	}

@@ -140,7 +140,7 @@ redis_url_host(
 		if (!redis_url_host_char(s[i], v6))
 			goto bad;
 	if (hn == 0)
-		rd_strlcpy(u->host, "127.0.0.1", sizeof(u->host));
+		(void)rd_strlcpy(u->host, "127.0.0.1", sizeof(u->host));
 	else if (hn >= sizeof(u->host))
 		goto bad;
 	else {

@@ -37,7 +37,7 @@ reply_line(struct rd_verdict *v, const char *raw, size_t n)
 	rd_buf_init(&b);
 	rd_text_reply(&b, tmp);
 	/* A sanitized line grows at most 4x: REPLY_WRAP * 4 fits the line. */
-	rd_strlcpy(v->lines[v->nlines++], b.data, RD_REPLY_LINE_MAX);
+	(void)rd_strlcpy(v->lines[v->nlines++], b.data, RD_REPLY_LINE_MAX);
 	rd_buf_free(&b);
 }
 
@@ -81,11 +81,11 @@ rd_reply_build(struct rd_verdict *v, enum rd_action action,
 	v->action = action;
 	v->nlines = 0;
 	if (action == RD_ACTION_TEMPFAIL) {
-		rd_strlcpy(v->code, "451", sizeof(v->code));
-		rd_strlcpy(v->dsn, "4.7.1", sizeof(v->dsn));
+		(void)rd_strlcpy(v->code, "451", sizeof(v->code));
+		(void)rd_strlcpy(v->dsn, "4.7.1", sizeof(v->dsn));
 	} else {
-		rd_strlcpy(v->code, "554", sizeof(v->code));
-		rd_strlcpy(v->dsn, "5.7.1", sizeof(v->dsn));
+		(void)rd_strlcpy(v->code, "554", sizeof(v->code));
+		(void)rd_strlcpy(v->dsn, "5.7.1", sizeof(v->dsn));
 	}
 	if (d->unauthorized_relay)
 		snprintf(first, sizeof(first), "Relay access denied for <%s>.",
@@ -104,7 +104,8 @@ rd_reply_build(struct rd_verdict *v, enum rd_action action,
 		summary = d->summary + n + 1;
 		while (*summary == ' ')
 			summary++;
-		rd_strlcpy(rest, summary, sizeof(rest));
+		/* rest is as long as a summary (RD_DIAG_TEXT_MAX). */
+		(void)rd_strlcpy(rest, summary, sizeof(rest));
 		/* "a mail program ..." reads as a sentence; an address not. */
 		n = strcspn(rest, " ");
 		if (rest[0] >= 'a' && rest[0] <= 'z' &&

@@ -292,7 +292,9 @@ rd_rules_match(const struct rd_rules *r, const char *text)
 
 	if (r == NULL || text == NULL)
 		return (NULL);
-	rd_strlcpy(low, text, sizeof(low));
+	/* Rules see the first 1023 bytes of the text (the MTA's replies are
+	   shorter; RFC 5321 caps a reply line at 512). */
+	(void)rd_strlcpy(low, text, sizeof(low));
 	rd_lower_ascii(low);
 	for (i = 0; i < r->n; i++) {
 		if (r->v[i].needle != NULL) {

@@ -43,10 +43,10 @@ sess_ids_add(struct sess_ids *set, const char *id)
 }
 
 /* sess_copy - bounded copy of a borrowed macro value ("" for NULL) */
-void
+bool
 sess_copy(char *dst, size_t len, const char *src)
 {
-	rd_strlcpy(dst, src != NULL ? src : "", len);
+	return (rd_strlcpy(dst, src != NULL ? src : "", len) >= len);
 }
 
 struct rd_session *
@@ -60,7 +60,8 @@ rd_session_new(const struct rd_config *cfg, struct rd_sink *sink)
 	s->sink = sink;
 	rd_id_session(s->sid);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	sess_copy(s->host, sizeof(s->host), cfg->host_name);
+	if (sess_copy(s->host, sizeof(s->host), cfg->host_name))
+		s->cut |= RD_CUT_HOST;
 	/* One key for the whole session, even if a reload brings another. */
 	if ((s->hash = cfg->hash_personal))
 		s->hash_keyed = rd_pseudo_current(&s->hash_key);
@@ -142,15 +143,19 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 {
 	char safe_ip[80], safe_name[128];
 
-	sess_copy(s->client_ip, sizeof(s->client_ip), ci->client_ip);
+	if (sess_copy(s->client_ip, sizeof(s->client_ip), ci->client_ip))
+		s->cut |= RD_CUT_CLIENT_IP;
 	s->client_port = ci->client_port;
-	sess_copy(s->client_name, sizeof(s->client_name), ci->client_name);
-	sess_copy(s->daemon, sizeof(s->daemon), ci->daemon_name);
+	if (sess_copy(s->client_name, sizeof(s->client_name), ci->client_name))
+		s->cut |= RD_CUT_CLIENT_NAME;
+	if (sess_copy(s->daemon, sizeof(s->daemon), ci->daemon_name))
+		s->cut |= RD_CUT_DAEMON;
 	s->daemon_port = ci->daemon_port;
 	/* The MTA's own name ({j}) unless HostName says otherwise. */
 	if (ci->mta_host != NULL && *ci->mta_host != '\0' &&
 	    !s->cfg->host_name_set)
-		sess_copy(s->host, sizeof(s->host), ci->mta_host);
+		if (sess_copy(s->host, sizeof(s->host), ci->mta_host))
+			s->cut |= RD_CUT_HOST;
 	s->trusted = rd_netset_match(s->cfg->trusted_networks, s->client_ip);
 	s->submission = rd_config_is_submission_port(s->cfg, s->daemon_port);
 	rd_log(LOG_DEBUG, s->sid,
@@ -167,16 +172,18 @@ sess_tls(struct rd_session *s, const struct rd_tls_info *tls)
 {
 	if (tls == NULL || tls->version == NULL || *tls->version == '\0')
 		return;
-	sess_copy(s->tls_version, sizeof(s->tls_version), tls->version);
-	sess_copy(s->tls_cipher, sizeof(s->tls_cipher), tls->cipher);
-	sess_copy(s->tls_bits, sizeof(s->tls_bits), tls->bits);
+	if (sess_copy(s->tls_version, sizeof(s->tls_version), tls->version) |
+	    sess_copy(s->tls_cipher, sizeof(s->tls_cipher), tls->cipher) |
+	    sess_copy(s->tls_bits, sizeof(s->tls_bits), tls->bits))
+		s->cut |= RD_CUT_TLS;
 }
 
 void
 rd_session_helo(
     struct rd_session *s, const char *helo, const struct rd_tls_info *tls)
 {
-	sess_copy(s->helo, sizeof(s->helo), helo);
+	if (sess_copy(s->helo, sizeof(s->helo), helo))
+		s->cut |= RD_CUT_HELO;
 	s->has_helo = true;
 	sess_tls(s, tls);
 }
@@ -186,6 +193,7 @@ static void
 sess_tx_reset(struct rd_session *s)
 {
 	s->in_tx = false;
+	s->cut &= ~(unsigned)(RD_CUT_SENDER | RD_CUT_QUEUE_ID);
 	s->queue_id[0] = '\0';
 	s->sender[0] = '\0';
 	s->sender_h[0] = '\0';
@@ -206,14 +214,18 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 
 	sess_tx_reset(s);
 	s->in_tx = true;
-	sess_copy(s->queue_id, sizeof(s->queue_id), mi->queue_id);
+	if (sess_copy(s->queue_id, sizeof(s->queue_id), mi->queue_id))
+		s->cut |= RD_CUT_QUEUE_ID;
 	/* AUTH lasts for the connection, but the MTA repeats it at MAIL. */
-	sess_copy(s->auth_type, sizeof(s->auth_type), mi->auth_type);
-	sess_copy(s->auth_user, sizeof(s->auth_user), mi->auth_authen);
+	if (sess_copy(s->auth_type, sizeof(s->auth_type), mi->auth_type) |
+	    sess_copy(s->auth_user, sizeof(s->auth_user), mi->auth_authen))
+		s->cut |= RD_CUT_AUTH;
 	sess_tls(s, &mi->tls);
 	if (rd_addr_parse(mi->sender, &a, &err) == 0) {
-		sess_copy(s->sender, sizeof(s->sender), a.addr);
-		sess_copy(s->sender_domain, sizeof(s->sender_domain), a.domain);
+		if (sess_copy(s->sender, sizeof(s->sender), a.addr) |
+		    sess_copy(
+			s->sender_domain, sizeof(s->sender_domain), a.domain))
+			s->cut |= RD_CUT_SENDER;
 		s->sender_local =
 		    a.has_domain &&
 		    rd_domainset_match(s->cfg->local_domains, a.domain);
@@ -221,7 +233,8 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 		char safe[RD_ADDR_PATH_MAX];
 
 		/* Keep the raw text for the record; the event sanitizes it. */
-		sess_copy(s->sender, sizeof(s->sender), mi->sender);
+		if (sess_copy(s->sender, sizeof(s->sender), mi->sender))
+			s->cut |= RD_CUT_SENDER;
 		rd_log(LOG_INFO, s->sid, "sender unparsable: %s: %s",
 		    rd_text_log_str(safe, sizeof(safe), mi->sender), err.text);
 	}
@@ -268,6 +281,7 @@ sess_common(struct rd_session *s, struct rd_event_common *c, const char *type,
 	c->sender_domain = s->sender_domain;
 	c->sender_local = s->sender_local;
 	c->action = "none";
+	c->truncated = s->cut;
 }
 
 void
@@ -312,9 +326,11 @@ rd_session_eom(
 
 	memset(plan, 0, sizeof(*plan));
 	if (queue_id != NULL && *queue_id != '\0')
-		sess_copy(s->queue_id, sizeof(s->queue_id), queue_id);
+		if (sess_copy(s->queue_id, sizeof(s->queue_id), queue_id))
+			s->cut |= RD_CUT_QUEUE_ID;
 	s->messages++;
-	rd_strlcpy(
+	/* HeaderName's length is checked by config_keys.c: it fits. */
+	(void)rd_strlcpy(
 	    plan->header_name, s->cfg->header_name, sizeof(plan->header_name));
 	/*
 	 * Wherever relaydiag may change mail, copies of its header that came

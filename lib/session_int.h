@@ -72,6 +72,7 @@ struct rd_session {
 	struct sess_ids ids;
 
 	/* HashPersonalData: the key, and the pseudonyms of the transaction */
+	unsigned cut; /* enum rd_cut: what was cut to fit, this session */
 	bool hash;
 	bool hash_keyed; /* false: RD_PSEUDO_NOKEY */
 	struct rd_pseudo_key hash_key;
@@ -88,7 +89,8 @@ struct sess_hashed {
 
 /* session.c: what every event of the session shares */
 void sess_ids_add(struct sess_ids *set, const char *id);
-void sess_copy(char *dst, size_t len, const char *src);
+/* sess_copy - src (NULL: "") into dst; true when it was cut to fit */
+bool sess_copy(char *dst, size_t len, const char *src);
 const struct rd_facts *sess_event_facts(const struct rd_session *s,
     const struct rd_facts *f, struct sess_hashed *h);
 void sess_common(struct rd_session *s, struct rd_event_common *c,

@@ -212,6 +212,7 @@ struct sess_rcpt {
 	struct rd_event_common c; /* points into now and eid */
 	struct timespec now;
 	char eid[RD_EID_MAX];
+	unsigned cut; /* enum rd_cut: this recipient's own */
 };
 
 /* sess_rcpt_address - the recipient's address and domain */
@@ -229,7 +230,8 @@ sess_rcpt_address(
 		return;
 	}
 	/* Unparsable: keep it, less its brackets (the reply adds its own). */
-	sess_copy(r->raw, sizeof(r->raw), ri->rcpt);
+	if (sess_copy(r->raw, sizeof(r->raw), ri->rcpt))
+		r->cut |= RD_CUT_RCPT;
 	n = strlen(r->raw);
 	if (n >= 2 && r->raw[0] == '<' && r->raw[n - 1] == '>') {
 		r->raw[n - 1] = '\0';
@@ -287,6 +289,7 @@ sess_rcpt_verdict(
 {
 	clock_gettime(CLOCK_REALTIME, &r->now);
 	sess_common(s, &r->c, "rcpt", r->eid, &r->now);
+	r->c.truncated |= r->cut | (r->mta.text_cut ? RD_CUT_MTA_TEXT : 0);
 	v->action = sess_action(s, &r->mta, &r->d);
 	if (v->action == RD_ACTION_REJECT || v->action == RD_ACTION_TEMPFAIL)
 		rd_reply_build(v, v->action, &r->d, r->addr, r->eid);
@@ -366,7 +369,8 @@ rd_session_rcpt(
 	memset(v, 0, sizeof(*v));
 	memset(&r, 0, sizeof(r));
 	if (ri->queue_id != NULL && *ri->queue_id != '\0')
-		sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id);
+		if (sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id))
+			s->cut |= RD_CUT_QUEUE_ID;
 	sess_rcpt_address(s, ri, &r);
 	sess_rcpt_facts(s, ri, &r);
 	rd_diagnose_rcpt(&r.f, &r.d);

@@ -89,7 +89,9 @@ main_hash_key(const struct rd_config *cfg, struct rd_err *err)
 	}
 	rd_pseudo_install(&k);
 	explicit_bzero(&k, sizeof(k));
-	rd_strlcpy(main_key_path, cfg->hash_key_file, sizeof(main_key_path));
+	/* Paths fit PATH_MAX (4096). */
+	(void)rd_strlcpy(
+	    main_key_path, cfg->hash_key_file, sizeof(main_key_path));
 	return (0);
 }
 
@@ -175,7 +177,8 @@ main_socket_dir(const char *path, const struct privs_user *u)
 	char dir[4096];
 	char *slash;
 
-	rd_strlcpy(dir, path, sizeof(dir));
+	if (rd_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return;
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return;
 	*slash = '\0';
@@ -435,7 +438,8 @@ main(int argc, char **argv)
 	}
 	main_pid_file(cfg->pid_file);
 	/* cfg belongs to the snapshot from here on: a reload may free it. */
-	rd_strlcpy(pidfile, cfg->pid_file != NULL ? cfg->pid_file : "",
+	/* Paths fit PATH_MAX (4096). */
+	(void)rd_strlcpy(pidfile, cfg->pid_file != NULL ? cfg->pid_file : "",
 	    sizeof(pidfile));
 	if (up != NULL && privs_drop(up, &err) != 0)
 		main_fatal(&err);

@@ -33,8 +33,10 @@ privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
 		}
 		memcpy(user, spec, (size_t)(colon - spec));
 		user[colon - spec] = '\0';
-	} else
-		rd_strlcpy(user, spec, sizeof(user));
+	} else if (rd_strlcpy(user, spec, sizeof(user)) >= sizeof(user)) {
+		rd_err_set(err, "UserID", 0, "user name too long");
+		return (-1);
+	}
 	/* Once at start-up, before any thread: getpwnam is fine. */
 	if ((pw = getpwnam(user)) == NULL) {
 		rd_err_set(err, "UserID", 0,
@@ -54,7 +56,10 @@ privs_lookup(const char *spec, struct privs_user *u, struct rd_err *err)
 	}
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;
-	rd_strlcpy(u->name, user, sizeof(u->name));
+	if (rd_strlcpy(u->name, user, sizeof(u->name)) >= sizeof(u->name)) {
+		rd_err_set(err, "UserID", 0, "user name too long");
+		return (-1);
+	}
 	if (colon != NULL) {
 		if ((gr = getgrnam(colon + 1)) == NULL) {
 			rd_err_set(err, "UserID", 0, "no such group \"%s\"",

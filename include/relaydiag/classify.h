@@ -53,6 +53,7 @@ struct rd_mta_result {
 	char dsn[16];    /* "5.7.1"; "" when unknown */
 	char text[512];  /* the reply text, raw (sanitize per sink) */
 	char mailer[32]; /* {rcpt_mailer}, raw, cut */
+	bool text_cut;   /* the reply text was longer than text[] */
 };
 
 /*

@@ -21,6 +21,25 @@
 #define RD_EVENT_SCHEMA "relaydiag.event/1"
 
 /* The members shared by every event of one session. */
+/*
+ * What was longer than relaydiag keeps, and was cut to its limit (each a
+ * documented limit, SECURITY.md "Bounded memory"): the event says so in
+ * "truncated", so that nothing judged on a cut value passes for whole.
+ */
+enum rd_cut {
+	RD_CUT_CLIENT_IP = 1u << 0,
+	RD_CUT_CLIENT_NAME = 1u << 1,
+	RD_CUT_HELO = 1u << 2,
+	RD_CUT_DAEMON = 1u << 3,
+	RD_CUT_HOST = 1u << 4,
+	RD_CUT_TLS = 1u << 5,
+	RD_CUT_AUTH = 1u << 6,
+	RD_CUT_SENDER = 1u << 7,
+	RD_CUT_QUEUE_ID = 1u << 8,
+	RD_CUT_RCPT = 1u << 9,
+	RD_CUT_MTA_TEXT = 1u << 10,
+};
+
 struct rd_event_common {
 	const char *type; /* "rcpt" "message" "session" "alert" */
 	const char *id;
@@ -50,6 +69,7 @@ struct rd_event_common {
 	const char *sender_domain;
 	bool sender_local;
 	const char *action; /* "none" "header" "reject" "tempfail" */
+	unsigned truncated; /* enum rd_cut bits; 0: nothing was cut */
 };
 
 struct rd_event_rcpt {

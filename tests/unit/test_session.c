@@ -965,6 +965,73 @@ test_session_connection_without_mail(void **state)
 	rd_config_free(cfg);
 }
 
+/*
+ * A value longer than relaydiag keeps is cut to its limit, and every
+ * event says which: "truncated" lists it (a 300-byte HELO, a 2000-byte
+ * reply text); a session with nothing cut has no "truncated" at all.
+ */
+static void
+test_session_truncation_is_recorded(void **state)
+{
+	struct rd_config *cfg = cfg_new(RD_MODE_OBSERVE, false);
+	struct tu_cap *cap = tu_cap_new();
+	struct rd_session *s;
+	struct rd_rcpt_info ri = rcpt_relay_denied;
+	struct rd_verdict v;
+	char helo[301], text[2001];
+	json_t *t, *ev;
+	size_t i;
+
+	(void)state;
+	memset(helo, 'h', sizeof(helo) - 1);
+	helo[sizeof(helo) - 1] = '\0';
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	ri.addr = text;
+	s = rd_session_new(cfg, &cap->base);
+	rd_session_connect(s, &conn_mx);
+	rd_session_helo(s, helo, NULL);
+	rd_session_mail(s, &mail_carol);
+	rd_session_rcpt(s, &ri, &v);
+	rd_session_rcpt(s, &rcpt_relay_ok, &v);
+	rd_session_close(s);
+	rd_session_free(s);
+	tu_cap_check_all("truncated", cap);
+	ev = tu_cap_get(cap, "rcpt", 0);
+	t = tu_jget(ev, "truncated");
+	if (!json_is_array(t) || json_array_size(t) != 2 ||
+	    strcmp(json_string_value(json_array_get(t, 0)), "client.helo") ||
+	    strcmp(json_string_value(json_array_get(t, 1)), "mta.text"))
+		fail_msg("rcpt with a long HELO and reply: truncated is %s",
+		    json_dumps(t, 0));
+	if (strlen(tu_jstr(ev, "client.helo")) != 255)
+		fail_msg("HELO cut to %zu bytes, want 255",
+		    strlen(tu_jstr(ev, "client.helo")));
+	ev = tu_cap_get(cap, "rcpt", 1);
+	t = tu_jget(ev, "truncated");
+	if (!json_is_array(t) || json_array_size(t) != 1)
+		fail_msg(
+		    "second rcpt: the HELO stays cut, its text is whole: %s",
+		    json_dumps(t, 0));
+	assert_non_null(tu_jget(tu_cap_get(cap, "session", 0), "truncated"));
+	rd_sink_close(&cap->base);
+
+	/* nothing cut: no member */
+	cap = tu_cap_new();
+	s = rd_session_new(cfg, &cap->base);
+	rd_session_connect(s, &conn_mx);
+	rd_session_helo(s, "mail.example.net", NULL);
+	rd_session_mail(s, &mail_carol);
+	rd_session_rcpt(s, &rcpt_relay_denied, &v);
+	rd_session_close(s);
+	rd_session_free(s);
+	for (i = 0; i < cap->n; i++)
+		if (tu_jget(cap->obj[i], "truncated") != NULL)
+			fail_msg("nothing cut, yet: %s", cap->json[i]);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
 /* No sink (events dropped), and rd_session_free(NULL). */
 static void
 test_session_without_sink(void **state)
@@ -1172,6 +1239,7 @@ main(void)
 	    cmocka_unit_test(test_session_abort_resets_the_transaction),
 	    cmocka_unit_test(test_session_several_transactions),
 	    cmocka_unit_test(test_session_connection_without_mail),
+	    cmocka_unit_test(test_session_truncation_is_recorded),
 	    cmocka_unit_test(test_session_without_sink),
 	    cmocka_unit_test(test_session_null_everything),
 	    cmocka_unit_test(test_session_hostile_text),
