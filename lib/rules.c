@@ -3,16 +3,21 @@
  * reply text against them.
  *
  * Owns struct rd_rules (an ordered array of substring or regex rules) and
- * the file syntax. The ids are checked against the catalogue (catalogue.c);
- * naming the cause of a "relay" refusal belongs to diagnose.c.
- * Threads: built once, then read-only.
+ * the file syntax. Regexes are PCRE2, the syntax of Postfix's pcre:
+ * tables, case-insensitive, on bytes (the MTA's text may be any bytes);
+ * every match runs under a match and a depth limit, so that no pattern
+ * can hang a session: a match that hits a limit is no match. The ids are
+ * checked against the catalogue (catalogue.c); naming the cause of a "relay"
+ * refusal belongs to diagnose.c. Threads: built once, then read-only.
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "relaydiag/buf.h"
 #include "relaydiag/catalogue.h"
@@ -21,6 +26,8 @@
 #include "relaydiag/text.h"
 
 #define RULES_LINE_MAX 1024
+#define RULES_MATCH_LIMIT 100000 /* backtracking steps per match */
+#define RULES_DEPTH_LIMIT 2000   /* nested backtracking */
 
 /* The shipped rules, generated from conf/reply-rules by CMake. */
 extern const unsigned char rd_rules_default_text[];
@@ -29,18 +36,29 @@ extern const unsigned long rd_rules_default_len;
 struct rules_rule {
 	char *id;
 	char *needle; /* lower case; NULL for a regex */
-	regex_t re;
+	pcre2_code *re;
 };
 
 struct rd_rules {
 	struct rules_rule *v;
 	unsigned n, cap;
+	pcre2_match_context *mctx; /* the limits; read-only once built */
 };
 
 struct rd_rules *
 rd_rules_new(void)
 {
-	return (calloc(1, sizeof(struct rd_rules)));
+	struct rd_rules *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	if ((r->mctx = pcre2_match_context_create(NULL)) == NULL) {
+		free(r);
+		return (NULL);
+	}
+	pcre2_set_match_limit(r->mctx, RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit(r->mctx, RULES_DEPTH_LIMIT);
+	return (r);
 }
 
 void
@@ -52,12 +70,11 @@ rd_rules_free(struct rd_rules *r)
 		return;
 	for (i = 0; i < r->n; i++) {
 		free(r->v[i].id);
-		if (r->v[i].needle != NULL)
-			free(r->v[i].needle);
-		else
-			regfree(&r->v[i].re);
+		free(r->v[i].needle);
+		pcre2_code_free(r->v[i].re);
 	}
 	free(r->v);
+	pcre2_match_context_free(r->mctx);
 	free(r);
 }
 
@@ -85,45 +102,13 @@ rules_trim(char *line)
 		line[--n] = '\0';
 }
 
-/*
- * rules_regex_risky - a quantifier right after a quantifier ("a++",
- * "x*?", "b+{2}"): undefined in POSIX EREs, and glibc's regcomp takes
- * exponential time on runs of them (found by fuzzing): a rules file must
- * not be able to hang a start or a reload.
- */
-static bool
-rules_regex_risky(const char *re)
-{
-	bool prev_quant = false;
-
-	for (; *re != '\0'; re++) {
-		if (*re == '\\' && re[1] != '\0') {
-			re++;
-			prev_quant = false;
-			continue;
-		}
-		if (strchr("+*?{", *re) != NULL) {
-			if (prev_quant)
-				return (true);
-			prev_quant = true;
-			if (*re == '{')
-				while (re[1] != '\0' && re[1] != '}')
-					re++;
-			if (*re != '{' && re[1] == '}')
-				re++;
-			continue;
-		}
-		prev_quant = false;
-	}
-	return (false);
-}
-
 static int
 rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
     char *line, struct rd_err *err)
 {
 	struct rules_rule rule;
 	char *id, *pat, *end;
+	PCRE2_SIZE off;
 	size_t n;
 	int rc;
 
@@ -153,24 +138,16 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
 	n = strlen(pat);
 	if (n >= 2 && pat[0] == '/' && pat[n - 1] == '/') {
 		pat[n - 1] = '\0';
-		if (rules_regex_risky(pat + 1)) {
-			rd_err_set(err, source, lineno,
-			    "regular expression "
-			    "/%s/: a quantifier after a quantifier (\"++\", "
-			    "\"*?\" ...) is undefined in POSIX and can make "
-			    "matching take forever; write one quantifier",
-			    pat + 1);
-			return (-1);
-		}
-		if ((rc = regcomp(&rule.re, pat + 1,
-			 REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
-			char msg[128];
+		rule.re = pcre2_compile((PCRE2_SPTR)(pat + 1),
+		    PCRE2_ZERO_TERMINATED,
+		    PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C, &rc, &off, NULL);
+		if (rule.re == NULL) {
+			PCRE2_UCHAR msg[128];
 
-			regerror(rc, &rule.re, msg, sizeof(msg));
+			pcre2_get_error_message(rc, msg, sizeof(msg));
 			rd_err_set(err, source, lineno,
-			    "bad regular expression "
-			    "/%s/: %s",
-			    pat + 1, msg);
+			    "bad regular expression /%s/: %s (at byte %zu)",
+			    pat + 1, (const char *)msg, (size_t)off + 1);
 			return (-1);
 		}
 	} else {
@@ -188,8 +165,7 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
 			rd_err_set(err, source, lineno, "out of memory");
 			free(rule.id);
 			free(rule.needle);
-			if (rule.needle == NULL)
-				regfree(&rule.re);
+			pcre2_code_free(rule.re);
 			return (-1);
 		}
 		r->v = v;
@@ -287,6 +263,8 @@ rd_rules_add_default(struct rd_rules *r, struct rd_err *err)
 const char *
 rd_rules_match(const struct rd_rules *r, const char *text)
 {
+	pcre2_match_data *md = NULL;
+	const char *id = NULL;
 	char low[1024];
 	unsigned i;
 
@@ -296,12 +274,22 @@ rd_rules_match(const struct rd_rules *r, const char *text)
 	   shorter; RFC 5321 caps a reply line at 512). */
 	(void)rd_strlcpy(low, text, sizeof(low));
 	rd_lower_ascii(low);
-	for (i = 0; i < r->n; i++) {
+	for (i = 0; i < r->n && id == NULL; i++) {
 		if (r->v[i].needle != NULL) {
 			if (strstr(low, r->v[i].needle) != NULL)
-				return (r->v[i].id);
-		} else if (regexec(&r->v[i].re, text, 0, NULL, 0) == 0)
-			return (r->v[i].id);
+				id = r->v[i].id;
+			continue;
+		}
+		if (md == NULL &&
+		    (md = pcre2_match_data_create(1, NULL)) == NULL)
+			break; /* out of memory: no regex matches */
+		/* >= 0: a match (0: more groups than md keeps, which is
+		   fine: only whether it matched counts); a limit hit or any
+		   other error (< 0): no match */
+		if (pcre2_match(r->v[i].re, (PCRE2_SPTR)low, strlen(low), 0, 0,
+			md, r->mctx) >= 0)
+			id = r->v[i].id;
 	}
-	return (NULL);
+	pcre2_match_data_free(md);
+	return (id);
 }

@@ -3,13 +3,15 @@
  *
  * Rules are lines "<id> <pattern>": <id> a catalogue id or "relay" (the MTA
  * refused to relay; diagnose.c names the cause), <pattern> a
- * case-insensitive substring or a POSIX extended regular expression between
- * slashes. '#' at the start of a line or after white space starts a
- * comment. The first rule that matches wins, in the order they were added.
- * The shipped rules (conf/reply-rules) are compiled in; an admin's files
- * (ReplyRules) are added before them.
- * Threads: build in one thread; then read-only (regexec on a const regex_t
- * is safe from many threads).
+ * case-insensitive substring or a PCRE2 regular expression between slashes
+ * (the syntax of Postfix's pcre: tables; case-insensitive; each match
+ * bounded by a match and a depth limit, a limit hit being no match). '#' at the
+ * start of a line or after white space starts a comment. The first rule that
+ * matches wins, in the order they were added. The shipped rules
+ * (conf/reply-rules) are compiled in; an admin's files (ReplyRules) are added
+ * before them. Threads: build in one thread; then read-only (pcre2_match on
+ * shared code and match context is safe from many threads; match data is per
+ * call).
  */
 #ifndef RELAYDIAG_RULES_H
 #define RELAYDIAG_RULES_H
