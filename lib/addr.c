@@ -7,11 +7,14 @@
  * rd_helo_is_fqdn). What an address means to this MTA belongs to
  * classify.c, the domain lists to domainset.c.
  * Grammar: RFC 5321 4.1.2 (Path, Mailbox, Local-part, address-literal),
- * extended by RFC 6531 3.3 (UTF-8 in local parts). Deliberately lenient
+ * extended by RFC 6531 3.3 (UTF-8 in local parts; a UTF-8 domain, the
+ * U-labels of SMTPUTF8, becomes its A-labels, as libidn2 gives them, so
+ * that it compares with the lists). Deliberately lenient
  * where MTAs are: a dot-string local part may have leading, trailing or
  * double dots (Postfix accepts them; some Japanese mobile carriers issued
  * such addresses), and "" is a valid quoted local part. Strict where a
- * wrong answer would mislead: controls anywhere, 8-bit bytes in a domain,
+ * wrong answer would mislead: controls anywhere, a domain of 8-bit bytes
+ * that is no UTF-8 or no valid IDN,
  * bad labels, bad literals, the RFC 5321 4.5.3.1 length limits.
  * Threads: pure functions of their arguments; no globals, no locks.
  * Memory: allocates nothing; results are copied into the caller's struct.
@@ -23,6 +26,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include <idn2.h>
 
 #include "relaydiag/addr.h"
 #include "relaydiag/err.h"
@@ -245,10 +250,13 @@ addr_route(const char *p, size_t len)
  * rd_addr_parse - parse one SMTP path into out; 0, or -1 with err set
  * (source "<address>"). out is zeroed first.
  */
+static bool addr_has_8bit(const char *d, size_t len);
+
 int
 rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 {
 	const char *s, *e, *p, *at, *colon, *dom, *why;
+	char alabel[RD_ADDR_DOMAIN_MAX + 1];
 	size_t llen, dlen, bad;
 	enum addr_dom code;
 	bool inq;
@@ -390,6 +398,14 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 	} else {
 		if (dom[dlen - 1] == '.') /* the root: "example.org." */
 			dlen--;
+		/* U-labels compare as the A-labels they stand for. */
+		if (addr_has_8bit(dom, dlen)) {
+			if ((why = rd_domain_alabel(
+				 dom, dlen, alabel, sizeof(alabel))) != NULL)
+				return (addr_fail(err, in, "%s", why));
+			dom = alabel;
+			dlen = strlen(alabel);
+		}
 		code = addr_domain_check(dom, dlen, &bad);
 		if (code != ADDR_DOM_OK)
 			return (
@@ -408,6 +424,54 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 	memcpy(out->addr + llen + 1, out->domain, dlen + 1);
 	out->has_domain = true;
 	return (0);
+}
+
+/* addr_has_8bit - a byte >= 0x80 in d[0..len) */
+static bool
+addr_has_8bit(const char *d, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)d[i] >= 0x80)
+			return (true);
+	return (false);
+}
+
+const char *
+rd_domain_alabel(const char *d, size_t len, char *out, size_t outlen)
+{
+	char in[RD_ADDR_DOMAIN_MAX * 4 + 1], *a = NULL;
+	size_t n;
+	int rc;
+
+	if (len >= sizeof(in))
+		return ("internationalized domain too long");
+	if (!rd_utf8_valid(d, len))
+		return ("8-bit domain that is not UTF-8: an internationalized "
+			"domain is sent as UTF-8 (SMTPUTF8) or as A-labels "
+			"(xn--...)");
+	memcpy(in, d, len);
+	in[len] = '\0';
+	rc = idn2_to_ascii_8z(in, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	if (rc != IDN2_OK) {
+		static __thread char why[160];
+
+		snprintf(why, sizeof(why),
+		    "not a valid internationalized "
+		    "domain: %s",
+		    idn2_strerror(rc));
+		return (why);
+	}
+	n = strlen(a);
+	if (n >= outlen || n > RD_ADDR_DOMAIN_MAX) {
+		idn2_free(a);
+		return ("internationalized domain too long as A-labels");
+	}
+	memcpy(out, a, n + 1);
+	idn2_free(a);
+	rd_lower_ascii(out);
+	return (NULL);
 }
 
 /* rd_domain_valid - whether d is a valid DNS domain (one trailing dot ok) */

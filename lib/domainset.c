@@ -150,11 +150,11 @@ static int
 domainset_add_one(
     struct rd_domainset *set, const char *p, size_t len, struct rd_err *err)
 {
-	char name[RD_ADDR_DOMAIN_MAX + 2];
+	char name[RD_ADDR_DOMAIN_MAX + 2], ace[RD_ADDR_DOMAIN_MAX + 2];
 	struct domainset_slot sl;
-	const char *body;
-	size_t blen, i;
-	bool parent;
+	const char *body, *why;
+	size_t blen, i, dot;
+	bool parent, idn = false;
 
 	if (len == 0) {
 		rd_err_set(err, DOMAINSET_SOURCE, 0, "empty domain");
@@ -177,13 +177,21 @@ domainset_add_one(
 			    (int)len, p);
 			return (-1);
 		}
-		if ((unsigned char)p[i] >= 0x80) {
+		if ((unsigned char)p[i] >= 0x80)
+			idn = true;
+	}
+	/* A U-label entry is kept as the A-labels it stands for. */
+	if (idn) {
+		dot = p[0] == '.';
+		ace[0] = '.';
+		if ((why = rd_domain_alabel(p + dot, len - dot, ace + 1,
+			 sizeof(ace) - 1)) != NULL) {
 			rd_err_set(err, DOMAINSET_SOURCE, 0,
-			    "bad domain \"%.*s\": 8-bit byte 0x%02X; write an "
-			    "internationalized domain as A-labels (xn--...)",
-			    (int)len, p, (unsigned char)p[i]);
+			    "bad domain \"%.*s\": %s", (int)len, p, why);
 			return (-1);
 		}
+		p = dot ? ace : ace + 1;
+		len = strlen(p);
 	}
 	parent = p[0] == '.';
 	body = p + parent;
@@ -257,17 +265,31 @@ rd_domainset_add_list(
 }
 
 /*
- * rd_domainset_match - whether domain (any case, one trailing dot allowed)
- * is an exact entry or a sub-domain of a ".parent" entry.
+ * rd_domainset_match - whether domain (any case, one trailing dot allowed;
+ * U-labels compare as their A-labels) is an exact entry or a sub-domain of
+ * a ".parent" entry.
  */
 bool
 rd_domainset_match(const struct rd_domainset *set, const char *domain)
 {
+	char ace[RD_ADDR_DOMAIN_MAX + 1];
 	size_t len, i;
 
 	if (set == NULL || domain == NULL || set->count == 0)
 		return (false);
 	len = strlen(domain);
+	/* A U-label query compares as its A-labels, as the entries do. */
+	for (i = 0; i < len && (unsigned char)domain[i] < 0x80; i++)
+		;
+	if (i < len) {
+		if (len > 0 && domain[len - 1] == '.')
+			len--;
+		if (len == 0 || domain[0] == '.' ||
+		    rd_domain_alabel(domain, len, ace, sizeof(ace)) != NULL)
+			return (false);
+		domain = ace;
+		len = strlen(ace);
+	}
 	if (len > 0 && domain[len - 1] == '.')
 		len--;
 	/* Longer than any domain: no probe per dot of a hostile string. */

@@ -43,6 +43,15 @@ int rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err);
 bool rd_domain_valid(const char *d);
 
 /*
+ * rd_domain_alabel - d[0..len), a domain with 8-bit bytes (U-labels, as
+ * SMTPUTF8 sends them), as A-labels ("xn--..."): IDNA 2008, NFC, with
+ * libidn2. NULL with out[] filled (lower case), or why it is no valid
+ * internationalized domain.
+ */
+const char *rd_domain_alabel(
+    const char *d, size_t len, char *out, size_t outlen);
+
+/*
  * rd_helo_is_fqdn - whether a HELO/EHLO argument is a fully-qualified domain
  * name (at least one dot, valid labels, a non-numeric top label) or an
  * address literal. "UserPC", "DESKTOP-4F2K", "localhost" are not.

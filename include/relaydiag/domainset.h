@@ -5,7 +5,9 @@
  * "example.org" matches example.org only; ".example.org" matches every
  * sub-domain of example.org (not example.org itself). Matching is
  * case-insensitive and ignores one trailing dot. Entries are separated by
- * commas and/or white space.
+ * commas and/or white space. An internationalized domain (UTF-8 U-labels)
+ * is kept and compared as its A-labels (xn--..., libidn2, addr.h), in
+ * entries and queries alike.
  * Threads: build in one thread, then read-only (safe to share).
  */
 #ifndef RELAYDIAG_DOMAINSET_H

@@ -31,7 +31,7 @@
 /* clang-format off */
 static const char match_list[] =
     "example.org, .example.net  Example.COM.\tsub.example.edu\n"
-    ".Parent.Test.,,xn--bcher-kva.example";
+    ".Parent.Test.,,xn--bcher-kva.example .b\xc3\xbc" "cher.test";
 /* clang-format on */
 
 /* clang-format off */
@@ -62,8 +62,11 @@ static const struct {
 	{ "parent entry written with both dots", "a.parent.test", true },
 	{ "near miss: that parent itself", "parent.test", false },
 	{ "A-label entry", "XN--BCHER-KVA.example", true },
-	{ "near miss: U-label is not the A-label", "b\xc3\xbc" "cher.example",
-	  false },
+	{ "U-label query: its A-label entry", "b\xc3\xbc" "cher.example",
+	  true },
+	{ "near miss: a Latin-1 query", "b\xfc" "cher.example", false },
+	{ "U-label parent entry, as A-labels: sub-domain",
+	  "shop.xn--bcher-kva.test", true },
 	{ "empty query", "", false },
 	{ "only a dot", ".", false },
 	{ "leading dot on the query", ".example.org", false },
@@ -89,7 +92,7 @@ test_match(void **state)
 	assert_non_null(set);
 	if (rd_domainset_add_list(set, match_list, &err) != 0)
 		fail_msg("building the set: %s", err.text);
-	assert_int_equal(rd_domainset_count(set), 6);
+	assert_int_equal(rd_domainset_count(set), 7);
 	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
 		got = rd_domainset_match(set, match_cases[i].domain);
 		nfail += tu_check_bool(match_cases[i].name, got,
@@ -148,7 +151,9 @@ static const struct {
 	  "is not a domain: lookup tables" },
 	{ "Postfix parameter", "$myhostname", "is not a domain" },
 	{ "file name", "/etc/postfix/domains", "is not a domain" },
-	{ "U-label", "b\xc3\xbc" "cher.example", "8-bit byte 0xC3" },
+	{ "Latin-1 domain", "caf\xe9.example", "not UTF-8" },
+	{ "U-label with a zero-width joiner", "a\xe2\x80\x8d" "b.example",
+	  "not a valid internationalized domain" },
 	{ "comma inside one entry", "example.org,example.net", "bad domain" },
 	{ "space inside one entry", "example.org example.net", "bad domain" },
 	{ "CR LF inside one entry", "example.org\r\nX-y", "bad domain" },
