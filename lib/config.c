@@ -28,6 +28,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/file.h"
 #include "relaydiag/kvfile.h"
+#include "relaydiag/mtaview.h"
 #include "relaydiag/postconf.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/templates.h"
@@ -526,4 +527,88 @@ const char *
 rd_config_key_name(size_t i)
 {
 	return (i < CONFIG_NKEYS ? config_keys[i].name : NULL);
+}
+
+/* config_warn - add one warning text (taken) to cfg, the last slot saying
+   how many did not fit */
+static void
+config_warn(struct rd_config *cfg, char *w, size_t *dropped)
+{
+	if (cfg->n_warnings < RD_CONFIG_WARNINGS_MAX) {
+		cfg->warnings[cfg->n_warnings++] = w;
+		return;
+	}
+	free(w);
+	(*dropped)++;
+}
+
+int
+rd_config_merge_view(
+    struct rd_config *cfg, struct rd_mta_view *v, struct rd_err *err)
+{
+	unsigned short ports[RD_CONFIG_PORTS_MAX];
+	struct rd_buf b;
+	size_t i, k, n = 0, dropped = v->dropped;
+	struct rd_err e;
+
+	if (rd_domainset_merge(cfg->local_domains, v->local_domains, err) !=
+		0 ||
+	    rd_domainset_merge(cfg->relay_domains, v->relay_domains, err) != 0)
+		return (-1);
+	if (v->trusted != NULL) { /* Postfix's list replaces our default */
+		rd_netset_free(cfg->trusted_networks);
+		cfg->trusted_networks = v->trusted;
+		v->trusted = NULL;
+	}
+	if (v->tls_auth_only >= 0)
+		cfg->tls_auth_only = v->tls_auth_only == 1;
+	for (i = 0; i < v->nwarnings; i++) {
+		config_warn(cfg, v->warnings[i], &dropped);
+		v->warnings[i] = NULL;
+	}
+	v->nwarnings = 0;
+	if (cfg->mx_hosts != NULL && rd_domainset_count(cfg->mx_hosts) == 0 &&
+	    v->myhostname[0] != '\0') {
+		rd_err_clear(&e);
+		if (rd_domainset_add(cfg->mx_hosts, v->myhostname, &e) == -1) {
+			rd_buf_init(&b);
+			rd_buf_printf(&b,
+			    "ImportPostfix: myhostname: \"%s\": %s; "
+			    "set MXHosts",
+			    v->myhostname, e.text);
+			config_warn(cfg, rd_buf_steal(&b), &dropped);
+		}
+	}
+	for (i = 0; i < v->nlisteners; i++) {
+		if (!v->listeners[i].submission || v->listeners[i].port == 0)
+			continue;
+		for (k = 0; k < n && ports[k] != v->listeners[i].port; k++)
+			;
+		if (k < n)
+			continue;
+		if (n == RD_CONFIG_PORTS_MAX) {
+			rd_buf_init(&b);
+			rd_buf_printf(&b,
+			    "ImportPostfix: master.cf: more than %d "
+			    "submission ports; port %u ignored",
+			    RD_CONFIG_PORTS_MAX, v->listeners[i].port);
+			config_warn(cfg, rd_buf_steal(&b), &dropped);
+			continue;
+		}
+		ports[n++] = (unsigned short)v->listeners[i].port;
+	}
+	if (n > 0) { /* none: keep ours (no submission listener) */
+		memcpy(cfg->submission_ports, ports, n * sizeof(ports[0]));
+		cfg->n_submission_ports = n;
+	}
+	if (dropped > 0) {
+		rd_buf_init(&b);
+		rd_buf_printf(&b,
+		    "ImportPostfix: %zu more warnings not shown; "
+		    "run \"postconf -n\" to see the whole configuration",
+		    dropped + 1);
+		free(cfg->warnings[RD_CONFIG_WARNINGS_MAX - 1]);
+		cfg->warnings[RD_CONFIG_WARNINGS_MAX - 1] = rd_buf_steal(&b);
+	}
+	return (0);
 }

@@ -310,3 +310,19 @@ rd_domainset_count(const struct rd_domainset *set)
 {
 	return (set == NULL ? 0 : set->count);
 }
+
+int
+rd_domainset_merge(struct rd_domainset *dst, const struct rd_domainset *src,
+    struct rd_err *err)
+{
+	size_t i;
+
+	if (src == NULL)
+		return (0);
+	for (i = 0; i < src->cap; i++)
+		if (src->slots[i].key != NULL &&
+		    domainset_add_one(
+			dst, src->slots[i].key, src->slots[i].len, err) == -1)
+			return (-1);
+	return (0);
+}

@@ -23,7 +23,7 @@
  * white space, "{ ... }" grouping; "/file/name" is a file of entries (read
  * here, nested up to PC_FILE_DEPTH); "type:table" is a lookup table, and
  * "!entry" a negation: neither can be expanded, so each becomes a warning
- * in cfg->warnings that says what to list by hand, as does a $name that
+ * in the view's warnings that says what to list by hand, as does a $name that
  * postconf expanded to nothing because it is not defined. A domain in
  * relay_domains also matches its sub-domains when relay_domains is in
  * parent_domain_matches_subdomains (Postfix's default): ".domain" is added.
@@ -32,7 +32,7 @@
  * a process and waits for it, so SIGCHLD must not be ignored (SIG_IGN
  * would reap the child before waitpid sees its status).
  * Memory: output is read into rd_bufs, bounded by PC_OUT_MAX; warnings are
- * strdup'ed into cfg->warnings (cfg owns them).
+ * strdup'ed into the view; rd_config_merge_view hands them to cfg.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,13 +79,13 @@ static const char pc_undef_mark[] = "undefined parameter: ";
 void
 pc_warn(struct pc_ctx *x, const char *fmt, ...)
 {
-	struct rd_config *cfg = x->cfg;
+	struct rd_mta_view *v = x->view;
 	struct rd_buf b;
 	va_list ap;
 	char *s, *p;
 
-	if (cfg->n_warnings >= RD_CONFIG_WARNINGS_MAX) {
-		x->dropped++;
+	if (v->nwarnings >= RD_MTA_WARNINGS_MAX) {
+		v->dropped++;
 		return;
 	}
 	rd_buf_init(&b);
@@ -97,26 +97,7 @@ pc_warn(struct pc_ctx *x, const char *fmt, ...)
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = '?';
-	cfg->warnings[cfg->n_warnings++] = s;
-}
-
-/* pc_warn_finish - the last warning slot counts what did not fit */
-static void
-pc_warn_finish(struct pc_ctx *x)
-{
-	struct rd_config *cfg = x->cfg;
-	struct rd_buf b;
-
-	if (x->dropped == 0)
-		return;
-	rd_buf_init(&b);
-	rd_buf_printf(&b,
-	    PC_KEY ": %zu more warnings not shown; run \"postconf -n\" "
-		   "to see the whole configuration",
-	    x->dropped + 1);
-	free(cfg->warnings[RD_CONFIG_WARNINGS_MAX - 1]);
-	cfg->warnings[RD_CONFIG_WARNINGS_MAX - 1] = rd_buf_steal(&b);
-	x->dropped = 0;
+	v->warnings[v->nwarnings++] = s;
 }
 
 /* pc_line - the next line of *pp, NUL-terminated in place; NULL at the end */
@@ -454,6 +435,7 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	static const char *const args_p[] = {"-P", "-x"};
 	const char *args_x[PC_NPARAMS + 1];
 	struct rd_postconf_text t;
+	struct rd_mta_view view;
 	struct pc_ctx x;
 	struct rd_buf xout, xerr, mout, pout;
 	char ebuf[128];
@@ -466,7 +448,11 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	if (cfg == NULL)
 		rd_panic("rd_postconf_import: no configuration");
 	memset(&x, 0, sizeof(x));
-	x.cfg = cfg;
+	if (rd_mta_view_init(&view) != 0) {
+		rd_err_set(err, PC_KEY, 0, "out of memory");
+		return (-1);
+	}
+	x.view = &view;
 	x.bin = postconf_bin != NULL ? postconf_bin : "postconf";
 	x.dir = config_dir;
 	x.err = err;
@@ -502,7 +488,10 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	t.master = mout.data;
 	t.services = pout.data;
 	rc = pc_merge(&x, &t);
+	if (rc == 0)
+		rc = rd_config_merge_view(cfg, &view, err);
 done:
+	rd_mta_view_free(&view);
 	rd_buf_free(&xout);
 	rd_buf_free(&xerr);
 	rd_buf_free(&mout);
@@ -514,103 +503,112 @@ int
 rd_postconf_merge(
     struct rd_config *cfg, struct rd_postconf_text *t, struct rd_err *err)
 {
+	struct rd_mta_view view;
 	struct pc_ctx x;
+	int rc;
 
 	if (err != NULL)
 		rd_err_clear(err);
 	memset(&x, 0, sizeof(x));
-	x.cfg = cfg;
+	if (rd_mta_view_init(&view) != 0) {
+		rd_err_set(err, PC_KEY, 0, "out of memory");
+		return (-1);
+	}
+	x.view = &view;
 	x.raw = t->raw;
 	x.err = err;
-	return (pc_merge(&x, t));
+	rc = pc_merge(&x, t);
+	if (rc == 0)
+		rc = rd_config_merge_view(cfg, &view, err);
+	rd_mta_view_free(&view);
+	return (rc);
 }
 
 /*
- * pc_merge - parse what postconf printed and merge it into x->cfg: the
+ * pc_merge - parse what postconf printed into x->view: the
  * part of the import that reads text, kept apart from the part that runs
  * postconf so that it can be fuzzed (rd_postconf_merge)
  */
 static int
 pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
 {
-	struct rd_config *cfg = x->cfg;
+	struct rd_mta_view *v = x->view;
 	struct pc_list lists[5];
-	struct rd_netset *trusted = NULL;
-	unsigned short ports[RD_CONFIG_PORTS_MAX];
 	char *vals[PC_NPARAMS], empty[1] = "";
-	struct rd_err e;
-	size_t i, nports = 0, nlists = 0;
-	int rc = -1;
+	size_t i, nlists = 0;
 
 	pc_parse_params(t->expanded != NULL ? t->expanded : empty, vals);
-
-	if ((cfg->local_domains == NULL &&
-		(cfg->local_domains = rd_domainset_new()) == NULL) ||
-	    (cfg->relay_domains == NULL &&
-		(cfg->relay_domains = rd_domainset_new()) == NULL) ||
-	    (vals[PC_MYNET] != NULL && (trusted = rd_netset_new()) == NULL))
+	if (vals[PC_MYNET] != NULL && (v->trusted = rd_netset_new()) == NULL)
 		goto oom;
 	lists[nlists++] = (struct pc_list){PC_MYDEST, "mydestination",
-	    "LocalDomains", "domains", cfg->local_domains, NULL, false};
+	    "LocalDomains", "domains", v->local_domains, NULL, false};
 	lists[nlists++] = (struct pc_list){PC_VMBOX, "virtual_mailbox_domains",
-	    "LocalDomains", "domains", cfg->local_domains, NULL, false};
+	    "LocalDomains", "domains", v->local_domains, NULL, false};
 	lists[nlists++] = (struct pc_list){PC_VALIAS, "virtual_alias_domains",
-	    "LocalDomains", "domains", cfg->local_domains, NULL, false};
+	    "LocalDomains", "domains", v->local_domains, NULL, false};
 	lists[nlists++] = (struct pc_list){PC_RELAY, "relay_domains",
-	    "RelayDomains", "domains", cfg->relay_domains, NULL,
+	    "RelayDomains", "domains", v->relay_domains, NULL,
 	    pc_has_word(vals[PC_PARENT], "relay_domains")};
 	lists[nlists++] = (struct pc_list){PC_MYNET, "mynetworks",
-	    "TrustedNetworks", "networks", NULL, trusted, false};
-	/* It may run postconf once more: before cfg changes. */
+	    "TrustedNetworks", "networks", NULL, v->trusted, false};
 	if (pc_undefined(x, t->warnings != NULL ? t->warnings : empty, lists,
 		nlists) == -1)
-		goto done;
+		return (-1);
 	for (i = 0; i < nlists; i++) {
 		if (lists[i].dom == NULL && lists[i].net == NULL)
 			continue; /* mynetworks not in the output */
 		if (pc_list_value(x, &lists[i], vals[lists[i].idx]) == -1)
 			goto oom;
 	}
-	if (trusted != NULL) { /* Postfix's list replaces our default */
-		rd_netset_free(cfg->trusted_networks);
-		cfg->trusted_networks = trusted;
-		trusted = NULL;
-	}
-
 	if (vals[PC_TLSAUTH] != NULL) {
 		if (rd_strcasecmp_ascii(vals[PC_TLSAUTH], "yes") == 0)
-			cfg->tls_auth_only = true;
+			v->tls_auth_only = 1;
 		else if (rd_strcasecmp_ascii(vals[PC_TLSAUTH], "no") == 0)
-			cfg->tls_auth_only = false;
+			v->tls_auth_only = 0;
 		else
 			pc_warn(x,
 			    "smtpd_tls_auth_only: \"%s\" is not yes or no; "
 			    "set TLSAuthOnly",
 			    vals[PC_TLSAUTH]);
 	}
-	if (cfg->mx_hosts != NULL && rd_domainset_count(cfg->mx_hosts) == 0 &&
-	    vals[PC_MYHOST] != NULL && vals[PC_MYHOST][0] != '\0') {
-		rd_err_clear(&e);
-		if (rd_domainset_add(cfg->mx_hosts, vals[PC_MYHOST], &e) == -1)
-			pc_warn(x, "myhostname: \"%s\": %s; set MXHosts",
-			    vals[PC_MYHOST], e.text);
+	if (vals[PC_MYHOST] != NULL &&
+	    rd_strlcpy(v->myhostname, vals[PC_MYHOST], sizeof(v->myhostname)) >=
+		sizeof(v->myhostname)) {
+		pc_warn(x, "myhostname: longer than %zu bytes; set MXHosts",
+		    sizeof(v->myhostname) - 1);
+		v->myhostname[0] = '\0';
 	}
-
-	if (pc_services(x, t->master != NULL ? t->master : empty,
-		t->services != NULL ? t->services : empty, ports,
-		&nports) == -1)
-		goto oom;
-	if (nports > 0) { /* none: keep ours (no submission listener) */
-		memcpy(cfg->submission_ports, ports, nports * sizeof(ports[0]));
-		cfg->n_submission_ports = nports;
-	}
-	pc_warn_finish(x);
-	rc = 0;
-	goto done;
+	pc_services(x, t->master != NULL ? t->master : empty,
+	    t->services != NULL ? t->services : empty);
+	return (0);
 oom:
 	rd_err_set(
 	    x->err, x->dir != NULL ? x->dir : PC_KEY, 0, "out of memory");
-done:
-	rd_netset_free(trusted);
-	return (rc);
+	return (-1);
+}
+
+int
+rd_mta_view_init(struct rd_mta_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->tls_auth_only = -1;
+	if ((v->local_domains = rd_domainset_new()) == NULL ||
+	    (v->relay_domains = rd_domainset_new()) == NULL) {
+		rd_mta_view_free(v);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+rd_mta_view_free(struct rd_mta_view *v)
+{
+	size_t i;
+
+	rd_domainset_free(v->local_domains);
+	rd_domainset_free(v->relay_domains);
+	rd_netset_free(v->trusted);
+	for (i = 0; i < v->nwarnings; i++)
+		free(v->warnings[i]);
+	memset(v, 0, sizeof(*v));
 }

@@ -13,6 +13,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/config.h"
 #include "relaydiag/domainset.h"
+#include "relaydiag/mtaview.h"
 #include "relaydiag/netset.h"
 
 #define PC_KEY "ImportPostfix"
@@ -52,20 +53,11 @@ struct pc_list {
 };
 
 struct pc_ctx {
-	struct rd_config *cfg;
+	struct rd_mta_view *view; /* what the import fills */
 	const char *bin; /* postconf; NULL: run nothing (rd_postconf_merge) */
 	char *raw;       /* with bin NULL: postconf's unexpanded output */
 	const char *dir; /* -c DIR, or NULL */
-	size_t dropped;  /* warnings beyond RD_CONFIG_WARNINGS_MAX */
 	struct rd_err *err;
-};
-
-/* One master.cf service: an smtpd listener, with what -o says. */
-struct pc_service {
-	char name[256]; /* "submission", "127.0.0.1:2587" */
-	bool wrapper;   /* -o smtpd_tls_wrappermode=yes */
-	bool sasl;      /* -o smtpd_sasl_auth_enable=yes */
-	bool encrypt;   /* -o smtpd_tls_security_level=encrypt */
 };
 
 /* pc_warn - append one warning (made safe to log) to cfg->warnings */
@@ -80,11 +72,10 @@ int pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
     struct rd_buf *out, struct rd_buf *err);
 
 /*
- * pc_services - the submission ports from postconf -M and -P -x output
- * (postconf_master.c); 0, or -1 when out of memory
+ * pc_services - the smtpd listeners from postconf -M and -P -x output into
+ * x->view (postconf_master.c)
  */
-int pc_services(struct pc_ctx *x, char *mtext, char *ptext,
-    unsigned short *ports, size_t *nports);
+void pc_services(struct pc_ctx *x, char *mtext, char *ptext);
 
 /* pc_has_word - value (a list) has word as one of its entries */
 bool pc_has_word(const char *value, const char *word);

@@ -78,8 +78,8 @@ pc_named_submission(const char *service)
 }
 
 /* pc_find_service - the inet smtpd service called name, or NULL */
-static struct pc_service *
-pc_find_service(struct pc_service *sv, size_t n, const char *name)
+static struct rd_mta_listener *
+pc_find_service(struct rd_mta_listener *sv, size_t n, const char *name)
 {
 	size_t i;
 
@@ -90,23 +90,19 @@ pc_find_service(struct pc_service *sv, size_t n, const char *name)
 }
 
 /*
- * pc_services - the submission ports of master.cf: inet smtpd listeners
- * (postconf -M) that look like submission by name or by their -o
- * (postconf -P -x). ports gets at most RD_CONFIG_PORTS_MAX.
+ * pc_services - the inet smtpd listeners of master.cf (postconf -M), with
+ * their -o overrides (postconf -P -x), their port, and whether each looks
+ * like submission, by name or by those overrides
  */
-int
-pc_services(struct pc_ctx *x, char *mtext, char *ptext, unsigned short *ports,
-    size_t *nports)
+void
+pc_services(struct pc_ctx *x, char *mtext, char *ptext)
 {
-	struct pc_service *sv, *s;
+	struct rd_mta_view *v = x->view;
+	struct rd_mta_listener *s;
 	char *p, *line, *f[8], *tok, *value, *slash, *type;
 	const char *cmd;
-	size_t n = 0, i, k, nf;
-	unsigned port;
+	size_t nf, i;
 
-	*nports = 0;
-	if ((sv = calloc(PC_SERVICES_MAX, sizeof(*sv))) == NULL)
-		return (-1);
 	/* service type private unpriv chroot wakeup maxproc command args */
 	for (p = mtext; (line = pc_line(&p)) != NULL;) {
 		for (nf = 0; nf < 8 && (tok = pc_token(&line)) != NULL; nf++)
@@ -117,14 +113,16 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext, unsigned short *ports,
 		cmd = cmd != NULL ? cmd + 1 : f[7];
 		if (strcmp(cmd, "smtpd") != 0)
 			continue;
-		if (n == PC_SERVICES_MAX) {
+		if (v->nlisteners == RD_MTA_LISTENERS_MAX) {
 			pc_warn(x,
 			    "master.cf: more than %d smtpd services; list "
 			    "submission ports in SubmissionPorts",
-			    PC_SERVICES_MAX);
+			    RD_MTA_LISTENERS_MAX);
 			break;
 		}
-		(void)rd_strlcpy(sv[n++].name, f[0], sizeof(sv[0].name));
+		/* A name longer than the slot is no service of ours. */
+		(void)rd_strlcpy(v->listeners[v->nlisteners++].name, f[0],
+		    sizeof(v->listeners[0].name));
 	}
 	/* service/type/name = value */
 	for (p = ptext; (line = pc_line(&p)) != NULL;) {
@@ -136,7 +134,8 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext, unsigned short *ports,
 		    strcmp(type + 1, "inet") != 0)
 			continue;
 		*type = '\0';
-		if ((s = pc_find_service(sv, n, line)) == NULL)
+		if ((s = pc_find_service(v->listeners, v->nlisteners, line)) ==
+		    NULL)
 			continue;
 		if (strcmp(slash + 1, "smtpd_tls_wrappermode") == 0)
 			s->wrapper = rd_strcasecmp_ascii(value, "yes") == 0;
@@ -145,34 +144,17 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext, unsigned short *ports,
 		else if (strcmp(slash + 1, "smtpd_tls_security_level") == 0)
 			s->encrypt = rd_strcasecmp_ascii(value, "encrypt") == 0;
 	}
-	for (i = 0; i < n; i++) {
-		s = &sv[i];
-		if (!pc_named_submission(s->name) && !s->wrapper &&
-		    !(s->sasl && s->encrypt))
-			continue;
-		if ((port = pc_port(s->name)) == 0) {
+	for (i = 0; i < v->nlisteners; i++) {
+		s = &v->listeners[i];
+		s->port = pc_port(s->name);
+		s->submission = pc_named_submission(s->name) || s->wrapper ||
+				(s->sasl && s->encrypt);
+		if (s->submission && s->port == 0)
 			pc_warn(x,
 			    "master.cf: service %s: not a known TCP port; list "
 			    "its port in SubmissionPorts",
 			    s->name);
-			continue;
-		}
-		for (k = 0; k < *nports; k++)
-			if (ports[k] == port)
-				break;
-		if (k < *nports)
-			continue;
-		if (*nports == RD_CONFIG_PORTS_MAX) {
-			pc_warn(x,
-			    "master.cf: more than %d submission ports; port "
-			    "%u ignored",
-			    RD_CONFIG_PORTS_MAX, port);
-			continue;
-		}
-		ports[(*nports)++] = (unsigned short)port;
 	}
-	free(sv);
-	return (0);
 }
 
 /* pc_has_word - whether the list value has the entry word */

@@ -169,6 +169,18 @@ struct rd_config *rd_config_defaults(void);
 size_t rd_config_restart_changes(const struct rd_config *a,
     const struct rd_config *b, char *buf, size_t len);
 
+struct rd_mta_view;
+/*
+ * rd_config_merge_view - what the MTA's view (ImportPostfix) adds to cfg:
+ * its domains join LocalDomains and RelayDomains, its networks replace
+ * TrustedNetworks, its TLS-only AUTH and host name (for MXHosts, when
+ * empty) are taken, its submission listeners' ports replace
+ * SubmissionPorts (when it has any), its warnings join cfg's. 0, or -1
+ * with err (out of memory).
+ */
+int rd_config_merge_view(
+    struct rd_config *cfg, struct rd_mta_view *v, struct rd_err *err);
+
 /*
  * rd_config_load - read path into a new configuration (defaults for what
  * the file does not set). NULL with err (source = the file, line = the

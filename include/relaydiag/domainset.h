@@ -31,6 +31,10 @@ int rd_domainset_add(
 int rd_domainset_add_list(
     struct rd_domainset *set, const char *list, struct rd_err *err);
 
+/* rd_domainset_merge - add every entry of src to dst; -1 with err */
+int rd_domainset_merge(struct rd_domainset *dst, const struct rd_domainset *src,
+    struct rd_err *err);
+
 /* rd_domainset_match - whether domain is in the set (NULL set: false) */
 bool rd_domainset_match(const struct rd_domainset *set, const char *domain);
 
