@@ -19,6 +19,7 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/kvfile.h"
 #include "relaydiag/redis.h"
+#include "relaydiag/reply.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/sockspec.h"
 #include "relaydiag/templates.h"
@@ -355,19 +356,12 @@ static int
 config_set_header_name(struct config_parse *p, const struct config_key *k,
     const struct config_at *at, const char *value)
 {
-	const char *s;
+	char why[128];
 
-	for (s = value; *s != '\0'; s++)
-		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 ||
-		    *s == ':')
-			return (config_error(p, at->source, at->line,
-			    "%s: \"%s\": a header field name is printable "
-			    "ASCII without ':' (RFC 5322)",
-			    k->name, value));
-	/* The end-of-message plan keeps 63 bytes; the fold, 78 columns. */
-	if (strlen(value) > 62)
-		return (config_error(p, at->source, at->line,
-		    "%s: \"%.20s...\": at most 62 characters", k->name, value));
+	if (rd_header_name_check(value, why, sizeof(why)) != 0)
+		return (
+		    config_error(p, at->source, at->line, "%s: \"%.20s%s\": %s",
+			k->name, value, strlen(value) > 20 ? "..." : "", why));
 	return (config_store(p, k, at, value));
 }
 

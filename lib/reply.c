@@ -242,3 +242,24 @@ rd_header_build_named(
 	rd_buf_free(&tok);
 	rd_buf_free(&b);
 }
+
+int
+rd_header_name_check(const char *name, char *why, size_t whylen)
+{
+	const char *s;
+
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 ||
+		    *s == ':') {
+			snprintf(why, whylen,
+			    "a header field name is "
+			    "printable ASCII without ':' (RFC 5322)");
+			return (-1);
+		}
+	/* The end-of-message plan keeps 63 bytes; the fold, 78 columns. */
+	if (s - name > 62) {
+		snprintf(why, whylen, "at most 62 characters");
+		return (-1);
+	}
+	return (0);
+}

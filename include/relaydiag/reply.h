@@ -51,4 +51,11 @@ void rd_header_build(const struct rd_header_info *h, char *out, size_t len);
 void rd_header_build_named(
     const char *name, const struct rd_header_info *h, char *out, size_t len);
 
+/*
+ * rd_header_name_check - name is a header field name the header can carry
+ * (RFC 5322 2.2: printable ASCII without ':'; at most 62 characters, so
+ * that the fold keeps 78 columns). 0, or -1 with why[] filled.
+ */
+int rd_header_name_check(const char *name, char *why, size_t whylen);
+
 #endif
