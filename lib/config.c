@@ -335,7 +335,7 @@ config_finish(struct rd_config *cfg, const char *path, struct rd_err *err)
 	if (rd_rules_add_default(cfg->rules, err) != 0)
 		return (-1);
 	if (cfg->import_postfix != NULL &&
-	    rd_postconf_import(cfg,
+	    rd_config_import_postfix(cfg,
 		strcmp(cfg->import_postfix, "yes") == 0 ? NULL
 							: cfg->import_postfix,
 		NULL, err) != 0)
@@ -611,4 +611,18 @@ rd_config_merge_view(
 		cfg->warnings[RD_CONFIG_WARNINGS_MAX - 1] = rd_buf_steal(&b);
 	}
 	return (0);
+}
+
+int
+rd_config_import_postfix(struct rd_config *cfg, const char *config_dir,
+    const char *postconf_bin, struct rd_err *err)
+{
+	struct rd_mta_view view;
+	int rc;
+
+	rc = rd_postconf_view(&view, config_dir, postconf_bin, err);
+	if (rc == 0)
+		rc = rd_config_merge_view(cfg, &view, err);
+	rd_mta_view_free(&view);
+	return (rc);
 }

@@ -52,7 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "relaydiag/buf.h"
-#include "relaydiag/config.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
 #include "relaydiag/file.h"
@@ -428,14 +427,13 @@ pc_undefined(struct pc_ctx *x, const char *errtext, const struct pc_list *lists,
 static int pc_merge(struct pc_ctx *x, struct rd_postconf_text *t);
 
 int
-rd_postconf_import(struct rd_config *cfg, const char *config_dir,
+rd_postconf_view(struct rd_mta_view *v, const char *config_dir,
     const char *postconf_bin, struct rd_err *err)
 {
 	static const char *const args_m[] = {"-M"};
 	static const char *const args_p[] = {"-P", "-x"};
 	const char *args_x[PC_NPARAMS + 1];
 	struct rd_postconf_text t;
-	struct rd_mta_view view;
 	struct pc_ctx x;
 	struct rd_buf xout, xerr, mout, pout;
 	char ebuf[128];
@@ -445,14 +443,12 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 
 	if (err != NULL)
 		rd_err_clear(err);
-	if (cfg == NULL)
-		rd_panic("rd_postconf_import: no configuration");
 	memset(&x, 0, sizeof(x));
-	if (rd_mta_view_init(&view) != 0) {
+	if (rd_mta_view_init(v) != 0) {
 		rd_err_set(err, PC_KEY, 0, "out of memory");
 		return (-1);
 	}
-	x.view = &view;
+	x.view = v;
 	x.bin = postconf_bin != NULL ? postconf_bin : "postconf";
 	x.dir = config_dir;
 	x.err = err;
@@ -488,10 +484,7 @@ rd_postconf_import(struct rd_config *cfg, const char *config_dir,
 	t.master = mout.data;
 	t.services = pout.data;
 	rc = pc_merge(&x, &t);
-	if (rc == 0)
-		rc = rd_config_merge_view(cfg, &view, err);
 done:
-	rd_mta_view_free(&view);
 	rd_buf_free(&xout);
 	rd_buf_free(&xerr);
 	rd_buf_free(&mout);
@@ -500,34 +493,28 @@ done:
 }
 
 int
-rd_postconf_merge(
-    struct rd_config *cfg, struct rd_postconf_text *t, struct rd_err *err)
+rd_postconf_view_text(
+    struct rd_mta_view *v, struct rd_postconf_text *t, struct rd_err *err)
 {
-	struct rd_mta_view view;
 	struct pc_ctx x;
-	int rc;
 
 	if (err != NULL)
 		rd_err_clear(err);
 	memset(&x, 0, sizeof(x));
-	if (rd_mta_view_init(&view) != 0) {
+	if (rd_mta_view_init(v) != 0) {
 		rd_err_set(err, PC_KEY, 0, "out of memory");
 		return (-1);
 	}
-	x.view = &view;
+	x.view = v;
 	x.raw = t->raw;
 	x.err = err;
-	rc = pc_merge(&x, t);
-	if (rc == 0)
-		rc = rd_config_merge_view(cfg, &view, err);
-	rd_mta_view_free(&view);
-	return (rc);
+	return (pc_merge(&x, t));
 }
 
 /*
  * pc_merge - parse what postconf printed into x->view: the
  * part of the import that reads text, kept apart from the part that runs
- * postconf so that it can be fuzzed (rd_postconf_merge)
+ * postconf so that it can be fuzzed (rd_postconf_view_text)
  */
 static int
 pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)

@@ -11,7 +11,6 @@
 #include <stddef.h>
 
 #include "relaydiag/buf.h"
-#include "relaydiag/config.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/mtaview.h"
 #include "relaydiag/netset.h"
@@ -54,8 +53,9 @@ struct pc_list {
 
 struct pc_ctx {
 	struct rd_mta_view *view; /* what the import fills */
-	const char *bin; /* postconf; NULL: run nothing (rd_postconf_merge) */
-	char *raw;       /* with bin NULL: postconf's unexpanded output */
+	const char
+	    *bin;  /* postconf; NULL: run nothing (rd_postconf_view_text) */
+	char *raw; /* with bin NULL: postconf's unexpanded output */
 	const char *dir; /* -c DIR, or NULL */
 	struct rd_err *err;
 };

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "relaydiag/buf.h"
-#include "relaydiag/config.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
 #include "relaydiag/file.h"

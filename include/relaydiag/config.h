@@ -169,6 +169,15 @@ struct rd_config *rd_config_defaults(void);
 size_t rd_config_restart_changes(const struct rd_config *a,
     const struct rd_config *b, char *buf, size_t len);
 
+/*
+ * rd_config_import_postfix - ImportPostfix: Postfix's view
+ * (rd_postconf_view) merged into cfg. config_dir: Postfix's configuration
+ * directory, or NULL for postconf's default; postconf_bin: NULL for
+ * "postconf" from PATH. 0, or -1 with err (postconf failed).
+ */
+int rd_config_import_postfix(struct rd_config *cfg, const char *config_dir,
+    const char *postconf_bin, struct rd_err *err);
+
 struct rd_mta_view;
 /*
  * rd_config_merge_view - what the MTA's view (ImportPostfix) adds to cfg:

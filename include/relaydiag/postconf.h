@@ -15,16 +15,19 @@
 #ifndef RELAYDIAG_POSTCONF_H
 #define RELAYDIAG_POSTCONF_H
 
-#include "relaydiag/config.h"
+#include "relaydiag/err.h"
+#include "relaydiag/mtaview.h"
 
 /*
- * rd_postconf_import - merge Postfix's view into cfg. config_dir: the
- * Postfix configuration directory, or NULL for postconf's default.
- * postconf_bin: the program (NULL = "postconf" from PATH). Returns 0 (cfg
- * updated, warnings appended to cfg->warnings), or -1 with err when
- * postconf cannot run or fails.
+ * rd_postconf_view - Postfix's view, as postconf prints it, into v (which
+ * this initializes; free it with rd_mta_view_free in any case).
+ * config_dir: the Postfix configuration directory, or NULL for postconf's
+ * default. postconf_bin: the program (NULL = "postconf" from PATH).
+ * Returns 0 (what could not be used is in v->warnings), or -1 with err
+ * when postconf cannot run or fails. config.c merges the view
+ * (rd_config_import_postfix, rd_config_merge_view).
  */
-int rd_postconf_import(struct rd_config *cfg, const char *config_dir,
+int rd_postconf_view(struct rd_mta_view *v, const char *config_dir,
     const char *postconf_bin, struct rd_err *err);
 
 /* What postconf printed: each NUL-terminated, changed in place; NULL = "". */
@@ -37,11 +40,11 @@ struct rd_postconf_text {
 };
 
 /*
- * rd_postconf_merge - the text half of rd_postconf_import: merge what
- * postconf printed into cfg, running nothing. 0, or -1 with err (out of
- * memory). For the fuzz target and the tests of the parser.
+ * rd_postconf_view_text - the text half of rd_postconf_view: what postconf
+ * printed into v (initialized here), running nothing. 0, or -1 with err
+ * (out of memory). For the fuzz target and the tests of the parser.
  */
-int rd_postconf_merge(
-    struct rd_config *cfg, struct rd_postconf_text *t, struct rd_err *err);
+int rd_postconf_view_text(
+    struct rd_mta_view *v, struct rd_postconf_text *t, struct rd_err *err);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * fuzz_postconf.c - ImportPostfix's parser of what postconf prints
- * (rd_postconf_merge: postconf -x's "name = value" lines and its stderr,
+ * (rd_postconf_view_text, then rd_config_merge_view: postconf -x's
+ * "name = value" lines and its stderr,
  * the unexpanded values, postconf -M's master.cf lines, postconf -P -x's
  * "service/type/name = value" lines), merged into a default configuration.
  *
@@ -45,6 +46,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rd_postconf_text t;
+	struct rd_mta_view view;
 	struct rd_config *cfg;
 	struct rd_err err;
 	struct fz f;
@@ -60,8 +62,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((cfg = rd_config_defaults()) == NULL)
 		abort();
 	memset(&err, 0, sizeof(err));
-	if (rd_postconf_merge(cfg, &t, &err) != 0)
+	if (rd_postconf_view_text(&view, &t, &err) != 0 ||
+	    rd_config_merge_view(cfg, &view, &err) != 0)
 		fz_fail("postconf: merge failed: %s", err.text);
+	rd_mta_view_free(&view);
 	if (cfg->n_warnings > RD_CONFIG_WARNINGS_MAX)
 		fz_fail("postconf: %zu warnings", cfg->n_warnings);
 	for (i = 0; i < cfg->n_warnings; i++) {

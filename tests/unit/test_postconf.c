@@ -113,7 +113,7 @@ import(struct fixture *f, const char *bin)
 	char buf[1024];
 
 	rd_err_clear(&e);
-	if (rd_postconf_import(f->cfg, f->dir, bin, &e) != 0)
+	if (rd_config_import_postfix(f->cfg, f->dir, bin, &e) != 0)
 		fail_msg("import: %s", rd_err_format(&e, buf, sizeof(buf)));
 }
 
@@ -456,7 +456,7 @@ import_fails(struct fixture *f, const char *dir, const char *bin,
 	char buf[1024];
 
 	rd_err_clear(&e);
-	assert_int_equal(rd_postconf_import(f->cfg, dir, bin, &e), -1);
+	assert_int_equal(rd_config_import_postfix(f->cfg, dir, bin, &e), -1);
 	rd_err_format(&e, buf, sizeof(buf));
 	if (strstr(e.text, want) == NULL)
 		fail_msg("error \"%s\", want \"%s\" in it", buf, want);
