@@ -426,6 +426,22 @@ pc_undefined(struct pc_ctx *x, const char *errtext, const struct pc_list *lists,
 
 static int pc_merge(struct pc_ctx *x, struct rd_postconf_text *t);
 
+/* pc_ctx_init - a context filling v (initialized here); 0, or -1 with err */
+static int
+pc_ctx_init(struct pc_ctx *x, struct rd_mta_view *v, struct rd_err *err)
+{
+	if (err != NULL)
+		rd_err_clear(err);
+	memset(x, 0, sizeof(*x));
+	x->view = v;
+	x->err = err;
+	if (rd_mta_view_init(v) != 0) {
+		rd_err_set(err, PC_KEY, 0, "out of memory");
+		return (-1);
+	}
+	return (0);
+}
+
 int
 rd_postconf_view(struct rd_mta_view *v, const char *config_dir,
     const char *postconf_bin, struct rd_err *err)
@@ -441,17 +457,10 @@ rd_postconf_view(struct rd_mta_view *v, const char *config_dir,
 	size_t i;
 	int rc = -1;
 
-	if (err != NULL)
-		rd_err_clear(err);
-	memset(&x, 0, sizeof(x));
-	if (rd_mta_view_init(v) != 0) {
-		rd_err_set(err, PC_KEY, 0, "out of memory");
+	if (pc_ctx_init(&x, v, err) != 0)
 		return (-1);
-	}
-	x.view = v;
 	x.bin = postconf_bin != NULL ? postconf_bin : "postconf";
 	x.dir = config_dir;
-	x.err = err;
 	if (config_dir != NULL && stat(config_dir, &st) == -1) {
 		rd_err_set(err, config_dir, 0,
 		    "%s; ImportPostfix wants Postfix's configuration directory "
@@ -498,16 +507,9 @@ rd_postconf_view_text(
 {
 	struct pc_ctx x;
 
-	if (err != NULL)
-		rd_err_clear(err);
-	memset(&x, 0, sizeof(x));
-	if (rd_mta_view_init(v) != 0) {
-		rd_err_set(err, PC_KEY, 0, "out of memory");
+	if (pc_ctx_init(&x, v, err) != 0)
 		return (-1);
-	}
-	x.view = v;
 	x.raw = t->raw;
-	x.err = err;
 	return (pc_merge(&x, t));
 }
 
