@@ -29,9 +29,7 @@
 #include "relaydiag/netset.h"
 #include "relaydiag/postconf.h"
 #include "relaydiag/text.h"
-
 #include "postconf_int.h"
-
 /* pc_port - a master.cf service name as a TCP port; 0 if unknown */
 static unsigned
 pc_port(const char *service)
@@ -154,19 +152,4 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext)
 			    "its port in SubmissionPorts",
 			    s->name);
 	}
-}
-
-/* pc_has_word - whether the list value has the entry word */
-bool
-pc_has_word(const char *value, const char *word)
-{
-	char *copy, *p, *tok;
-	bool found = false;
-
-	if (value == NULL || (copy = strdup(value)) == NULL)
-		return (false);
-	for (p = copy; !found && (tok = pc_token(&p)) != NULL;)
-		found = strcmp(tok, word) == 0;
-	free(copy);
-	return (found);
 }
