@@ -1,8 +1,9 @@
 /*
- * spool_int.h - what the spool's three files share: the state of an open
- * spool (spool.c: appends, reads, acknowledgements, the size cap), the
- * record format on disk (spool_rec.c) and the opening of an existing
- * spool, which decides what to trust (spool_load.c). Private to lib/.
+ * spool_int.h - what the spool's files share: the state of an open spool
+ * (spool.c: appends, reads, acknowledgements, the size cap), its segment
+ * table and cursor (spool_seg.c), the record format on disk (spool_rec.c)
+ * and the opening of an existing spool, which decides what to trust
+ * (spool_load.c). Private to lib/.
  */
 #ifndef RELAYDIAG_SPOOL_INT_H
 #define RELAYDIAG_SPOOL_INT_H
@@ -107,9 +108,10 @@ bool spool_file_ok(const struct rd_spool *sp, int fd, char *why, size_t len);
 int spool_load(struct rd_spool *sp, struct rd_err *err);
 int spool_dir_ok(struct rd_spool *sp, struct rd_err *err);
 
-/* spool.c: the segment table and the cursor */
+/* spool_seg.c: the segment table and the cursor */
 ssize_t spool_find(const struct rd_spool *sp, uint64_t seq);
 struct spool_pos spool_first_pos(const struct rd_spool *sp);
+void spool_cursor_save(struct rd_spool *sp);
 void spool_remove_first(struct rd_spool *sp);
 void spool_trim(struct rd_spool *sp, bool moved);
 
