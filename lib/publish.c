@@ -45,8 +45,11 @@
 
 #include "publish_int.h"
 
+static void pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* pub_now_ms - CLOCK_MONOTONIC in milliseconds */
-int64_t
+static int64_t
 pub_now_ms(void)
 {
 	struct timespec ts;
@@ -56,7 +59,7 @@ pub_now_ms(void)
 }
 
 /* pub_log - one state-change line to the daemon's log callback */
-void
+static void
 pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
 {
 	char msg[768];
@@ -101,7 +104,7 @@ pub_disconnect(struct redis_sink *s)
  * pub_down - the connection failed (or could not be made): schedule the
  * next attempt, log when the state or the reason changed.
  */
-void
+static void
 pub_down(struct redis_sink *s, const char *why)
 {
 	int64_t now = pub_now_ms();
@@ -176,7 +179,7 @@ pub_answered(struct redis_sink *s)
  * how many were accepted, in order; fewer than n means the connection is
  * to be given up, and why says why.
  */
-size_t
+static size_t
 pub_send(struct redis_sink *s, size_t n, const char *(*type)(void *, size_t),
     const char *(*json)(void *, size_t, size_t *), void *v, char *why,
     size_t whylen)
@@ -299,6 +302,155 @@ pub_drained(struct redis_sink *s)
 {
 	return (atomic_load(&s->stop) &&
 		pub_now_ms() >= atomic_load(&s->drain_until_ms));
+}
+
+static const char *
+pub_rec_type(void *v, size_t i)
+{
+	return (((struct rd_spool_rec *)v)[i].type);
+}
+
+static const char *
+pub_rec_json(void *v, size_t i, size_t *len)
+{
+	*len = ((struct rd_spool_rec *)v)[i].len;
+	return (((struct rd_spool_rec *)v)[i].json);
+}
+
+/*
+ * pub_replay_check - keep the records of a spool batch that are events of
+ * ours (rd_event_check: the spool directory is another trust boundary);
+ * the others are freed and logged. The kept ones move to the front, in
+ * order: orig[k] is the batch index of the k-th kept, orig_bad[] the
+ * indexes refused (PUB_REC_UNSET after the last). Returns how many kept.
+ */
+static size_t
+pub_replay_check(struct redis_sink *s, size_t n)
+{
+	char why[96];
+	size_t i, nv = 0, nb = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rd_event_check(s->recs[i].type, s->recs[i].json,
+			s->recs[i].len, why, sizeof(why)) != 0) {
+			if (!s->refused_logged)
+				pub_log(s, LOG_WARNING,
+				    "spool: refused a "
+				    "record that is not a relaydiag event "
+				    "(%s); not sent to Redis (each one is "
+				    "counted when the replay ends)",
+				    why);
+			s->refused_logged = true;
+			free(s->recs[i].json);
+			s->orig_bad[nb++] = i;
+			continue;
+		}
+		s->orig[nv] = i;
+		if (nv != i)
+			s->recs[nv] = s->recs[i];
+		nv++;
+	}
+	if (nb < n)
+		s->orig_bad[nb] = PUB_REC_UNSET;
+	return (nv);
+}
+
+/* pub_replay - send one batch from the spool; acknowledge what went */
+static void
+pub_replay(struct redis_sink *s)
+{
+	char why[PUB_ERR_MAX];
+	size_t n, nv, ok, acked, i;
+
+	n = rd_spool_read(s->sp, s->recs, s->batch);
+	if (n == 0)
+		return;
+	nv = pub_replay_check(s, n);
+	ok = pub_send(
+	    s, nv, pub_rec_type, pub_rec_json, s->recs, why, sizeof(why));
+	/* Acknowledge up to the first valid record not sent (all of the
+	   batch, the refused records with it, when every one went). */
+	acked = ok == nv ? n : s->orig[ok];
+	for (i = 0; i < n && s->orig_bad[i] != PUB_REC_UNSET; i++)
+		if (s->orig_bad[i] < acked)
+			s->refused++;
+	rd_spool_ack(s->sp, acked);
+	for (i = 0; i < nv; i++)
+		free(s->recs[i].json);
+	s->replayed += ok;
+	if (ok < nv)
+		pub_down(s, why);
+}
+
+/* pub_watch_spool - log changes in the spool's drop counters */
+static void
+pub_watch_spool(struct redis_sink *s)
+{
+	struct rd_spool_stats now;
+	char ebuf[128];
+
+	if (s->sp == NULL)
+		return;
+	rd_spool_stats(s->sp, &now);
+	if (now.dropped_oldest + now.dropped_newest >
+		s->seen.dropped_oldest + s->seen.dropped_newest &&
+	    !s->spool_full_logged) {
+		pub_log(s, LOG_WARNING,
+		    "spool: full (SpoolMaxSize %" PRIu64
+		    " bytes); dropping the %s events",
+		    s->spool_max,
+		    now.dropped_newest > s->seen.dropped_newest ? "newest"
+								: "oldest");
+		s->spool_full_logged = true;
+	} else if (s->spool_full_logged && now.pending == 0) {
+		pub_log(s, LOG_NOTICE,
+		    "spool: empty again; %" PRIu64 " events "
+		    "were dropped while it was full",
+		    now.dropped_oldest + now.dropped_newest);
+		s->spool_full_logged = false;
+	}
+	if (now.dropped_io > s->seen.dropped_io && !s->spool_io_logged) {
+		pub_log(s, LOG_ERR, "spool: write error: %s; dropping events",
+		    strerror_r(now.last_errno, ebuf, sizeof(ebuf)));
+		s->spool_io_logged = true;
+	} else if (s->spool_io_logged && now.dropped_io == s->seen.dropped_io &&
+		   now.appended > s->seen.appended) {
+		pub_log(s, LOG_NOTICE,
+		    "spool: writing again; %" PRIu64
+		    " events lost to write errors so far",
+		    now.dropped_io);
+		s->spool_io_logged = false;
+	}
+	if (now.corrupt > s->seen.corrupt)
+		pub_log(s, LOG_WARNING,
+		    "spool: skipped %" PRIu64 " damaged "
+		    "record(s) (torn by a crash, or a disk error)",
+		    now.corrupt - s->seen.corrupt);
+	s->seen = now;
+}
+
+/* pub_refused_done - the spool is empty: how many records were refused */
+static void
+pub_refused_done(struct redis_sink *s)
+{
+	if (s->refused > 0)
+		pub_log(s, LOG_WARNING,
+		    "spool: %" PRIu64 " record(s) refused: "
+		    "not relaydiag events",
+		    s->refused);
+	s->refused = 0;
+	s->refused_logged = false;
+}
+
+/* pub_replay_done - the spool is empty again after an outage */
+static void
+pub_replay_done(struct redis_sink *s)
+{
+	s->replaying = false;
+	pub_log(s, LOG_NOTICE,
+	    "redis: up after %" PRId64 " s; %" PRIu64 " events replayed",
+	    rd_redis_health_down_s(&s->health, pub_now_ms()), s->replayed);
+	pub_refused_done(s);
 }
 
 static void *

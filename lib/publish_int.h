@@ -91,23 +91,9 @@ struct redis_sink {
 
 #define PUB_REC_UNSET ((size_t)-1)
 
-/* publish.c: the clock, the log, Redis down, one pipelined batch */
-int64_t pub_now_ms(void);
-void pub_log(struct redis_sink *s, int prio, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void pub_down(struct redis_sink *s, const char *why);
-size_t pub_send(struct redis_sink *s, size_t n,
-    const char *(*type)(void *, size_t),
-    const char *(*json)(void *, size_t, size_t *), void *v, char *why,
-    size_t whylen);
-
-/* publish_spool.c: to the spool, and back from it after an outage */
+/* publish_spool.c: to the spool, behind what is older */
 void pub_spool_inflight_locked(struct redis_sink *s, size_t from);
 void pub_queue_to_spool(struct redis_sink *s);
 int pub_overflow(struct redis_sink *s, const char *type, char *json);
-void pub_replay(struct redis_sink *s);
-void pub_watch_spool(struct redis_sink *s);
-void pub_refused_done(struct redis_sink *s);
-void pub_replay_done(struct redis_sink *s);
 
 #endif
