@@ -1,7 +1,7 @@
 /*
  * publish_int.h - what the Redis sink's two files share: publish.c (the
  * publisher thread, Redis up or down, the sink interface) and
- * publish_spool.c (to and from the spool). Private to lib/.
+ * publish_spool.c (into the spool, behind what is older). Private to lib/.
  */
 #ifndef RELAYDIAG_PUBLISH_INT_H
 #define RELAYDIAG_PUBLISH_INT_H
