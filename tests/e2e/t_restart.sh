@@ -44,6 +44,11 @@ served() {
 	return 1
 }
 
+# The crash is the point: under scripts/sanitize.sh the filter must die of
+# libmilter's SIGSEGV as it does in production, not of ASan's report of it
+# (libmilter is not instrumented; the sanitizers are there for our code).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0:handle_sigbus=0"
+
 rd_e2e_start_redis
 rd_e2e_start_milter "RedisURL $RD_REDIS_URL" "AutoRestartRate 3/1m"
 rd_e2e_start_postfix
@@ -54,7 +59,7 @@ rd_assert_ok "the supervisor runs one filter process" test -n "$filter1"
 
 n=$(crash_once)
 rd_diag "the odd macro packet killed the filter after $n session(s)"
-rd_assert_grep "$RD_MILTER_LOG" "AutoRestart: the filter process $filter1 was killed by signal 11 \(Segmentation fault\).*; started [0-9]+ in its place \(restart 1; 1 within the last 60 s" \
+rd_assert_grep "$RD_MILTER_LOG" "AutoRestart: the filter process $filter1 was killed by signal (11 \(Segmentation fault\)|7 \(Bus error\)).*; started [0-9]+ in its place \(restart 1; 1 within the last 60 s" \
 	"the crash is logged, with the signal, and a new filter started"
 rd_assert_ok "the supervisor is still the process started" kill -0 "$sup"
 filter2=$(pgrep -P "$sup")
@@ -76,7 +81,7 @@ done
 rd_assert_ok "after 3 restarts: still served" served after3
 n=$(crash_once)
 for _ in $(seq 50); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
-rd_assert_grep "$RD_MILTER_LOG" 'AutoRestart: the filter process [0-9]+ was killed by signal 11 .*: 3 restarts within 60 s already \(AutoRestartRate 3/60s\); giving up' \
+rd_assert_grep "$RD_MILTER_LOG" 'AutoRestart: the filter process [0-9]+ was killed by signal (11|7) .*: 3 restarts within 60 s already \(AutoRestartRate 3/60s\); giving up' \
 	"past AutoRestartRate the supervisor gives up, and says why"
 rd_assert_ok "and exits" bash -c "! kill -0 $sup 2>/dev/null"
 _rd_stop_milter_quiet || true
