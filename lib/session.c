@@ -170,11 +170,15 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 static void
 sess_tls(struct rd_session *s, const struct rd_tls_info *tls)
 {
+	bool cut;
+
 	if (tls == NULL || tls->version == NULL || *tls->version == '\0')
 		return;
-	if (sess_copy(s->tls_version, sizeof(s->tls_version), tls->version) |
-	    sess_copy(s->tls_cipher, sizeof(s->tls_cipher), tls->cipher) |
-	    sess_copy(s->tls_bits, sizeof(s->tls_bits), tls->bits))
+	/* Each copy is made; any one cut marks the member. */
+	cut = sess_copy(s->tls_version, sizeof(s->tls_version), tls->version);
+	cut |= sess_copy(s->tls_cipher, sizeof(s->tls_cipher), tls->cipher);
+	cut |= sess_copy(s->tls_bits, sizeof(s->tls_bits), tls->bits);
+	if (cut)
 		s->cut |= RD_CUT_TLS;
 }
 
@@ -210,6 +214,7 @@ void
 rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 {
 	struct rd_addr a;
+	bool cut;
 	struct rd_err err;
 
 	sess_tx_reset(s);
@@ -217,14 +222,16 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 	if (sess_copy(s->queue_id, sizeof(s->queue_id), mi->queue_id))
 		s->cut |= RD_CUT_QUEUE_ID;
 	/* AUTH lasts for the connection, but the MTA repeats it at MAIL. */
-	if (sess_copy(s->auth_type, sizeof(s->auth_type), mi->auth_type) |
-	    sess_copy(s->auth_user, sizeof(s->auth_user), mi->auth_authen))
+	cut = sess_copy(s->auth_type, sizeof(s->auth_type), mi->auth_type);
+	cut |= sess_copy(s->auth_user, sizeof(s->auth_user), mi->auth_authen);
+	if (cut)
 		s->cut |= RD_CUT_AUTH;
 	sess_tls(s, &mi->tls);
 	if (rd_addr_parse(mi->sender, &a, &err) == 0) {
-		if (sess_copy(s->sender, sizeof(s->sender), a.addr) |
-		    sess_copy(
-			s->sender_domain, sizeof(s->sender_domain), a.domain))
+		cut = sess_copy(s->sender, sizeof(s->sender), a.addr);
+		cut |= sess_copy(
+		    s->sender_domain, sizeof(s->sender_domain), a.domain);
+		if (cut)
 			s->cut |= RD_CUT_SENDER;
 		s->sender_local =
 		    a.has_domain &&

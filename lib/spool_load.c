@@ -21,6 +21,9 @@
 #include "relaydiag/text.h"
 
 /* spool_note - one line for the log, kept until the publisher asks */
+static void spool_note(struct rd_spool *sp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 spool_note(struct rd_spool *sp, const char *fmt, ...)
 {
