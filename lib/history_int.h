@@ -1,8 +1,9 @@
 /*
- * history_int.h - what history's three files share: history.c (the API,
- * the input, the writer thread), history_cache.c (the local cache that
- * answers while Redis is away) and history_redis.c (the connection pool
- * with deadlines, and the queries of the key schema). Private to lib/.
+ * history_int.h - what history's files share: history.c (the API, the
+ * input, the writer thread), history_cache.c (the local cache that
+ * answers while Redis is away), history_redis.c (the connection pool with
+ * deadlines, and the queries of the key schema) and history_keys.c (the
+ * keys, the clock, the log). Private to lib/.
  */
 #ifndef RELAYDIAG_HISTORY_INT_H
 #define RELAYDIAG_HISTORY_INT_H
@@ -198,7 +199,7 @@ struct hist_scan {
 	struct rd_history_facts *facts;
 };
 
-/* history.c: clocks, the log, keys and members, reading a member back */
+/* history_keys.c: clocks, the log, keys and members, reading a member back */
 int64_t hist_mono_ms(void);
 struct timeval hist_tv(int64_t ms);
 void hist_log(const struct rd_history *h, int prio, const char *fmt, ...)
