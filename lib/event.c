@@ -292,7 +292,10 @@ rd_event_check(
 	}
 	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (o == NULL) {
-		snprintf(why, whylen, "not JSON (%s)", je.text);
+		/* Only where: jansson's text quotes the input, which is
+		   another hand's bytes and goes to the log. */
+		snprintf(why, whylen, "not JSON (line %d, column %d)", je.line,
+		    je.column);
 		return (-1);
 	}
 	if (!json_is_object(o)) {

@@ -23,7 +23,6 @@
 #define PC_FILE_DEPTH 4        /* files naming files */
 #define PC_ARGS_MAX 16
 #define PC_SEP ", \t\r\n"
-#define PC_SERVICES_MAX 128
 
 /* The main.cf parameters we read, in the order asked. */
 enum pc_param {

@@ -684,10 +684,45 @@ test_event_ts(void **state)
 	}
 }
 
+/*
+ * rd_event_check (records back from the spool): what is no event of this
+ * contract is refused with a reason that never quotes the record (it goes
+ * to the log, and another hand may have written it).
+ */
+static void
+test_event_check(void **state)
+{
+	static const char *const bad[] = {"pwned \x1b]0;x\x07", "[1]",
+	    "{\"schema\":\"relaydiag.event/1\",\"type\":\"rcpt\"}",
+	    "{\"schema\":\"x\",\"type\":\"rcpt\",\"id\":\"a\","
+	    "\"session\":\"b\",\"ts\":\"c\"}"};
+	const char *good =
+	    "{\"schema\":\"relaydiag.event/1\",\"type\":"
+	    "\"rcpt\",\"id\":\"a\",\"session\":\"b\",\"ts\":\"c\"}";
+	char why[128];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(
+	    rd_event_check("rcpt", good, strlen(good), why, sizeof(why)), 0);
+	assert_int_equal(
+	    rd_event_check("alert", good, strlen(good), why, sizeof(why)), -1);
+	assert_int_equal(
+	    rd_event_check("bogus", good, strlen(good), why, sizeof(why)), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(rd_event_check("rcpt", bad[i], strlen(bad[i]),
+				     why, sizeof(why)),
+		    -1);
+		if (strstr(why, "pwned") != NULL || strchr(why, 0x1b) != NULL)
+			fail_msg("the reason quotes the record: %s", why);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_event_check),
 	    cmocka_unit_test(test_event_rcpt_cases),
 	    cmocka_unit_test(test_event_message),
 	    cmocka_unit_test(test_event_session),
