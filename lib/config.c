@@ -209,7 +209,8 @@ config_line(struct config_parse *p, unsigned line, char *s)
 	at.key = k->name;
 	i = (size_t)(k - config_keys);
 
-	if (value[strspn(value, k->kind == CONFIG_LIST ? ", \t" : "")] == '\0')
+	if (value[strspn(value, k->kind != CONFIG_SCALAR ? ", \t" : "")] ==
+	    '\0')
 		return (config_error(
 		    p, at.source, line, "%s: missing value", k->name));
 	if (value[0] == '=' &&
@@ -239,6 +240,8 @@ config_line(struct config_parse *p, unsigned line, char *s)
 			    p, at.source, line, "%s: out of memory", k->name));
 		return (k->set(p, k, &at, value));
 	}
+	if (k->kind == CONFIG_LINE)
+		return (k->set(p, k, &at, value));
 	if (p->seen[i] == 0) {
 		p->seen[i] = line;
 		if (k->reset != NULL && k->reset(p) == -1)
@@ -246,6 +249,26 @@ config_line(struct config_parse *p, unsigned line, char *s)
 			    p, at.source, line, "%s: out of memory", k->name));
 	}
 	return (config_list(p, k, &at, value));
+}
+
+int
+config_listener_take(struct rd_config *cfg, struct rd_listener *l)
+{
+	struct rd_listener *v;
+
+	v = reallocarray(cfg->listeners, cfg->n_listeners + 1, sizeof(*v));
+	if (v == NULL)
+		return (-1);
+	cfg->listeners = v;
+	v[cfg->n_listeners++] = *l;
+	memset(l, 0, sizeof(*l));
+	return (0);
+}
+
+const struct rd_listener *
+rd_config_listener(const struct rd_config *cfg, const char *addr, unsigned port)
+{
+	return (rd_listener_find(cfg->listeners, cfg->n_listeners, addr, port));
 }
 
 /* config_dup - strdup into *slot; -1 when out of memory */
@@ -434,6 +457,9 @@ rd_config_free(struct rd_config *cfg)
 	rd_domainset_free(cfg->mx_hosts);
 	free(cfg->dns_config);
 	free(cfg->import_postfix);
+	for (i = 0; i < cfg->n_listeners; i++)
+		rd_listener_clear(&cfg->listeners[i]);
+	free(cfg->listeners);
 	for (i = 0; i < cfg->n_warnings; i++)
 		free(cfg->warnings[i]);
 	free(cfg->hash_key_file);
@@ -601,6 +627,13 @@ rd_config_merge_view(
 		memcpy(cfg->submission_ports, ports, n * sizeof(ports[0]));
 		cfg->n_submission_ports = n;
 	}
+	/* After the Listener lines: a hand-kept line wins (found first). */
+	for (i = 0; i < v->nlisteners; i++)
+		if (config_listener_take(cfg, &v->listeners[i]) != 0) {
+			rd_err_set(err, "ImportPostfix", 0, "out of memory");
+			return (-1);
+		}
+	v->nlisteners = 0;
 	if (dropped > 0) {
 		rd_buf_init(&b);
 		rd_buf_printf(&b,

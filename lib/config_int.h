@@ -37,6 +37,7 @@ typedef int config_reset(struct config_parse *);
 enum config_kind {
 	CONFIG_SCALAR,
 	CONFIG_LIST,
+	CONFIG_LINE, /* repeatable; the setter gets each line's whole value */
 };
 
 struct config_key {
@@ -70,6 +71,12 @@ struct config_parse {
 /* config_error - fill p->err at source:line, always return -1 */
 int config_error(struct config_parse *p, const char *source, unsigned line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * config_listener_take - append *l to cfg->listeners; what l held is
+ * cfg's now (l is zeroed). -1 when out of memory (l untouched).
+ */
+int config_listener_take(struct rd_config *cfg, struct rd_listener *l);
 
 /* config_dup - strdup into *slot; -1 when out of memory */
 int config_dup(char **slot, const char *s);

@@ -33,7 +33,7 @@ static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
     config_add_trusted, config_add_port, config_set_uint, config_set_size,
     config_add_action, config_add_rules, config_set_templates,
     config_add_mx_host, config_set_drop_policy, config_set_import,
-    config_set_restart_rate;
+    config_set_restart_rate, config_add_listener;
 static config_reset config_reset_trusted, config_reset_ports;
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
@@ -63,6 +63,7 @@ const struct config_key config_keys[] = {
 	0, 0},
     {"TLSAuthOnly", CONFIG_SCALAR, config_set_bool, NULL,
 	CONFIG_OFF(tls_auth_only), 0, 0, 0},
+    {"Listener", CONFIG_LINE, config_add_listener, NULL, 0, 0, 0, 0},
     {"RedisURL", CONFIG_SCALAR, config_set_redis_url, NULL,
 	CONFIG_STR(redis_url), 0, 0, CONFIG_RESTART | CONFIG_SECRET},
     {"RedisStream", CONFIG_SCALAR, config_set_stream, NULL,
@@ -541,6 +542,28 @@ static int
 config_reset_ports(struct config_parse *p)
 {
 	p->cfg->n_submission_ports = 0;
+	return (0);
+}
+
+/* config_add_listener - a Listener line (listener.c owns its grammar) */
+static int
+config_add_listener(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	struct rd_listener l;
+	struct rd_err e;
+
+	memset(&l, 0, sizeof(l));
+	rd_err_clear(&e);
+	if (rd_listener_parse(&l, value, &e) != 0) {
+		rd_listener_clear(&l);
+		return (config_error(p, at->source, at->line, "%s", e.text));
+	}
+	if (config_listener_take(p->cfg, &l) != 0) {
+		rd_listener_clear(&l);
+		return (config_error(
+		    p, at->source, at->line, "%s: out of memory", k->name));
+	}
 	return (0);
 }
 

@@ -17,6 +17,7 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/dns.h"
 #include "relaydiag/err.h"
+#include "relaydiag/restrict.h"
 #include "relaydiag/rules.h"
 #include "relaydiag/templates.h"
 #include "relaydiag/text.h"
@@ -56,6 +57,28 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 		return (f->elsewhere_ip);
 	if (IS("mx"))
 		return (f->mx_host);
+	if (IS("listener"))
+		return (f->listener != NULL ? f->listener->name : NULL);
+	if (IS("relay_check")) {
+		(void)rd_restrict_refusal(f->listener != NULL
+					      ? f->listener->relay_restrictions
+					      : NULL,
+		    f->listener != NULL ? f->listener->recipient_restrictions
+					: NULL,
+		    f->auth_user != NULL ? RD_RESTRICT_SASL
+					 : RD_RESTRICT_NETWORK,
+		    tmp, tmplen);
+		return (tmp);
+	}
+	if (IS("permitters")) {
+		(void)rd_restrict_permitters(
+		    f->listener != NULL ? f->listener->relay_restrictions
+					: NULL,
+		    f->listener != NULL ? f->listener->recipient_restrictions
+					: NULL,
+		    tmp, tmplen);
+		return (tmp);
+	}
 #undef IS
 	return (NULL);
 }
@@ -68,7 +91,7 @@ static void
 diag_fill(const char *tpl, const struct rd_facts *f, char *out, size_t len)
 {
 	size_t o = 0;
-	char tmp[16];
+	char tmp[RD_DIAG_TEXT_MAX];
 
 	while (*tpl != '\0' && o + 1 < len) {
 		const char *end, *v;
@@ -87,6 +110,8 @@ diag_fill(const char *tpl, const struct rd_facts *f, char *out, size_t len)
 	}
 	out[o] = '\0';
 }
+
+static void diag_append(char *dst, size_t len, const char *text);
 
 static void
 diag_fact(struct rd_diagnosis *d, const char *key, const char *val)
@@ -123,13 +148,32 @@ diag_rules_init(void)
 		rd_panic("diagnose: the built-in reply rules do not load");
 }
 
-static const struct rd_rules *
-diag_rules(const struct rd_facts *f)
+/* diag_rule - the reply-text rule's id for the MTA's text, in context */
+static const char *
+diag_rule(const struct rd_facts *f)
 {
-	if (f->rules != NULL)
-		return (f->rules);
-	pthread_once(&diag_rules_once, diag_rules_init);
-	return (diag_rules_builtin);
+	const struct rd_rules *r = f->rules;
+	unsigned have = 0;
+
+	if (r == NULL) {
+		pthread_once(&diag_rules_once, diag_rules_init);
+		r = diag_rules_builtin;
+	}
+	have |= f->auth_user != NULL ? RD_RULES_AUTH : 0;
+	have |= f->trusted ? RD_RULES_TRUSTED : 0;
+	have |= f->tls ? RD_RULES_TLS : 0;
+	have |= f->submission_port ? RD_RULES_SUBMISSION : 0;
+	have |= f->sasl_required ? RD_RULES_SASL_REQUIRED : 0;
+	return (rd_rules_match_when(r, f->mta->text, have));
+}
+
+/* diag_ours - the recipient's domain is ours: by the lists, or its MX */
+static bool
+diag_ours(const struct rd_facts *f)
+{
+	return ((f->cls.rclass != RD_CLASS_EXTERNAL &&
+		    f->cls.source == RD_CLASS_BY_CONFIG) ||
+		(f->has_mx && f->mx == RD_MX_HERE));
 }
 
 bool
@@ -239,9 +283,7 @@ diag_unauthorized_relay(const struct rd_facts *f, bool *unauth)
 	 */
 	*unauth = true;
 	/* The domain is ours: the MTA, not the client, is wrong. */
-	if ((f->cls.rclass != RD_CLASS_EXTERNAL &&
-		f->cls.source == RD_CLASS_BY_CONFIG) ||
-	    (f->has_mx && f->mx == RD_MX_HERE))
+	if (diag_ours(f))
 		return ("rcpt.domain-not-accepted");
 	for (i = 0; i < sizeof(diag_relay_precedence) /
 			    sizeof(diag_relay_precedence[0]);
@@ -264,6 +306,19 @@ diag_login_mismatch(const struct rd_facts *f)
 		rd_strcasecmp_ascii(f->auth_user, f->sender) != 0);
 }
 
+/*
+ * diag_mta_relayed - the MTA accepted an external recipient that relaydiag
+ * does not authorize: a rule relaydiag does not model permitted it. Not
+ * so when relaydiag is the relay gate (the MTA accepts everything then),
+ * nor when the MTA's decision is unknown (no mta: tests, tools).
+ */
+static bool
+diag_mta_relayed(const struct rd_facts *f)
+{
+	return (!f->relay_gate && f->mta != NULL &&
+		f->mta->verdict == RD_MTA_ACCEPT && f->cls.by == RD_AUTHZ_NONE);
+}
+
 bool
 rd_diagnose_is_unauthorized_relay(const struct rd_facts *f)
 {
@@ -273,10 +328,32 @@ rd_diagnose_is_unauthorized_relay(const struct rd_facts *f)
 	    f->cls.source == RD_CLASS_BY_CONFIG)
 		return (false);
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) {
-		id = rd_rules_match(diag_rules(f), f->mta->text);
+		/* A refused login or trusted client: no user to refine. */
+		if (f->auth_user != NULL || f->trusted)
+			return (false);
+		id = diag_rule(f);
 		return (id != NULL && strcmp(id, "relay") == 0);
 	}
-	return (f->cls.by == RD_AUTHZ_NONE);
+	return (f->cls.by == RD_AUTHZ_NONE && !diag_mta_relayed(f));
+}
+
+/*
+ * diag_refused_relay - the MTA refused to relay: the domain is ours (the
+ * MTA is wrong), the client was authorized (its restrictions are wrong),
+ * or the client was not (one of the unauthorized-relay ids)
+ */
+static const char *
+diag_refused_relay(const struct rd_facts *f, bool *unauth)
+{
+	if (diag_ours(f)) {
+		*unauth = true; /* what a relay gate must refuse */
+		return ("rcpt.domain-not-accepted");
+	}
+	if (f->auth_user != NULL)
+		return ("relay.authenticated-refused");
+	if (f->trusted)
+		return ("relay.network-refused");
+	return (diag_unauthorized_relay(f, unauth));
 }
 
 static const char *
@@ -286,11 +363,10 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 
 	*unauth = false;
 	if (f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) {
-		id = rd_rules_match(diag_rules(f), f->mta->text);
-		if (id == NULL)
+		if ((id = diag_rule(f)) == NULL)
 			return ("mta.other");
 		if (strcmp(id, "relay") == 0)
-			return (diag_unauthorized_relay(f, unauth));
+			return (diag_refused_relay(f, unauth));
 		return (id);
 	}
 	/* Accepted by the MTA (or decided by relaydiag, deployment 2). */
@@ -317,6 +393,8 @@ diag_pick(const struct rd_facts *f, bool *unauth)
 	case RD_AUTHZ_NONE:
 		break;
 	}
+	if (diag_mta_relayed(f))
+		return ("relay.authorized-mta");
 	return (diag_unauthorized_relay(f, unauth));
 }
 
@@ -361,7 +439,56 @@ rd_diagnose_fill(
 		snprintf(port, sizeof(port), "%u", f->client_refused_domains);
 		diag_fact(out, "refused_domains", port);
 	}
+	if (f->listener != NULL)
+		diag_fact(out, "listener", f->listener->name);
+	if (f->mta != NULL && f->mta->verdict == RD_MTA_TEMPFAIL &&
+	    (e->claims & RD_CAT_ON_REFUSAL) != 0) {
+		/* A soft refusal keeps its cause; say why it is soft. */
+		diag_fact(out, "verdict", "tempfail");
+		diag_append(out->remedy_admin, sizeof(out->remedy_admin),
+		    " The MTA answered 4xx (temporary) only because "
+		    "soft_bounce "
+		    "= yes or a defer_* restriction (defer_unauth_destination) "
+		    "is set: the client retries until the message expires.");
+	}
 	return (0);
+}
+
+/* diag_append - text after dst's end, cut to fit */
+static void
+diag_append(char *dst, size_t len, const char *text)
+{
+	size_t n = strlen(dst);
+
+	/* The sentence is ours; a long filled remedy may cut it. */
+	if (n + 1 < len)
+		(void)rd_strlcpy(dst + n, n == 0 ? text + 1 : text, len - n);
+}
+
+bool
+rd_diagnose_refused(const struct rd_facts *f, const struct rd_diagnosis *d)
+{
+	return ((f->mta != NULL && f->mta->verdict != RD_MTA_ACCEPT) ||
+		d->unauthorized_relay);
+}
+
+bool
+rd_diagnose_truthful(const struct rd_facts *f, const struct rd_diagnosis *d,
+    char *why, size_t len)
+{
+	unsigned c = d->entry->claims;
+	bool refused = rd_diagnose_refused(f, d);
+
+	if (refused && (c & RD_CAT_ON_ACCEPT) != 0)
+		snprintf(why, len, "%s on a refused recipient", d->entry->id);
+	else if (!refused && (c & RD_CAT_ON_REFUSAL) != 0)
+		snprintf(why, len, "%s on an accepted recipient", d->entry->id);
+	else if (f->auth_user != NULL && (c & RD_CAT_NO_LOGIN) != 0)
+		snprintf(
+		    why, len, "%s for a client that logged in", d->entry->id);
+	else
+		return (true);
+	return (false);
 }
 
 void

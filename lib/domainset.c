@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "relaydiag/addr.h"
+#include "relaydiag/buf.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
 #include "relaydiag/text.h"
@@ -325,4 +326,31 @@ rd_domainset_merge(struct rd_domainset *dst, const struct rd_domainset *src,
 			dst, src->slots[i].key, src->slots[i].len, err) == -1)
 			return (-1);
 	return (0);
+}
+
+static int
+domainset_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+void
+rd_domainset_text(const struct rd_domainset *set, struct rd_buf *b)
+{
+	const char **keys;
+	size_t i, n = 0;
+
+	if (set == NULL || set->count == 0)
+		return;
+	if ((keys = calloc(set->count, sizeof(*keys))) == NULL) {
+		rd_buf_printf(b, "(%zu domains)", set->count);
+		return;
+	}
+	for (i = 0; i < set->cap && n < set->count; i++)
+		if (set->slots[i].key != NULL)
+			keys[n++] = set->slots[i].key;
+	qsort(keys, n, sizeof(*keys), domainset_cmp);
+	for (i = 0; i < n; i++)
+		rd_buf_printf(b, "%s%s", i > 0 ? " " : "", keys[i]);
+	free(keys);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "relaydiag/buf.h"
 #include "relaydiag/err.h"
 #include "relaydiag/netset.h"
 
@@ -310,4 +311,27 @@ size_t
 rd_netset_count(const struct rd_netset *set)
 {
 	return (set == NULL ? 0 : set->count);
+}
+
+void
+rd_netset_text(const struct rd_netset *set, struct rd_buf *b)
+{
+	static const unsigned char mapped[12] = {
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char text[INET6_ADDRSTRLEN + 1];
+	const struct netset_net *n;
+	size_t i;
+
+	for (i = 0; set != NULL && i < set->count; i++) {
+		n = &set->nets[i];
+		if (n->prefix >= 96 && memcmp(n->addr, mapped, 12) == 0) {
+			inet_ntop(AF_INET, n->addr + 12, text, sizeof(text));
+			rd_buf_printf(b, "%s%s/%u", i > 0 ? " " : "", text,
+			    n->prefix - 96);
+		} else {
+			inet_ntop(AF_INET6, n->addr, text, sizeof(text));
+			rd_buf_printf(
+			    b, "%s[%s]/%u", i > 0 ? " " : "", text, n->prefix);
+		}
+	}
 }

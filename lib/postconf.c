@@ -68,6 +68,12 @@ const char *const pc_names[PC_NPARAMS] = {
     "smtpd_tls_auth_only",
     "myhostname",
     "parent_domain_matches_subdomains",
+    "smtpd_sasl_auth_enable",
+    "smtpd_tls_security_level",
+    "smtpd_tls_wrappermode",
+    "smtpd_client_restrictions",
+    "smtpd_relay_restrictions",
+    "smtpd_recipient_restrictions",
 };
 
 /* What postconf -x says on stderr about a $name it expanded to nothing. */
@@ -218,8 +224,7 @@ pc_entry(struct pc_ctx *x, const struct pc_list *l, const char *entry,
 		    e.text[0] != '\0' ? e.text : "not usable");
 }
 
-/* pc_list_value - every entry of value (a copy is tokenized) */
-static int
+int
 pc_list_value(struct pc_ctx *x, const struct pc_list *l, const char *value)
 {
 	char *copy, *p, *tok;
@@ -472,7 +477,7 @@ pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
 		v->myhostname[0] = '\0';
 	}
 	pc_services(x, t->master != NULL ? t->master : empty,
-	    t->services != NULL ? t->services : empty);
+	    t->services != NULL ? t->services : empty, vals);
 	return (0);
 oom:
 	rd_err_set(
@@ -501,6 +506,8 @@ rd_mta_view_free(struct rd_mta_view *v)
 	rd_domainset_free(v->local_domains);
 	rd_domainset_free(v->relay_domains);
 	rd_netset_free(v->trusted);
+	for (i = 0; i < v->nlisteners; i++)
+		rd_listener_clear(&v->listeners[i]);
 	for (i = 0; i < v->nwarnings; i++)
 		free(v->warnings[i]);
 	memset(v, 0, sizeof(*v));

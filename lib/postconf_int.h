@@ -34,6 +34,12 @@ enum pc_param {
 	PC_TLSAUTH,
 	PC_MYHOST,
 	PC_PARENT,
+	PC_SASL,     /* smtpd_sasl_auth_enable */
+	PC_TLSLEVEL, /* smtpd_tls_security_level */
+	PC_WRAPPER,  /* smtpd_tls_wrappermode */
+	PC_CLIENTR,  /* smtpd_client_restrictions */
+	PC_RELAYR,   /* smtpd_relay_restrictions */
+	PC_RCPTR,    /* smtpd_recipient_restrictions */
 	PC_NPARAMS
 };
 
@@ -72,9 +78,14 @@ int pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
 
 /*
  * pc_services - the smtpd listeners from postconf -M and -P -x output into
- * x->view (postconf_master.c)
+ * x->view, each with main.cf's values (vals) overridden by its -o options
+ * (postconf_master.c)
  */
-void pc_services(struct pc_ctx *x, char *mtext, char *ptext);
+void pc_services(
+    struct pc_ctx *x, char *mtext, char *ptext, char *vals[PC_NPARAMS]);
+
+/* pc_list_value - every entry of value into l's set (a copy is cut) */
+int pc_list_value(struct pc_ctx *x, const struct pc_list *l, const char *value);
 
 /* pc_has_word - value (a list) has word as one of its entries */
 bool pc_has_word(const char *value, const char *word);

@@ -1,8 +1,10 @@
 /*
  * postconf_master.c - master.cf's smtpd listeners as postconf -M and
- * postconf -P -x print them: which are submission ports (named submission
- * or submissions, or with -o smtpd_sasl_auth_enable=yes and TLS required
- * or wrapped).
+ * postconf -P -x print them, each with its effective settings: main.cf's
+ * values overridden by its -o options (postconf -x has expanded $names in
+ * both). A listener is a submission port when it is named so, or when it
+ * demands a login: SASL with TLS required or wrapped, or a restriction
+ * list that lets only logins through (restrict.c).
  */
 
 #include <errno.h>
@@ -28,34 +30,9 @@
 #include "relaydiag/file.h"
 #include "relaydiag/netset.h"
 #include "relaydiag/postconf.h"
+#include "relaydiag/restrict.h"
 #include "relaydiag/text.h"
 #include "postconf_int.h"
-/* pc_port - a master.cf service name as a TCP port; 0 if unknown */
-static unsigned
-pc_port(const char *service)
-{
-	struct servent se, *res = NULL;
-	const char *p;
-	char buf[1024];
-	unsigned long v;
-	char *end;
-
-	if ((p = strrchr(service, ':')) != NULL) /* "host:port" */
-		p++;
-	else
-		p = service;
-	if (*p >= '0' && *p <= '9') {
-		errno = 0;
-		v = strtoul(p, &end, 10);
-		if (*end != '\0' || errno != 0 || v == 0 || v > 65535)
-			return (0);
-		return ((unsigned)v);
-	}
-	if (getservbyname_r(p, "tcp", &se, buf, sizeof(buf), &res) != 0 ||
-	    res == NULL)
-		return (0);
-	return ((unsigned)ntohs((unsigned short)res->s_port));
-}
 
 /* pc_named_submission - a service name that is a submission port */
 static bool
@@ -75,8 +52,8 @@ pc_named_submission(const char *service)
 }
 
 /* pc_find_service - the inet smtpd service called name, or NULL */
-static struct rd_mta_listener *
-pc_find_service(struct rd_mta_listener *sv, size_t n, const char *name)
+static struct rd_listener *
+pc_find_service(struct rd_listener *sv, size_t n, const char *name)
 {
 	size_t i;
 
@@ -86,18 +63,94 @@ pc_find_service(struct rd_mta_listener *sv, size_t n, const char *name)
 	return (NULL);
 }
 
+static bool
+pc_yes(const char *value)
+{
+	return (value != NULL && rd_strcasecmp_ascii(value, "yes") == 0);
+}
+
+/* pc_set_list - a listener's copy of a restriction list (NULL: none) */
+static void
+pc_set_list(struct pc_ctx *x, char **dst, const char *value, const char *svc,
+    const char *param)
+{
+	free(*dst);
+	*dst = NULL;
+	if (value != NULL && (*dst = strdup(value)) == NULL)
+		pc_warn(
+		    x, "master.cf: service %s: %s: out of memory", svc, param);
+}
+
+/* pc_listener_main - main.cf's values, before the -o overrides */
+static void
+pc_listener_main(struct pc_ctx *x, struct rd_listener *s, char **vals)
+{
+	s->imported = true;
+	s->sasl_enabled = pc_yes(vals[PC_SASL]);
+	s->tls_auth_only = pc_yes(vals[PC_TLSAUTH]);
+	s->tls_required =
+	    vals[PC_TLSLEVEL] != NULL &&
+	    rd_strcasecmp_ascii(vals[PC_TLSLEVEL], "encrypt") == 0;
+	s->tls_required |= pc_yes(vals[PC_WRAPPER]);
+	pc_set_list(x, &s->client_restrictions, vals[PC_CLIENTR], s->name,
+	    "smtpd_client_restrictions");
+	pc_set_list(x, &s->relay_restrictions, vals[PC_RELAYR], s->name,
+	    "smtpd_relay_restrictions");
+	pc_set_list(x, &s->recipient_restrictions, vals[PC_RCPTR], s->name,
+	    "smtpd_recipient_restrictions");
+}
+
+/* pc_listener_override - one "-o name=value" of service s */
+static void
+pc_listener_override(
+    struct pc_ctx *x, struct rd_listener *s, const char *name, char *value)
+{
+	struct pc_list l;
+
+	if (strcmp(name, "smtpd_tls_wrappermode") == 0)
+		s->tls_required |= pc_yes(value);
+	else if (strcmp(name, "smtpd_sasl_auth_enable") == 0)
+		s->sasl_enabled = pc_yes(value);
+	else if (strcmp(name, "smtpd_tls_auth_only") == 0)
+		s->tls_auth_only = pc_yes(value);
+	else if (strcmp(name, "smtpd_tls_security_level") == 0)
+		s->tls_required = rd_strcasecmp_ascii(value, "encrypt") == 0;
+	else if (strcmp(name, "smtpd_client_restrictions") == 0)
+		pc_set_list(x, &s->client_restrictions, value, s->name, name);
+	else if (strcmp(name, "smtpd_relay_restrictions") == 0)
+		pc_set_list(x, &s->relay_restrictions, value, s->name, name);
+	else if (strcmp(name, "smtpd_recipient_restrictions") == 0)
+		pc_set_list(
+		    x, &s->recipient_restrictions, value, s->name, name);
+	else if (strcmp(name, "mynetworks") == 0) {
+		rd_netset_free(s->mynetworks);
+		free(s->mynetworks_text);
+		s->mynetworks_text = strdup(value);
+		if ((s->mynetworks = rd_netset_new()) == NULL)
+			return;
+		memset(&l, 0, sizeof(l));
+		l.idx = PC_MYNET;
+		l.param = "mynetworks";
+		l.key = "a Listener line";
+		l.what = "networks";
+		l.net = s->mynetworks;
+		(void)pc_list_value(x, &l, value);
+	}
+}
+
 /*
  * pc_services - the inet smtpd listeners of master.cf (postconf -M), with
- * their -o overrides (postconf -P -x), their port, and whether each looks
- * like submission, by name or by those overrides
+ * main.cf's settings overridden by their -o options (postconf -P -x),
+ * their port, and whether each is a submission port
  */
 void
-pc_services(struct pc_ctx *x, char *mtext, char *ptext)
+pc_services(struct pc_ctx *x, char *mtext, char *ptext, char *vals[PC_NPARAMS])
 {
 	struct rd_mta_view *v = x->view;
-	struct rd_mta_listener *s;
+	struct rd_listener *s;
 	char *p, *line, *f[8], *tok, *value, *slash, *type;
 	const char *cmd;
+	struct rd_err e;
 	size_t nf, i;
 
 	/* service type private unpriv chroot wakeup maxproc command args */
@@ -112,14 +165,20 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext)
 			continue;
 		if (v->nlisteners == RD_MTA_LISTENERS_MAX) {
 			pc_warn(x,
-			    "master.cf: more than %d smtpd services; list "
-			    "submission ports in SubmissionPorts",
+			    "master.cf: more than %d smtpd services; describe "
+			    "the others with Listener lines",
 			    RD_MTA_LISTENERS_MAX);
 			break;
 		}
+		s = &v->listeners[v->nlisteners];
 		/* A name longer than the slot is no service of ours. */
-		(void)rd_strlcpy(v->listeners[v->nlisteners++].name, f[0],
-		    sizeof(v->listeners[0].name));
+		if (rd_listener_set_name(s, f[0], &e) != 0) {
+			pc_warn(
+			    x, "master.cf: service %.64s...: %s", f[0], e.text);
+			continue;
+		}
+		pc_listener_main(x, s, vals);
+		v->nlisteners++;
 	}
 	/* service/type/name = value */
 	for (p = ptext; (line = pc_line(&p)) != NULL;) {
@@ -134,22 +193,22 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext)
 		if ((s = pc_find_service(v->listeners, v->nlisteners, line)) ==
 		    NULL)
 			continue;
-		if (strcmp(slash + 1, "smtpd_tls_wrappermode") == 0)
-			s->wrapper = rd_strcasecmp_ascii(value, "yes") == 0;
-		else if (strcmp(slash + 1, "smtpd_sasl_auth_enable") == 0)
-			s->sasl = rd_strcasecmp_ascii(value, "yes") == 0;
-		else if (strcmp(slash + 1, "smtpd_tls_security_level") == 0)
-			s->encrypt = rd_strcasecmp_ascii(value, "encrypt") == 0;
+		pc_listener_override(x, s, slash + 1, value);
 	}
 	for (i = 0; i < v->nlisteners; i++) {
 		s = &v->listeners[i];
-		s->port = pc_port(s->name);
-		s->submission = pc_named_submission(s->name) || s->wrapper ||
-				(s->sasl && s->encrypt);
-		if (s->submission && s->port == 0)
+		s->sasl_required =
+		    s->sasl_enabled &&
+		    (rd_restrict_requires_sasl(s->client_restrictions) ||
+			rd_restrict_requires_sasl(s->relay_restrictions) ||
+			rd_restrict_requires_sasl(s->recipient_restrictions));
+		s->submission =
+		    pc_named_submission(s->name) ||
+		    (s->sasl_enabled && (s->tls_required || s->sasl_required));
+		if (s->port == 0)
 			pc_warn(x,
-			    "master.cf: service %s: not a known TCP port; list "
-			    "its port in SubmissionPorts",
+			    "master.cf: service %s: not a known TCP port; "
+			    "describe it with a Listener line",
 			    s->name);
 	}
 }

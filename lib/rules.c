@@ -28,6 +28,7 @@
 #define RULES_LINE_MAX 1024
 #define RULES_MATCH_LIMIT 100000 /* backtracking steps per match */
 #define RULES_DEPTH_LIMIT 2000   /* nested backtracking */
+#define RULES_NO_CONTEXT (~0u)   /* rd_rules_match: no facts known */
 
 /* The shipped rules, generated from conf/reply-rules by CMake. */
 extern const unsigned char rd_rules_default_text[];
@@ -37,7 +38,63 @@ struct rules_rule {
 	char *id;
 	char *needle; /* lower case; NULL for a regex */
 	pcre2_code *re;
+	bool when;         /* has a when= condition */
+	unsigned need;     /* RD_RULES_* that must hold */
+	unsigned need_not; /* RD_RULES_* that must not */
 };
+
+/* The words of a when= condition. */
+static const struct {
+	const char *word;
+	unsigned bit;
+} rules_conds[] = {
+    {"auth", RD_RULES_AUTH},
+    {"trusted", RD_RULES_TRUSTED},
+    {"tls", RD_RULES_TLS},
+    {"submission", RD_RULES_SUBMISSION},
+    {"sasl-required", RD_RULES_SASL_REQUIRED},
+};
+
+/*
+ * rules_when - "when=c1,!c2" into rule; -1 with err naming the bad word
+ */
+static int
+rules_when(struct rules_rule *rule, const char *source, unsigned lineno,
+    char *spec, struct rd_err *err)
+{
+	char *w, *save = NULL;
+	bool neg;
+	size_t i;
+
+	rule->when = true;
+	for (w = strtok_r(spec, ",", &save); w != NULL;
+	     w = strtok_r(NULL, ",", &save)) {
+		if ((neg = w[0] == '!'))
+			w++;
+		for (i = 0; i < sizeof(rules_conds) / sizeof(rules_conds[0]);
+		     i++)
+			if (strcmp(w, rules_conds[i].word) == 0)
+				break;
+		if (i == sizeof(rules_conds) / sizeof(rules_conds[0])) {
+			rd_err_set(err, source, lineno,
+			    "unknown condition \"%s\" in when=; known: auth, "
+			    "trusted, tls, submission, sasl-required (each may "
+			    "have ! before it)",
+			    w);
+			return (-1);
+		}
+		if (neg)
+			rule->need_not |= rules_conds[i].bit;
+		else
+			rule->need |= rules_conds[i].bit;
+	}
+	if (rule->need == 0 && rule->need_not == 0) {
+		rd_err_set(err, source, lineno,
+		    "when= names no condition; write when=sasl-required,!auth");
+		return (-1);
+	}
+	return (0);
+}
 
 struct rd_rules {
 	struct rules_rule *v;
@@ -121,6 +178,17 @@ rules_add_one(struct rd_rules *r, const char *source, unsigned lineno,
 	if (*pat != '\0')
 		*pat++ = '\0';
 	pat += strspn(pat, " \t");
+	if (strncmp(pat, "when=", 5) == 0) {
+		char *spec = pat + 5;
+
+		n = strcspn(spec, " \t");
+		pat = spec + n;
+		if (*pat != '\0')
+			*pat++ = '\0';
+		pat += strspn(pat, " \t");
+		if (rules_when(&rule, source, lineno, spec, err) != 0)
+			return (-1);
+	}
 	if (*pat == '\0') {
 		rd_err_set(err, source, lineno,
 		    "rule for \"%s\" has no "
@@ -263,6 +331,12 @@ rd_rules_add_default(struct rd_rules *r, struct rd_err *err)
 const char *
 rd_rules_match(const struct rd_rules *r, const char *text)
 {
+	return (rd_rules_match_when(r, text, RULES_NO_CONTEXT));
+}
+
+const char *
+rd_rules_match_when(const struct rd_rules *r, const char *text, unsigned have)
+{
 	pcre2_match_data *md = NULL;
 	const char *id = NULL;
 	char low[1024];
@@ -275,6 +349,10 @@ rd_rules_match(const struct rd_rules *r, const char *text)
 	(void)rd_strlcpy(low, text, sizeof(low));
 	rd_lower_ascii(low);
 	for (i = 0; i < r->n && id == NULL; i++) {
+		if (r->v[i].when && (have == RULES_NO_CONTEXT ||
+					(have & r->v[i].need) != r->v[i].need ||
+					(have & r->v[i].need_not) != 0))
+			continue;
 		if (r->v[i].needle != NULL) {
 			if (strstr(low, r->v[i].needle) != NULL)
 				id = r->v[i].id;

@@ -156,15 +156,26 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 	    !s->cfg->host_name_set)
 		if (sess_copy(s->host, sizeof(s->host), ci->mta_host))
 			s->cut |= RD_CUT_HOST;
-	s->trusted = rd_netset_match(s->cfg->trusted_networks, s->client_ip);
-	s->submission = rd_config_is_submission_port(s->cfg, s->daemon_port);
+	/* The listener's own settings (master.cf -o, Listener lines) beat
+	   the global keys. */
+	s->lis = rd_config_listener(s->cfg, ci->daemon_addr, s->daemon_port);
+	s->trusted =
+	    rd_netset_match(s->lis != NULL && s->lis->mynetworks != NULL
+				? s->lis->mynetworks
+				: s->cfg->trusted_networks,
+		s->client_ip);
+	s->submission = s->lis != NULL ? s->lis->submission
+				       : rd_config_is_submission_port(
+					     s->cfg, s->daemon_port);
+	s->tls_auth_only =
+	    s->lis != NULL ? s->lis->tls_auth_only : s->cfg->tls_auth_only;
 	rd_log(LOG_DEBUG, s->sid,
-	    "connect client=%s name=%s port=%u "
+	    "connect client=%s name=%s port=%u listener=%s "
 	    "trusted=%s submission=%s",
 	    rd_text_log_str(safe_ip, sizeof(safe_ip), s->client_ip),
 	    rd_text_log_str(safe_name, sizeof(safe_name), s->client_name),
-	    s->daemon_port, s->trusted ? "yes" : "no",
-	    s->submission ? "yes" : "no");
+	    s->daemon_port, s->lis != NULL ? s->lis->name : "none",
+	    s->trusted ? "yes" : "no", s->submission ? "yes" : "no");
 }
 
 static void

@@ -44,8 +44,10 @@ struct rd_session {
 	char daemon[128];
 	unsigned daemon_port;
 	char host[256];
+	const struct rd_listener *lis; /* in cfg; NULL: the global keys */
 	bool trusted;
 	bool submission;
+	bool tls_auth_only;
 	char helo[256];
 	bool has_helo;
 	char tls_version[32];

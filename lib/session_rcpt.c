@@ -188,10 +188,12 @@ sess_correlate(struct rd_session *s, struct rd_facts *f,
 		f->sender_authorized_ever = hf->sender_authorized_ever;
 		f->client_authorized_ever = hf->client_authorized_ever;
 		f->client_refused_domains = hf->client_refused_domains;
-	} else if (f->mta->verdict == RD_MTA_ACCEPT &&
-		   (f->cls.by == RD_AUTHZ_SASL ||
-		       f->cls.by == RD_AUTHZ_NETWORK) &&
-		   s->sender[0] != '\0')
+	} else if (!unauth && f->mta->verdict == RD_MTA_ACCEPT &&
+		   f->cls.rclass == RD_CLASS_EXTERNAL &&
+		   (f->cls.by != RD_AUTHZ_LOCAL) && s->sender[0] != '\0')
+		/* Authorized: by login, network, or (relay.authorized-mta)
+		   a rule of the MTA's own, such as POP-before-SMTP: a later
+		   refusal of the sender elsewhere is relay.ip-changed. */
 		rd_history_note_authorized(s->history,
 		    sess_history_sender(s, f->cls.by == RD_AUTHZ_SASL),
 		    s->client_ip, f->cls.by == RD_AUTHZ_SASL, now);
@@ -265,7 +267,10 @@ sess_rcpt_facts(
 	f->server_port = s->daemon_port;
 	f->submission_port = s->submission;
 	f->tls = s->tls_version[0] != '\0';
-	f->tls_auth_only = s->cfg->tls_auth_only;
+	f->tls_auth_only = s->tls_auth_only;
+	f->sasl_required = s->lis != NULL && s->lis->sasl_required;
+	f->listener = s->lis;
+	f->relay_gate = s->cfg->relay_gate;
 	f->trusted = s->trusted;
 	f->auth_user = sasl ? s->auth_user : NULL;
 	f->sender = s->sender;

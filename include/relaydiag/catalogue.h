@@ -23,12 +23,25 @@ enum rd_severity {
 	RD_SEV_CRITICAL,
 };
 
+/*
+ * What an id's texts claim, for the truth rule (diagnoses.md): an id
+ * whose texts speak of a refusal ("denied") is never given to accepted
+ * mail, an authorized-* or delivered id never to a refusal, and an id
+ * that says the client did not log in never to a client that did
+ * (rd_diagnose_truthful, diagnose.h). Unit tests hold every template to
+ * its flags.
+ */
+#define RD_CAT_ON_REFUSAL 1u /* only for a refused recipient */
+#define RD_CAT_ON_ACCEPT 2u  /* only for an accepted one */
+#define RD_CAT_NO_LOGIN 4u   /* says the client did not log in */
+
 struct rd_catalogue_entry {
 	const char *id; /* "relay.no-auth" */
 	enum rd_severity severity;
 	const char *summary; /* templates */
 	const char *remedy_client;
 	const char *remedy_admin;
+	unsigned claims; /* RD_CAT_* */
 };
 
 /* rd_catalogue_find - the entry for id, or NULL */

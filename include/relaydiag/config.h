@@ -26,6 +26,7 @@
 
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
+#include "relaydiag/listener.h"
 #include "relaydiag/netset.h"
 #include "relaydiag/restart.h"
 #include "relaydiag/spool.h"
@@ -88,6 +89,11 @@ struct rd_config {
 						      587 465 */
 	size_t n_submission_ports;
 	bool tls_auth_only; /* TLSAuthOnly: AUTH offered only after STARTTLS */
+	/* Listener lines, then ImportPostfix's master.cf listeners: each
+	   listener's own settings (listener.h); a session on none of them
+	   is judged by the keys above. */
+	struct rd_listener *listeners;
+	size_t n_listeners;
 
 	/* diagnosis */
 	bool relay_gate; /* RelayGate: deployment 2, refuse unauthorized relays
@@ -198,6 +204,23 @@ int rd_config_merge_view(
 struct rd_config *rd_config_load(const char *path, struct rd_err *err);
 
 void rd_config_free(struct rd_config *cfg); /* NULL: no-op */
+
+/*
+ * rd_config_listener - the listener a connection to addr:port came in on
+ * (rd_listener_find over cfg->listeners), or NULL: then the global keys
+ * (SubmissionPorts, TLSAuthOnly, TrustedNetworks) judge the session.
+ */
+const struct rd_listener *rd_config_listener(
+    const struct rd_config *cfg, const char *addr, unsigned port);
+
+/*
+ * rd_config_view_text - the effective view, as "relaydiag -n -v" prints it
+ * (postconf -n and -M style): domains, trusted networks, and each listener
+ * with its port, submission role, TLS-only AUTH and restriction lists;
+ * then the import's warnings. Into b (appended).
+ */
+struct rd_buf;
+void rd_config_view_text(const struct rd_config *cfg, struct rd_buf *b);
 
 /* rd_config_is_submission_port - whether port is one of SubmissionPorts */
 bool rd_config_is_submission_port(const struct rd_config *cfg, unsigned port);

@@ -14,6 +14,12 @@
  * relay.client-on-port-25 > relay.no-auth. Before them all, a refused
  * recipient whose domain is ours (by configuration, or by its MX) is
  * rcpt.domain-not-accepted: the MTA is wrong, not the client.
+ * The MTA's decision and the client's login bound the diagnosis (the
+ * truth rule): a refused relay for a client that logged in is
+ * relay.authenticated-refused, for a trusted one relay.network-refused;
+ * an external recipient the MTA accepted for a client relaydiag does not
+ * authorize is relay.authorized-mta, unless relaydiag is the relay gate
+ * (relay_gate: the MTA accepts everything and relies on relaydiag).
  * Threads: pure functions of their arguments.
  */
 #ifndef RELAYDIAG_DIAGNOSE_H
@@ -24,6 +30,7 @@
 
 #include "relaydiag/catalogue.h"
 #include "relaydiag/classify.h"
+#include "relaydiag/listener.h"
 
 struct rd_rules;
 struct rd_templates;
@@ -34,10 +41,14 @@ struct rd_facts {
 	const char *client_name;
 	const char *helo;
 	unsigned server_port;
-	bool submission_port;  /* server_port in SubmissionPorts */
-	bool tls;              /* the session is encrypted */
-	bool tls_auth_only;    /* AUTH only after STARTTLS */
-	bool trusted;          /* client in TrustedNetworks */
+	bool submission_port; /* server_port in SubmissionPorts */
+	bool tls;             /* the session is encrypted */
+	bool tls_auth_only;   /* AUTH only after STARTTLS (the listener's) */
+	bool sasl_required;   /* the listener lets only logins through */
+	bool trusted;         /* client in the listener's trusted networks */
+	bool relay_gate;      /* relaydiag decides relaying (RelayGate) */
+	/* The listener the client came in on (listener.h); NULL: unknown. */
+	const struct rd_listener *listener;
 	const char *auth_user; /* NULL: not authenticated */
 	const char *sender;    /* local@domain, "" for <> */
 	const char *sender_domain;
@@ -81,6 +92,22 @@ struct rd_diagnosis {
 	size_t nfacts;
 	bool unauthorized_relay; /* relay.no-auth and its refinements */
 };
+
+/*
+ * rd_diagnose_refused - whether the recipient ends refused: the MTA
+ * refused it, or relaydiag as the relay gate will (d->unauthorized_relay)
+ */
+bool rd_diagnose_refused(
+    const struct rd_facts *f, const struct rd_diagnosis *d);
+
+/*
+ * rd_diagnose_truthful - the truth rule: whether d contradicts its own
+ * facts (an accepted recipient with a refusal id, a refused one with an
+ * authorized-* or delivered id, a logged-in client with an id that says
+ * it did not log in). true, or false with why (size len) filled.
+ */
+bool rd_diagnose_truthful(const struct rd_facts *f,
+    const struct rd_diagnosis *d, char *why, size_t len);
 
 /* rd_diagnose_rcpt - name the cause of one recipient decision; never fails */
 void rd_diagnose_rcpt(const struct rd_facts *f, struct rd_diagnosis *out);

@@ -40,4 +40,8 @@ bool rd_domainset_match(const struct rd_domainset *set, const char *domain);
 
 size_t rd_domainset_count(const struct rd_domainset *set);
 
+struct rd_buf;
+/* rd_domainset_text - the entries, sorted, space-separated, into b */
+void rd_domainset_text(const struct rd_domainset *set, struct rd_buf *b);
+
 #endif

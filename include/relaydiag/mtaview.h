@@ -2,7 +2,8 @@
  * mtaview.h - relaydiag's view of the MTA, as ImportPostfix reads it from
  * Postfix (postconf.c): the domains it delivers and relays, the networks
  * it trusts, whether AUTH needs TLS, its host name, and each smtpd
- * listener of master.cf with what its -o overrides say. config.c merges a
+ * listener of master.cf with its effective settings (main.cf's, overridden
+ * by its -o options). config.c merges a
  * view into a configuration (rd_config_merge_view, config.h).
  * Owns struct rd_mta_view; its sets and warnings are its own until freed.
  * Threads: configuration time only.
@@ -14,20 +15,11 @@
 #include <stddef.h>
 
 #include "relaydiag/domainset.h"
+#include "relaydiag/listener.h"
 #include "relaydiag/netset.h"
 
 #define RD_MTA_LISTENERS_MAX 64
 #define RD_MTA_WARNINGS_MAX 32
-
-/* One smtpd listener of master.cf (an "inet" service running smtpd). */
-struct rd_mta_listener {
-	char name[256];  /* the service: "submission", "127.0.0.1:2587" */
-	unsigned port;   /* its TCP port; 0: not a known one */
-	bool sasl;       /* -o smtpd_sasl_auth_enable=yes */
-	bool encrypt;    /* -o smtpd_tls_security_level=encrypt */
-	bool wrapper;    /* -o smtpd_tls_wrappermode=yes */
-	bool submission; /* named submission(s), or SASL with TLS required */
-};
 
 struct rd_mta_view {
 	struct rd_domainset *local_domains; /* mydestination, virtual_* */
@@ -35,7 +27,10 @@ struct rd_mta_view {
 	struct rd_netset *trusted;          /* mynetworks; NULL: not given */
 	int tls_auth_only;    /* smtpd_tls_auth_only; -1: not given */
 	char myhostname[256]; /* "": not given */
-	struct rd_mta_listener listeners[RD_MTA_LISTENERS_MAX];
+	/* master.cf's smtpd listeners, main.cf's values overridden by their
+	   -o options (listener.h); the lists and sets are the view's until
+	   rd_config_merge_view takes them. */
+	struct rd_listener listeners[RD_MTA_LISTENERS_MAX];
 	size_t nlisteners;
 	char *warnings[RD_MTA_WARNINGS_MAX]; /* what could not be used */
 	size_t nwarnings;

@@ -38,4 +38,8 @@ bool rd_netset_match(const struct rd_netset *set, const char *ip);
 
 size_t rd_netset_count(const struct rd_netset *set);
 
+struct rd_buf;
+/* rd_netset_text - the set in mynetworks syntax, space-separated, into b */
+void rd_netset_text(const struct rd_netset *set, struct rd_buf *b);
+
 #endif

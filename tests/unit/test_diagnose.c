@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "relaydiag/classify.h"
 #include "relaydiag/diagnose.h"
@@ -61,6 +62,8 @@ struct dcase {
 	/* wanted */
 	const char *want;
 	bool want_unauth;
+	/* context: relaydiag is the relay gate; the listener wants a login */
+	bool gate, sasl_required;
 };
 
 /* clang-format off */
@@ -70,186 +73,247 @@ static const struct dcase cases[] = {
 	  IP, "UserPC", 587, true, true, false, false,
 	  "alice@example.org", "alice@example.org", true,
 	  "bob@gmail.test", EXT_SASL, ACCEPTED,
-	  "relay.authorized-sasl", false },
+	  "relay.authorized-sasl", false, false, false },
 	{ "external, SASL user without '@' (no mismatch check)",
 	  IP, "UserPC", 587, true, true, false, false,
 	  "alice", "boss@example.org", true,
 	  "bob@gmail.test", EXT_SASL, ACCEPTED,
-	  "relay.authorized-sasl", false },
+	  "relay.authorized-sasl", false, false, false },
 	{ "SASL user sends as another address",
 	  IP, "UserPC", 587, true, true, false, false,
 	  "alice@example.org", "boss@example.org", true,
 	  "bob@gmail.test", EXT_SASL, ACCEPTED,
-	  "sender.login-mismatch", false },
+	  "sender.login-mismatch", false, false, false },
 	{ "near miss: login equal to sender but for case",
 	  IP, "UserPC", 587, true, true, false, false,
 	  "Alice@Example.ORG", "alice@example.org", true,
 	  "bob@gmail.test", EXT_SASL, ACCEPTED,
-	  "relay.authorized-sasl", false },
+	  "relay.authorized-sasl", false, false, false },
 	{ "near miss: SASL user, null sender",
 	  IP, "UserPC", 587, true, true, false, false,
 	  "alice@example.org", "", false,
 	  "bob@gmail.test", EXT_SASL, ACCEPTED,
-	  "relay.authorized-sasl", false },
+	  "relay.authorized-sasl", false, false, false },
 	{ "external, client in trusted network",
 	  "192.0.2.200", "UserPC", 25, false, false, false, true,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NET, ACCEPTED,
-	  "relay.authorized-network", false },
+	  "relay.authorized-network", false, false, false },
 	{ "trusted network is not unauthenticated relaying (local sender)",
 	  "192.0.2.200", "UserPC", 25, false, false, false, true,
 	  NULL, "carol@example.org", true,
 	  "bob@gmail.test", EXT_NET, ACCEPTED,
-	  "relay.authorized-network", false },
+	  "relay.authorized-network", false, false, false },
 
 	/* Local delivery. */
 	{ "local domain, routed by virtual",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, ACCEPTED_LOCAL,
-	  "delivery.local", false },
+	  "delivery.local", false, false, false },
 	{ "domain local only by the MTA's routing",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@hosted.test", LOCAL_MTA, "virtual", "hosted.test",
 	  "alice@hosted.test",
-	  "delivery.local", false },
+	  "delivery.local", false, false, false },
 	{ "relay domain (backup MX)",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "dave@backup.test", RELAY_CFG, "relay", "backup.test",
 	  "dave@backup.test",
-	  "delivery.local", false },
+	  "delivery.local", false, false, false },
 	{ "unauthenticated client, sender in a local domain",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "boss@example.org", true,
 	  "alice@example.org", LOCAL_CFG, ACCEPTED_LOCAL,
-	  "sender.local-domain-unauthenticated", false },
+	  "sender.local-domain-unauthenticated", false, false, false },
 	{ "near miss: local sender, but trusted client",
 	  "192.0.2.200", "mail.isp.test", 25, false, false, false, true,
 	  NULL, "boss@example.org", true,
 	  "alice@example.org", LOCAL_CFG, ACCEPTED_LOCAL,
-	  "delivery.local", false },
+	  "delivery.local", false, false, false },
 	{ "near miss: local sender, but authenticated",
 	  IP, "UserPC", 587, true, true, false, false,
 	  "boss@example.org", "boss@example.org", true,
 	  "alice@example.org", LOCAL_CFG, ACCEPTED_LOCAL,
-	  "delivery.local", false },
+	  "delivery.local", false, false, false },
 	{ "submission port without AUTH",
 	  IP, "UserPC", 587, true, true, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, ACCEPTED_LOCAL,
-	  "submission.no-auth", false },
+	  "submission.no-auth", false, false, false },
 	{ "near miss: port 25 without AUTH is normal inbound mail",
 	  IP, "UserPC", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, ACCEPTED_LOCAL,
-	  "delivery.local", false },
+	  "delivery.local", false, false, false },
 
 	/* Unauthorized relay, accepted by the MTA (deployment 2). */
 	{ "no auth, FQDN HELO, port 25: the generic case",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.no-auth", true },
+	  "relay.no-auth", true, true, false },
 	{ "port 25, HELO UserPC: a desktop mail program",
 	  IP, "UserPC", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.client-on-port-25", true },
+	  "relay.client-on-port-25", true, true, false },
 	{ "port 25, HELO DESKTOP-4F2K",
 	  IP, "DESKTOP-4F2K", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.client-on-port-25", true },
+	  "relay.client-on-port-25", true, true, false },
 	{ "port 25, HELO localhost",
 	  IP, "localhost", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.client-on-port-25", true },
+	  "relay.client-on-port-25", true, true, false },
 	{ "near miss: address literal HELO is not a desktop name",
 	  IP, "[203.0.113.5]", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.no-auth", true },
+	  "relay.no-auth", true, true, false },
 	{ "near miss: HELO UserPC, but on a submission port",
 	  IP, "UserPC", 587, true, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.no-auth", true },
+	  "relay.no-auth", true, true, false },
 	{ "AUTH only after STARTTLS, no TLS (over port 25 + UserPC)",
 	  IP, "UserPC", 25, false, false, true, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.tls-required-for-auth", true },
+	  "relay.tls-required-for-auth", true, true, false },
 	{ "AUTH only after STARTTLS, no TLS, FQDN HELO",
 	  IP, "mail.isp.test", 587, true, false, true, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.tls-required-for-auth", true },
+	  "relay.tls-required-for-auth", true, true, false },
 	{ "near miss: AUTH only after STARTTLS, but TLS is on",
 	  IP, "UserPC", 25, false, true, true, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.client-on-port-25", true },
+	  "relay.client-on-port-25", true, true, false },
 	{ "near miss: no TLS, but AUTH offered without it",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
-	  "relay.no-auth", true },
+	  "relay.no-auth", true, true, false },
+
+	/* The truth rule: the MTA's decision and the login bound it. */
+	{ "POP-before-SMTP table: the MTA relayed for an unknown client",
+	  IP, "mail.isp.test", 25, false, false, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, ACCEPTED,
+	  "relay.authorized-mta", false, false, false },
+	{ "near miss: the same, relaydiag the relay gate",
+	  IP, "mail.isp.test", 25, false, false, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, ACCEPTED,
+	  "relay.no-auth", true, true, false },
+	{ "logged in, still Relay access denied (restriction order)",
+	  IP, "UserPC", 587, true, true, false, false,
+	  "alice@example.org", "alice@example.org", true,
+	  "bob@gmail.test", EXT_SASL, RELAY_DENIED,
+	  "relay.authenticated-refused", false, false, false },
+	{ "logged in on port 25 with a desktop HELO, refused",
+	  IP, "UserPC", 25, false, false, true, false,
+	  "alice", "alice@example.org", true,
+	  "bob@gmail.test", EXT_SASL, RELAY_DENIED,
+	  "relay.authenticated-refused", false, false, false },
+	{ "trusted network, still Relay access denied",
+	  "192.0.2.200", "mail.isp.test", 25, false, false, false, true,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NET, RELAY_DENIED,
+	  "relay.network-refused", false, false, false },
+	{ "near miss: logged in, refused, but the domain is ours",
+	  IP, "UserPC", 587, true, true, false, false,
+	  "alice@example.org", "alice@example.org", true,
+	  "alice@example.org", LOCAL_CFG, RELAY_DENIED,
+	  "rcpt.domain-not-accepted", true, false, false },
+	{ "soft refusal: 454 4.7.1 Relay access denied keeps its cause",
+	  IP, "UserPC", 25, false, false, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, "error", "4.7.1", "Relay access denied",
+	  "relay.client-on-port-25", true, false, false },
+	{ "submission listener wants a login: Client host rejected",
+	  IP, "mail.isp.test", 2587, true, true, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, "error", "5.7.1",
+	  "Client host rejected: Access denied",
+	  "submission.no-auth", false, false, true },
+	{ "near miss: Client host rejected where no login is demanded",
+	  IP, "mail.isp.test", 25, false, false, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, "error", "5.7.1",
+	  "Client host rejected: Access denied",
+	  "mta.client-rejected", false, false, false },
+	{ "near miss: Client host rejected on that listener, logged in",
+	  IP, "mail.isp.test", 2587, true, true, false, false,
+	  "alice@example.org", "alice@example.org", true,
+	  "bob@gmail.test", EXT_SASL, "error", "5.7.1",
+	  "Client host rejected: Access denied",
+	  "mta.client-rejected", false, false, true },
+	{ "submission listener wants a login: Recipient address rejected",
+	  IP, "mail.isp.test", 2587, true, true, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, "error", "5.7.1",
+	  "Recipient address rejected: Access denied",
+	  "submission.no-auth", false, false, true },
 
 	/* The MTA refused the recipient itself (SMFIP_RCPT_REJ). */
 	{ "Postfix: Relay access denied, HELO UserPC on port 25",
 	  IP, "UserPC", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, RELAY_DENIED,
-	  "relay.client-on-port-25", true },
+	  "relay.client-on-port-25", true, false, false },
 	{ "near miss: Postfix: Relay access denied, FQDN HELO",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, RELAY_DENIED,
-	  "relay.no-auth", true },
+	  "relay.no-auth", true, false, false },
 	{ "Postfix: Relay access denied, TLS required for AUTH",
 	  IP, "mail.isp.test", 25, false, false, true, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, RELAY_DENIED,
-	  "relay.tls-required-for-auth", true },
+	  "relay.tls-required-for-auth", true, false, false },
 	{ "Sendmail: Relaying denied",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, "error", "5.7.1",
 	  "<bob@gmail.test>... Relaying denied",
-	  "relay.no-auth", true },
+	  "relay.no-auth", true, false, false },
 	{ "Relay access denied, but the domain is local by config",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, RELAY_DENIED,
 	  /* unauthorized_relay: what a relay gate must refuse */
-	  "rcpt.domain-not-accepted", true },
+	  "rcpt.domain-not-accepted", true, false, false },
 	{ "Postfix: User unknown in virtual mailbox table",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "nobody@example.org", LOCAL_CFG, "error", "5.1.1",
 	  "Recipient address rejected: User unknown in virtual mailbox table",
-	  "rcpt.unknown-user", false },
+	  "rcpt.unknown-user", false, false, false },
 	{ "Postfix: User unknown in local recipient table",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "nobody@example.org", LOCAL_CFG, "error", "5.1.1",
 	  "Recipient address rejected: User unknown in local recipient table",
-	  "rcpt.unknown-user", false },
+	  "rcpt.unknown-user", false, false, false },
 	{ "Postfix: Client host rejected: Access denied",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "5.7.1",
 	  "Client host rejected: Access denied",
-	  "mta.client-rejected", false },
+	  "mta.client-rejected", false, false, false },
 	{ "Postfix: Recipient address rejected: Access denied",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "blocked@example.org", LOCAL_CFG, "error", "5.7.1",
 	  "Recipient address rejected: Access denied",
-	  "mta.recipient-access-denied", false },
+	  "mta.recipient-access-denied", false, false, false },
 	/*
 	 * Postfix smtpd_check.c: "<%s>: %s rejected: undeliverable address:
 	 * %s", the remote's own reply quoted after "said:" (which may well
@@ -263,7 +327,7 @@ static const struct dcase cases[] = {
 	  "mx.isp.test[198.51.100.7] said: 550 5.1.1 <nobody@isp.test>: "
 	  "Recipient address rejected: User unknown in virtual mailbox "
 	  "table (in reply to RCPT TO command)",
-	  "mta.sender-verify-failed", false },
+	  "mta.sender-verify-failed", false, false, false },
 	{ "Postfix: sender verification, probe refused as relaying",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "nobody@isp.test", false,
@@ -271,55 +335,55 @@ static const struct dcase cases[] = {
 	  "Sender address rejected: undeliverable address: host "
 	  "mx.isp.test[198.51.100.7] said: 554 5.7.1 <nobody@isp.test>: "
 	  "Relay access denied (in reply to RCPT TO command)",
-	  "mta.sender-verify-failed", false },
+	  "mta.sender-verify-failed", false, false, false },
 	{ "Postfix: sender verification pending (4.1.0)",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "nobody@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "4.1.0",
 	  "Sender address rejected: unverified address: Address "
 	  "verification in progress",
-	  "mta.sender-verify-failed", false },
+	  "mta.sender-verify-failed", false, false, false },
 	{ "Exim-like: sender address verification failed",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "nobody@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "5.1.0",
 	  "Sender address verification failed",
-	  "mta.sender-verify-failed", false },
+	  "mta.sender-verify-failed", false, false, false },
 	{ "Postfix: RBL (first word cut by Postfix)",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "5.7.1",
 	  "unavailable; Client host [203.0.113.5] blocked using zen.test",
-	  "mta.rbl-listed", false },
+	  "mta.rbl-listed", false, false, false },
 	{ "Postfix: recipient Domain not found",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@nonexist.test", EXT_NONE, "error", "4.1.2",
 	  "Recipient address rejected: Domain not found",
-	  "mta.unknown-domain", false },
+	  "mta.unknown-domain", false, false, false },
 	{ "Postfix: sender Domain not found",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@nonexist.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "5.1.8",
 	  "Sender address rejected: Domain not found",
-	  "mta.unknown-domain", false },
+	  "mta.unknown-domain", false, false, false },
 	{ "Postfix: HELO rejected: any other text",
 	  IP, "UserPC", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "5.5.2",
 	  "Helo command rejected: need fully-qualified hostname",
-	  "mta.other", false },
+	  "mta.other", false, false, false },
 	{ "greylisting (tempfail): any other text",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "alice@example.org", LOCAL_CFG, "error", "4.7.1",
 	  "Recipient address rejected: Greylisted for 300 seconds",
-	  "mta.other", false },
+	  "mta.other", false, false, false },
 	{ "near miss: empty rejection text",
 	  IP, "mail.isp.test", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, "error", "5.7.1", "",
-	  "mta.other", false },
+	  "mta.other", false, false, false },
 };
 /* clang-format on */
 
@@ -356,6 +420,8 @@ facts_of(const struct dcase *c, struct rd_mta_result *mta, struct rd_facts *f)
 	f->cls.source = c->source;
 	f->cls.by = c->by;
 	f->mta = mta;
+	f->relay_gate = c->gate;
+	f->sasl_required = c->sasl_required;
 }
 
 static void
@@ -432,6 +498,9 @@ test_diagnose_every_reachable_id_is_covered(void **state)
 	    "sender.local-domain-unauthenticated",
 	    "sender.login-mismatch",
 	    "submission.no-auth",
+	    "relay.authorized-mta",
+	    "relay.authenticated-refused",
+	    "relay.network-refused",
 	};
 	size_t i, j;
 
@@ -541,6 +610,7 @@ test_diagnose_unknown_values_read_unknown(void **state)
 	f.cls.rclass = RD_CLASS_EXTERNAL;
 	f.cls.by = RD_AUTHZ_NONE;
 	f.mta = &mta;
+	f.relay_gate = true; /* deployment 2: relaydiag refuses it */
 	rd_diagnose_rcpt(&f, &d);
 	assert_string_equal(d.entry->id, "relay.client-on-port-25");
 	want_in("no HELO", d.summary, "HELO \"unknown\"");
@@ -573,6 +643,7 @@ test_diagnose_values_are_not_templates(void **state)
 	f.rcpt_domain = "gmail.test";
 	f.cls.rclass = RD_CLASS_EXTERNAL;
 	f.mta = &mta;
+	f.relay_gate = true; /* deployment 2: relaydiag refuses it */
 	rd_diagnose_rcpt(&f, &d);
 	assert_string_equal(d.entry->id, "relay.client-on-port-25");
 	want_in("HELO with a placeholder", d.summary, "HELO \"${client}%s%n\"");
@@ -602,6 +673,7 @@ test_diagnose_long_values_are_cut(void **state)
 	f.rcpt_domain = "gmail.test";
 	f.cls.rclass = RD_CLASS_EXTERNAL;
 	f.mta = &mta;
+	f.relay_gate = true;
 	memset(&d, 0xa5, sizeof(d));
 	rd_diagnose_rcpt(&f, &d);
 	assert_string_equal(d.entry->id, "relay.client-on-port-25");
@@ -799,6 +871,294 @@ test_catalogue_entries(void **state)
 		fail_msg("near miss: rd_catalogue_find matched a non-id");
 }
 
+/* find_case - the case called name (the test fails without it) */
+static const struct dcase *
+find_case(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCASES(cases); i++)
+		if (strcmp(cases[i].name, name) == 0)
+			return (&cases[i]);
+	fail_msg("no case \"%s\"", name);
+	return (NULL);
+}
+
+/* The truth rule holds on every case of the table. */
+static void
+test_truth_every_case(void **state)
+{
+	struct rd_mta_result mta;
+	struct rd_facts f;
+	struct rd_diagnosis d;
+	char why[128];
+	size_t i;
+	unsigned nbad = 0;
+
+	(void)state;
+	for (i = 0; i < NCASES(cases); i++) {
+		facts_of(&cases[i], &mta, &f);
+		rd_diagnose_rcpt(&f, &d);
+		if (!rd_diagnose_truthful(&f, &d, why, sizeof(why))) {
+			print_error("%s: %s\n", cases[i].name, why);
+			nbad++;
+		}
+	}
+	if (nbad > 0)
+		fail_msg("%u cases break the truth rule", nbad);
+}
+
+/*
+ * The truth rule over every combination of the facts that bound it: the
+ * MTA's verdict and text, the login, the trusted network, the recipient's
+ * class and authorization, the relay gate, the listener's settings and
+ * the history. No combination may give a contradicting id.
+ */
+static void
+test_truth_sweep(void **state)
+{
+	static const struct {
+		const char *mailer, *host, *addr;
+	} mtas[] = {
+	    {ACCEPTED},
+	    {RELAY_DENIED},
+	    {"error", "4.7.1", "Relay access denied"},
+	    {"error", "5.7.1", "Client host rejected: Access denied"},
+	    {"error", "5.7.1", "Recipient address rejected: Access denied"},
+	    {"error", "5.1.1", "Recipient address rejected: User unknown"},
+	    {"error", "5.7.1", "Sender address rejected: not logged in"},
+	    {"error", "4.7.1", "Greylisted"},
+	};
+	static const struct {
+		enum rd_class c;
+		enum rd_class_source src;
+		enum rd_authz by;
+	} classes[] = {{EXT_NONE}, {LOCAL_CFG}, {LOCAL_MTA}, {RELAY_CFG}};
+	struct rd_mta_result mta;
+	struct rd_facts f;
+	struct rd_diagnosis d;
+	char why[128];
+	unsigned m, c, bits, nbad = 0, n = 0;
+
+	(void)state;
+	for (m = 0; m < NCASES(mtas); m++)
+		for (c = 0; c < NCASES(classes); c++)
+			for (bits = 0; bits < 1u << 9; bits++) {
+				memset(&f, 0, sizeof(f));
+				rd_classify_mta(mtas[m].mailer, mtas[m].host,
+				    mtas[m].addr, &mta);
+				f.mta = &mta;
+				f.client_ip = IP;
+				f.helo =
+				    (bits & 1) ? "UserPC" : "mail.isp.test";
+				f.auth_user =
+				    (bits & 2) ? "alice@example.org" : NULL;
+				f.trusted = (bits & 4) != 0;
+				f.relay_gate = (bits & 8) != 0;
+				f.submission_port = (bits & 16) != 0;
+				f.sasl_required = (bits & 32) != 0;
+				f.tls_auth_only = (bits & 64) != 0;
+				f.has_history = (bits & 128) != 0;
+				f.sender_authorized_elsewhere = f.has_history;
+				f.sender_sasl_here = f.has_history;
+				f.elsewhere_ip = "192.0.2.1";
+				f.sender_local = (bits & 256) != 0;
+				f.sender = "carol@example.org";
+				f.rcpt = "bob@gmail.test";
+				f.rcpt_domain = "gmail.test";
+				f.probe_domains = 3;
+				f.cls.rclass = classes[c].c;
+				f.cls.source = classes[c].src;
+				/* as classify.c gives it: SASL beats the
+				   network, which beats nothing */
+				f.cls.by =
+				    classes[c].by == RD_AUTHZ_LOCAL
+					? RD_AUTHZ_LOCAL
+					: rd_authz_of_client(
+					      f.auth_user != NULL, f.trusted);
+				rd_diagnose_rcpt(&f, &d);
+				n++;
+				if (!rd_diagnose_truthful(
+					&f, &d, why, sizeof(why))) {
+					if (nbad++ < 10)
+						print_error(
+						    "%s, bits %#x: %s\n",
+						    mtas[m].addr, bits, why);
+				}
+			}
+	if (nbad > 0)
+		fail_msg("%u of %u combinations break the truth rule", nbad, n);
+}
+
+/* hay contains needle, ignoring ASCII case */
+static bool
+has_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return (true);
+	return (false);
+}
+
+/*
+ * Every catalogue text is held to its claims: "denied" only in ids for
+ * refusals, "did not log in" and its kin only in ids flagged so, and the
+ * authorized-* ids only for accepted mail.
+ */
+static void
+test_catalogue_claims_match_texts(void **state)
+{
+	static const char *const no_login[] = {"not logged in",
+	    "without logging in", "did not log in", "did not this time",
+	    "without authentication", "stopped logging in"};
+	const struct rd_catalogue_entry *all, *e;
+	const char *texts[3];
+	size_t n, i, t, k;
+	unsigned nbad = 0;
+
+	(void)state;
+	all = rd_catalogue_all(&n);
+	for (i = 0; i < n; i++) {
+		e = &all[i];
+		texts[0] = e->summary;
+		texts[1] = e->remedy_client;
+		texts[2] = e->remedy_admin;
+		for (t = 0; t < 3; t++) {
+			if (has_ci(texts[t], "denied") &&
+			    (e->claims & RD_CAT_ON_REFUSAL) == 0) {
+				print_error("%s: says \"denied\" but may go "
+					    "to accepted mail\n",
+				    e->id);
+				nbad++;
+			}
+			for (k = 0; k < NCASES(no_login); k++)
+				if (has_ci(texts[t], no_login[k]) &&
+				    (e->claims & RD_CAT_NO_LOGIN) == 0) {
+					print_error("%s: says \"%s\" but may "
+						    "go to a logged-in "
+						    "client\n",
+					    e->id, no_login[k]);
+					nbad++;
+				}
+		}
+		if (strncmp(e->id, "relay.authorized-", 17) == 0 &&
+		    (e->claims & RD_CAT_ON_ACCEPT) == 0) {
+			print_error("%s: not flagged accepted-only\n", e->id);
+			nbad++;
+		}
+	}
+	if (nbad > 0)
+		fail_msg("%u catalogue texts break their claims", nbad);
+}
+
+/* The listener of the field report: reject_unauth_destination first. */
+static char fr_relay[] = "permit_mynetworks, permit_sasl_authenticated, "
+			 "defer_unauth_destination";
+static char fr_rcpt[] = "reject_unauth_destination, "
+			"permit_sasl_authenticated, permit_mynetworks";
+static struct rd_listener field_report = {
+    .name = "smtp",
+    .port = 25,
+    .imported = true,
+    .relay_restrictions = fr_relay,
+    .recipient_restrictions = fr_rcpt,
+};
+
+/* A POP-before-SMTP shop: a client table permits before the check. */
+static char pop_relay[] = "check_client_access "
+			  "texthash:/etc/postfix/pop-before-smtp, "
+			  "permit_mynetworks, permit_sasl_authenticated, "
+			  "reject_unauth_destination";
+static char pop_rcpt[] = "";
+static struct rd_listener pop_shop = {
+    .name = "smtp",
+    .port = 25,
+    .imported = true,
+    .relay_restrictions = pop_relay,
+    .recipient_restrictions = pop_rcpt,
+};
+
+static void
+test_admin_texts_quote_the_listener(void **state)
+{
+	struct rd_mta_result mta;
+	struct rd_facts f;
+	struct rd_diagnosis d;
+
+	(void)state;
+	facts_of(find_case("logged in, still Relay access denied "
+			   "(restriction order)"),
+	    &mta, &f);
+	f.listener = &field_report;
+	rd_diagnose_rcpt(&f, &d);
+	assert_string_equal(d.entry->id, "relay.authenticated-refused");
+	want_in("authenticated-refused admin", d.remedy_admin,
+	    "In smtpd_recipient_restrictions = reject_unauth_destination, "
+	    "permit_sasl_authenticated, permit_mynetworks, "
+	    "reject_unauth_destination comes before "
+	    "permit_sasl_authenticated");
+	want_in("authenticated-refused summary", d.summary, "logged in");
+	want_not_in(
+	    "authenticated-refused summary", d.summary, "not logged in");
+	want_in("authenticated-refused facts", d.facts[d.nfacts - 1],
+	    "listener=smtp");
+	/* Without a view: the generic advice, never a claim on the list. */
+	f.listener = NULL;
+	rd_diagnose_rcpt(&f, &d);
+	want_in("authenticated-refused, no view", d.remedy_admin,
+	    "set ImportPostfix");
+
+	facts_of(
+	    find_case("trusted network, still Relay access denied"), &mta, &f);
+	f.listener = &field_report;
+	rd_diagnose_rcpt(&f, &d);
+	assert_string_equal(d.entry->id, "relay.network-refused");
+	want_in("network-refused admin", d.remedy_admin,
+	    "reject_unauth_destination comes before permit_mynetworks");
+
+	facts_of(find_case("POP-before-SMTP table: the MTA relayed for an "
+			   "unknown client"),
+	    &mta, &f);
+	f.listener = &pop_shop;
+	rd_diagnose_rcpt(&f, &d);
+	assert_string_equal(d.entry->id, "relay.authorized-mta");
+	want_in("authorized-mta admin", d.remedy_admin,
+	    "smtpd_relay_restrictions: check_client_access "
+	    "texthash:/etc/postfix/pop-before-smtp, smtpd_relay_restrictions: "
+	    "permit_mynetworks");
+	want_not_in("authorized-mta summary", d.summary, "denied");
+}
+
+/* A soft refusal keeps its cause and says why it is soft. */
+static void
+test_soft_refusal(void **state)
+{
+	struct rd_mta_result mta;
+	struct rd_facts f;
+	struct rd_diagnosis d;
+	size_t i;
+	bool fact = false;
+
+	(void)state;
+	facts_of(find_case("soft refusal: 454 4.7.1 Relay access denied keeps "
+			   "its cause"),
+	    &mta, &f);
+	assert_int_equal(mta.verdict, RD_MTA_TEMPFAIL);
+	rd_diagnose_rcpt(&f, &d);
+	want_in("soft refusal admin", d.remedy_admin, "soft_bounce = yes");
+	for (i = 0; i < d.nfacts; i++)
+		fact |= strcmp(d.facts[i], "verdict=tempfail") == 0;
+	assert_true(fact);
+	/* A hard one does not say so. */
+	facts_of(find_case("Postfix: Relay access denied, HELO UserPC on port "
+			   "25"),
+	    &mta, &f);
+	rd_diagnose_rcpt(&f, &d);
+	want_not_in("hard refusal admin", d.remedy_admin, "soft_bounce");
+}
+
 int
 main(void)
 {
@@ -812,6 +1172,11 @@ main(void)
 	    cmocka_unit_test(test_diagnose_facts_list),
 	    cmocka_unit_test(test_diagnose_severities),
 	    cmocka_unit_test(test_catalogue_entries),
+	    cmocka_unit_test(test_truth_every_case),
+	    cmocka_unit_test(test_truth_sweep),
+	    cmocka_unit_test(test_catalogue_claims_match_texts),
+	    cmocka_unit_test(test_admin_texts_quote_the_listener),
+	    cmocka_unit_test(test_soft_refusal),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

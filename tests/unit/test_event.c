@@ -417,8 +417,9 @@ static const struct rcase rcases[] = {
 	    { "rcpt.addr", "b\xef\xbf\xbdob@gmail.test" },
 	    { "rcpt.domain", "~gm\xef\xbf\xbd" },
 	    { "mta.text", "~denied\r\n\x1b[0m \xef\xbf\xbd" },
-	    { "diagnosis.id", "relay.client-on-port-25" },
-	    { "diagnosis.summary", "~User\r\n\x01PC" } } },
+	    /* logged in and refused: never "did not log in" */
+	    { "diagnosis.id", "relay.authenticated-refused" },
+	    { "diagnosis.summary", "~ice\r\n\x7f logged in" } } },
 };
 /* clang-format on */
 

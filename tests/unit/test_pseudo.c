@@ -452,6 +452,9 @@ cfg_new(enum rd_mode mode, bool hash)
 	cfg->submission_ports[0] = 2587;
 	cfg->n_submission_ports = 1;
 	cfg->mode = mode;
+	/* enforce here is deployment 2: relaydiag refuses what Postfix lets
+	   through (without RelayGate, the MTA's acceptance stands) */
+	cfg->relay_gate = mode == RD_MODE_ENFORCE;
 	cfg->hash_personal = hash;
 	return (cfg);
 }

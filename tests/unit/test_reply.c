@@ -103,6 +103,7 @@ diagnose(const char *helo, const char *rcpt, const char *ip, unsigned port,
 	f.cls.source = RD_CLASS_BY_DEFAULT;
 	f.cls.by = RD_AUTHZ_NONE;
 	f.mta = mta;
+	f.relay_gate = true; /* deployment 2: relaydiag refuses it */
 	rd_diagnose_rcpt(&f, d);
 }
 

@@ -315,43 +315,47 @@ static const struct scenario scenarios[] = {
 
 	/* Deployment 2: Postfix lets the relay through, relaydiag decides. */
 	{ "deployment 2: enforce refuses an unauthorized relay",
-	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, GATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
 	  { { "action", "reject" }, { "mta.verdict", "accept" },
 	    { "relay.authorized", "false" } } },
 	{ "deployment 2: FQDN HELO, refused as relay.no-auth",
-	  RD_MODE_ENFORCE, false, NOGATE,
+	  RD_MODE_ENFORCE, false, GATE,
 	  &conn_mx, "mail.isp.test", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_REJECT } },
 	  { { "action", "reject" } } },
 	{ "deployment 2: an over-long local part is no way around",
-	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, GATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok_long_local, "relay.client-on-port-25",
 	      RD_ACTION_REJECT } },
 	  { { "action", "reject" }, { "relay.authorized", "false" },
 	    { "rcpt.class", "external" } } },
 	{ "deployment 2: near miss: authenticated relay passes",
-	  RD_MODE_ENFORCE, false, NOGATE, &conn_sub, "UserPC", &mail_alice,
+	  RD_MODE_ENFORCE, false, GATE, &conn_sub, "UserPC", &mail_alice,
 	  { { &rcpt_relay_ok, "relay.authorized-sasl", RD_ACTION_HEADER } },
 	  { { "action", "header" } } },
 	{ "deployment 2: near miss: trusted client passes",
-	  RD_MODE_ENFORCE, false, NOGATE, &conn_trusted, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, GATE, &conn_trusted, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.authorized-network", RD_ACTION_HEADER } },
 	  { { "action", "header" } } },
 	{ "deployment 2: near miss: local recipient passes",
-	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
+	  RD_MODE_ENFORCE, false, GATE, &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_virtual, "delivery.local", RD_ACTION_HEADER },
 	    { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
 	  { { "action", "header" } } },
-	{ "annotate: an unauthorized relay the MTA let through is marked",
+	{ "annotate: a relay the MTA let through is relay.authorized-mta",
 	  RD_MODE_ANNOTATE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
-	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_HEADER } },
-	  { { "action", "header" } } },
-	{ "observe: an unauthorized relay the MTA let through, untouched",
+	  { { &rcpt_relay_ok, "relay.authorized-mta", RD_ACTION_HEADER } },
+	  { { "action", "header" }, { "relay.authorized", "false" } } },
+	{ "observe: a relay the MTA let through, untouched",
 	  RD_MODE_OBSERVE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
-	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_NONE } },
+	  { { &rcpt_relay_ok, "relay.authorized-mta", RD_ACTION_NONE } },
 	  { { "action", "none" } } },
 
+	{ "no RelayGate, enforce: a relay Postfix accepted is never refused",
+	  RD_MODE_ENFORCE, false, NOGATE, &conn_mx, "UserPC", &mail_carol,
+	  { { &rcpt_relay_ok, "relay.authorized-mta", RD_ACTION_HEADER } },
+	  { { "action", "header" }, { "mta.verdict", "accept" } } },
 	/*
 	 * RelayGate: Postfix passes unauthorized relays on (deployment 2), so
 	 * relaydiag refuses them whatever the mode: otherwise an open relay.
@@ -402,13 +406,13 @@ static const struct scenario scenarios[] = {
 	  { { "action", "tempfail" } } },
 
 	/* Action id=action overrides the mode for one id. */
-	{ "Action: enforce, relay.no-auth=header lets it through",
-	  RD_MODE_ENFORCE, false, ACT("relay.no-auth", RD_ACTION_HEADER),
+	{ "Action: RelayGate, relay.no-auth=tempfail defers it",
+	  RD_MODE_ENFORCE, false, GATE_ACT("relay.no-auth", RD_ACTION_TEMPFAIL),
 	  &conn_mx, "mail.isp.test", &mail_carol,
-	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_HEADER } },
-	  { { "action", "header" } } },
+	  { { &rcpt_relay_ok, "relay.no-auth", RD_ACTION_TEMPFAIL } },
+	  { { "action", "tempfail" } } },
 	{ "near miss: Action for another id does not apply",
-	  RD_MODE_ENFORCE, false, ACT("relay.no-auth", RD_ACTION_HEADER),
+	  RD_MODE_ENFORCE, false, GATE_ACT("relay.no-auth", RD_ACTION_TEMPFAIL),
 	  &conn_mx, "UserPC", &mail_carol,
 	  { { &rcpt_relay_ok, "relay.client-on-port-25", RD_ACTION_REJECT } },
 	  { { "action", "reject" } } },
@@ -1043,6 +1047,7 @@ test_session_without_sink(void **state)
 
 	(void)state;
 	assert_non_null(s);
+	cfg->relay_gate = true; /* deployment 2 */
 	rd_session_connect(s, &conn_mx);
 	rd_session_helo(s, "UserPC", NULL);
 	rd_session_mail(s, &mail_carol);
@@ -1081,8 +1086,10 @@ test_session_null_everything(void **state)
 	rd_session_mail(s, &mail_null);
 	/*
 	 * No recipient, no mailer (taken as accepted): nothing says the
-	 * client may relay, so enforce refuses (fail closed, deployment 2).
+	 * client may relay, so the relay gate refuses (fail closed,
+	 * deployment 2).
 	 */
+	cfg->relay_gate = true;
 	rd_session_rcpt(s, &rcpt_null, &v);
 	if (v.action != RD_ACTION_REJECT)
 		fail_msg("NULL everything: action %s, want reject",
