@@ -16,7 +16,8 @@ static void
 view_text(struct rd_buf *b, const char *s)
 {
 	for (; *s != '\0'; s++)
-		rd_buf_addc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+		rd_buf_addc(
+		    b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
 static void
@@ -74,7 +75,8 @@ rd_config_view_text(const struct rd_config *cfg, struct rd_buf *b)
 			rd_netset_text(l->mynetworks, b);
 			rd_buf_addc(b, '\n');
 		}
-		view_list(b, "smtpd_client_restrictions", l->client_restrictions);
+		view_list(
+		    b, "smtpd_client_restrictions", l->client_restrictions);
 		view_list(b, "smtpd_relay_restrictions", l->relay_restrictions);
 		view_list(b, "smtpd_recipient_restrictions",
 		    l->recipient_restrictions);

@@ -70,7 +70,8 @@ rd_listener_set_name(
 		n -= 2;
 	}
 	if (n >= sizeof(l->addr)) {
-		rd_err_set(err, NULL, 0, "listener address longer than %zu bytes",
+		rd_err_set(err, NULL, 0,
+		    "listener address longer than %zu bytes",
 		    sizeof(l->addr) - 1);
 		return (-1);
 	}
@@ -81,8 +82,7 @@ rd_listener_set_name(
 }
 
 int
-rd_listener_parse(
-    struct rd_listener *l, const char *value, struct rd_err *err)
+rd_listener_parse(struct rd_listener *l, const char *value, struct rd_err *err)
 {
 	static const struct {
 		const char *word;
@@ -101,8 +101,10 @@ rd_listener_parse(
 	while (*(p += strspn(p, " \t,")) != '\0') {
 		n = strcspn(p, " \t,");
 		if (n >= sizeof(word)) {
-			rd_err_set(err, NULL, 0, "Listener: a word longer than "
-			    "%zu bytes", sizeof(word) - 1);
+			rd_err_set(err, NULL, 0,
+			    "Listener: a word longer than "
+			    "%zu bytes",
+			    sizeof(word) - 1);
 			return (-1);
 		}
 		memcpy(word, p, n);
@@ -162,8 +164,8 @@ listener_same_addr(const char *a, const char *b)
 }
 
 const struct rd_listener *
-rd_listener_find(const struct rd_listener *v, size_t n, const char *addr,
-    unsigned port)
+rd_listener_find(
+    const struct rd_listener *v, size_t n, const char *addr, unsigned port)
 {
 	const struct rd_listener *any = NULL;
 	char a[64];

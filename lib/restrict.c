@@ -162,8 +162,8 @@ rd_restrict_refusal(const char *relay, const char *recipient,
 						  : "permit_mynetworks";
 	const char *who = by == RD_RESTRICT_SASL ? "logged-in clients"
 						 : "clients in mynetworks";
-	enum rx_kind wk = by == RD_RESTRICT_SASL ? RX_PERMIT_SASL
-						 : RX_PERMIT_MYNET;
+	enum rx_kind wk =
+	    by == RD_RESTRICT_SASL ? RX_PERMIT_SASL : RX_PERMIT_MYNET;
 	struct rx_list l;
 	struct rd_buf b;
 	size_t i, k, j;
@@ -252,12 +252,12 @@ rd_restrict_permitters(
 		}
 	}
 	if (found == 0)
-		rd_buf_adds(&b,
-		    relay == NULL && recipient == NULL
-			? "a rule relaydiag does not model (set "
-			  "ImportPostfix so that it names the restrictions)"
-			: "no restriction relaydiag read (a -o override or "
-			  "a restriction class it does not see)");
+		rd_buf_adds(
+		    &b, relay == NULL && recipient == NULL
+			    ? "a rule relaydiag does not model (set "
+			      "ImportPostfix so that it names the restrictions)"
+			    : "no restriction relaydiag read (a -o override or "
+			      "a restriction class it does not see)");
 	rx_out(&b, out, len);
 	return (found);
 }

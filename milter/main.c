@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "milter.h"
+#include "relaydiag/buf.h"
 #include "relaydiag/config.h"
 #include "relaydiag/log.h"
 #include "relaydiag/pseudo.h"
@@ -44,11 +45,14 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relaydiag [-fhnV] [-c config]\n"
+	    "usage: relaydiag [-fhnvV] [-c config]\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -h       print this help and exit\n"
 	    "  -n       check the configuration and exit\n"
+	    "  -v       with -n: print the effective view of the MTA "
+	    "(domains,\n"
+	    "           networks, each listener and its restriction lists)\n"
 	    "  -V       print the version and exit\n",
 	    MAIN_DEFAULT_CONFIG);
 }
@@ -324,13 +328,13 @@ main(int argc, char **argv)
 	struct rd_config *startcfg;
 	size_t i;
 	struct privs_user user, *up = NULL;
-	bool foreground = false, check_only = false;
+	bool foreground = false, check_only = false, verbose = false;
 	char sockpath[4096], pidfile[4096];
 	sigset_t set, stopset;
 	pthread_t tid;
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "c:fnVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:fnvVh")) != -1) {
 		switch (c) {
 		case 'c':
 			main_config_path = optarg;
@@ -340,6 +344,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check_only = true;
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		case 'V': {
 			unsigned maj = 0, min = 0, pl = 0;
@@ -380,9 +387,17 @@ main(int argc, char **argv)
 			    rd_err_format(&err, line, sizeof(line)));
 			return (EXIT_FAILURE);
 		}
-		for (i = 0; i < cfg->n_warnings; i++)
-			printf("relaydiag: %s: warning: %s\n", main_config_path,
-			    cfg->warnings[i]);
+		if (verbose) {
+			struct rd_buf view;
+
+			rd_buf_init(&view);
+			rd_config_view_text(cfg, &view);
+			fputs(view.data != NULL ? view.data : "", stdout);
+			rd_buf_free(&view);
+		} else
+			for (i = 0; i < cfg->n_warnings; i++)
+				printf("relaydiag: %s: warning: %s\n",
+				    main_config_path, cfg->warnings[i]);
 		printf("relaydiag: %s: OK (mode %s)\n", main_config_path,
 		    rd_mode_name(cfg->mode));
 		rd_config_free(cfg);

@@ -22,10 +22,10 @@
 #include "relaydiag/netset.h"
 
 struct rd_listener {
-	char name[256]; /* "smtp", "submission", "127.0.0.1:2587" */
-	char addr[64];  /* the address part of name; "": every address */
-	unsigned port;  /* its TCP port; 0: unknown (never matches) */
-	bool imported;  /* from ImportPostfix (else a Listener line) */
+	char name[256];     /* "smtp", "submission", "127.0.0.1:2587" */
+	char addr[64];      /* the address part of name; "": every address */
+	unsigned port;      /* its TCP port; 0: unknown (never matches) */
+	bool imported;      /* from ImportPostfix (else a Listener line) */
 	bool submission;    /* named so, or TLS and SASL required */
 	bool tls_auth_only; /* smtpd_tls_auth_only */
 	bool sasl_enabled;  /* smtpd_sasl_auth_enable */
@@ -35,7 +35,7 @@ struct rd_listener {
 	char *relay_restrictions;
 	char *recipient_restrictions;
 	char *client_restrictions;
-	char *mynetworks_text;     /* -o mynetworks, as written; NULL: main.cf's */
+	char *mynetworks_text; /* -o mynetworks, as written; NULL: main.cf's */
 	struct rd_netset *mynetworks; /* its set; NULL: TrustedNetworks */
 };
 
@@ -66,7 +66,7 @@ int rd_listener_parse(
  * beats a listener on every address; the first of equals wins. NULL when
  * none matches (port 0 never matches).
  */
-const struct rd_listener *rd_listener_find(const struct rd_listener *v,
-    size_t n, const char *addr, unsigned port);
+const struct rd_listener *rd_listener_find(
+    const struct rd_listener *v, size_t n, const char *addr, unsigned port);
 
 #endif
