@@ -4,8 +4,9 @@
 # INPUT_MAIL_FILTER: the listener port and name reaching relaydiag, a relay
 # from a trusted network, SMTP AUTH (Cyrus sasldb) on the submission-like
 # port, local delivery with relaydiag's header (annotate), Sendmail's own
-# relay refusal, and enforce mode's explanatory multi-line reject of a
-# relay that Sendmail let through; every event valid against the schema.
+# relay refusal, relay.authorized-mta for a relay Sendmail let through
+# that relaydiag does not authorize, and RelayGate's explanatory multi-line
+# reject of such a relay; every event valid against the schema.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sendmail.sh"
@@ -133,12 +134,13 @@ rd_assert_grep "$RD_TRANSCRIPT" '<-  250 2\.0\.0 [A-Za-z0-9]+ Message accepted' 
 	"annotate mode: Sendmail's decision stands (relayed)"
 sel=$(rcpt_sel frank@gmail.test)
 ev "$sel"
-rd_assert_jq "$RD_EVENTS" "$sel | .mta.verdict==\"accept\" and .relay.authorized==false and .client.trusted==false and .diagnosis.id==\"relay.client-on-port-25\" and .action==\"header\"" \
-	"relaydiag diagnoses the unauthorized relay Sendmail let through (relay.client-on-port-25)"
+rd_assert_jq "$RD_EVENTS" "$sel | .mta.verdict==\"accept\" and .relay.authorized==false and .client.trusted==false and .diagnosis.id==\"relay.authorized-mta\" and .action==\"header\"" \
+	"a relay Sendmail let through for a client relaydiag does not trust: relay.authorized-mta, never worded as a refusal"
 
-# -- 6. enforce: relaydiag's explanatory multi-line reject, as the client sees it
+# -- 6. deployment 2 (RelayGate): relaydiag's explanatory multi-line reject,
+#       as the client sees it. Without RelayGate the MTA's acceptance stands.
 rd_e2e_stop_milter
-rd_e2e_start_milter "${MILTER_LINES[@]}" "Mode enforce"
+rd_e2e_start_milter "${MILTER_LINES[@]}" "Mode enforce" "RelayGate yes"
 n0=$(rd_e2e_delivered_count "$RD_ALICE_USER")
 rd_e2e_sm_swaks --local-interface "$SM_RELAY_OK_IP" --helo UserPC \
 	--from grace.sender@home.test --to "grace@gmail.test,$RD_ALICE_USER" --header "Subject: sendmail enforce"
@@ -146,7 +148,7 @@ sel=$(rcpt_sel grace@gmail.test)
 ev "$sel"
 eid=$(jq -r "$sel | .id" "$RD_EVENTS" | head -n 1)
 rd_assert_jq "$RD_EVENTS" "$sel | .action==\"reject\" and .mta.verdict==\"accept\" and .diagnosis.id==\"relay.client-on-port-25\"" \
-	"enforce: relaydiag rejects the relay Sendmail would have accepted (action reject)"
+	"RelayGate: relaydiag rejects the relay Sendmail would have accepted (action reject)"
 reply=$(grep -E '^<\*\* 554[- ]' "$RD_TRANSCRIPT" | head -n 32)
 rd_assert_ok "the client gets a multi-line reply: 554-5.7.1 lines, then one 554 5.7.1 line" \
 	awk -v n="$(printf '%s\n' "$reply" | wc -l)" \

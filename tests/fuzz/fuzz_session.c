@@ -36,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "relaydiag/catalogue.h"
 #include "relaydiag/config.h"
 #include "relaydiag/history.h"
 #include "relaydiag/log.h"
@@ -102,6 +103,38 @@ check_hashed(json_t *o)
 			    "sender in clear");
 }
 
+/*
+ * check_truth - the truth rule on a rcpt event (diagnoses.md): an
+ * accepted recipient has no refusal id, a refused one no authorized-* or
+ * delivered id, a logged-in client no id that says it did not log in
+ */
+static void
+check_truth(json_t *o)
+{
+	const struct rd_catalogue_entry *e;
+	const char *id, *verdict, *action;
+	bool refused, login;
+
+	id = json_string_value(
+	    json_object_get(json_object_get(o, "diagnosis"), "id"));
+	verdict = json_string_value(
+	    json_object_get(json_object_get(o, "mta"), "verdict"));
+	action = json_string_value(json_object_get(o, "action"));
+	if (id == NULL || verdict == NULL || action == NULL ||
+	    (e = rd_catalogue_find(id)) == NULL)
+		fz_fail("truth: rcpt event without id, verdict or action");
+	refused = strcmp(verdict, "accept") != 0 ||
+		  strcmp(action, "reject") == 0 ||
+		  strcmp(action, "tempfail") == 0;
+	login = json_is_object(json_object_get(o, "auth"));
+	if (refused && (e->claims & RD_CAT_ON_ACCEPT) != 0)
+		fz_fail("truth: %s on a refused recipient", id);
+	if (!refused && (e->claims & RD_CAT_ON_REFUSAL) != 0)
+		fz_fail("truth: %s on an accepted recipient", id);
+	if (login && (e->claims & RD_CAT_NO_LOGIN) != 0)
+		fz_fail("truth: %s for a client that logged in", id);
+}
+
 static int
 cap_emit_take(struct rd_sink *sk, const char *type, char *json)
 {
@@ -114,6 +147,7 @@ cap_emit_take(struct rd_sink *sk, const char *type, char *json)
 	if (c->cfg->hash_personal)
 		check_hashed(o);
 	if (strcmp(type, "rcpt") == 0) {
+		check_truth(o);
 		c->rcpt++;
 		a = json_object_get(o, "action");
 		rd_strlcpy(c->last_action, json_string_value(a),
@@ -184,6 +218,16 @@ make_config(unsigned i)
 	if ((i / 72) % 2)
 		for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
 			cfg->actions[cfg->n_actions++] = actions[k];
+	if ((i / 36) % 2) { /* listeners of their own (listener.h) */
+		if ((cfg->listeners = calloc(2, sizeof(*cfg->listeners))) ==
+			NULL ||
+		    rd_listener_parse(&cfg->listeners[0],
+			"25 tls-auth-only sasl-required", &err) != 0 ||
+		    rd_listener_parse(&cfg->listeners[1],
+			"[2001:db8::1]:587 submission", &err) != 0)
+			fz_fail("fuzz_session: listener: %s", err.text);
+		cfg->n_listeners = 2;
+	}
 	if (rd_domainset_add_list(
 		cfg->local_domains, "example.org, .example.org", &err) != 0 ||
 	    rd_domainset_add_list(

@@ -392,6 +392,64 @@ test_submission_listeners(void **state)
 	}
 }
 
+/*
+ * Each smtpd listener carries main.cf's settings overridden by its own
+ * -o options ($names expanded by postconf), and a session finds it by
+ * address and port.
+ */
+static void
+test_listener_overrides(void **state)
+{
+	struct fixture *f = *state;
+	const struct rd_listener *mx, *sub, *any, *none;
+
+	put(f, "main.cf",
+	    "compatibility_level = 3.6\n"
+	    "smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_tls_auth_only = no\n"
+	    "mua_client_restrictions = permit_sasl_authenticated, reject\n"
+	    "smtpd_recipient_restrictions = reject_unauth_destination, "
+	    "permit_sasl_authenticated\n");
+	put(f, "master.cf",
+	    "127.0.0.1:2525 inet n - n - - smtpd -o smtpd_tls_auth_only=yes\n"
+	    "127.0.0.1:2587 inet n - n - - smtpd\n"
+	    "  -o smtpd_tls_security_level=encrypt\n"
+	    "  -o smtpd_client_restrictions=$mua_client_restrictions\n"
+	    "  -o mynetworks=10.0.0.0/8\n"
+	    "smtp inet n - n - - smtpd -o smtpd_relay_restrictions=\n");
+	import(f, POSTCONF);
+	mx = rd_config_listener(f->cfg, "127.0.0.1", 2525);
+	sub = rd_config_listener(f->cfg, "127.0.0.1", 2587);
+	any = rd_config_listener(f->cfg, "192.0.2.1", 25);
+	none = rd_config_listener(f->cfg, "127.0.0.2", 2525);
+	assert_non_null(mx);
+	assert_non_null(sub);
+	assert_non_null(any);
+	assert_null(none); /* another address, no listener on every one */
+	assert_true(mx->tls_auth_only);
+	assert_true(mx->sasl_enabled);
+	assert_false(mx->submission);
+	assert_false(mx->sasl_required);
+	assert_string_equal(mx->recipient_restrictions,
+	    "reject_unauth_destination, permit_sasl_authenticated");
+	assert_string_equal(mx->relay_restrictions,
+	    "permit_mynetworks, permit_sasl_authenticated, "
+	    "defer_unauth_destination");
+	assert_false(sub->tls_auth_only);
+	assert_true(sub->tls_required);
+	assert_true(sub->sasl_required);
+	assert_true(sub->submission);
+	assert_string_equal(
+	    sub->client_restrictions, "permit_sasl_authenticated, reject");
+	assert_non_null(sub->mynetworks);
+	assert_true(rd_netset_match(sub->mynetworks, "10.1.2.3"));
+	assert_false(rd_netset_match(sub->mynetworks, "127.0.0.1"));
+	assert_null(mx->mynetworks); /* main.cf's: TrustedNetworks */
+	assert_string_equal(any->name, "smtp");
+	assert_string_equal(any->relay_restrictions, "");
+	assert_false(any->submission);
+}
+
 static void
 test_no_submission_listener_keeps_ports(void **state)
 {
@@ -535,6 +593,8 @@ main(void)
 		test_submission_listeners, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_no_submission_listener_keeps_ports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_listener_overrides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_mx_hosts_given_are_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

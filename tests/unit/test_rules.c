@@ -231,6 +231,75 @@ test_rules_file(void **state)
 	rd_rules_free(r);
 }
 
+/* when= conditions: a rule holds only where its context does */
+static void
+test_rules_when(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		unsigned have;
+		const char *want;
+	} cases[] = {
+	    {"listener wants a login, client did not",
+		"Client host rejected: Access denied", RD_RULES_SASL_REQUIRED,
+		"submission.no-auth"},
+	    {"near miss: logged in", "Client host rejected: Access denied",
+		RD_RULES_SASL_REQUIRED | RD_RULES_AUTH, "mta.client-rejected"},
+	    {"near miss: listener demands nothing",
+		"Client host rejected: Access denied", 0,
+		"mta.client-rejected"},
+	    {"recipient list wants a login",
+		"Recipient address rejected: Access denied",
+		RD_RULES_SASL_REQUIRED | RD_RULES_TLS, "submission.no-auth"},
+	    {"near miss: a table's own reject text",
+		"Client host rejected: go away", RD_RULES_SASL_REQUIRED,
+		"mta.client-rejected"},
+	};
+	struct rd_rules *r = rd_rules_new();
+	struct rd_err err;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(rd_rules_add_default(r, &err), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got =
+		    rd_rules_match_when(r, cases[i].text, cases[i].have);
+
+		if (got == NULL || strcmp(got, cases[i].want) != 0)
+			fail_msg("%s: got %s, want %s", cases[i].name,
+			    got != NULL ? got : "(none)", cases[i].want);
+	}
+	/* Without a context, a conditional rule never holds. */
+	assert_string_equal(
+	    rd_rules_match(r, "Client host rejected: Access denied"),
+	    "mta.client-rejected");
+	rd_rules_free(r);
+
+	/* An admin's own: a condition on trust, and the errors. */
+	r = rd_rules_new();
+	assert_int_equal(
+	    rd_rules_add_text(
+		r, "mine", "relay when=trusted,!auth /our own words/\n", &err),
+	    0);
+	assert_string_equal(
+	    rd_rules_match_when(r, "in OUR OWN WORDS", RD_RULES_TRUSTED),
+	    "relay");
+	assert_null(rd_rules_match_when(
+	    r, "in our own words", RD_RULES_TRUSTED | RD_RULES_AUTH));
+	assert_int_equal(rd_rules_add_text(r, "mine",
+			     "relay\nrelay when=trusted,bogus text\n", &err),
+	    -1);
+	assert_int_equal(err.line, 1); /* no pattern on line 1 first */
+	assert_int_equal(
+	    rd_rules_add_text(r, "mine", "relay when=bogus text\n", &err), -1);
+	assert_non_null(strstr(err.text, "unknown condition \"bogus\""));
+	assert_int_equal(
+	    rd_rules_add_text(r, "mine", "relay when= text\n", &err), -1);
+	assert_int_equal(
+	    rd_rules_add_text(r, "mine", "relay when=auth\n", &err), -1);
+	rd_rules_free(r);
+}
+
 static void
 test_templates(void **state)
 {
@@ -292,6 +361,7 @@ main(void)
 	    cmocka_unit_test(test_bad_rules),
 	    cmocka_unit_test(test_regex_limits),
 	    cmocka_unit_test(test_rules_file),
+	    cmocka_unit_test(test_rules_when),
 	    cmocka_unit_test(test_templates),
 	};
 
