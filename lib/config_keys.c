@@ -648,6 +648,14 @@ config_add_action(struct config_parse *p, const struct config_key *k,
 		    "%s: %s is an alert, not a recipient decision: it can "
 		    "only be none or header",
 		    k->name, id));
+	/* The truth rule: a relay the MTA accepted is never refused. */
+	if ((v == RD_ACTION_REJECT || v == RD_ACTION_TEMPFAIL) &&
+	    strcmp(id, "relay.authorized-mta") == 0)
+		return (config_error(p, at->source, at->line,
+		    "%s: relay.authorized-mta is a relay the MTA accepted: "
+		    "relaydiag never refuses it; to refuse such clients, "
+		    "fix the MTA's rule (or use RelayGate, deployment 2)",
+		    k->name));
 	for (i = 0; i < cfg->n_actions; i++)
 		if (strcmp(cfg->actions[i].id, id) == 0)
 			break;

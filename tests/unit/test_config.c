@@ -12,6 +12,7 @@
  *   SubmissionPorts        the value as written ("(none)" for unset)
  *   LocalDomains.count RelayDomains.count TrustedNetworks.count
  *   LocalDomains?d RelayDomains?d TrustedNetworks?ip SubmissionPorts?n
+ *   Listener?addr:port (the listener a session there is judged by)
  *                          yes or no: whether d, ip, n matches
  * Every case is one cmocka test, so a failure names its case.
  */
@@ -159,6 +160,30 @@ render(const struct rd_config *cfg, const char *key, char *buf, size_t len)
 			return (rd_netset_match(cfg->trusted_networks, arg)
 				    ? "yes"
 				    : "no");
+		if (strncmp(key, "Listener?", 9) == 0) {
+			/* Listener?addr:port: the listener a session there
+			   is judged by */
+			const struct rd_listener *l;
+			const char *colon = strrchr(arg, ':');
+			char addr[64];
+
+			if (colon == NULL ||
+			    (size_t)(colon - arg) >= sizeof(addr))
+				return (NULL);
+			memcpy(addr, arg, (size_t)(colon - arg));
+			addr[colon - arg] = '\0';
+			l = rd_config_listener(
+			    cfg, addr, (unsigned)strtoul(colon + 1, NULL, 10));
+			if (l == NULL)
+				return ("none");
+			snprintf(buf, len,
+			    "%s submission=%s tls-auth-only=%s "
+			    "sasl-required=%s",
+			    l->name, l->submission ? "yes" : "no",
+			    l->tls_auth_only ? "yes" : "no",
+			    l->sasl_required ? "yes" : "no");
+			return (buf);
+		}
 		if (strncmp(key, "SubmissionPorts?", 16) == 0)
 			return (rd_config_is_submission_port(
 				    cfg, (unsigned)strtoul(arg, NULL, 10))

@@ -123,8 +123,8 @@ test_refusal_cases(void **state)
 		}
 	}
 	if (nbad > 0)
-		fail_msg("%u of %zu refusal cases failed", nbad,
-		    NCASES(refusals));
+		fail_msg(
+		    "%u of %zu refusal cases failed", nbad, NCASES(refusals));
 }
 
 static void
@@ -140,7 +140,8 @@ test_permitter_cases(void **state)
 		    permitters[i].relay, permitters[i].rcpt, out, sizeof(out));
 		if (got != permitters[i].want_n ||
 		    strstr(out, permitters[i].want_text) == NULL) {
-			print_error("%s: got %zu \"%s\", want %zu with \"%s\"\n",
+			print_error(
+			    "%s: got %zu \"%s\", want %zu with \"%s\"\n",
 			    permitters[i].name, got, out, permitters[i].want_n,
 			    permitters[i].want_text);
 			nbad++;
