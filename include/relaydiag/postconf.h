@@ -4,10 +4,12 @@
  * copying by hand.
  *
  * Reads mydestination, virtual_mailbox_domains, virtual_alias_domains,
- * relay_domains, mynetworks, smtpd_tls_auth_only, myhostname and the
- * master.cf smtpd listeners (submission ports: services named submission
- * or submissions, or with smtpd_sasl_auth_enable=yes and
- * smtpd_tls_security_level=encrypt / smtpd_tls_wrappermode=yes). Values
+ * relay_domains, mynetworks, smtpd_tls_auth_only, myhostname,
+ * smtpd_sasl_auth_enable, smtpd_tls_security_level, smtpd_tls_wrappermode,
+ * the client, relay and recipient restrictions, and every master.cf smtpd
+ * listener with those settings overridden by its -o options (listener.h;
+ * submission: named submission(s)/smtps, or SASL with TLS required, or
+ * restrictions that let only logins through). Values
  * postconf cannot expand (lookup tables such as hash:/etc/postfix/x or
  * mysql:...) are reported as warnings, not ignored silently.
  * Threads: configuration time only (runs a process).
