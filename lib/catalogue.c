@@ -141,7 +141,7 @@ static const struct rd_catalogue_entry diag_catalogue[] = {
 	"the client did not log in and is not in relaydiag's trusted "
 	"networks.",
 	"",
-	"A rule relaydiag does not model let it relay: ${permitters}. If "
+	"The MTA's own restrictions let it relay: ${permitters}. If "
 	"that is POP-before-SMTP or another rule you meant, nothing to do; "
 	"if it is mynetworks, make TrustedNetworks match it (or use "
 	"ImportPostfix).",

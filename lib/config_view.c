@@ -75,6 +75,12 @@ rd_config_view_text(const struct rd_config *cfg, struct rd_buf *b)
 			rd_netset_text(l->mynetworks, b);
 			rd_buf_addc(b, '\n');
 		}
+		if (l->client_permits != NULL) {
+			rd_buf_adds(b, "    clients its check_client_access "
+				       "tables permit = ");
+			rd_netset_text(l->client_permits, b);
+			rd_buf_addc(b, '\n');
+		}
 		view_list(
 		    b, "smtpd_client_restrictions", l->client_restrictions);
 		view_list(b, "smtpd_relay_restrictions", l->relay_restrictions);

@@ -307,15 +307,16 @@ diag_login_mismatch(const struct rd_facts *f)
 }
 
 /*
- * diag_mta_relayed - the MTA accepted an external recipient that relaydiag
- * does not authorize: a rule relaydiag does not model permitted it. Not
- * so when relaydiag is the relay gate (the MTA accepts everything then),
- * nor when the MTA's decision is unknown (no mta: tests, tools).
+ * diag_mta_relayed - the MTA accepted an external recipient for a client
+ * that relaydiag does not authorize: one of its own rules permitted it.
+ * As the relay gate (the MTA accepts everything then), only when a
+ * client table of the MTA's that relaydiag read permits the client; and
+ * never when the MTA's decision is unknown (no mta: tests, tools).
  */
 static bool
 diag_mta_relayed(const struct rd_facts *f)
 {
-	return (!f->relay_gate && f->mta != NULL &&
+	return ((!f->relay_gate || f->mta_permits) && f->mta != NULL &&
 		f->mta->verdict == RD_MTA_ACCEPT && f->cls.by == RD_AUTHZ_NONE);
 }
 

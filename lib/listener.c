@@ -20,6 +20,7 @@ rd_listener_clear(struct rd_listener *l)
 	free(l->client_restrictions);
 	free(l->mynetworks_text);
 	rd_netset_free(l->mynetworks);
+	rd_netset_free(l->client_permits);
 	memset(l, 0, sizeof(*l));
 }
 

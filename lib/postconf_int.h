@@ -84,6 +84,12 @@ int pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
 void pc_services(
     struct pc_ctx *x, char *mtext, char *ptext, char *vals[PC_NPARAMS]);
 
+/*
+ * pc_client_tables - the check_client_access tables before l's relay
+ * check, read into l->client_permits (postconf_access.c)
+ */
+void pc_client_tables(struct pc_ctx *x, struct rd_listener *l);
+
 /* pc_list_value - every entry of value into l's set (a copy is cut) */
 int pc_list_value(struct pc_ctx *x, const struct pc_list *l, const char *value);
 

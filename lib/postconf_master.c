@@ -205,6 +205,7 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext, char *vals[PC_NPARAMS])
 		s->submission =
 		    pc_named_submission(s->name) ||
 		    (s->sasl_enabled && (s->tls_required || s->sasl_required));
+		pc_client_tables(x, s);
 		if (s->port == 0)
 			pc_warn(x,
 			    "master.cf: service %s: not a known TCP port; "

@@ -262,6 +262,28 @@ rd_restrict_permitters(
 	return (found);
 }
 
+size_t
+rd_restrict_client_tables(const char *relay, const char *recipient,
+    void (*fn)(const char *table, void *arg), void *arg)
+{
+	const char *lists[2] = {relay, recipient};
+	static const char cca[] = "check_client_access ";
+	struct rx_list l;
+	size_t i, k, n = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (lists[i] == NULL)
+			continue;
+		rx_parse(lists[i], &l);
+		for (k = 0; k < l.n && l.k[k] != RX_RELAY_CHECK; k++)
+			if (strncmp(l.e[k], cca, sizeof(cca) - 1) == 0) {
+				fn(l.e[k] + sizeof(cca) - 1, arg);
+				n++;
+			}
+	}
+	return (n);
+}
+
 bool
 rd_restrict_requires_sasl(const char *list)
 {

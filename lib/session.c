@@ -164,6 +164,9 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 				? s->lis->mynetworks
 				: s->cfg->trusted_networks,
 		s->client_ip);
+	s->table_permits =
+	    s->lis != NULL && s->lis->client_permits != NULL &&
+	    rd_netset_match(s->lis->client_permits, s->client_ip);
 	s->submission = s->lis != NULL ? s->lis->submission
 				       : rd_config_is_submission_port(
 					     s->cfg, s->daemon_port);

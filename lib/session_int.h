@@ -46,6 +46,7 @@ struct rd_session {
 	char host[256];
 	const struct rd_listener *lis; /* in cfg; NULL: the global keys */
 	bool trusted;
+	bool table_permits; /* the listener's client tables permit it */
 	bool submission;
 	bool tls_auth_only;
 	char helo[256];

@@ -271,6 +271,7 @@ sess_rcpt_facts(
 	f->sasl_required = s->lis != NULL && s->lis->sasl_required;
 	f->listener = s->lis;
 	f->relay_gate = s->cfg->relay_gate;
+	f->mta_permits = s->table_permits;
 	f->trusted = s->trusted;
 	f->auth_user = sasl ? s->auth_user : NULL;
 	f->sender = s->sender;

@@ -19,7 +19,9 @@
  * relay.authenticated-refused, for a trusted one relay.network-refused;
  * an external recipient the MTA accepted for a client relaydiag does not
  * authorize is relay.authorized-mta, unless relaydiag is the relay gate
- * (relay_gate: the MTA accepts everything and relies on relaydiag).
+ * (relay_gate: the MTA accepts everything and relies on relaydiag), and
+ * then only when a client table of the MTA's that relaydiag read permits
+ * the client (mta_permits).
  * Threads: pure functions of their arguments.
  */
 #ifndef RELAYDIAG_DIAGNOSE_H
@@ -47,6 +49,7 @@ struct rd_facts {
 	bool sasl_required;   /* the listener lets only logins through */
 	bool trusted;         /* client in the listener's trusted networks */
 	bool relay_gate;      /* relaydiag decides relaying (RelayGate) */
+	bool mta_permits;     /* a client table of the MTA's permits it */
 	/* The listener the client came in on (listener.h); NULL: unknown. */
 	const struct rd_listener *listener;
 	const char *auth_user; /* NULL: not authenticated */

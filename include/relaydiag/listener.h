@@ -37,6 +37,14 @@ struct rd_listener {
 	char *client_restrictions;
 	char *mynetworks_text; /* -o mynetworks, as written; NULL: main.cf's */
 	struct rd_netset *mynetworks; /* its set; NULL: TrustedNetworks */
+	/*
+	 * The clients that check_client_access tables standing before the
+	 * relay check permit (OK, or an all-numerical value as
+	 * POP-before-SMTP daemons write), read by ImportPostfix from the
+	 * tables it can expand; NULL: none. RelayGate lets them relay, as
+	 * Postfix does.
+	 */
+	struct rd_netset *client_permits;
 };
 
 /* rd_listener_clear - free what l holds, and zero it */

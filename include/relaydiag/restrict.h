@@ -50,6 +50,15 @@ size_t rd_restrict_permitters(
     const char *relay, const char *recipient, char *out, size_t len);
 
 /*
+ * rd_restrict_client_tables - the tables of the check_client_access
+ * entries that stand before the relay check in relay, then in recipient
+ * (either may be NULL): fn(table, arg) for each ("texthash:/etc/x");
+ * how many.
+ */
+size_t rd_restrict_client_tables(const char *relay, const char *recipient,
+    void (*fn)(const char *table, void *arg), void *arg);
+
+/*
  * rd_restrict_requires_sasl - whether a list lets only logged-in clients
  * through: it has permit_sasl_authenticated and ends with a bare
  * "reject" (e.g. "permit_sasl_authenticated, reject", Postfix's

@@ -909,10 +909,11 @@ test_truth_every_case(void **state)
 }
 
 /*
- * The truth rule over every combination of the facts that bound it: the
- * MTA's verdict and text, the login, the trusted network, the recipient's
- * class and authorization, the relay gate, the listener's settings and
- * the history. No combination may give a contradicting id.
+ * The truth rule over every combination of the facts that bound it (1,024 per
+ * verdict and class): the MTA's verdict and text, the login, the trusted
+ * network, the recipient's class and authorization, the relay gate, the
+ * listener's settings and the history. No combination may give a contradicting
+ * id.
  */
 static void
 test_truth_sweep(void **state)
@@ -943,7 +944,7 @@ test_truth_sweep(void **state)
 	(void)state;
 	for (m = 0; m < NCASES(mtas); m++)
 		for (c = 0; c < NCASES(classes); c++)
-			for (bits = 0; bits < 1u << 9; bits++) {
+			for (bits = 0; bits < 1u << 10; bits++) {
 				memset(&f, 0, sizeof(f));
 				rd_classify_mta(mtas[m].mailer, mtas[m].host,
 				    mtas[m].addr, &mta);
@@ -963,6 +964,7 @@ test_truth_sweep(void **state)
 				f.sender_sasl_here = f.has_history;
 				f.elsewhere_ip = "192.0.2.1";
 				f.sender_local = (bits & 256) != 0;
+				f.mta_permits = (bits & 512) != 0;
 				f.sender = "carol@example.org";
 				f.rcpt = "bob@gmail.test";
 				f.rcpt_domain = "gmail.test";
@@ -1129,6 +1131,18 @@ test_admin_texts_quote_the_listener(void **state)
 	    "texthash:/etc/postfix/pop-before-smtp, smtpd_relay_restrictions: "
 	    "permit_mynetworks");
 	want_not_in("authorized-mta summary", d.summary, "denied");
+
+	/* RelayGate: refused, unless a client table relaydiag read permits
+	   the client, as Postfix's own rule does */
+	f.relay_gate = true;
+	rd_diagnose_rcpt(&f, &d);
+	assert_string_equal(d.entry->id, "relay.no-auth");
+	assert_true(d.unauthorized_relay);
+	f.mta_permits = true;
+	rd_diagnose_rcpt(&f, &d);
+	assert_string_equal(d.entry->id, "relay.authorized-mta");
+	assert_false(d.unauthorized_relay);
+	assert_false(rd_diagnose_is_unauthorized_relay(&f));
 }
 
 /* A soft refusal keeps its cause and says why it is soft. */

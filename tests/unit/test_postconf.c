@@ -450,6 +450,59 @@ test_listener_overrides(void **state)
 	assert_false(any->submission);
 }
 
+/*
+ * RelayGate: the check_client_access tables before the relay check are
+ * read into the clients they permit (a POP-before-SMTP table), and what
+ * cannot be read is a warning that says what to do.
+ */
+static void
+test_client_tables(void **state)
+{
+	struct fixture *f = *state;
+	const struct rd_listener *l;
+	char buf[4096];
+
+	put(f, "pop",
+	    "# pop-before-smtp\n"
+	    "192.0.2.7\t1733550000\n"
+	    "198.51.100\tOK\n"
+	    "2001:db8::5 ok\n"
+	    "laptop.example.org OK\n"
+	    "203.0.113.9 REJECT\n"
+	    "203.0.113.10 DUNNO\n");
+	put(f, "cidr", "10.9.0.0/16 PERMIT\n10.8.0.0/16 REJECT\n");
+	snprintf(buf, sizeof(buf),
+	    "compatibility_level = 3.6\n"
+	    "smtpd_relay_restrictions = check_client_access texthash:%s/pop, "
+	    "check_client_access cidr:%s/cidr, permit_mynetworks, "
+	    "check_client_access mysql:/etc/postfix/pop.cf, "
+	    "reject_unauth_destination, check_client_access hash:%s/late\n",
+	    f->dir, f->dir, f->dir);
+	put(f, "main.cf", buf);
+	put(f, "master.cf", "smtp inet n - n - - smtpd\n");
+	import(f, POSTCONF);
+	l = rd_config_listener(f->cfg, "192.0.2.1", 25);
+	assert_non_null(l);
+	assert_non_null(l->client_permits);
+	assert_true(rd_netset_match(l->client_permits, "192.0.2.7"));
+	assert_true(rd_netset_match(l->client_permits, "198.51.100.77"));
+	assert_true(rd_netset_match(l->client_permits, "2001:db8::5"));
+	assert_true(rd_netset_match(l->client_permits, "10.9.3.4"));
+	/* near misses: refused, DUNNO, another network */
+	assert_false(rd_netset_match(l->client_permits, "203.0.113.9"));
+	assert_false(rd_netset_match(l->client_permits, "203.0.113.10"));
+	assert_false(rd_netset_match(l->client_permits, "10.8.3.4"));
+	assert_false(rd_netset_match(l->client_permits, "192.0.2.8"));
+	if (!has_warning(f->cfg, "1 permitting keys are host or domain") ||
+	    !has_warning(f->cfg, "check_client_access mysql:/etc/postfix/"
+				 "pop.cf cannot be expanded")) {
+		dump_warnings(f->cfg);
+		fail_msg("want the host-name and mysql: warnings");
+	}
+	/* after the relay check: not read, no warning for it */
+	assert_false(has_warning(f->cfg, "/late"));
+}
+
 static void
 test_no_submission_listener_keeps_ports(void **state)
 {
@@ -595,6 +648,8 @@ main(void)
 		test_no_submission_listener_keeps_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_listener_overrides, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_client_tables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_mx_hosts_given_are_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

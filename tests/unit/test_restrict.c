@@ -169,6 +169,37 @@ test_requires_sasl_cases(void **state)
 		fail_msg("%u requires-sasl cases failed", nbad);
 }
 
+static void
+collect(const char *table, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, table);
+	strcat(out, ";");
+}
+
+/* The client tables before the relay check, in both lists. */
+static void
+test_client_tables(void **state)
+{
+	char out[512] = "";
+
+	(void)state;
+	assert_int_equal(
+	    rd_restrict_client_tables(
+		"check_client_access texthash:/a, "
+		"check_recipient_access hash:/r, "
+		"warn_if_reject check_client_access hash:/w, "
+		"reject_unauth_destination, "
+		"check_client_access hash:/after",
+		"check_client_access cidr:/c reject_unauth_destination",
+		collect, out),
+	    2);
+	assert_string_equal(out, "texthash:/a;cidr:/c;");
+	assert_int_equal(
+	    rd_restrict_client_tables(NULL, NULL, collect, out), 0);
+}
+
 /* Hostile lists: long, many entries, control bytes; bounded output. */
 static void
 test_hostile_lists(void **state)
@@ -281,6 +312,7 @@ main(void)
 	    cmocka_unit_test(test_refusal_cases),
 	    cmocka_unit_test(test_permitter_cases),
 	    cmocka_unit_test(test_requires_sasl_cases),
+	    cmocka_unit_test(test_client_tables),
 	    cmocka_unit_test(test_hostile_lists),
 	    cmocka_unit_test(test_listener_lines),
 	    cmocka_unit_test(test_listener_find),
