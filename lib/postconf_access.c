@@ -81,7 +81,7 @@ pa_key(const char *key, bool cidr, char *out, size_t len)
 		return (rd_strlcpy(out, key, len) >= len ? -1 : 0);
 	/* "192.168.1": the octets given, the rest zero */
 	snprintf(out, len, "%s%s/%u", key,
-	    dots == 2	? ".0"
+	    dots == 2   ? ".0"
 	    : dots == 1 ? ".0.0"
 			: ".0.0.0",
 	    8 * (dots + 1));
@@ -148,8 +148,9 @@ pa_read(struct pc_ctx *x, struct rd_listener *l, const char *table,
 		    "list those clients in TrustedNetworks",
 		    l->name, table, names);
 	if (bad > 0)
-		pc_warn(x, "listener %s: %s: %u permitting keys are not valid "
-			   "addresses; ignored",
+		pc_warn(x,
+		    "listener %s: %s: %u permitting keys are not valid "
+		    "addresses; ignored",
 		    l->name, table, bad);
 }
 

@@ -51,8 +51,8 @@ for m in man8/relaydiag.8 man5/relaydiag.conf.5 man1/relaydiag-report.1; do
 	check "man page $m renders without warnings" \
 	    bash -c "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l '$pfx/share/man/$m' 2>&1 >/dev/null | { ! grep .; }"
 done
-check "relaydiag -h names every option" bash -c "'$pfx/sbin/relaydiag' -h | grep -q -- '-h' && '$pfx/sbin/relaydiag' -h | grep -q '\\[-fhnV\\]'"
-check "relaydiag(8) SYNOPSIS names -h" grep -q 'fhnV' "$pfx/share/man/man8/relaydiag.8"
+check "relaydiag -h names every option" bash -c "'$pfx/sbin/relaydiag' -h | grep -q -- '-h' && '$pfx/sbin/relaydiag' -h | grep -q '\\[-fhnvV\\]'"
+check "relaydiag(8) SYNOPSIS names -h" grep -q 'fhnvV' "$pfx/share/man/man8/relaydiag.8"
 
 unit=$pfx/lib/systemd/system/relaydiag.service
 check "the unit runs the installed binary" grep -q "^ExecStart=$pfx/sbin/relaydiag -c $etc/relaydiag.conf\$" "$unit"
