@@ -457,6 +457,7 @@ rd_config_free(struct rd_config *cfg)
 	rd_domainset_free(cfg->mx_hosts);
 	free(cfg->dns_config);
 	free(cfg->import_postfix);
+	free(cfg->policy_socket);
 	for (i = 0; i < cfg->n_listeners; i++)
 		rd_listener_clear(&cfg->listeners[i]);
 	free(cfg->listeners);

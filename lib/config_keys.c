@@ -54,6 +54,8 @@ const struct config_key config_keys[] = {
 	CONFIG_RESTART},
     {"SocketMode", CONFIG_SCALAR, config_set_socket_mode, NULL, 0, 0, 0,
 	CONFIG_RESTART},
+    {"PolicySocket", CONFIG_SCALAR, config_set_socket, NULL,
+	CONFIG_STR(policy_socket), 0, 0, CONFIG_RESTART},
     {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0, 0, 0, 0},
     {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0, 0, 0, 0},
     {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0, 0, 0, 0},

@@ -120,6 +120,8 @@ ev_common(const struct rd_event_common *c)
 		json_object_set_new(o, "sender", json_null());
 	json_object_set_new(
 	    o, "action", json_string(c->action != NULL ? c->action : "none"));
+	json_object_set_new(o, "front_end",
+	    json_string(c->front_end != NULL ? c->front_end : "milter"));
 	if (c->truncated != 0)
 		json_object_set_new(o, "truncated", ev_truncated(c->truncated));
 	return (o);

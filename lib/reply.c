@@ -124,6 +124,70 @@ rd_reply_build(struct rd_verdict *v, enum rd_action action,
 	reply_line(v, ref, strlen(ref));
 }
 
+/* reply_undouble - src into b with "%%" read as '%', control bytes '?' */
+static void
+reply_undouble(struct rd_buf *b, const char *src)
+{
+	for (; *src != '\0'; src++) {
+		if (src[0] == '%' && src[1] == '%')
+			src++;
+		rd_buf_addc(
+		    b, (unsigned char)*src < 0x20 || (unsigned char)*src >= 0x7f
+			   ? '?'
+			   : *src);
+	}
+}
+
+void
+rd_reply_policy_text(
+    const struct rd_verdict *v, const char *rcpt, char *out, size_t len)
+{
+	struct rd_buf body, ref;
+	size_t room, i, n;
+
+	if (len == 0)
+		return;
+	rd_buf_init(&body);
+	rd_buf_init(&ref);
+	for (i = 0; i + 1 < v->nlines; i++) {
+		if (i > 0)
+			rd_buf_addc(&body, ' ');
+		reply_undouble(&body, v->lines[i]);
+	}
+	if (v->nlines > 0)
+		reply_undouble(&ref, v->lines[v->nlines - 1]);
+	else
+		rd_buf_adds(&ref, "Relay access denied.");
+	/* Postfix's line: prefix, <rcpt>, text; within RFC 5321's limit. */
+	n = sizeof(RD_REPLY_POLICY_PREFIX) - 1 +
+	    (rcpt != NULL ? strlen(rcpt) : 0);
+	room = n < RD_REPLY_LINE_LIMIT ? RD_REPLY_LINE_LIMIT - n : 0;
+	if (room > len - 1)
+		room = len - 1;
+	if (ref.len + 1 >= room) {
+		/* Not even the reference fits beside a huge recipient. */
+		(void)rd_strlcpy(
+		    out, room >= 20 ? ref.data : "Relay access denied.", len);
+		if (strlen(out) > room && room >= 20)
+			out[room] = '\0';
+	} else {
+		n = body.len;
+		if (n + 1 + ref.len > room) {
+			/* cut the body at a word, leave room for " ... " */
+			n = room > ref.len + 5 ? room - ref.len - 5 : 0;
+			while (n > 0 && body.data[n] != ' ')
+				n--;
+			snprintf(out, len, "%.*s ... %s", (int)n,
+			    body.data != NULL ? body.data : "", ref.data);
+		} else if (n > 0)
+			snprintf(out, len, "%s %s", body.data, ref.data);
+		else
+			snprintf(out, len, "%s", ref.data);
+	}
+	rd_buf_free(&body);
+	rd_buf_free(&ref);
+}
+
 /* header_token - append one token, folding before it when the line is full */
 static void
 header_token(struct rd_buf *b, size_t *col, const char *sep, const char *tok)

@@ -58,6 +58,7 @@ rd_session_new(const struct rd_config *cfg, struct rd_sink *sink)
 		return (NULL);
 	s->cfg = cfg;
 	s->sink = sink;
+	s->front_end = "milter";
 	rd_id_session(s->sid);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	if (sess_copy(s->host, sizeof(s->host), cfg->host_name))
@@ -124,6 +125,18 @@ rd_session_use(
 {
 	s->history = history;
 	s->dns = dns;
+}
+
+void
+rd_session_use_explained(struct rd_session *s, struct rd_explained *x)
+{
+	s->explained = x;
+}
+
+void
+rd_session_set_front_end(struct rd_session *s, const char *name)
+{
+	s->front_end = name;
 }
 
 const char *
@@ -302,6 +315,7 @@ sess_common(struct rd_session *s, struct rd_event_common *c, const char *type,
 	c->sender_domain = s->sender_domain;
 	c->sender_local = s->sender_local;
 	c->action = "none";
+	c->front_end = s->front_end;
 	c->truncated = s->cut;
 }
 
@@ -410,6 +424,9 @@ rd_session_close(struct rd_session *s)
 	char eid[RD_EID_MAX];
 
 	sess_tx_reset(s);
+	/* A policy request is no SMTP connection: no session event. */
+	if (strcmp(s->front_end, "policy") == 0)
+		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	sess_common(s, &c, "session", eid, &now);
 	memset(&n, 0, sizeof(n));

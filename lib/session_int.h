@@ -31,8 +31,10 @@ struct sess_ids {
 struct rd_session {
 	const struct rd_config *cfg;
 	struct rd_sink *sink;
-	struct rd_history *history; /* may be NULL */
-	struct rd_dns *dns;         /* may be NULL */
+	struct rd_history *history;     /* may be NULL */
+	struct rd_dns *dns;             /* may be NULL */
+	struct rd_explained *explained; /* may be NULL */
+	const char *front_end;          /* "milter", "policy" */
 	char sid[RD_SID_LEN + 1];
 	unsigned seq;          /* event counter */
 	struct timespec start; /* CLOCK_MONOTONIC */

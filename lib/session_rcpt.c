@@ -297,6 +297,19 @@ sess_rcpt_verdict(
 	sess_common(s, &r->c, "rcpt", r->eid, &r->now);
 	r->c.truncated |= r->cut | (r->mta.text_cut ? RD_CUT_MTA_TEXT : 0);
 	v->action = sess_action(s, &r->mta, &r->d);
+	/*
+	 * The policy service answers for the MTA's refusal: it explains an
+	 * unauthorized relay, and nothing else (a domain that is ours by our
+	 * lists or its MX: the MTA's own refusal stands, DUNNO).
+	 */
+	if (strcmp(s->front_end, "policy") == 0)
+		v->action = r->d.unauthorized_relay &&
+				    strcmp(r->d.entry->id,
+					"rcpt.domain-not-accepted") != 0
+				? RD_ACTION_REJECT
+				: RD_ACTION_NONE;
+	v->diag_id = r->d.entry->id;
+	(void)rd_strlcpy(v->eid, r->eid, sizeof(v->eid)); /* same size */
 	if (v->action == RD_ACTION_REJECT || v->action == RD_ACTION_TEMPFAIL)
 		rd_reply_build(v, v->action, &r->d, r->addr, r->eid);
 	r->c.action = rd_action_name(v->action);
@@ -362,6 +375,36 @@ sess_rcpt_emit(
 }
 
 /*
+ * sess_rcpt_explained - a recipient the MTA refused that another front
+ * end (the policy service) already published: counted in this session,
+ * not published, recorded or alerted on again (explained.h)
+ */
+static bool
+sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
+    const struct sess_rcpt *r)
+{
+	char id[RD_EXPLAINED_ID_MAX], eid[RD_EID_MAX];
+	char safe[RD_ADDR_PATH_MAX];
+	const struct rd_catalogue_entry *e;
+
+	if (s->explained == NULL || ri->mailer == NULL ||
+	    rd_strcasecmp_ascii(ri->mailer, "error") != 0 ||
+	    !rd_explained_take(s->explained, s->client_ip, s->client_port,
+		r->addr, time(NULL), id, eid) ||
+	    (e = rd_catalogue_find(id)) == NULL)
+		return (false);
+	s->tx_rcpts++;
+	s->tx_rejected++;
+	s->rejected++;
+	sess_ids_add(&s->tx_ids, e->id);
+	sess_ids_add(&s->ids, e->id);
+	rd_log(LOG_INFO, s->sid,
+	    "rcpt=%s diagnosis=%s explained by policy event %s",
+	    rd_text_log_str(safe, sizeof(safe), r->addr), e->id, eid);
+	return (true);
+}
+
+/*
  * rd_session_rcpt - one pass: the address, the facts (class, the MTA's
  * decision, DNS, history), one diagnosis, the verdict, the event; then
  * the alerts this refusal completed.
@@ -378,6 +421,8 @@ rd_session_rcpt(
 		if (sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id))
 			s->cut |= RD_CUT_QUEUE_ID;
 	sess_rcpt_address(s, ri, &r);
+	if (sess_rcpt_explained(s, ri, &r))
+		return;
 	sess_rcpt_facts(s, ri, &r);
 	rd_diagnose_rcpt(&r.f, &r.d);
 	sess_rcpt_verdict(s, &r, v);

@@ -19,14 +19,16 @@
 static struct rd_sink *glue_sink;
 static struct rd_history *glue_history;
 static struct rd_dns *glue_dns;
+static struct rd_explained *glue_explained;
 
 void
-glue_set_services(
-    struct rd_sink *sink, struct rd_history *history, struct rd_dns *dns)
+glue_set_services(struct rd_sink *sink, struct rd_history *history,
+    struct rd_dns *dns, struct rd_explained *explained)
 {
 	glue_sink = sink;
 	glue_history = history;
 	glue_dns = dns;
+	glue_explained = explained;
 }
 
 /*
@@ -109,6 +111,7 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		return (SMFIS_NOREPLY);
 	}
 	rd_session_use(s, glue_history, glue_dns);
+	rd_session_use_explained(s, glue_explained);
 	smfi_setpriv(ctx, s);
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);

@@ -325,6 +325,8 @@ main(int argc, char **argv)
 	struct rd_sink *sink;
 	struct rd_history *history;
 	struct rd_dns *dns;
+	struct rd_explained *explained;
+	int policy_fd = -1;
 	struct rd_config *startcfg;
 	size_t i;
 	struct privs_user user, *up = NULL;
@@ -446,6 +448,16 @@ main(int argc, char **argv)
 	}
 	if (privs_socket_path(cfg->socket, sockpath, sizeof(sockpath)) == 0)
 		main_socket_perms(sockpath, cfg, up);
+	/* The policy service's socket, as root too; its threads come later. */
+	if (cfg->policy_socket != NULL) {
+		if (privs_socket_path(
+			cfg->policy_socket, sockpath, sizeof(sockpath)) == 0)
+			main_socket_dir(sockpath, up);
+		if ((policy_fd = policyd_open(cfg->policy_socket,
+			 cfg->socket_mode, up != NULL ? up->uid : (uid_t)-1,
+			 up != NULL ? up->gid : (gid_t)-1, &err)) < 0)
+			main_fatal(&err);
+	}
 
 	if (!foreground && daemon(0, 0) != 0) {
 		rd_err_set(&err, "daemon", 0, "%s", strerror(errno));
@@ -482,7 +494,8 @@ main(int argc, char **argv)
 		sink = main_open_sink(cfg, foreground);
 	history = main_open_history(cfg);
 	dns = main_open_dns(cfg);
-	glue_set_services(sink, history, dns);
+	explained = rd_explained_new(4096);
+	glue_set_services(sink, history, dns, explained);
 	main_sink = sink;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -503,12 +516,22 @@ main(int argc, char **argv)
 	    "user=%s",
 	    RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
+	if (policy_fd >= 0) {
+		struct policyd_services psv = {sink, history, dns, explained};
+
+		if (policyd_start(policy_fd, &psv, &err) != 0)
+			main_fatal(&err);
+		rd_log(LOG_NOTICE, NULL, "policy service listening on %s",
+		    cfg->policy_socket);
+	}
 	rc = smfi_main();
+	policyd_stop();
 	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",
 	    rc == MI_SUCCESS ? "ok" : "failure");
 	rd_sink_close(sink);
 	rd_history_free(history);
 	rd_dns_free(dns);
+	rd_explained_free(explained);
 	rd_snapshot_release(startcfg);
 	if (pidfile[0] != '\0')
 		(void)unlink(pidfile); /* may fail after the drop */

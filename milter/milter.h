@@ -20,11 +20,36 @@
 extern struct smfiDesc glue_desc;
 /*
  * glue_set_services - what every session uses: the event sink, history
- * across sessions, the MX check (the last two may be NULL). Set once,
- * before smfi_main.
+ * across sessions, the MX check, what the policy service already
+ * published (the last three may be NULL). Set once, before smfi_main.
  */
-void glue_set_services(
-    struct rd_sink *sink, struct rd_history *history, struct rd_dns *dns);
+void glue_set_services(struct rd_sink *sink, struct rd_history *history,
+    struct rd_dns *dns, struct rd_explained *explained);
+
+/* policyd.c: the policy service (deployment 3), in the filter process */
+struct policyd_services {
+	struct rd_sink *sink;
+	struct rd_history *history;
+	struct rd_dns *dns;
+	struct rd_explained *explained;
+};
+/*
+ * policyd_open - PolicySocket's listening socket, opened as root before
+ * the privilege drop (a unix socket gets SocketMode and the user's
+ * ownership, as the milter's does; "inet:port" without a host listens on
+ * 127.0.0.1 only). The descriptor, or -1 with err.
+ */
+int policyd_open(
+    const char *spec, mode_t mode, uid_t uid, gid_t gid, struct rd_err *err);
+/*
+ * policyd_start - serve fd in threads of this process (one to accept, one
+ * per connection, at most POLICYD_CONNS_MAX); each request reads the
+ * configuration snapshot of the moment. 0, or -1 with err.
+ */
+int policyd_start(
+    int fd, const struct policyd_services *sv, struct rd_err *err);
+/* policyd_stop - stop accepting, end the connections (bounded wait) */
+void policyd_stop(void);
 
 /* macros.c */
 int macros_request(SMFICTX *ctx);

@@ -68,8 +68,9 @@ struct rd_event_common {
 	const char *sender_addr;
 	const char *sender_domain;
 	bool sender_local;
-	const char *action; /* "none" "header" "reject" "tempfail" */
-	unsigned truncated; /* enum rd_cut bits; 0: nothing was cut */
+	const char *action;    /* "none" "header" "reject" "tempfail" */
+	const char *front_end; /* "milter", "policy"; NULL: "milter" */
+	unsigned truncated;    /* enum rd_cut bits; 0: nothing was cut */
 };
 
 struct rd_event_rcpt {

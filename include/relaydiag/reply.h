@@ -15,6 +15,29 @@
 #include "relaydiag/session.h"
 
 /*
+ * Postfix's policy REJECT reaches the client as one line (verified with
+ * Postfix 3.7, README "Deployment 3"):
+ *   554 5.7.1 <rcpt>: Recipient address rejected: <text>
+ * Postfix adds the recipient and "Recipient address rejected: ", keeps '%'
+ * as it is, turns control and 8-bit bytes into spaces, and cuts nothing:
+ * a longer text makes a longer line. RD_REPLY_POLICY_PREFIX is that prefix
+ * without the recipient; the line stays within RFC 5321's 512 octets.
+ */
+#define RD_REPLY_POLICY_PREFIX "554 5.7.1 <>: Recipient address rejected: "
+#define RD_REPLY_LINE_LIMIT 510 /* RFC 5321 4.5.3.1.5, without CRLF */
+
+/*
+ * rd_reply_policy_text - v's reply (rd_reply_build) as the one line of a
+ * policy answer's text, into out (size len): the lines joined by spaces,
+ * '%' no longer doubled, so that Postfix's whole line for rcpt fits
+ * RD_REPLY_LINE_LIMIT; what does not fit is cut at a word, and the
+ * reference ("Ref <id> <event id>") is always kept at the end. Printable
+ * ASCII only, never empty.
+ */
+void rd_reply_policy_text(
+    const struct rd_verdict *v, const char *rcpt, char *out, size_t len);
+
+/*
  * rd_reply_build - fill v->code, v->dsn and v->lines for a reject (code
  * "554", dsn "5.7.1") or tempfail ("451", "4.7.1"): first line "Relay
  * access denied for <rcpt>." (other ids: "Recipient <rcpt> refused."),

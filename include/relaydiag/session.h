@@ -21,6 +21,7 @@
 #include "relaydiag/config.h"
 #include "relaydiag/diagnose.h"
 #include "relaydiag/dns.h"
+#include "relaydiag/explained.h"
 #include "relaydiag/history.h"
 #include "relaydiag/ids.h"
 #include "relaydiag/sink.h"
@@ -74,6 +75,8 @@ struct rd_verdict {
 	char dsn[16];          /* "5.7.1" */
 	char lines[RD_REPLY_LINES_MAX][RD_REPLY_LINE_MAX]; /* safe text */
 	size_t nlines;
+	const char *diag_id;  /* the diagnosis (catalogue); NULL: none */
+	char eid[RD_EID_MAX]; /* its rcpt event; "": none was published */
 };
 
 /* What the glue does at end of message. */
@@ -107,6 +110,23 @@ void rd_session_free(struct rd_session *s); /* NULL: no-op */
  */
 void rd_session_use(
     struct rd_session *s, struct rd_history *history, struct rd_dns *dns);
+
+/*
+ * rd_session_use_explained - the table of recipients another front end
+ * already published (explained.h; may be NULL): a refused recipient found
+ * there is counted, not published again. Borrowed for the session's life.
+ */
+void rd_session_use_explained(struct rd_session *s, struct rd_explained *x);
+
+/*
+ * rd_session_set_front_end - which front end this session serves:
+ * "milter" (the default) or "policy" (one policy request: its events say
+ * so, and it publishes no session event of its own; its recipient is
+ * one the MTA is about to refuse, and an unauthorized relay gets action
+ * REJECT with relaydiag's reply, which the policy answer carries). name:
+ * a constant.
+ */
+void rd_session_set_front_end(struct rd_session *s, const char *name);
 
 const char *rd_session_id(const struct rd_session *s);
 const struct rd_config *rd_session_config(const struct rd_session *s);

@@ -523,6 +523,38 @@ write("fuzz_pseudo", [
     ("hostile", fields(0xff, " " + HEXKEY + " ", "\xff@x", "%s@x",
                        "\r\n", "\xff@x %s@x \r\n" * 40)),
 ])
+# ---- fuzz_policy: config byte, chunk byte, a policy request stream -------
+def policy_req(**kv):
+    base = dict(request="smtpd_access_policy", protocol_state="RCPT",
+                protocol_name="ESMTP", client_address="127.0.0.5",
+                client_name="unknown", client_port="58797",
+                server_address="127.0.0.1", server_port="2525",
+                helo_name="UserPC", sender="anna@client.test",
+                recipient="bob@gmail.test", queue_id="", instance="1.2.3.0",
+                sasl_method="", sasl_username="", encryption_protocol="",
+                encryption_cipher="", encryption_keysize="0")
+    base.update(kv)
+    return b"".join(b(k) + b"=" + b(v) + b"\n" for k, v in base.items()) + b"\n"
+
+
+write("fuzz_policy", [
+    ("desktop", bytes([1, 96]) + policy_req()),
+    ("two-requests", bytes([1, 7]) + policy_req() +
+     policy_req(recipient="carol@remote.test", helo_name="mail.partner.test")),
+    ("logged-in", bytes([1, 50]) + policy_req(sasl_method="PLAIN",
+                                               sasl_username="alice@example.test")),
+    ("local", bytes([1, 50]) + policy_req(recipient="alice@example.test")),
+    ("gate-listener", bytes([3, 13]) + policy_req(server_port="2525")),
+    ("hostile-helo", bytes([1, 3]) + policy_req(helo_name="x\r554 ok %s\x01\x7f\xff")),
+    ("nul", bytes([1, 96]) + policy_req(recipient="bob@gmail.test\x00x")),
+    ("crlf", bytes([1, 96]) + policy_req().replace(b"\n", b"\r\n")),
+    ("long-line", bytes([1, 96]) + b"helo_name=" + b"H" * 5000 + b"\n" + policy_req()),
+    ("many-attrs", bytes([1, 96]) + b"".join(b"x%d=y\n" % i for i in range(1100)) + policy_req()),
+    ("half", bytes([1, 96]) + policy_req()[:40]),
+    ("not-rcpt", bytes([0, 96]) + policy_req(protocol_state="DATA")),
+    ("long-rcpt", bytes([1, 96]) + policy_req(recipient="l" * 64 + "@" + "d" * 63 + ".test")),
+])
+
 # ---- regressions: inputs that found bugs (issue 5) ------------------------
 REGRESS = [
     # reply.c: the host (the MTA's {j}, or HostName) was never cut, so an

@@ -1,0 +1,109 @@
+/*
+ * explained.c - what another front end already published (explained.h): a
+ * small ring of entries under one mutex. The table is small (Postfix asks
+ * and then tells the milter within one SMTP command), so a linear search
+ * from the newest entry is enough.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relaydiag/explained.h"
+#include "relaydiag/text.h"
+
+#define EXPLAINED_IP_MAX 64
+#define EXPLAINED_RCPT_MAX 520
+
+struct explained_entry {
+	time_t when; /* 0: empty */
+	unsigned port;
+	char ip[EXPLAINED_IP_MAX];
+	char rcpt[EXPLAINED_RCPT_MAX];
+	char id[RD_EXPLAINED_ID_MAX];
+	char eid[RD_EID_MAX];
+};
+
+struct rd_explained {
+	pthread_mutex_t lock;
+	struct explained_entry *v;
+	size_t cap, next; /* next: the slot written next (the oldest) */
+};
+
+struct rd_explained *
+rd_explained_new(size_t cap)
+{
+	struct rd_explained *x;
+
+	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
+		return (NULL);
+	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL) {
+		free(x);
+		return (NULL);
+	}
+	x->cap = cap;
+	pthread_mutex_init(&x->lock, NULL);
+	return (x);
+}
+
+void
+rd_explained_free(struct rd_explained *x)
+{
+	if (x == NULL)
+		return;
+	pthread_mutex_destroy(&x->lock);
+	free(x->v);
+	free(x);
+}
+
+void
+rd_explained_note(struct rd_explained *x, const char *ip, unsigned port,
+    const char *rcpt, const char *id, const char *eid, time_t now)
+{
+	struct explained_entry e;
+
+	if (x == NULL || ip == NULL || rcpt == NULL || id == NULL ||
+	    eid == NULL)
+		return;
+	memset(&e, 0, sizeof(e));
+	/* Too long for a slot: not noted; the milter publishes its own. */
+	if (rd_strlcpy(e.ip, ip, sizeof(e.ip)) >= sizeof(e.ip) ||
+	    rd_strlcpy(e.rcpt, rcpt, sizeof(e.rcpt)) >= sizeof(e.rcpt) ||
+	    rd_strlcpy(e.id, id, sizeof(e.id)) >= sizeof(e.id) ||
+	    rd_strlcpy(e.eid, eid, sizeof(e.eid)) >= sizeof(e.eid))
+		return;
+	e.port = port;
+	e.when = now > 0 ? now : 1;
+	pthread_mutex_lock(&x->lock);
+	x->v[x->next] = e;
+	x->next = (x->next + 1) % x->cap;
+	pthread_mutex_unlock(&x->lock);
+}
+
+bool
+rd_explained_take(struct rd_explained *x, const char *ip, unsigned port,
+    const char *rcpt, time_t now, char id[RD_EXPLAINED_ID_MAX],
+    char eid[RD_EID_MAX])
+{
+	struct explained_entry *e;
+	bool found = false;
+	size_t i, k;
+
+	if (x == NULL || ip == NULL || rcpt == NULL)
+		return (false);
+	pthread_mutex_lock(&x->lock);
+	for (i = 0; i < x->cap && !found; i++) {
+		k = (x->next + x->cap - 1 - i) % x->cap; /* newest first */
+		e = &x->v[k];
+		if (e->when == 0 || e->port != port ||
+		    now - e->when > RD_EXPLAINED_TTL || now < e->when - 5 ||
+		    strcmp(e->ip, ip) != 0 ||
+		    rd_strcasecmp_ascii(e->rcpt, rcpt) != 0)
+			continue;
+		memcpy(id, e->id, RD_EXPLAINED_ID_MAX);
+		memcpy(eid, e->eid, RD_EID_MAX);
+		e->when = 0;
+		found = true;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return (found);
+}
