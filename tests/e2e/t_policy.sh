@@ -98,6 +98,55 @@ rd_assert_jq "$RD_EVENTS" 'select(.type=="session" and .client.ip=="127.0.0.66")
 rd_assert_jq_count "$RD_EVENTS" 'select(.type=="rcpt" and .front_end=="milter" and .mta.verdict=="accept")' 5 \
 	"the accepted recipients: the milter's events, as before"
 
+# -- hostile requests on the socket itself: a half-sent request holds only
+#    its own connection; 100 KB lines, a thousand attributes, CR/LF/NUL in
+#    values never break an answer
+hostile=$run/hostile.txt
+python3 - "$psock" >"$hostile" 2>&1 <<'PY'
+import socket, sys, time
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+def answer(s):
+    data = b""
+    while not data.endswith(b"\n\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+req = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+       b"client_address=127.0.0.40\nclient_port=40000\nhelo_name=%s\n"
+       b"sender=x@partner.test\nrecipient=%s\nserver_address=127.0.0.1\n"
+       b"server_port=2525\n\n")
+half = conn()
+half.sendall(b"request=smtpd_access_policy\nprotocol_state=RC")
+t0 = time.time()
+b = conn()
+b.sendall(req % (b"mail.partner.test", b"h1@gmail.test"))
+print("while-half:", answer(b).decode("latin-1").split("\n")[0][:40], "%.2fs" % (time.time() - t0))
+big = b"helo_name=" + b"H" * 100000 + b"\n" + b"".join(b"x%d=y\n" % i for i in range(1000))
+b.sendall(big + req % (b"mail.partner.test", b"h2@gmail.test"))
+print("big:", answer(b).decode("latin-1").split("\n")[0][:40])
+b.sendall(req % (b"x\r554 ok %s\x01\x7f\xff", b"h3@gmail.test"))
+a = answer(b)
+print("ctl:", "safe" if all(32 <= c < 127 for c in a[:-2]) and a.count(b"\n") == 2 else "UNSAFE", a[:20].decode("latin-1"))
+b.sendall(req % (b"mail.partner.test", b"h4@gmail.test\x00evil"))
+print("nul:", answer(b).decode("latin-1").split("\n")[0])
+half.sendall(b"PT\nclient_address=127.0.0.41\nrecipient=h5@gmail.test\nhelo_name=a.b.test\n\n")
+print("half-done:", answer(half).decode("latin-1").split("\n")[0][:40])
+PY
+rd_assert_grep "$hostile" '^while-half: action=REJECT 5\.7\.1 Relay access denied +0\.[0-9]+s$' \
+	"a half-sent request does not stall another connection"
+rd_assert_grep "$hostile" '^big: action=DUNNO$' "a 100 KB line and a thousand attributes: DUNNO, on the same connection"
+rd_assert_grep "$hostile" '^ctl: safe action=REJECT 5\.7\.1' "CR, control and 8-bit bytes in helo_name: one printable answer"
+rd_assert_grep "$hostile" '^nul: action=DUNNO$' "a NUL in the recipient: DUNNO"
+rd_assert_grep "$hostile" '^half-done: action=REJECT 5\.7\.1' "the half-sent request, finished, is answered"
+rd_e2e_milter_alive "relaydiag still running after the hostile requests"
+
 # -- Redis down: the explanations still come, from the local cache
 rd_e2e_stop_milter
 rd_e2e_start_redis
