@@ -11,7 +11,7 @@
  * Postfix's 512-octet line>\n\n" (rd_policy_answer_safe); the parser
  * consumes every byte and never reads past its input; every event it
  * publishes is valid, says front_end "policy", is a rcpt event with the
- * MTA's refusal, and obeys the truth rule (no authorized-* id, no
+ * MTA's refusal (or an alert), and obeys the truth rule (no authorized-* id, no
  * no-login id for a client that logged in).
  */
 #include <stdint.h>
@@ -40,6 +40,11 @@ check_emit_take(struct rd_sink *sk, const char *type, char *json)
 
 	(void)sk;
 	o = fz_check_event(json, type);
+	if (strcmp(type, "alert") == 0) { /* many refusals: relay probing */
+		json_decref(o);
+		free(json);
+		return (0);
+	}
 	if (strcmp(type, "rcpt") != 0)
 		fz_fail("policy: published a %s event", type);
 	if (strcmp(json_string_value(json_object_get(o, "front_end")),
