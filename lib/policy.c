@@ -51,7 +51,7 @@ enum policy_field {
 
 #define PF(name, field, bit)                                                   \
 	{                                                                      \
-		name, offsetof(struct rd_policy_req, field),                  \
+		name, offsetof(struct rd_policy_req, field),                   \
 		    sizeof(((struct rd_policy_req *)0)->field), bit            \
 	}
 
@@ -81,7 +81,7 @@ static const struct {
 
 /* The fields whose cut makes any diagnosis a guess: DUNNO then. */
 #define POLICY_NEEDED                                                          \
-	((1u << PF_REQUEST) | (1u << PF_STATE) | (1u << PF_CLIENT_ADDRESS) |  \
+	((1u << PF_REQUEST) | (1u << PF_STATE) | (1u << PF_CLIENT_ADDRESS) |   \
 	    (1u << PF_CLIENT_PORT) | (1u << PF_HELO) |                         \
 	    (1u << PF_SASL_USERNAME) | (1u << PF_SENDER) |                     \
 	    (1u << PF_RECIPIENT) | (1u << PF_SERVER_ADDRESS) |                 \
@@ -177,8 +177,7 @@ rd_policy_answer_safe(const char *answer, size_t len)
 		    (unsigned char)answer[i] >= 0x7f)
 			return (false);
 	/* The text, within what Postfix puts on one RFC 5321 line. */
-	return (len - 2 - rn <= RD_REPLY_LINE_LIMIT &&
-		answer[rn] != ' ');
+	return (len - 2 - rn <= RD_REPLY_LINE_LIMIT && answer[rn] != ' ');
 }
 
 /* policy_port - a port attribute: 1..65535, else 0 */
@@ -221,8 +220,8 @@ policy_unauthorized(const struct rd_config *cfg,
 				      ? lis->mynetworks
 				      : cfg->trusted_networks,
 	    req->client_address);
-	rd_classify_rcpt(cfg, a->domain, NULL, req->sasl_username[0] != '\0',
-	    trusted, &cls);
+	rd_classify_rcpt(
+	    cfg, a->domain, NULL, req->sasl_username[0] != '\0', trusted, &cls);
 	return (cls.rclass == RD_CLASS_EXTERNAL && cls.by == RD_AUTHZ_NONE);
 }
 
@@ -267,8 +266,8 @@ rd_policy_answer(const struct rd_policy_services *sv,
 	tls.version = req->encryption_protocol;
 	tls.cipher = req->encryption_cipher;
 	tls.bits = req->encryption_keysize;
-	rd_session_helo(s, req->helo_name[0] != '\0' ? req->helo_name : NULL,
-	    &tls);
+	rd_session_helo(
+	    s, req->helo_name[0] != '\0' ? req->helo_name : NULL, &tls);
 	memset(&mi, 0, sizeof(mi));
 	mi.sender = policy_bracket(sender, sizeof(sender), req->sender);
 	mi.queue_id = req->queue_id;

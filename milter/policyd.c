@@ -219,9 +219,8 @@ policyd_accept_main(void *arg)
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->fd = fd,
-			pthread_create(&tid, &attr, policyd_conn_main, c) !=
-			    0)) {
+		    (c->fd = fd, pthread_create(
+				     &tid, &attr, policyd_conn_main, c) != 0)) {
 			rd_log(LOG_WARNING, NULL,
 			    "policy: no memory or thread for a connection; "
 			    "closed");
@@ -235,8 +234,8 @@ policyd_accept_main(void *arg)
 }
 
 int
-policyd_open(const char *spec, mode_t mode, uid_t uid, gid_t gid,
-    struct rd_err *err)
+policyd_open(
+    const char *spec, mode_t mode, uid_t uid, gid_t gid, struct rd_err *err)
 {
 	struct rd_sockspec ss;
 	struct sockaddr_storage sa;
@@ -260,8 +259,8 @@ policyd_open(const char *spec, mode_t mode, uid_t uid, gid_t gid,
 		return (-1);
 	}
 	if ((fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		rd_err_set(err, "PolicySocket", 0, "socket: %s",
-		    strerror(errno));
+		rd_err_set(
+		    err, "PolicySocket", 0, "socket: %s", strerror(errno));
 		return (-1);
 	}
 	if (ss.family == RD_SOCK_UNIX) {
@@ -274,8 +273,8 @@ policyd_open(const char *spec, mode_t mode, uid_t uid, gid_t gid,
 		    fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, salen) != 0 ||
 	    listen(fd, 128) != 0) {
-		rd_err_set(err, "PolicySocket", 0, "cannot listen on \"%s\": %s",
-		    spec, strerror(errno));
+		rd_err_set(err, "PolicySocket", 0,
+		    "cannot listen on \"%s\": %s", spec, strerror(errno));
 		(void)close(fd);
 		return (-1);
 	}

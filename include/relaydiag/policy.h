@@ -59,8 +59,8 @@ struct rd_policy_req {
 	char encryption_keysize[8];
 	char instance[64];
 	char queue_id[64];
-	unsigned nattrs;     /* attribute lines seen */
-	unsigned cut;        /* bit per field that was cut or held a NUL */
+	unsigned nattrs; /* attribute lines seen */
+	unsigned cut;    /* bit per field that was cut or held a NUL */
 	unsigned long lines_dropped; /* over RD_POLICY_LINE_MAX, or no '=' */
 };
 

@@ -50,8 +50,8 @@ check_emit_take(struct rd_sink *sk, const char *type, char *json)
 	if (strcmp(json_string_value(json_object_get(o, "front_end")),
 		"policy") != 0)
 		fz_fail("policy: an event not marked front_end policy");
-	if (strcmp(json_string_value(json_object_get(
-		       json_object_get(o, "mta"), "verdict")),
+	if (strcmp(json_string_value(
+		       json_object_get(json_object_get(o, "mta"), "verdict")),
 		"reject") != 0)
 		fz_fail("policy: an event without the MTA's refusal");
 	id = json_string_value(

@@ -24,31 +24,30 @@
 #include "testutil.h"
 
 /* A request as Postfix 3.7 sends it, with %s for the varying attributes. */
-static const char request_fmt[] =
-    "request=smtpd_access_policy\n"
-    "protocol_state=RCPT\n"
-    "protocol_name=ESMTP\n"
-    "client_address=%s\n"
-    "client_name=unknown\n"
-    "client_port=58797\n"
-    "reverse_client_name=unknown\n"
-    "server_address=127.0.0.1\n"
-    "server_port=2525\n"
-    "helo_name=%s\n"
-    "sender=anna@client.test\n"
-    "recipient=%s\n"
-    "recipient_count=0\n"
-    "queue_id=\n"
-    "instance=5266.6b16266e.f13be.0\n"
-    "size=0\n"
-    "sasl_method=%s\n"
-    "sasl_username=%s\n"
-    "sasl_sender=\n"
-    "encryption_protocol=\n"
-    "encryption_cipher=\n"
-    "encryption_keysize=0\n"
-    "policy_context=\n"
-    "\n";
+static const char request_fmt[] = "request=smtpd_access_policy\n"
+				  "protocol_state=RCPT\n"
+				  "protocol_name=ESMTP\n"
+				  "client_address=%s\n"
+				  "client_name=unknown\n"
+				  "client_port=58797\n"
+				  "reverse_client_name=unknown\n"
+				  "server_address=127.0.0.1\n"
+				  "server_port=2525\n"
+				  "helo_name=%s\n"
+				  "sender=anna@client.test\n"
+				  "recipient=%s\n"
+				  "recipient_count=0\n"
+				  "queue_id=\n"
+				  "instance=5266.6b16266e.f13be.0\n"
+				  "size=0\n"
+				  "sasl_method=%s\n"
+				  "sasl_username=%s\n"
+				  "sasl_sender=\n"
+				  "encryption_protocol=\n"
+				  "encryption_cipher=\n"
+				  "encryption_keysize=0\n"
+				  "policy_context=\n"
+				  "\n";
 
 static struct rd_config *
 cfg_new(void)
@@ -64,8 +63,8 @@ cfg_new(void)
 		0 ||
 	    rd_domainset_add_list(cfg->relay_domains, "backup.test", &err) !=
 		0 ||
-	    rd_netset_add_list(
-		cfg->trusted_networks, "127.0.0.100/32", &err) != 0)
+	    rd_netset_add_list(cfg->trusted_networks, "127.0.0.100/32", &err) !=
+		0)
 		fail_msg("config: %s", err.text);
 	return (cfg);
 }
@@ -112,8 +111,8 @@ static const struct {
 	"alice@example.test", "", "", "action=DUNNO\n\n", 0},
     {"near miss: relay domain: DUNNO", "127.0.0.5", "UserPC",
 	"dave@backup.test", "", "", "action=DUNNO\n\n", 0},
-    {"near miss: no domain: DUNNO", "127.0.0.5", "UserPC", "postmaster", "",
-	"", "action=DUNNO\n\n", 0},
+    {"near miss: no domain: DUNNO", "127.0.0.5", "UserPC", "postmaster", "", "",
+	"action=DUNNO\n\n", 0},
     {"hostile HELO: control bytes and a fake reply", "127.0.0.7",
 	"x\r554 5.7.1 ok %s %n\x01\x7f\xff", "eve@gmail.test", "", "",
 	"action=REJECT 5.7.1 ", 1},
@@ -138,8 +137,7 @@ test_answers(void **state)
 	rd_buf_init(&out);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(req, sizeof(req), request_fmt, cases[i].ip,
-		    cases[i].helo, cases[i].rcpt, cases[i].mech,
-		    cases[i].user);
+		    cases[i].helo, cases[i].rcpt, cases[i].mech, cases[i].user);
 		before = tu_cap_count(cap, "rcpt");
 		ask(&sv, req, &out);
 		if (strstr(out.data, cases[i].want) == NULL) {
@@ -196,20 +194,20 @@ test_explained_once(void **state)
 	ev = tu_cap_get(cap, "rcpt", 0);
 	assert_non_null(ev);
 	/* near misses first: another port, another recipient */
-	assert_false(rd_explained_take(x, "127.0.0.5", 58798, "Bob@gmail.test",
-	    time(NULL), id, eid));
-	assert_false(rd_explained_take(x, "127.0.0.5", 58797, "al@gmail.test",
-	    time(NULL), id, eid));
+	assert_false(rd_explained_take(
+	    x, "127.0.0.5", 58798, "Bob@gmail.test", time(NULL), id, eid));
+	assert_false(rd_explained_take(
+	    x, "127.0.0.5", 58797, "al@gmail.test", time(NULL), id, eid));
 	assert_false(rd_explained_take(x, "127.0.0.5", 58797, "Bob@gmail.test",
 	    time(NULL) + RD_EXPLAINED_TTL + 1, id, eid));
-	assert_true(rd_explained_take(x, "127.0.0.5", 58797, "bob@GMAIL.test",
-	    time(NULL), id, eid));
+	assert_true(rd_explained_take(
+	    x, "127.0.0.5", 58797, "bob@GMAIL.test", time(NULL), id, eid));
 	assert_string_equal(id, "relay.client-on-port-25");
 	assert_string_equal(eid, tu_jstr(ev, "id"));
 	assert_non_null(strstr(out.data, eid)); /* the Ref names the event */
 	/* taken once */
-	assert_false(rd_explained_take(x, "127.0.0.5", 58797, "bob@gmail.test",
-	    time(NULL), id, eid));
+	assert_false(rd_explained_take(
+	    x, "127.0.0.5", 58797, "bob@gmail.test", time(NULL), id, eid));
 	rd_explained_free(x);
 	rd_buf_free(&out);
 	rd_sink_close(&cap->base);
@@ -271,8 +269,8 @@ test_hostile_requests(void **state)
 	assert_true(p.done);
 	assert_string_equal(p.req.recipient, "bob@gmail.test");
 	rd_policy_parser_init(&p);
-	n = rd_policy_feed(&p, "request=x\r\nrecipient=a@b.test\r\n\r\nrequest=y\n\n",
-	    46);
+	n = rd_policy_feed(
+	    &p, "request=x\r\nrecipient=a@b.test\r\n\r\nrequest=y\n\n", 46);
 	assert_true(p.done);
 	assert_int_equal(n, 33);
 	assert_string_equal(p.req.recipient, "a@b.test");
@@ -282,8 +280,9 @@ test_hostile_requests(void **state)
 	assert_string_equal(p.req.request, "y");
 
 	/* not RCPT, not a policy request: DUNNO */
-	ask(&sv, "request=smtpd_access_policy\nprotocol_state=DATA\n"
-		 "client_address=127.0.0.5\nrecipient=bob@gmail.test\n\n",
+	ask(&sv,
+	    "request=smtpd_access_policy\nprotocol_state=DATA\n"
+	    "client_address=127.0.0.5\nrecipient=bob@gmail.test\n\n",
 	    &out);
 	assert_string_equal(out.data, "action=DUNNO\n\n");
 	ask(&sv, "\n", &out);
@@ -317,8 +316,8 @@ test_policy_text_fits(void **state)
 	snprintf(rcpt, sizeof(rcpt), "%s@%s.gmail.test", local, local);
 	memset(helo, 'h', 250);
 	helo[250] = '\0';
-	snprintf(req, sizeof(req), request_fmt, "127.0.0.5", helo, rcpt, "",
-	    "");
+	snprintf(
+	    req, sizeof(req), request_fmt, "127.0.0.5", helo, rcpt, "", "");
 	ask(&sv, req, &out);
 	text = out.data + strlen("action=REJECT 5.7.1 ");
 	line = strlen(RD_REPLY_POLICY_PREFIX) + strlen(rcpt) + strlen(text) -
