@@ -11,6 +11,8 @@
  * dashboards): never rename one, only add. Placeholders: ${client}
  * ${client_name} ${helo} ${port} ${user} ${sender} ${sender_domain} ${rcpt}
  * ${domain} ${mta_text} ${dsn} ${elsewhere} ${mx} ${listener}
+ * ${relay} (a remote server, "host[ip]:port") ${remote_check} (whether it
+ * is the domain's MX) ${failed_user} (the login that failed)
  * ${relay_check} (restrict.c: what in the listener's restriction lists
  * refuses an authorized client) ${permitters} (restrict.c: what in them can
  * permit a client relaydiag does not authorize).
@@ -160,6 +162,33 @@ static const struct rd_catalogue_entry diag_catalogue[] = {
 	"relaydiag's TrustedNetworks has it: ImportPostfix keeps the two "
 	"the same.)",
 	RD_CAT_ON_REFUSAL},
+    {"relay.auth-failed", RD_SEV_ERROR,
+	"Relay access denied for <${rcpt}>: ${client} tried to log in "
+	"(as ${failed_user}) shortly before, and the login failed.",
+	"Check the user name and password of the outgoing server in your "
+	"mail program.",
+	"If many users fail at once, the authentication service is broken "
+	"(alert.auth-outage says so).",
+	RD_CAT_ON_REFUSAL | RD_CAT_NO_LOGIN},
+    {"remote.relay-denied", RD_SEV_ERROR,
+	"The recipient's server ${relay} refused <${rcpt}> as relaying: "
+	"${mta_text}.",
+	"The recipient's server is misconfigured (often after a migration); "
+	"tell its administrator.",
+	"${remote_check}", RD_CAT_ON_REFUSAL},
+    {"remote.relayhost-auth", RD_SEV_ERROR,
+	"The relayhost ${relay} refused <${rcpt}> as relaying: this server "
+	"does not log in to it.",
+	"",
+	"Log in to the relayhost: smtp_sasl_auth_enable = yes and "
+	"smtp_sasl_password_maps with its user and password (and "
+	"smtp_tls_security_level = encrypt for it).",
+	RD_CAT_ON_REFUSAL},
+    {"alert.outbound-refusals", RD_SEV_WARNING,
+	"Many remote domains refuse this server's mail.", "",
+	"Check the blacklists and this server's identity (PTR, HELO, SPF); "
+	"if only a couple of addresses bounce, the problem is theirs.",
+	0},
     {"alert.auth-outage", RD_SEV_CRITICAL,
 	"Many senders that used to relay with authentication are now "
 	"refused.",

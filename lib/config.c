@@ -28,6 +28,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/file.h"
 #include "relaydiag/kvfile.h"
+#include "relaydiag/logline.h"
 #include "relaydiag/mtaview.h"
 #include "relaydiag/postconf.h"
 #include "relaydiag/rules.h"
@@ -308,6 +309,10 @@ config_new(void)
 	cfg->alert_probe_attempts = 20;
 	cfg->outage_window = 900;
 	cfg->outage_senders = 5;
+	cfg->log_formats = RD_LOGFMT_POSTFIX;
+	cfg->authfail_window = 600;
+	cfg->outbound_window = 3600;
+	cfg->outbound_domains = 5;
 	cfg->history_cache_size = 10000;
 	cfg->history_timeout_ms = 50;
 	cfg->dns_timeout_ms = 500;
@@ -334,6 +339,8 @@ config_new(void)
 	    (cfg->relay_domains = rd_domainset_new()) == NULL ||
 	    (cfg->trusted_networks = rd_netset_new()) == NULL ||
 	    (cfg->mx_hosts = rd_domainset_new()) == NULL ||
+	    (cfg->relay_host_names = rd_domainset_new()) == NULL ||
+	    (cfg->relay_host_ips = rd_netset_new()) == NULL ||
 	    (cfg->rules = rd_rules_new()) == NULL) {
 		rd_config_free(cfg);
 		return (NULL);
@@ -458,6 +465,9 @@ rd_config_free(struct rd_config *cfg)
 	free(cfg->dns_config);
 	free(cfg->import_postfix);
 	free(cfg->policy_socket);
+	free(cfg->log_file);
+	rd_domainset_free(cfg->relay_host_names);
+	rd_netset_free(cfg->relay_host_ips);
 	for (i = 0; i < cfg->n_listeners; i++)
 		rd_listener_clear(&cfg->listeners[i]);
 	free(cfg->listeners);
@@ -627,6 +637,13 @@ rd_config_merge_view(
 	if (n > 0) { /* none: keep ours (no submission listener) */
 		memcpy(cfg->submission_ports, ports, n * sizeof(ports[0]));
 		cfg->n_submission_ports = n;
+	}
+	/* relayhost: remote.relayhost-auth when it refuses our relaying */
+	if (v->relayhost[0] != '\0') {
+		rd_err_clear(&e);
+		if (rd_netset_add(cfg->relay_host_ips, v->relayhost, &e) != 0)
+			(void)rd_domainset_add(
+			    cfg->relay_host_names, v->relayhost, &e);
 	}
 	/* After the Listener lines: a hand-kept line wins (found first). */
 	for (i = 0; i < v->nlisteners; i++)

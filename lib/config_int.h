@@ -66,6 +66,7 @@ struct config_parse {
 	const char *path;               /* the config file, as given */
 	struct rd_err *err;             /* the caller's; may be NULL */
 	unsigned seen[CONFIG_KEYS_MAX]; /* line of a key's first use */
+	bool log_format_set;            /* LogFormat replaced its default */
 };
 
 /* config_error - fill p->err at source:line, always return -1 */

@@ -18,6 +18,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/diagnose.h"
 #include "relaydiag/kvfile.h"
+#include "relaydiag/logline.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/reply.h"
 #include "relaydiag/rules.h"
@@ -33,7 +34,8 @@ static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
     config_add_trusted, config_add_port, config_set_uint, config_set_size,
     config_add_action, config_add_rules, config_set_templates,
     config_add_mx_host, config_set_drop_policy, config_set_import,
-    config_set_restart_rate, config_add_listener;
+    config_set_restart_rate, config_add_listener, config_add_log_format,
+    config_add_relay_host;
 static config_reset config_reset_trusted, config_reset_ports;
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
@@ -114,6 +116,16 @@ const struct config_key config_keys[] = {
 	CONFIG_STR(dns_config), 0, 0, CONFIG_RESTART},
     {"ImportPostfix", CONFIG_SCALAR, config_set_import, NULL,
 	CONFIG_STR(import_postfix), 0, 0, 0},
+    /* the MTA's log */
+    {"LogFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(log_file),
+	0, 0, CONFIG_RESTART},
+    {"LogFormat", CONFIG_LIST, config_add_log_format, NULL, 0, 0, 0, 0},
+    {"LogRejects", CONFIG_SCALAR, config_set_bool, NULL,
+	CONFIG_OFF(log_rejects), 0, 0, 0},
+    {"RelayHosts", CONFIG_LIST, config_add_relay_host, NULL, 0, 0, 0, 0},
+    CONFIG_UINT("AuthFailWindow", authfail_window, 10, 86400),
+    CONFIG_UINT("OutboundWindow", outbound_window, 60, 7 * 86400),
+    CONFIG_UINT("OutboundDomains", outbound_domains, 1, 100000),
     /* events */
     CONFIG_UINT_R("RedisMaxLen", redis_maxlen, 100, 1000000000),
     CONFIG_UINT_R("RedisTimeout", redis_timeout_ms, 10, 60000),
@@ -733,6 +745,44 @@ config_add_mx_host(struct config_parse *p, const struct config_key *k,
 {
 	(void)k;
 	return (config_domain(p, p->cfg->mx_hosts, at, entry));
+}
+
+/* config_add_log_format - postfix, sendmail, exim (the first line resets) */
+static int
+config_add_log_format(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *entry)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} fmts[] = {{"postfix", RD_LOGFMT_POSTFIX},
+	    {"sendmail", RD_LOGFMT_SENDMAIL}, {"exim", RD_LOGFMT_EXIM}};
+	size_t i;
+
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
+		if (rd_strcasecmp_ascii(entry, fmts[i].name) == 0) {
+			if (!p->log_format_set)
+				p->cfg->log_formats = 0;
+			p->log_format_set = true;
+			p->cfg->log_formats |= fmts[i].bit;
+			return (0);
+		}
+	return (config_error(p, at->source, at->line,
+	    "%s: \"%s\": expected postfix, sendmail or exim", k->name, entry));
+}
+
+/* config_add_relay_host - a relayhost by address, or by name */
+static int
+config_add_relay_host(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *entry)
+{
+	struct rd_err e;
+
+	(void)k;
+	rd_err_clear(&e);
+	if (rd_netset_add(p->cfg->relay_host_ips, entry, &e) == 0)
+		return (0);
+	return (config_domain(p, p->cfg->relay_host_names, at, entry));
 }
 
 static int

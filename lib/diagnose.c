@@ -57,6 +57,12 @@ diag_var(const struct rd_facts *f, const char *name, size_t n, char *tmp,
 		return (f->elsewhere_ip);
 	if (IS("mx"))
 		return (f->mx_host);
+	if (IS("relay"))
+		return (f->relay_host);
+	if (IS("remote_check"))
+		return (f->remote_check);
+	if (IS("failed_user"))
+		return (f->failed_user);
 	if (IS("listener"))
 		return (f->listener != NULL ? f->listener->name : NULL);
 	if (IS("relay_check")) {
@@ -253,17 +259,25 @@ diag_is_tls_required(const struct rd_facts *f)
 	return (f->tls_auth_only && !f->tls);
 }
 
+/* A HELO nobody logged (a line of the MTA's log) shows no desktop. */
 static bool
 diag_is_port25_client(const struct rd_facts *f)
 {
-	return (!f->submission_port &&
-		(f->helo == NULL || !rd_helo_is_fqdn(f->helo)));
+	return (!f->submission_port && f->helo != NULL &&
+		!rd_helo_is_fqdn(f->helo));
+}
+
+static bool
+diag_is_auth_failed(const struct rd_facts *f)
+{
+	return (f->auth_failed);
 }
 
 static const struct {
 	const char *id;
 	bool (*holds)(const struct rd_facts *);
 } diag_relay_precedence[] = {
+    {"relay.auth-failed", diag_is_auth_failed},
     {"relay.probe", diag_is_probe},
     {"relay.ip-changed", diag_is_ip_changed},
     {"relay.auth-stopped", diag_is_auth_stopped},

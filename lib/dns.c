@@ -66,6 +66,8 @@ struct dns_query {
 	bool abandoned;                /* its caller left: free on callback */
 	enum rd_mx_answer answer;
 	char mx[DNS_TEXT_MAX];
+	/* rd_dns_mx_has: the host to look for ("" : our_names) */
+	char want[DNS_TEXT_MAX];
 };
 
 struct rd_dns {
@@ -246,7 +248,10 @@ dns_interpret(
 			null_mx = true;
 			continue;
 		}
-		if (!here && rd_domainset_match(d->our_names, host)) {
+		if (!here &&
+		    (q->want[0] != '\0'
+			    ? rd_strcasecmp_ascii(q->want, host) == 0
+			    : rd_domainset_match(d->our_names, host))) {
 			here = true;
 			(void)rd_strlcpy(q->mx, host, sizeof(q->mx));
 		}
@@ -453,8 +458,31 @@ dns_poll_once(struct rd_dns *d, const struct timespec *left)
 	return (rc);
 }
 
+static enum rd_mx_answer dns_mx(struct rd_dns *d, const char *domain,
+    const char *want, char *mx_out, size_t mx_len);
+
 enum rd_mx_answer
 rd_dns_mx(struct rd_dns *d, const char *domain, char *mx_out, size_t mx_len)
+{
+	return (dns_mx(d, domain, NULL, mx_out, mx_len));
+}
+
+enum rd_mx_answer
+rd_dns_mx_has(struct rd_dns *d, const char *domain, const char *host,
+    char *mx_out, size_t mx_len)
+{
+	if (host == NULL || *host == '\0' || strlen(host) >= DNS_TEXT_MAX) {
+		if (mx_out != NULL && mx_len > 0)
+			mx_out[0] = '\0';
+		return (RD_MX_UNKNOWN);
+	}
+	return (dns_mx(d, domain, host, mx_out, mx_len));
+}
+
+/* dns_mx - the lookup of both: want NULL for our names */
+static enum rd_mx_answer
+dns_mx(struct rd_dns *d, const char *domain, const char *want, char *mx_out,
+    size_t mx_len)
 {
 	struct timespec deadline, left;
 	struct dns_query *q;
@@ -476,6 +504,8 @@ rd_dns_mx(struct rd_dns *d, const char *domain, char *mx_out, size_t mx_len)
 		pthread_mutex_unlock(&d->lock);
 		return (RD_MX_UNKNOWN);
 	}
+	/* Fits: rd_dns_mx_has checked the length. */
+	(void)rd_strlcpy(q->want, want != NULL ? want : "", sizeof(q->want));
 	while (!q->done) {
 		if (!dns_left(deadline, &left))
 			break;

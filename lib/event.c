@@ -273,12 +273,54 @@ rd_event_alert_json(
 	return (ev_dump(o));
 }
 
+char *
+rd_event_delivery_json(
+    const struct rd_event_common *c, const struct rd_event_delivery *d)
+{
+	json_t *o;
+
+	if ((o = ev_common(c)) == NULL)
+		return (NULL);
+	/* Outbound: this server is the client; there is no SMTP client. */
+	json_object_set_new(o, "client", json_null());
+	json_object_set_new(o, "server", json_null());
+	json_object_set_new(o, "delivery",
+	    json_pack("{s:o,s:o,s:o,s:{s:o,s:o,s:o},s:{s:o,s:o,s:o,s:b},s:o}",
+		"rcpt", ev_text_or_null(d->rcpt), "domain",
+		ev_text_or_null(d->rcpt_domain), "status",
+		ev_text_or_null(d->status), "relay", "host",
+		ev_text_or_null(d->relay_host), "ip",
+		ev_text_or_null(d->relay_ip), "port", ev_port(d->relay_port),
+		"reply", "code", ev_text_or_null(d->code), "dsn",
+		ev_text_or_null(d->dsn), "text", ev_text_or_null(d->text),
+		"to_rcpt", d->in_reply_to_rcpt, "mta",
+		ev_text_or_null(d->mta)));
+	json_object_set_new(o, "diagnosis", ev_diagnosis(d->diag));
+	return (ev_dump(o));
+}
+
+char *
+rd_event_auth_json(
+    const struct rd_event_common *c, const struct rd_event_auth *a)
+{
+	json_t *o;
+
+	if ((o = ev_common(c)) == NULL)
+		return (NULL);
+	json_object_set_new(o, "auth_failure",
+	    json_pack("{s:o,s:o,s:o,s:o}", "mech", ev_text_or_null(a->mech),
+		"user", ev_text_or_null(a->user), "reason",
+		ev_text_or_null(a->reason), "mta", ev_text_or_null(a->mta)));
+	json_object_set_new(o, "diagnosis", json_null());
+	return (ev_dump(o));
+}
+
 int
 rd_event_check(
     const char *type, const char *json, size_t len, char *why, size_t whylen)
 {
 	static const char *const types[] = {
-	    "rcpt", "message", "session", "alert"};
+	    "rcpt", "message", "session", "alert", "delivery", "auth"};
 	static const char *const strs[] = {"id", "session", "ts"};
 	json_error_t je;
 	json_t *o, *v;

@@ -255,6 +255,7 @@ rd_policy_answer(const struct rd_policy_services *sv,
 	}
 	rd_session_set_front_end(s, "policy");
 	rd_session_use(s, sv->history, sv->dns);
+	rd_session_use_authfails(s, sv->authfails, sv->cfg->authfail_window);
 	memset(&ci, 0, sizeof(ci));
 	ci.client_ip = req->client_address;
 	ci.client_port = policy_port(req->client_port);

@@ -74,6 +74,7 @@ const char *const pc_names[PC_NPARAMS] = {
     "smtpd_client_restrictions",
     "smtpd_relay_restrictions",
     "smtpd_recipient_restrictions",
+    "relayhost",
 };
 
 /* What postconf -x says on stderr about a $name it expanded to nothing. */
@@ -475,6 +476,25 @@ pc_merge(struct pc_ctx *x, struct rd_postconf_text *t)
 		pc_warn(x, "myhostname: longer than %zu bytes; set MXHosts",
 		    sizeof(v->myhostname) - 1);
 		v->myhostname[0] = '\0';
+	}
+	if (vals[PC_RELAYHOST] != NULL && vals[PC_RELAYHOST][0] != '\0') {
+		/* "[host]:port", "host:port", "host": the host */
+		const char *h = vals[PC_RELAYHOST];
+		size_t n;
+
+		if (*h == '[')
+			n = strcspn(++h, "]");
+		else
+			n = strcspn(h, ":, \t");
+		if (n == 0 || n >= sizeof(v->relayhost))
+			pc_warn(x,
+			    "relayhost: \"%s\" not understood; list it in "
+			    "RelayHosts",
+			    vals[PC_RELAYHOST]);
+		else {
+			memcpy(v->relayhost, h, n);
+			v->relayhost[n] = '\0';
+		}
 	}
 	pc_services(x, t->master != NULL ? t->master : empty,
 	    t->services != NULL ? t->services : empty, vals);

@@ -34,12 +34,13 @@ enum pc_param {
 	PC_TLSAUTH,
 	PC_MYHOST,
 	PC_PARENT,
-	PC_SASL,     /* smtpd_sasl_auth_enable */
-	PC_TLSLEVEL, /* smtpd_tls_security_level */
-	PC_WRAPPER,  /* smtpd_tls_wrappermode */
-	PC_CLIENTR,  /* smtpd_client_restrictions */
-	PC_RELAYR,   /* smtpd_relay_restrictions */
-	PC_RCPTR,    /* smtpd_recipient_restrictions */
+	PC_SASL,      /* smtpd_sasl_auth_enable */
+	PC_TLSLEVEL,  /* smtpd_tls_security_level */
+	PC_WRAPPER,   /* smtpd_tls_wrappermode */
+	PC_CLIENTR,   /* smtpd_client_restrictions */
+	PC_RELAYR,    /* smtpd_relay_restrictions */
+	PC_RCPTR,     /* smtpd_recipient_restrictions */
+	PC_RELAYHOST, /* relayhost */
 	PC_NPARAMS
 };
 

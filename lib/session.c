@@ -107,6 +107,9 @@ sess_event_facts(
 		h->f.auth_user = s->auth_user_h;
 	if (f->rcpt != NULL)
 		h->f.rcpt = sess_pseudo(s, f->rcpt, h->rcpt);
+	if (f->failed_user != NULL) /* a login, as personal as auth_user */
+		h->f.failed_user =
+		    sess_pseudo(s, f->failed_user, h->failed_user);
 	if (f->mta != NULL) {
 		secrets[0] = f->sender;
 		secrets[1] = f->rcpt;
@@ -131,6 +134,14 @@ void
 rd_session_use_explained(struct rd_session *s, struct rd_explained *x)
 {
 	s->explained = x;
+}
+
+void
+rd_session_use_authfails(
+    struct rd_session *s, struct rd_recent *x, unsigned window)
+{
+	s->authfails = x;
+	s->authfail_window = window;
 }
 
 void
@@ -424,8 +435,9 @@ rd_session_close(struct rd_session *s)
 	char eid[RD_EID_MAX];
 
 	sess_tx_reset(s);
-	/* A policy request is no SMTP connection: no session event. */
-	if (strcmp(s->front_end, "policy") == 0)
+	/* A policy request or a log line is no SMTP connection of ours:
+	   no session event. */
+	if (strcmp(s->front_end, "milter") != 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	sess_common(s, &c, "session", eid, &now);

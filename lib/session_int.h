@@ -34,7 +34,9 @@ struct rd_session {
 	struct rd_history *history;     /* may be NULL */
 	struct rd_dns *dns;             /* may be NULL */
 	struct rd_explained *explained; /* may be NULL */
-	const char *front_end;          /* "milter", "policy" */
+	struct rd_recent *authfails;    /* may be NULL */
+	unsigned authfail_window;
+	const char *front_end; /* "milter", "policy" */
 	char sid[RD_SID_LEN + 1];
 	unsigned seq;          /* event counter */
 	struct timespec start; /* CLOCK_MONOTONIC */
@@ -90,6 +92,7 @@ struct sess_hashed {
 	struct rd_facts f;
 	struct rd_mta_result mta;
 	char rcpt[RD_PSEUDO_LEN];
+	char failed_user[RD_PSEUDO_LEN];
 };
 
 /* session.c: what every event of the session shares */

@@ -161,10 +161,17 @@ sess_gate_agrees(const struct rd_session *s, const struct rd_rcpt_class *cls,
 static void
 sess_correlate(struct rd_session *s, struct rd_facts *f,
     struct rd_history_facts *hf, struct rd_history_alerts *al, char *mx,
-    size_t mxlen)
+    size_t mxlen, char failed_user[RD_RECENT_VALUE_MAX])
 {
 	bool unauth = rd_diagnose_is_unauthorized_relay(f);
 	time_t now = time(NULL);
+
+	/* The client failed AUTH shortly before (the MTA's log said so). */
+	if (unauth && rd_recent_find(s->authfails, s->client_ip, now,
+			  s->authfail_window, failed_user)) {
+		f->auth_failed = true;
+		f->failed_user = failed_user[0] != '\0' ? failed_user : NULL;
+	}
 
 	if (s->dns != NULL && s->cfg->mx_check && f->rcpt_domain != NULL &&
 	    ((unauth && f->cls.rclass == RD_CLASS_EXTERNAL) ||
@@ -210,6 +217,7 @@ struct sess_rcpt {
 	struct rd_history_facts hf;
 	struct rd_history_alerts al;
 	char mx[256];
+	char failed_user[RD_RECENT_VALUE_MAX];
 	struct rd_diagnosis d;
 	struct rd_event_common c; /* points into now and eid */
 	struct timespec now;
@@ -285,7 +293,8 @@ sess_rcpt_facts(
 	f->templates = s->cfg->templates;
 	f->our_name = s->host;
 	f->probe_domains = s->cfg->probe_domains;
-	sess_correlate(s, f, &r->hf, &r->al, r->mx, sizeof(r->mx));
+	sess_correlate(
+	    s, f, &r->hf, &r->al, r->mx, sizeof(r->mx), r->failed_user);
 }
 
 /* sess_rcpt_verdict - what relaydiag does about it, and its reply */

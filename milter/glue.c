@@ -20,11 +20,14 @@ static struct rd_sink *glue_sink;
 static struct rd_history *glue_history;
 static struct rd_dns *glue_dns;
 static struct rd_explained *glue_explained;
+static struct rd_recent *glue_authfails;
 
 void
 glue_set_services(struct rd_sink *sink, struct rd_history *history,
-    struct rd_dns *dns, struct rd_explained *explained)
+    struct rd_dns *dns, struct rd_explained *explained,
+    struct rd_recent *authfails)
 {
+	glue_authfails = authfails;
 	glue_sink = sink;
 	glue_history = history;
 	glue_dns = dns;
@@ -112,6 +115,8 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	rd_session_use(s, glue_history, glue_dns);
 	rd_session_use_explained(s, glue_explained);
+	rd_session_use_authfails(
+	    s, glue_authfails, rd_session_config(s)->authfail_window);
 	smfi_setpriv(ctx, s);
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);

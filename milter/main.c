@@ -326,6 +326,7 @@ main(int argc, char **argv)
 	struct rd_history *history;
 	struct rd_dns *dns;
 	struct rd_explained *explained;
+	struct rd_recent *authfails, *outbound;
 	int policy_fd = -1;
 	struct rd_config *startcfg;
 	size_t i;
@@ -426,7 +427,8 @@ main(int argc, char **argv)
 		main_fatal(&err);
 	/* The event log file is opened as root; Redis needs no privilege. */
 	sink = cfg->redis_url == NULL ? main_open_sink(cfg, foreground) : NULL;
-	if (cfg->redis_url != NULL)
+	/* The spool, and the log follower's position, live in SpoolDir. */
+	if (cfg->redis_url != NULL || cfg->log_file != NULL)
 		main_spool_dir(cfg, up);
 
 	if (smfi_register(glue_desc) != MI_SUCCESS ||
@@ -495,7 +497,9 @@ main(int argc, char **argv)
 	history = main_open_history(cfg);
 	dns = main_open_dns(cfg);
 	explained = rd_explained_new(4096);
-	glue_set_services(sink, history, dns, explained);
+	authfails = rd_recent_new(4096);
+	outbound = rd_recent_new(4096);
+	glue_set_services(sink, history, dns, explained, authfails);
 	main_sink = sink;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -517,14 +521,28 @@ main(int argc, char **argv)
 	    RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
 	if (policy_fd >= 0) {
-		struct policyd_services psv = {sink, history, dns, explained};
+		struct policyd_services psv = {
+		    sink, history, dns, explained, authfails};
 
 		if (policyd_start(policy_fd, &psv, &err) != 0)
 			main_fatal(&err);
 		rd_log(LOG_NOTICE, NULL, "policy service listening on %s",
-		    cfg->policy_socket);
+		    startcfg->policy_socket);
+	}
+	if (startcfg->log_file != NULL) {
+		struct logfollow_services lsv = {
+		    sink, history, dns, authfails, outbound};
+		char state[4200];
+
+		snprintf(state, sizeof(state), "%s/log-position",
+		    startcfg->spool_dir);
+		if (logfollow_start(startcfg->log_file, state, &lsv, &err) != 0)
+			main_fatal(&err);
+		rd_log(LOG_NOTICE, NULL, "log front end following %s",
+		    startcfg->log_file);
 	}
 	rc = smfi_main();
+	logfollow_stop();
 	policyd_stop();
 	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",
 	    rc == MI_SUCCESS ? "ok" : "failure");
@@ -532,6 +550,8 @@ main(int argc, char **argv)
 	rd_history_free(history);
 	rd_dns_free(dns);
 	rd_explained_free(explained);
+	rd_recent_free(authfails);
+	rd_recent_free(outbound);
 	rd_snapshot_release(startcfg);
 	if (pidfile[0] != '\0')
 		(void)unlink(pidfile); /* may fail after the drop */

@@ -21,10 +21,28 @@ extern struct smfiDesc glue_desc;
 /*
  * glue_set_services - what every session uses: the event sink, history
  * across sessions, the MX check, what the policy service already
- * published (the last three may be NULL). Set once, before smfi_main.
+ * published, the failed AUTH the log front end saw (the last four may be
+ * NULL). Set once, before smfi_main.
  */
 void glue_set_services(struct rd_sink *sink, struct rd_history *history,
-    struct rd_dns *dns, struct rd_explained *explained);
+    struct rd_dns *dns, struct rd_explained *explained,
+    struct rd_recent *authfails);
+
+/* logfollow.c: the log front end's transport (LogFile) */
+struct logfollow_services {
+	struct rd_sink *sink;
+	struct rd_history *history;
+	struct rd_dns *dns;
+	struct rd_recent *authfails;
+	struct rd_recent *outbound;
+};
+/*
+ * logfollow_start - follow path in a thread of this process, its position
+ * kept in state; 0, or -1 with err. logfollow_stop: stop, save, report.
+ */
+int logfollow_start(const char *path, const char *state,
+    const struct logfollow_services *sv, struct rd_err *err);
+void logfollow_stop(void);
 
 /* policyd.c: the policy service (deployment 3), in the filter process */
 struct policyd_services {
@@ -32,6 +50,7 @@ struct policyd_services {
 	struct rd_history *history;
 	struct rd_dns *dns;
 	struct rd_explained *explained;
+	struct rd_recent *authfails;
 };
 /*
  * policyd_open - PolicySocket's listening socket, opened as root before

@@ -128,6 +128,7 @@ policyd_answer(struct policyd_conn *c, struct rd_buf *out)
 	sv.history = policyd_sv.history;
 	sv.dns = policyd_sv.dns;
 	sv.explained = policyd_sv.explained;
+	sv.authfails = policyd_sv.authfails;
 	rd_buf_reset(out);
 	rd_policy_answer(&sv, &c->p.req, out);
 	rd_snapshot_release(cfg);

@@ -131,6 +131,17 @@ struct rd_config {
 	char *dns_config; /* DNSConfig: unbound.conf for the resolver; NULL =
 			     system */
 
+	/* the MTA's log (the log front end, logfront.c) */
+	char *log_file;       /* LogFile: the log to follow; NULL = none */
+	unsigned log_formats; /* LogFormat: RD_LOGFMT_* bits, default postfix */
+	bool log_rejects;     /* LogRejects: publish the MTA's logged RCPT
+				 refusals (an MTA with no milter attached) */
+	struct rd_domainset *relay_host_names; /* RelayHosts: relayhosts we */
+	struct rd_netset *relay_host_ips;      /* use, by name or address */
+	unsigned authfail_window;  /* AuthFailWindow: s, default 600 */
+	unsigned outbound_window;  /* OutboundWindow: s, default 3600 */
+	unsigned outbound_domains; /* OutboundDomains: default 5 */
+
 	/* the MTA's own configuration */
 	char *import_postfix; /* ImportPostfix: a Postfix config dir, "yes" =
 				 default */

@@ -9,7 +9,8 @@
  * rcpt, domain, mta_text ...); the filled texts are raw and each sink
  * sanitizes them (text.h).
  * Precedence among the unauthorized-relay ids, most specific first, is
- * explicit in one table in diagnose.c: relay.probe > relay.ip-changed >
+ * explicit in one table in diagnose.c: relay.auth-failed > relay.probe >
+ * relay.ip-changed >
  * relay.auth-stopped > relay.tls-required-for-auth >
  * relay.client-on-port-25 > relay.no-auth. Before them all, a refused
  * recipient whose domain is ours (by configuration, or by its MX) is
@@ -76,6 +77,15 @@ struct rd_facts {
 	bool client_authorized_ever;
 	unsigned client_refused_domains;
 	unsigned probe_domains; /* ProbeDomains threshold */
+
+	/* A failed AUTH from this client shortly before (authfail.h). */
+	bool auth_failed;
+	const char *failed_user; /* NULL: not logged */
+
+	/* Outbound (the log front end): the remote server that refused,
+	   and what the MX check says of it. */
+	const char *relay_host;   /* "mx.remote.test[192.0.2.25]:25" */
+	const char *remote_check; /* a sentence; NULL: unchecked */
 
 	/* The MX check (dns.c); valid when has_mx (zeroed facts: unchecked). */
 	bool has_mx;

@@ -49,6 +49,15 @@ void rd_dns_free(struct rd_dns *d); /* NULL: no-op */
 enum rd_mx_answer rd_dns_mx(
     struct rd_dns *d, const char *domain, char *mx_out, size_t mx_len);
 
+/*
+ * rd_dns_mx_has - as rd_dns_mx, but HERE means that host (a name, or an
+ * address as the log wrote it) is one of domain's MX hosts: whether the
+ * server that refused a delivery is the domain's MX. Compared as text,
+ * case-insensitive: an MX host given by name is not resolved.
+ */
+enum rd_mx_answer rd_dns_mx_has(struct rd_dns *d, const char *domain,
+    const char *host, char *mx_out, size_t mx_len);
+
 const char *rd_mx_answer_name(enum rd_mx_answer a); /* "here" ... */
 
 #endif

@@ -108,6 +108,30 @@ struct rd_event_alert {
 	size_t nsenders;
 };
 
+/* An outbound delivery a remote server refused (the log front end). */
+struct rd_event_delivery {
+	const char *rcpt;
+	const char *rcpt_domain;
+	const char *status; /* "bounced", "deferred" */
+	const char *relay_host;
+	const char *relay_ip;
+	unsigned relay_port; /* 0: not logged */
+	const char *code;    /* the remote's reply */
+	const char *dsn;
+	const char *text;
+	bool in_reply_to_rcpt;
+	const char *mta;                 /* "postfix", "exim" */
+	const struct rd_diagnosis *diag; /* NULL: not a relay refusal */
+};
+
+/* A failed SMTP AUTH (the log front end); "auth" stays null: no login. */
+struct rd_event_auth {
+	const char *mech;
+	const char *user; /* NULL: the log does not say */
+	const char *reason;
+	const char *mta;
+};
+
 /* Each returns a malloc'ed compact JSON object, or NULL when out of memory. */
 char *rd_event_rcpt_json(
     const struct rd_event_common *c, const struct rd_event_rcpt *r);
@@ -117,6 +141,10 @@ char *rd_event_session_json(
     const struct rd_event_common *c, const struct rd_event_counts *n);
 char *rd_event_alert_json(
     const struct rd_event_common *c, const struct rd_event_alert *a);
+char *rd_event_delivery_json(
+    const struct rd_event_common *c, const struct rd_event_delivery *d);
+char *rd_event_auth_json(
+    const struct rd_event_common *c, const struct rd_event_auth *a);
 
 /*
  * rd_event_check - json[0..len) is one event of this contract, of type

@@ -27,6 +27,7 @@ struct rd_mta_view {
 	struct rd_netset *trusted;          /* mynetworks; NULL: not given */
 	int tls_auth_only;    /* smtpd_tls_auth_only; -1: not given */
 	char myhostname[256]; /* "": not given */
+	char relayhost[256];  /* relayhost's host, no [] nor :port; "": none */
 	/* master.cf's smtpd listeners, main.cf's values overridden by their
 	   -o options (listener.h); the lists and sets are the view's until
 	   rd_config_merge_view takes them. */

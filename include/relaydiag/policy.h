@@ -89,6 +89,7 @@ struct rd_policy_services {
 	struct rd_history *history;
 	struct rd_dns *dns;
 	struct rd_explained *explained;
+	struct rd_recent *authfails; /* failed AUTH (the log front end) */
 };
 
 /*

@@ -22,6 +22,7 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/dns.h"
 #include "relaydiag/explained.h"
+#include "relaydiag/recent.h"
 #include "relaydiag/history.h"
 #include "relaydiag/ids.h"
 #include "relaydiag/sink.h"
@@ -119,12 +120,21 @@ void rd_session_use(
 void rd_session_use_explained(struct rd_session *s, struct rd_explained *x);
 
 /*
+ * rd_session_use_authfails - the failed AUTH attempts the log front end
+ * saw (recent.h; may be NULL), and how long one counts (AuthFailWindow):
+ * a refused relay from such a client is relay.auth-failed. Borrowed.
+ */
+void rd_session_use_authfails(
+    struct rd_session *s, struct rd_recent *x, unsigned window);
+
+/*
  * rd_session_set_front_end - which front end this session serves:
- * "milter" (the default) or "policy" (one policy request: its events say
+ * "milter" (the default), "policy" (one policy request: its events say
  * so, and it publishes no session event of its own; its recipient is
  * one the MTA is about to refuse, and an unauthorized relay gets action
- * REJECT with relaydiag's reply, which the policy answer carries). name:
- * a constant.
+ * REJECT with relaydiag's reply, which the policy answer carries), or
+ * "log" (one refusal read in the MTA's log: no session event either).
+ * name: a constant.
  */
 void rd_session_set_front_end(struct rd_session *s, const char *name);
 

@@ -170,6 +170,11 @@ static const struct dcase cases[] = {
 	  NULL, "carol@isp.test", false,
 	  "bob@gmail.test", EXT_NONE, ACCEPTED,
 	  "relay.client-on-port-25", true, true, false },
+	{ "near miss: no HELO logged (the MTA's log) shows no desktop",
+	  IP, NULL, 25, false, false, false, false,
+	  NULL, "carol@isp.test", false,
+	  "bob@gmail.test", EXT_NONE, RELAY_DENIED,
+	  "relay.no-auth", true, false, false },
 	{ "near miss: address literal HELO is not a desktop name",
 	  IP, "[203.0.113.5]", 25, false, false, false, false,
 	  NULL, "carol@isp.test", false,
@@ -604,7 +609,8 @@ test_diagnose_unknown_values_read_unknown(void **state)
 
 	(void)state;
 	rd_classify_mta(ACCEPTED, &mta);
-	memset(&f, 0, sizeof(f)); /* no client, HELO, port ... */
+	memset(&f, 0, sizeof(f)); /* no client, port ... */
+	f.helo = "";              /* given, but empty: reads "unknown" too */
 	f.rcpt = "bob@gmail.test";
 	f.rcpt_domain = "gmail.test";
 	f.cls.rclass = RD_CLASS_EXTERNAL;
