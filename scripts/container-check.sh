@@ -22,6 +22,10 @@ need=""
 for p in podman runc debootstrap swaks; do
 	command -v "$p" >/dev/null 2>&1 || need="$need $p"
 done
+# A pod's infra container runs catatonit, a Recommends of podman that
+# --no-install-recommends leaves out ("finding pause binary: catatonit").
+dpkg-query -W -f='${Status}' catatonit 2>/dev/null | grep -q "ok installed" ||
+	need="$need catatonit"
 if [ -n "$need" ]; then
 	echo "container-check: installing$need"
 	apt-get update -qq
