@@ -1,26 +1,57 @@
 /*
- * recent.c - what the log front end saw lately (recent.h): a ring under
- * one mutex, searched from the newest entry.
+ * recent.c - what the log front end saw lately (recent.h): a ring of
+ * entries for finding a key (newest first, its hash compared before its
+ * text), and a small open-addressed table of distinct values with the
+ * time each was last seen, for counting them within a window without
+ * comparing strings. Both under one mutex.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "relaydiag/recent.h"
 #include "relaydiag/text.h"
 
+/* Distinct values are counted up to this: a larger limit never alerts. */
+#define RECENT_DISTINCT_MAX 256
+#define RECENT_VALUES 1024 /* slots of the distinct-value table */
+
 struct recent_entry {
-	time_t when; /* 0: empty */
+	time_t when;   /* 0: empty */
+	uint64_t hash; /* of key, lower case */
 	char key[RD_RECENT_VALUE_MAX];
 	char value[RD_RECENT_VALUE_MAX];
+};
+
+struct recent_value {
+	uint64_t hash; /* of the value, lower case; 0: empty slot */
+	time_t last;
 };
 
 struct rd_recent {
 	pthread_mutex_t lock;
 	struct recent_entry *v;
 	size_t cap, next;
-	time_t alerted; /* the last outage alert; 0: none */
+	struct recent_value values[RECENT_VALUES];
+	time_t alerted; /* the last alert; 0: none */
 };
+
+/* recent_hash - FNV-1a of s in ASCII lower case; never 0 */
+static uint64_t
+recent_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	unsigned char c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = (h ^ c) * 1099511628211ULL;
+	}
+	return (h != 0 ? h : 1);
+}
 
 struct rd_recent *
 rd_recent_new(size_t cap)
@@ -48,28 +79,40 @@ rd_recent_free(struct rd_recent *x)
 	free(x);
 }
 
-/* recent_distinct - distinct non-empty values noted within window */
+/*
+ * recent_value_seen - value h seen at now: its slot updated, or a new one
+ * (the slot of the oldest value when the table is full)
+ */
+static void
+recent_value_seen(struct rd_recent *x, uint64_t h, time_t now)
+{
+	size_t i, k, oldest = 0;
+
+	for (i = 0; i < RECENT_VALUES; i++) {
+		k = (size_t)((h + i) % RECENT_VALUES);
+		if (x->values[k].hash == h || x->values[k].hash == 0) {
+			x->values[k].hash = h;
+			x->values[k].last = now;
+			return;
+		}
+		if (x->values[k].last < x->values[oldest].last)
+			oldest = k;
+	}
+	x->values[oldest].hash = h;
+	x->values[oldest].last = now;
+}
+
+/* recent_distinct - values seen within window, up to the cap */
 static unsigned
 recent_distinct(const struct rd_recent *x, time_t now, unsigned window)
 {
 	unsigned n = 0;
-	size_t i, k;
+	size_t i;
 
-	for (i = 0; i < x->cap; i++) {
-		const struct recent_entry *e = &x->v[i];
-
-		if (e->when == 0 || now - e->when > (time_t)window ||
-		    e->value[0] == '\0')
-			continue;
-		/* counted once: the first (lowest index) of its name */
-		for (k = 0; k < i; k++)
-			if (x->v[k].when != 0 &&
-			    now - x->v[k].when <= (time_t)window &&
-			    rd_strcasecmp_ascii(x->v[k].value, e->value) == 0)
-				break;
-		if (k == i)
+	for (i = 0; i < RECENT_VALUES && n < RECENT_DISTINCT_MAX; i++)
+		if (x->values[i].hash != 0 &&
+		    now - x->values[i].last <= (time_t)window)
 			n++;
-	}
 	return (n);
 }
 
@@ -90,13 +133,16 @@ rd_recent_note(struct rd_recent *x, const char *key, const char *value,
 	    rd_strlcpy(e.value, value != NULL ? value : "", sizeof(e.value)) >=
 		sizeof(e.value))
 		return (false);
+	e.hash = recent_hash(e.key);
 	pthread_mutex_lock(&x->lock);
 	x->v[x->next] = e;
 	x->next = (x->next + 1) % x->cap;
-	*distinct = recent_distinct(x, now, window);
-	if (limit > 0 && *distinct >= limit &&
-	    (x->alerted == 0 || now - x->alerted > (time_t)window)) {
-		x->alerted = now;
+	if (e.value[0] != '\0')
+		recent_value_seen(x, recent_hash(e.value), e.when);
+	*distinct = recent_distinct(x, e.when, window);
+	if (limit > 0 && limit <= RECENT_DISTINCT_MAX && *distinct >= limit &&
+	    (x->alerted == 0 || e.when - x->alerted > (time_t)window)) {
+		x->alerted = e.when;
 		alert = true;
 	}
 	pthread_mutex_unlock(&x->lock);
@@ -108,19 +154,23 @@ rd_recent_find(struct rd_recent *x, const char *key, time_t now,
     unsigned window, char value[RD_RECENT_VALUE_MAX])
 {
 	bool found = false;
+	uint64_t h;
 	size_t i, k;
 
 	value[0] = '\0';
 	if (x == NULL || key == NULL)
 		return (false);
+	h = recent_hash(key);
 	pthread_mutex_lock(&x->lock);
 	for (i = 0; i < x->cap && !found; i++) {
 		const struct recent_entry *e;
 
 		k = (x->next + x->cap - 1 - i) % x->cap; /* newest first */
 		e = &x->v[k];
-		if (e->when == 0 || now - e->when > (time_t)window ||
-		    now < e->when - 5 || strcmp(e->key, key) != 0)
+		if (e->when == 0)
+			break; /* the ring was never this full */
+		if (e->hash != h || now - e->when > (time_t)window ||
+		    now < e->when - 5 || rd_strcasecmp_ascii(e->key, key) != 0)
 			continue;
 		memcpy(value, e->value, RD_RECENT_VALUE_MAX);
 		found = true;

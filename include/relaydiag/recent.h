@@ -33,8 +33,8 @@ void rd_recent_free(struct rd_recent *x); /* NULL: no-op */
  * rd_recent_note - key (with value; "" when unknown) at now. Returns true
  * when this entry makes the distinct non-empty values within window reach
  * limit (then *distinct says how many): once, until window has passed
- * since that alert. limit 0: never. A key or value too long for the ring
- * is not noted.
+ * since that alert. limit 0, or above 256 (distinct values are counted
+ * up to 256): never. A key or value too long for the ring is not noted.
  */
 bool rd_recent_note(struct rd_recent *x, const char *key, const char *value,
     time_t now, unsigned window, unsigned limit, unsigned *distinct);
