@@ -190,8 +190,8 @@ static const struct rd_catalogue_entry diag_catalogue[] = {
 	"if only a couple of addresses bounce, the problem is theirs.",
 	0},
     {"alert.auth-outage", RD_SEV_CRITICAL,
-	"Many senders that used to relay with authentication are now "
-	"refused.",
+	"Authentication looks broken: many senders that used to log in are "
+	"now refused, or many logins fail.",
 	"",
 	"Authentication is broken on this server (an update changed the "
 	"configuration, or the auth database is corrupt).",

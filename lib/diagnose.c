@@ -461,10 +461,10 @@ rd_diagnose_fill(
 		/* A soft refusal keeps its cause; say why it is soft. */
 		diag_fact(out, "verdict", "tempfail");
 		diag_append(out->remedy_admin, sizeof(out->remedy_admin),
-		    " The MTA answered 4xx (temporary) only because "
-		    "soft_bounce "
-		    "= yes or a defer_* restriction (defer_unauth_destination) "
-		    "is set: the client retries until the message expires.");
+		    " The refusal was temporary (4xx) only because "
+		    "soft_bounce = yes or a defer_* restriction "
+		    "(defer_unauth_destination) is set on the refusing "
+		    "server: the sender retries until the message expires.");
 	}
 	return (0);
 }

@@ -59,7 +59,7 @@ case $secs in
 esac
 all="fuzz_addr fuzz_config fuzz_netset fuzz_domainset fuzz_mta_text
 fuzz_rules fuzz_reply fuzz_event fuzz_session fuzz_pseudo fuzz_spool
-fuzz_postconf fuzz_policy"
+fuzz_postconf fuzz_policy fuzz_logline"
 targets=${*:-$all}
 
 cc=${FUZZ_CC:-clang}

@@ -546,7 +546,7 @@ fz_check_event(const char *json, const char *want_type)
 	json_error_t jerr;
 	json_t *o, *v, *c;
 	const char *type;
-	bool alert;
+	bool alert, delivery;
 
 	if (json == NULL)
 		fz_fail("event: NULL JSON (not out of memory here)");
@@ -572,13 +572,17 @@ fz_check_event(const char *json, const char *want_type)
 	fz_member(o, "event", "host", FZ_STR_NULL);
 	fz_member(o, "event", "queue_id", FZ_STR_NULL);
 
-	/* client, server, session: null only in alerts (events.md) */
+	/* client, server, session: null only in alerts and (client,
+	   server) in deliveries, where this server is the client */
 	alert = strcmp(type, "alert") == 0;
+	delivery = strcmp(type, "delivery") == 0;
 	fz_member(o, "event", "session", alert ? FZ_STR_NULL : FZ_NESTR);
 	fz_member(o, "event", "client", FZ_OBJ_NULL);
 	c = json_object_get(o, "client");
-	if (!alert && !json_is_object(c))
+	if (!alert && !delivery && !json_is_object(c))
 		fz_fail("event: client not an object");
+	if (delivery && !json_is_null(c))
+		fz_fail("event: a delivery with a client");
 	if (json_is_object(c)) {
 		fz_only(c, "client", 5);
 		fz_member(c, "client", "ip", FZ_STR_NULL);
@@ -589,7 +593,7 @@ fz_check_event(const char *json, const char *want_type)
 	}
 	fz_member(o, "event", "server", FZ_OBJ_NULL);
 	c = json_object_get(o, "server");
-	if (!alert && !json_is_object(c))
+	if (!alert && !delivery && !json_is_object(c))
 		fz_fail("event: server not an object");
 	if (json_is_object(c)) {
 		fz_only(c, "server", 3);
@@ -708,7 +712,31 @@ fz_check_event(const char *json, const char *want_type)
 		fz_check_ids(o);
 	} else if (alert)
 		fz_check_alert(o);
-	else
+	else if (delivery) {
+		c = json_object_get(o, "delivery");
+		if (!json_is_object(c))
+			fz_fail("event: delivery not an object");
+		fz_only(c, "delivery", 6);
+		fz_member(c, "delivery", "rcpt", FZ_STR_NULL);
+		fz_member(c, "delivery", "domain", FZ_STR_NULL);
+		fz_member(c, "delivery", "status", FZ_STR_NULL);
+		fz_member(c, "delivery", "mta", FZ_STR_NULL);
+		fz_member(c, "delivery", "relay", FZ_OBJ_NULL);
+		fz_member(c, "delivery", "reply", FZ_OBJ_NULL);
+	} else if (strcmp(type, "auth") == 0) {
+		c = json_object_get(o, "auth_failure");
+		if (!json_is_object(c))
+			fz_fail("event: auth_failure not an object");
+		fz_only(c, "auth_failure", 4);
+		fz_member(c, "auth_failure", "mech", FZ_STR_NULL);
+		fz_member(c, "auth_failure", "user", FZ_STR_NULL);
+		fz_member(c, "auth_failure", "reason", FZ_STR_NULL);
+		fz_member(c, "auth_failure", "mta", FZ_STR_NULL);
+		if (!json_is_null(json_object_get(o, "auth")) ||
+		    !json_is_null(json_object_get(o, "diagnosis")))
+			fz_fail(
+			    "event: a failed AUTH with auth or a diagnosis");
+	} else
 		fz_fail("event: unexpected type %s", type);
 	return (o);
 }

@@ -555,6 +555,23 @@ write("fuzz_policy", [
     ("long-rcpt", bytes([1, 96]) + policy_req(recipient="l" * 64 + "@" + "d" * 63 + ".test")),
 ])
 
+# ---- fuzz_logline: byte 0 formats + LogRejects, then one log line --------
+LOGLINES = [
+    "Dec  7 03:14:47 mx postfix/smtp[2204]: 4B7C1A728C1: to=<x@remote.test>, relay=127.0.0.1[127.0.0.1]:2725, delay=0.05, delays=0.01/0/0.02/0.01, dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 554 5.7.1 <x@remote.test>: Relay access denied (in reply to RCPT TO command))",
+    "Dec  7 03:14:47 mx postfix/submission/smtpd[2311]: warning: unknown[127.0.0.82]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=frank@example.test",
+    "Jul 18 08:25:19 company postfix/smtpd[29282]: NOQUEUE: reject: RCPT from company.university.edu[111.111.11.11]: 554 5.7.1 <email@gmail.com>: Relay access denied; from=<user_name@domain.com> to=<email@gmail.com> proto=ESMTP helo=<UserPC>",
+    "Dec  7 03:14:47 mx sm-mta[4242]: 4B73ElWx004242: ruleset=check_rcpt, arg1=<bob@gmail.test>, relay=[127.0.0.5], reject=550 5.7.1 <bob@gmail.test>... Relaying denied",
+    "Dec  7 03:14:47 mx sm-mta[4242]: 4B73ElWx004242: AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: Password verification failed, relay=[127.0.0.9]",
+    "2016-10-10 14:05:23 1btaGg-0004ei-Mf ** email@address.com  R=dkim_lookuphost T=dkim_remote_smtp H=someserver.com [192.168.0.1] X=TLSv1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes: SMTP error from remote mail server after RCPT TO:<email@address.com>: 554 5.7.1 <email@addrss.com>: Recipient address rejected: Access denied",
+    "2026-12-07 03:14:47 H=(UserPC) [203.0.113.5]:51234 I=[192.0.2.1]:25 F=<anna@client.test> rejected RCPT <bob@gmail.test>: relay not permitted",
+    "2016-10-10 14:05:23 H=(myserver.com) [xx.xx.xx.xx] sender verify fail for <myuser@mydomain.com>: response to \"RCPT TO:<myuser@mydomain.com>\" from senderserver.com [yy.yy.yy.yy] was: 554 <myuser@mydomain.com>: Relay access denied",
+    "2026-12-07 03:14:47 dovecot_plain authenticator failed for (UserPC) [203.0.113.5]:51234: 535 Incorrect authentication data (set_id=anna@example.test)",
+    "2026-12-07T03:14:47.123456+01:00 mx postfix/smtpd[2311]: warning: host.example[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+]
+write("fuzz_logline", [("line%d" % i, bytes([15]) + b(l)) for i, l in enumerate(LOGLINES)] +
+      [("hostile", bytes([15]) + b("Dec  7 03:14:47 mx sm-mta[1]: q: ruleset=check_rcpt, arg1=<x\x1b[31m%s\x01@gmail.test>, relay=evil\x07 [127.0.0.50], reject=550 5.7.1 <x>... Relaying denied \xff")),
+       ("long", bytes([7]) + b("Dec  7 03:14:47 mx postfix/smtpd[1]: warning: x[1.2.3.4]: SASL PLAIN authentication failed: x, sasl_username=" + "U" * 9000))])
+
 # ---- regressions: inputs that found bugs (issue 5) ------------------------
 REGRESS = [
     # reply.c: the host (the MTA's {j}, or HostName) was never cut, so an

@@ -262,3 +262,74 @@ rd_e2e_restart_postfix() {
 	rd_e2e_stop_postfix
 	rd_e2e_start_postfix "$@"
 }
+
+# ---------------------------------------------------------- remote postfix --
+# A second private Postfix playing the recipient's server, or a relayhost,
+# that refuses to relay for what it does not host (no local domain; its
+# mynetworks trusts nobody on loopback): 127.0.0.1:$RD_E2E_REMOTE_PORT
+# answers 554 5.7.1 Relay access denied, :$RD_E2E_REMOTE_SOFT_PORT 454 4.7.1
+# (soft_bounce). Its log: RUN/remote/maillog. Stopped with the rest.
+
+rd_e2e_start_remote() {
+	[ -n "${_RD_SID[remote]:-}" ] && return 0
+	local d=$RD_E2E_DIR/remote port pid
+	RD_E2E_REMOTE_PORT=${RD_E2E_REMOTE_PORT:-2725}
+	RD_E2E_REMOTE_SOFT_PORT=${RD_E2E_REMOTE_SOFT_PORT:-2727}
+	export RD_E2E_REMOTE_PORT RD_E2E_REMOTE_SOFT_PORT
+	for port in "$RD_E2E_REMOTE_PORT" "$RD_E2E_REMOTE_SOFT_PORT"; do
+		_rd_port_in_use "$port" && rd_e2e_bail "port $port (remote Postfix) is already in use"
+	done
+	mkdir -p "$d/conf" "$d/queue" "$d/data"
+	chown root:root "$d/queue"
+	chown postfix:postfix "$d/data"
+	chmod 0700 "$d/data"
+	cat >"$d/conf/main.cf" <<EOF2
+# the remote server of the e2e tests (tests/e2e/lib/mta.sh)
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $d/maillog
+maillog_file_prefixes = $RD_E2E_DIR
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.remote.test
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+mynetworks = 127.0.0.253/32
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_error_sleep_time = 0
+smtputf8_enable = no
+default_transport = discard
+EOF2
+	cat >"$d/conf/master.cf" <<EOF2
+127.0.0.1:$RD_E2E_REMOTE_PORT inet n - n - - smtpd
+127.0.0.1:$RD_E2E_REMOTE_SOFT_PORT inet n - n - - smtpd -o soft_bounce=yes
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+proxymap  unix  -       -       n       -       -       proxymap
+discard   unix  -       -       n       -       -       discard
+error     unix  -       -       n       -       -       error
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF2
+	touch -d '-10 seconds' "$d/conf/main.cf" "$d/conf/master.cf"
+	postfix -c "$d/conf" start </dev/null >>"$d/start.log" 2>&1 7>&- ||
+		rd_e2e_bail "remote postfix: start failed: $(cat "$d/start.log")"
+	pid=$(tr -d ' \n' <"$d/queue/pid/master.pid" 2>/dev/null) || true
+	[ -n "$pid" ] || rd_e2e_bail "remote postfix started but wrote no pid file"
+	_RD_SID[remote]=$pid
+	for port in "$RD_E2E_REMOTE_PORT" "$RD_E2E_REMOTE_SOFT_PORT"; do
+		rd_wait 15 0.1 _rd_banner "$port" 5 ||
+			rd_e2e_bail "remote postfix: no banner on 127.0.0.1:$port"
+	done
+}

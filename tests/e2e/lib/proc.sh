@@ -102,6 +102,7 @@ _rd_dump_logs() {
 _rd_stop_all() {
 	local ok=0
 	_rd_stop_postfix_quiet || ok=1
+	_rd_stop_session remote 10 || ok=1
 	_rd_stop_milter_quiet || ok=1
 	# Dovecot's master alone takes 1-2 s to stop; all at once: 40 ms
 	_rd_stop_session dovecot 10 all || ok=1
