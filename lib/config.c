@@ -466,6 +466,7 @@ rd_config_free(struct rd_config *cfg)
 	free(cfg->import_postfix);
 	free(cfg->policy_socket);
 	free(cfg->log_file);
+	free(cfg->log_journal);
 	rd_domainset_free(cfg->relay_host_names);
 	rd_netset_free(cfg->relay_host_ips);
 	for (i = 0; i < cfg->n_listeners; i++)

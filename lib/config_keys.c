@@ -35,7 +35,7 @@ static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
     config_add_action, config_add_rules, config_set_templates,
     config_add_mx_host, config_set_drop_policy, config_set_import,
     config_set_restart_rate, config_add_listener, config_add_log_format,
-    config_add_relay_host;
+    config_add_relay_host, config_set_log_journal;
 static config_reset config_reset_trusted, config_reset_ports;
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
@@ -119,6 +119,8 @@ const struct config_key config_keys[] = {
     /* the MTA's log */
     {"LogFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(log_file),
 	0, 0, CONFIG_RESTART},
+    {"LogJournal", CONFIG_SCALAR, config_set_log_journal, NULL,
+	CONFIG_STR(log_journal), 0, 0, CONFIG_RESTART},
     {"LogFormat", CONFIG_LIST, config_add_log_format, NULL, 0, 0, 0, 0},
     {"LogRejects", CONFIG_SCALAR, config_set_bool, NULL,
 	CONFIG_OFF(log_rejects), 0, 0, 0},
@@ -769,6 +771,22 @@ config_add_log_format(struct config_parse *p, const struct config_key *k,
 		}
 	return (config_error(p, at->source, at->line,
 	    "%s: \"%s\": expected postfix, sendmail or exim", k->name, entry));
+}
+
+/* config_set_log_journal - yes, no, or an absolute directory */
+static int
+config_set_log_journal(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	if (rd_strcasecmp_ascii(value, "no") == 0)
+		return (0);
+	if (rd_strcasecmp_ascii(value, "yes") != 0 && value[0] != '/')
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected yes, no, or the absolute path of a "
+		    "directory of journal files",
+		    k->name, value));
+	return (config_store(
+	    p, k, at, rd_strcasecmp_ascii(value, "yes") == 0 ? "yes" : value));
 }
 
 /* config_add_relay_host - a relayhost by address, or by name */

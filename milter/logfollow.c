@@ -97,31 +97,37 @@ lf_load(unsigned long long *ino, long long *off)
 	return (n == 2 && *off >= 0);
 }
 
-/* lf_handle - one complete line */
-static void
-lf_handle(const char *p, size_t n, bool cut)
+void
+logfollow_handle(
+    const struct logfollow_services *ls, const char *p, size_t n, bool cut)
 {
 	struct rd_logfront_services sv;
 	struct rd_config *cfg;
 	struct rd_logrec r;
 	time_t now = time(NULL);
 
-	lf.lines++;
-	cfg = rd_snapshot_acquire();
-	if (cfg == NULL)
+	if ((cfg = rd_snapshot_acquire()) == NULL)
 		return;
 	if (rd_logline_parse(p, n, cfg->log_formats, now, &r) != RD_LOG_OTHER) {
 		r.cut |= cut;
 		memset(&sv, 0, sizeof(sv));
 		sv.cfg = cfg;
-		sv.sink = lf.sv.sink;
-		sv.history = lf.sv.history;
-		sv.dns = lf.sv.dns;
-		sv.authfails = lf.sv.authfails;
-		sv.outbound = lf.sv.outbound;
+		sv.sink = ls->sink;
+		sv.history = ls->history;
+		sv.dns = ls->dns;
+		sv.authfails = ls->authfails;
+		sv.outbound = ls->outbound;
 		rd_logfront_handle(&sv, &r, now);
 	}
 	rd_snapshot_release(cfg);
+}
+
+/* lf_handle - one complete line of the file */
+static void
+lf_handle(const char *p, size_t n, bool cut)
+{
+	lf.lines++;
+	logfollow_handle(&lf.sv, p, n, cut);
 }
 
 /* lf_feed - bytes read: complete lines handled, the rest carried */

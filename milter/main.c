@@ -428,7 +428,8 @@ main(int argc, char **argv)
 	/* The event log file is opened as root; Redis needs no privilege. */
 	sink = cfg->redis_url == NULL ? main_open_sink(cfg, foreground) : NULL;
 	/* The spool, and the log follower's position, live in SpoolDir. */
-	if (cfg->redis_url != NULL || cfg->log_file != NULL)
+	if (cfg->redis_url != NULL || cfg->log_file != NULL ||
+	    cfg->log_journal != NULL)
 		main_spool_dir(cfg, up);
 
 	if (smfi_register(glue_desc) != MI_SUCCESS ||
@@ -541,7 +542,21 @@ main(int argc, char **argv)
 		rd_log(LOG_NOTICE, NULL, "log front end following %s",
 		    startcfg->log_file);
 	}
+	if (startcfg->log_journal != NULL) {
+		struct logfollow_services lsv = {
+		    sink, history, dns, authfails, outbound};
+		char state[4200];
+
+		snprintf(state, sizeof(state), "%s/journal-cursor",
+		    startcfg->spool_dir);
+		if (logjournal_start(
+			startcfg->log_journal, state, &lsv, &err) != 0)
+			main_fatal(&err);
+		rd_log(LOG_NOTICE, NULL, "log front end reading the journal %s",
+		    startcfg->log_journal);
+	}
 	rc = smfi_main();
+	logjournal_stop();
 	logfollow_stop();
 	policyd_stop();
 	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",

@@ -43,6 +43,20 @@ struct logfollow_services {
 int logfollow_start(const char *path, const char *state,
     const struct logfollow_services *sv, struct rd_err *err);
 void logfollow_stop(void);
+/* logfollow_handle - one line of the MTA's log into its events (any
+   thread: the file's and the journal's readers share it) */
+void logfollow_handle(
+    const struct logfollow_services *sv, const char *line, size_t n, bool cut);
+
+/* logjournal.c: the same, from the systemd journal (LogJournal) */
+/*
+ * logjournal_start - read the mail facility's entries of the system
+ * journal (spec "yes") or of a directory of journal files, in a thread,
+ * the cursor kept in state; 0, or -1 with err. logjournal_stop: stop.
+ */
+int logjournal_start(const char *spec, const char *state,
+    const struct logfollow_services *sv, struct rd_err *err);
+void logjournal_stop(void);
 
 /* policyd.c: the policy service (deployment 3), in the filter process */
 struct policyd_services {

@@ -14,7 +14,7 @@ fi
 
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev
-zlib1g-dev libpcre2-dev libidn2-dev
+zlib1g-dev libpcre2-dev libidn2-dev libsystemd-dev systemd-journal-remote
 postfix redis-server redis-tools swaks jq
 dovecot-core openssl ca-certificates
 libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libsasl2-modules

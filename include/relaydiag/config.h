@@ -133,6 +133,8 @@ struct rd_config {
 
 	/* the MTA's log (the log front end, logfront.c) */
 	char *log_file;       /* LogFile: the log to follow; NULL = none */
+	char *log_journal;    /* LogJournal: "yes" (the system journal) or a
+				 directory of journal files; NULL = none */
 	unsigned log_formats; /* LogFormat: RD_LOGFMT_* bits, default postfix */
 	bool log_rejects;     /* LogRejects: publish the MTA's logged RCPT
 				 refusals (an MTA with no milter attached) */
