@@ -295,11 +295,19 @@ lf_auth(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 		    cfg->outage_senders, distinct);
 }
 
-/* lf_rcpt - a recipient refusal the MTA logged: one short session */
+/*
+ * lf_rcpt - a recipient refusal the MTA logged: one short session, with
+ * what the milter saw of the same transaction (its queue id) when it did
+ */
 static void
-lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r)
+lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r,
+    time_t now)
 {
-	char sender[sizeof(r->sender) + 3], rcpt[sizeof(r->rcpt) + 3];
+	struct rd_seen_info seen;
+	struct rd_tls_info tls;
+	bool joined;
+	char sender[sizeof(((struct rd_seen_info *)0)->sender) + 3];
+	char rcpt[sizeof(r->rcpt) + 3];
 	char host[32];
 	struct rd_conn_info ci;
 	struct rd_mail_info mi;
@@ -316,19 +324,32 @@ lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r)
 	rd_session_set_front_end(s, "log");
 	rd_session_use(s, sv->history, sv->dns);
 	rd_session_use_authfails(s, sv->authfails, sv->cfg->authfail_window);
+	/* The same client, or it is no join. */
+	joined = rd_seen_find(sv->seen, r->queue_id, now, &seen) &&
+		 strcmp(seen.client_ip, r->client_ip) == 0;
 	memset(&ci, 0, sizeof(ci));
 	ci.client_ip = r->client_ip;
-	ci.client_port = r->client_port;
-	ci.client_name = r->client_name;
+	ci.client_port = joined ? seen.client_port : r->client_port;
+	ci.client_name = joined ? seen.client_name : r->client_name;
+	ci.daemon_addr = joined ? seen.daemon_addr : NULL;
+	ci.daemon_port = joined ? seen.daemon_port : 0;
 	rd_session_connect(s, &ci);
-	if (r->helo[0] != '\0')
+	memset(&tls, 0, sizeof(tls));
+	tls.version = joined ? seen.tls_version : NULL;
+	if (joined && seen.helo[0] != '\0')
+		rd_session_helo(s, seen.helo, &tls);
+	else if (r->helo[0] != '\0')
 		rd_session_helo(s, r->helo, NULL);
-	/* Sendmail's check_rcpt line names no sender: none is claimed. */
-	if (r->format != RD_LOGFMT_SENDMAIL) {
+	/* Sendmail's check_rcpt line names no sender: none is claimed,
+	   unless the milter saw the transaction. */
+	if (joined || r->format != RD_LOGFMT_SENDMAIL) {
 		memset(&mi, 0, sizeof(mi));
-		snprintf(sender, sizeof(sender), "<%s>", r->sender);
+		snprintf(sender, sizeof(sender), "<%s>",
+		    joined ? seen.sender : r->sender);
 		mi.sender = sender;
 		mi.queue_id = r->queue_id;
+		mi.auth_authen = joined ? seen.auth_user : NULL;
+		mi.tls = tls;
 		rd_session_mail(s, &mi);
 	}
 	memset(&ri, 0, sizeof(ri));
@@ -358,7 +379,7 @@ rd_logfront_handle(const struct rd_logfront_services *sv,
 		lf_auth(sv, r, now);
 		break;
 	case RD_LOG_RCPT_REJECT:
-		lf_rcpt(sv, r);
+		lf_rcpt(sv, r, now);
 		break;
 	case RD_LOG_VERIFY_FAIL: /* the refusal that follows names it */
 	case RD_LOG_OTHER:

@@ -68,7 +68,7 @@ static const struct ll_row {
     /* Sendmail: a failed AUTH */
     {RD_LOGFMT_SENDMAIL, RD_LOG_AUTH_FAIL,
 	"^(?:(?<qid>[0-9A-Za-z]+): )?AUTH failure \\((?<mech>[^)]*)\\): "
-	"(?<text>.*?), " LL_SM_RELAY ".*$"},
+	"(?<text>.*?)(?:, user=(?<user>[^,]*))?, " LL_SM_RELAY ".*$"},
     /* Exim: a remote server refused (** bounced, == deferred) */
     {RD_LOGFMT_EXIM, RD_LOG_DELIVERY,
 	"^(?<qid>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) "

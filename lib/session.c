@@ -145,6 +145,35 @@ rd_session_use_authfails(
 }
 
 void
+rd_session_use_seen(struct rd_session *s, struct rd_seen *x)
+{
+	s->seen = x;
+}
+
+/* sess_note_seen - the transaction, by its queue id, for the log's join */
+static void
+sess_note_seen(const struct rd_session *s)
+{
+	struct rd_seen_info i;
+
+	if (s->seen == NULL || s->queue_id[0] == '\0')
+		return;
+	memset(&i, 0, sizeof(i));
+	/* Each fits: the session's copies are as long or shorter. */
+	(void)rd_strlcpy(i.client_ip, s->client_ip, sizeof(i.client_ip));
+	i.client_port = s->client_port;
+	(void)rd_strlcpy(i.client_name, s->client_name, sizeof(i.client_name));
+	if (s->has_helo)
+		(void)rd_strlcpy(i.helo, s->helo, sizeof(i.helo));
+	(void)rd_strlcpy(i.daemon_addr, s->daemon_addr, sizeof(i.daemon_addr));
+	i.daemon_port = s->daemon_port;
+	(void)rd_strlcpy(i.tls_version, s->tls_version, sizeof(i.tls_version));
+	(void)rd_strlcpy(i.auth_user, s->auth_user, sizeof(i.auth_user));
+	(void)rd_strlcpy(i.sender, s->sender, sizeof(i.sender));
+	rd_seen_note(s->seen, s->queue_id, &i, time(NULL));
+}
+
+void
 rd_session_set_front_end(struct rd_session *s, const char *name)
 {
 	s->front_end = name;
@@ -175,6 +204,10 @@ rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci)
 	if (sess_copy(s->daemon, sizeof(s->daemon), ci->daemon_name))
 		s->cut |= RD_CUT_DAEMON;
 	s->daemon_port = ci->daemon_port;
+	/* An address cut to fit names no listener: compared, never shown. */
+	(void)rd_strlcpy(s->daemon_addr,
+	    ci->daemon_addr != NULL ? ci->daemon_addr : "",
+	    sizeof(s->daemon_addr));
 	/* The MTA's own name ({j}) unless HostName says otherwise. */
 	if (ci->mta_host != NULL && *ci->mta_host != '\0' &&
 	    !s->cfg->host_name_set)
@@ -287,6 +320,7 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 		sess_pseudo(s, s->sender, s->sender_h);
 		sess_pseudo(s, s->auth_user, s->auth_user_h);
 	}
+	sess_note_seen(s);
 }
 
 /* sess_common - the members every event of this session shares */

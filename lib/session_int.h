@@ -35,6 +35,8 @@ struct rd_session {
 	struct rd_dns *dns;             /* may be NULL */
 	struct rd_explained *explained; /* may be NULL */
 	struct rd_recent *authfails;    /* may be NULL */
+	struct rd_seen *seen;           /* may be NULL */
+	char daemon_addr[64];
 	unsigned authfail_window;
 	const char *front_end; /* "milter", "policy" */
 	char sid[RD_SID_LEN + 1];

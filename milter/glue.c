@@ -16,22 +16,12 @@
 #include "relaydiag/snapshot.h"
 
 /* Shared by every session; set once before smfi_main starts threads. */
-static struct rd_sink *glue_sink;
-static struct rd_history *glue_history;
-static struct rd_dns *glue_dns;
-static struct rd_explained *glue_explained;
-static struct rd_recent *glue_authfails;
+static struct front_services glue_sv;
 
 void
-glue_set_services(struct rd_sink *sink, struct rd_history *history,
-    struct rd_dns *dns, struct rd_explained *explained,
-    struct rd_recent *authfails)
+glue_set_services(const struct front_services *sv)
 {
-	glue_authfails = authfails;
-	glue_sink = sink;
-	glue_history = history;
-	glue_dns = dns;
-	glue_explained = explained;
+	glue_sv = *sv;
 }
 
 /*
@@ -108,15 +98,16 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	 * failure policy acts at RCPT. */
 	if ((cfg = rd_snapshot_acquire()) == NULL)
 		return (SMFIS_NOREPLY);
-	if ((s = rd_session_new(cfg, glue_sink)) == NULL) {
+	if ((s = rd_session_new(cfg, glue_sv.sink)) == NULL) {
 		rd_snapshot_release(cfg);
 		rd_log(LOG_ERR, NULL, "connect: out of memory");
 		return (SMFIS_NOREPLY);
 	}
-	rd_session_use(s, glue_history, glue_dns);
-	rd_session_use_explained(s, glue_explained);
+	rd_session_use(s, glue_sv.history, glue_sv.dns);
+	rd_session_use_explained(s, glue_sv.explained);
 	rd_session_use_authfails(
-	    s, glue_authfails, rd_session_config(s)->authfail_window);
+	    s, glue_sv.authfails, rd_session_config(s)->authfail_window);
+	rd_session_use_seen(s, glue_sv.seen);
 	smfi_setpriv(ctx, s);
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);

@@ -117,6 +117,7 @@ logfollow_handle(
 		sv.dns = ls->dns;
 		sv.authfails = ls->authfails;
 		sv.outbound = ls->outbound;
+		sv.seen = ls->seen;
 		rd_logfront_handle(&sv, &r, now);
 	}
 	rd_snapshot_release(cfg);

@@ -325,8 +325,7 @@ main(int argc, char **argv)
 	struct rd_sink *sink;
 	struct rd_history *history;
 	struct rd_dns *dns;
-	struct rd_explained *explained;
-	struct rd_recent *authfails, *outbound;
+	struct front_services fsv;
 	int policy_fd = -1;
 	struct rd_config *startcfg;
 	size_t i;
@@ -497,10 +496,15 @@ main(int argc, char **argv)
 		sink = main_open_sink(cfg, foreground);
 	history = main_open_history(cfg);
 	dns = main_open_dns(cfg);
-	explained = rd_explained_new(4096);
-	authfails = rd_recent_new(4096);
-	outbound = rd_recent_new(4096);
-	glue_set_services(sink, history, dns, explained, authfails);
+	memset(&fsv, 0, sizeof(fsv));
+	fsv.sink = sink;
+	fsv.history = history;
+	fsv.dns = dns;
+	fsv.explained = rd_explained_new(4096);
+	fsv.authfails = rd_recent_new(4096);
+	fsv.outbound = rd_recent_new(4096);
+	fsv.seen = rd_seen_new(4096);
+	glue_set_services(&fsv);
 	main_sink = sink;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -522,35 +526,28 @@ main(int argc, char **argv)
 	    RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
 	if (policy_fd >= 0) {
-		struct policyd_services psv = {
-		    sink, history, dns, explained, authfails};
-
-		if (policyd_start(policy_fd, &psv, &err) != 0)
+		if (policyd_start(policy_fd, &fsv, &err) != 0)
 			main_fatal(&err);
 		rd_log(LOG_NOTICE, NULL, "policy service listening on %s",
 		    startcfg->policy_socket);
 	}
 	if (startcfg->log_file != NULL) {
-		struct logfollow_services lsv = {
-		    sink, history, dns, authfails, outbound};
 		char state[4200];
 
 		snprintf(state, sizeof(state), "%s/log-position",
 		    startcfg->spool_dir);
-		if (logfollow_start(startcfg->log_file, state, &lsv, &err) != 0)
+		if (logfollow_start(startcfg->log_file, state, &fsv, &err) != 0)
 			main_fatal(&err);
 		rd_log(LOG_NOTICE, NULL, "log front end following %s",
 		    startcfg->log_file);
 	}
 	if (startcfg->log_journal != NULL) {
-		struct logfollow_services lsv = {
-		    sink, history, dns, authfails, outbound};
 		char state[4200];
 
 		snprintf(state, sizeof(state), "%s/journal-cursor",
 		    startcfg->spool_dir);
 		if (logjournal_start(
-			startcfg->log_journal, state, &lsv, &err) != 0)
+			startcfg->log_journal, state, &fsv, &err) != 0)
 			main_fatal(&err);
 		rd_log(LOG_NOTICE, NULL, "log front end reading the journal %s",
 		    startcfg->log_journal);
@@ -564,9 +561,10 @@ main(int argc, char **argv)
 	rd_sink_close(sink);
 	rd_history_free(history);
 	rd_dns_free(dns);
-	rd_explained_free(explained);
-	rd_recent_free(authfails);
-	rd_recent_free(outbound);
+	rd_explained_free(fsv.explained);
+	rd_recent_free(fsv.authfails);
+	rd_recent_free(fsv.outbound);
+	rd_seen_free(fsv.seen);
 	rd_snapshot_release(startcfg);
 	if (pidfile[0] != '\0')
 		(void)unlink(pidfile); /* may fail after the drop */

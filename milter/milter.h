@@ -19,23 +19,27 @@
 /* glue.c */
 extern struct smfiDesc glue_desc;
 /*
- * glue_set_services - what every session uses: the event sink, history
- * across sessions, the MX check, what the policy service already
- * published, the failed AUTH the log front end saw (the last four may be
- * NULL). Set once, before smfi_main.
+ * What the front ends share, made once in main(): the event sink, history
+ * across sessions, the MX check, what the policy service published, the
+ * failed AUTH and the refusing domains the log front end saw, the
+ * milter's transactions by queue id. All but sink may be NULL.
  */
-void glue_set_services(struct rd_sink *sink, struct rd_history *history,
-    struct rd_dns *dns, struct rd_explained *explained,
-    struct rd_recent *authfails);
-
-/* logfollow.c: the log front end's transport (LogFile) */
-struct logfollow_services {
+struct front_services {
 	struct rd_sink *sink;
 	struct rd_history *history;
 	struct rd_dns *dns;
+	struct rd_explained *explained;
 	struct rd_recent *authfails;
 	struct rd_recent *outbound;
+	struct rd_seen *seen;
 };
+
+/* glue_set_services - what every milter session uses; once, before
+   smfi_main (sv is copied) */
+void glue_set_services(const struct front_services *sv);
+
+/* logfollow.c: the log front end's transport (LogFile) */
+#define logfollow_services front_services
 /*
  * logfollow_start - follow path in a thread of this process, its position
  * kept in state; 0, or -1 with err. logfollow_stop: stop, save, report.
@@ -59,13 +63,7 @@ int logjournal_start(const char *spec, const char *state,
 void logjournal_stop(void);
 
 /* policyd.c: the policy service (deployment 3), in the filter process */
-struct policyd_services {
-	struct rd_sink *sink;
-	struct rd_history *history;
-	struct rd_dns *dns;
-	struct rd_explained *explained;
-	struct rd_recent *authfails;
-};
+#define policyd_services front_services
 /*
  * policyd_open - PolicySocket's listening socket, opened as root before
  * the privilege drop (a unix socket gets SocketMode and the user's

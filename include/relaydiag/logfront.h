@@ -28,6 +28,7 @@
 #include "relaydiag/history.h"
 #include "relaydiag/logline.h"
 #include "relaydiag/recent.h"
+#include "relaydiag/seen.h"
 #include "relaydiag/sink.h"
 
 /* What the log front end uses; all borrowed, each may be NULL but cfg. */
@@ -38,6 +39,7 @@ struct rd_logfront_services {
 	struct rd_dns *dns;
 	struct rd_recent *authfails; /* shared with the sessions */
 	struct rd_recent *outbound;
+	struct rd_seen *seen; /* the milter's transactions, by queue id */
 };
 
 /*

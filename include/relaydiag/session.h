@@ -23,6 +23,7 @@
 #include "relaydiag/dns.h"
 #include "relaydiag/explained.h"
 #include "relaydiag/recent.h"
+#include "relaydiag/seen.h"
 #include "relaydiag/history.h"
 #include "relaydiag/ids.h"
 #include "relaydiag/sink.h"
@@ -126,6 +127,13 @@ void rd_session_use_explained(struct rd_session *s, struct rd_explained *x);
  */
 void rd_session_use_authfails(
     struct rd_session *s, struct rd_recent *x, unsigned window);
+
+/*
+ * rd_session_use_seen - where to note each transaction by its queue id
+ * (seen.h; may be NULL), for the log front end to join a logged refusal
+ * with what this session saw. Borrowed.
+ */
+void rd_session_use_seen(struct rd_session *s, struct rd_seen *x);
 
 /*
  * rd_session_set_front_end - which front end this session serves:

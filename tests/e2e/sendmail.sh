@@ -122,6 +122,8 @@ RD_SM_CACHE=${RD_SM_CACHE:-/var/cache/relaydiag-e2e/sendmail}
 RD_SM_DIR=$RD_E2E_DIR/sendmail
 RD_SM_CF=$RD_SM_DIR/sendmail.cf
 RD_SM_LOG=$RD_SM_DIR/sendmail.log
+# Sendmail's syslog, captured as a mail.log (_rd_sm_start_syslog)
+RD_SM_SYSLOG=$RD_SM_DIR/mail.log
 RD_SM_XLOG=$RD_SM_DIR/traffic.log
 RD_SM_HOSTNAME=mx.relaydiag.test
 export RD_SM_MX_PORT RD_SM_SUBMISSION_PORT RD_SM_CACHE RD_SM_DIR RD_SM_CF \
@@ -140,6 +142,7 @@ eval "_rd_sm_lib_stop_all() $(declare -f _rd_stop_all | tail -n +2)"
 _rd_stop_all() {
 	local ok=0
 	_rd_sm_stop_quiet || ok=1
+	_rd_stop_session smsyslog 5 || ok=1
 	_rd_sm_lib_stop_all || ok=1
 	return $ok
 }
@@ -148,7 +151,7 @@ _rd_dump_logs() {
 	local f n=40
 	_rd_sm_lib_dump_logs
 	[ "${RD_E2E_VERBOSE:-0}" = 1 ] && n=100000
-	for f in "$RD_SM_LOG" "$RD_SM_XLOG" "$RD_SM_DIR/debug.log"; do
+	for f in "$RD_SM_LOG" "$RD_SM_XLOG" "$RD_SM_DIR/debug.log" "$RD_SM_DIR/mail.log"; do
 		[ -s "$f" ] || continue
 		printf '# ---- %s (last %s lines) ----\n' "$f" "$n" >&7
 		tail -n "$n" "$f" | tr -d '\r' | sed 's/^/#   /' >&7
@@ -400,6 +403,43 @@ EOF
 
 # --------------------------------------------------------------- daemon --
 
+# The mount namespace's set-up (sh -c): the host's /dev bound aside, a
+# tmpfs on /dev with the nodes sendmail uses bound back, /dev/log a link
+# to the receiver's socket.
+_RD_SM_NS_SETUP='set -e; d=$RD_SM_DIR/olddev; mkdir -p "$d";
+mount --make-rprivate /; mount --bind /dev "$d";
+mount -t tmpfs -o mode=0755 relaydiag-dev /dev;
+for n in null zero full random urandom tty; do
+  [ -e "$d/$n" ] || continue; : >"/dev/$n"; mount --bind "$d/$n" "/dev/$n";
+done;
+ln -s /proc/self/fd /dev/fd; ln -s "$RD_SM_DIR/syslog.sock" /dev/log'
+
+# _rd_sm_start_syslog - the receiver of Sendmail's syslog: a unix datagram
+# socket; "<PRI>Mmm dd HH:MM:SS ident[pid]: msg" becomes "Mmm dd HH:MM:SS
+# mx ident[pid]: msg" in $RD_SM_SYSLOG
+_rd_sm_start_syslog() {
+	[ -n "${_RD_SID[smsyslog]:-}" ] && return 0
+	RD_SM_SYSLOG=$RD_SM_DIR/mail.log
+	export RD_SM_SYSLOG RD_SM_DIR
+	rm -f "$RD_SM_DIR/syslog.sock"
+	: >"$RD_SM_SYSLOG"
+	chmod 0644 "$RD_SM_SYSLOG"
+	_rd_spawn smsyslog "$RD_SM_DIR/syslog-receiver.log" python3 -c '
+import os, re, socket, sys
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+with open(out, "ab", buffering=0) as f:
+    while True:
+        m = s.recv(65536)
+        m = re.sub(rb"^<[0-9]+>", b"", m).rstrip(b"\n").replace(b"\n", b" ")
+        f.write(m[:15] + b" mx " + m[16:] + b"\n")
+' "$RD_SM_DIR/syslog.sock" "$RD_SM_SYSLOG"
+	rd_wait 5 0.05 test -S "$RD_SM_DIR/syslog.sock" ||
+		rd_e2e_bail "sendmail: the syslog receiver has no socket"
+}
+
 rd_e2e_start_sendmail() {
 	[ -n "${_RD_SID[sendmail]:-}" ] && rd_e2e_bail "rd_e2e_start_sendmail: already running (use rd_e2e_restart_sendmail)"
 	local port dl flags=()
@@ -426,8 +466,14 @@ rd_e2e_start_sendmail() {
 	# SIGTERM).
 	# Sendmail empties its environment at startup: SASL_CONF_PATH is set
 	# by an E line of the .cf instead (see _rd_sm_write_config).
-	_rd_spawn sendmail "$RD_SM_LOG" unshare --uts --pid --fork --kill-child=SIGTERM \
-		sh -c 'hostname "$0" && exec "$@"' "$RD_SM_HOSTNAME" env \
+	# Its syslog(3) goes to /dev/log: in its own mount namespace that is a
+	# link to RUN/sendmail/syslog.sock, where a receiver (started first)
+	# writes each message to $RD_SM_SYSLOG as a mail.log line, for the log
+	# front end (LogFile). /dev there is a tmpfs with the host's device
+	# nodes bound into it: no /dev/log is created on the host.
+	_rd_sm_start_syslog
+	_rd_spawn sendmail "$RD_SM_LOG" unshare --uts --pid --mount --fork --kill-child=SIGTERM \
+		sh -c "$_RD_SM_NS_SETUP"' && hostname "$0" && exec "$@"' "$RD_SM_HOSTNAME" env \
 		LD_LIBRARY_PATH="$RD_SM_ROOT/usr/lib/x86_64-linux-gnu:$RD_SM_ROOT/lib/x86_64-linux-gnu" \
 		"$RD_SM_BIN" -C "$RD_SM_CF" -bD -q1m -X "$RD_SM_XLOG" "${flags[@]}"
 	RD_SM_PID=${_RD_SID[sendmail]}

@@ -16,7 +16,10 @@
 # relaydiag considers unauthorized (deployment 2).
 SM_RELAY_OK_IP=127.0.0.6
 RD_SM_RELAY_CLIENTS="$RD_TRUSTED_IP $SM_RELAY_OK_IP"
-MILTER_LINES=("SubmissionPorts $RD_SM_SUBMISSION_PORT" "TrustedNetworks $RD_TRUSTED_IP/32")
+# The log front end reads Sendmail's syslog (captured by sendmail.sh) for
+# what the milter does not see: Sendmail's own check_rcpt refusals.
+MILTER_LINES=("SubmissionPorts $RD_SM_SUBMISSION_PORT" "TrustedNetworks $RD_TRUSTED_IP/32"
+	"LogFile $RD_SM_SYSLOG" "LogFormat sendmail")
 
 rd_e2e_start_milter "${MILTER_LINES[@]}" "Mode annotate"
 rd_e2e_start_sendmail
@@ -55,10 +58,21 @@ else
 	# SMFIP_RCPT_REJ or not. Pin the fact: if a rebuilt binary changes
 	# it, the branch above runs.
 	rd_diag "this sendmail lacks _FFR_MILTER_CHECK_REJECTIONS_TOO: relay refusals by check_rcpt never reach a milter"
-	rd_assert_jq_count "$RD_EVENTS" 'select(.type=="rcpt" and (.rcpt.addr=="bob@gmail.test" or .rcpt.addr=="carol@remote.test"))' 0 \
-		"known limitation: Sendmail does not report check_rcpt rejections to milters (no rcpt event)"
+	rd_assert_jq_count "$RD_EVENTS" 'select(.type=="rcpt" and .front_end=="milter" and (.rcpt.addr=="bob@gmail.test" or .rcpt.addr=="carol@remote.test"))' 0 \
+		"known limitation: Sendmail does not report check_rcpt rejections to milters (no milter event)"
 	rd_assert_jq "$RD_EVENTS" 'select(.type=="session" and .client.ip=="127.0.0.5" and .client.helo=="UserPC") | .counts.rcpts_rejected==0 and .counts.messages==0' \
 		"relaydiag still sees the refused client's session (connect, HELO), with no recipient"
+	# Sendmail logs it: the log front end, joined by queue id with the
+	# milter's view of the same transaction (HELO, port, sender)
+	rd_assert_grep "$RD_SM_SYSLOG" 'ruleset=check_rcpt, arg1=<bob@gmail\.test>, relay=\[127\.0\.0\.5\].*reject=550 5\.7\.1 <bob@gmail\.test>\.\.\. Relaying denied' \
+		"Sendmail's syslog has its check_rcpt refusal"
+	ev "$(rcpt_sel bob@gmail.test)"
+	ev "$(rcpt_sel carol@remote.test)"
+	rd_assert_jq "$RD_EVENTS" "$(rcpt_sel bob@gmail.test) | .front_end==\"log\" and .diagnosis.id==\"relay.client-on-port-25\" and .client.helo==\"UserPC\" and .server.port==$RD_SM_MX_PORT and .sender.addr==\"carl@client.test\" and .mta.verdict==\"reject\"" \
+		"from the log, joined with the milter's view: relay.client-on-port-25 (HELO UserPC, the MX port)"
+	rd_assert_jq "$RD_EVENTS" "$(rcpt_sel carol@remote.test) | .front_end==\"log\" and .diagnosis.id==\"relay.no-auth\"" \
+		"from the log: FQDN HELO, relay.no-auth"
+	rd_assert_jq_count "$RD_EVENTS" "$(rcpt_sel bob@gmail.test)" 1 "one decision, one event"
 fi
 
 # -- 2. a relay from a trusted network (Sendmail class R, relaydiag TrustedNetworks)
@@ -101,6 +115,9 @@ rd_e2e_sm_swaks --port "$RD_SM_SUBMISSION_PORT" --local-interface 127.0.0.7 --he
 	--auth LOGIN --auth-user "$RD_BOB_USER" --auth-password wrong-password \
 	--from "$RD_BOB_USER" --to dave@gmail.test --quit-after AUTH
 rd_assert_contains "$RD_TRANSCRIPT" "535 5.7.0 authentication failed" "a wrong password is refused"
+ev 'select(.type=="auth" and .client.ip=="127.0.0.7")'
+rd_assert_jq "$RD_EVENTS" 'select(.type=="auth" and .client.ip=="127.0.0.7") | .auth_failure.mta=="sendmail" and .auth_failure.mech=="LOGIN" and .auth_failure.user==$u and .auth==null and .front_end=="log"' \
+	"Sendmail's logged AUTH failure: an auth event from the log front end, with the login" --arg u "$RD_BOB_USER"
 rd_e2e_sm_swaks --port "$RD_SM_SUBMISSION_PORT" --local-interface 127.0.0.7 --helo UserPC \
 	--from "$RD_BOB_USER" --to dave@gmail.test --quit-after MAIL
 rd_assert_contains "$RD_TRANSCRIPT" "530 5.7.0 Authentication required" \

@@ -1,0 +1,94 @@
+/*
+ * seen.c - the milter's transactions by queue id (seen.h): a ring under
+ * one mutex, searched from the newest entry.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relaydiag/seen.h"
+#include "relaydiag/text.h"
+
+struct seen_entry {
+	time_t when; /* 0: empty */
+	char qid[40];
+	struct rd_seen_info info;
+};
+
+struct rd_seen {
+	pthread_mutex_t lock;
+	struct seen_entry *v;
+	size_t cap, next;
+};
+
+struct rd_seen *
+rd_seen_new(size_t cap)
+{
+	struct rd_seen *x;
+
+	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
+		return (NULL);
+	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL) {
+		free(x);
+		return (NULL);
+	}
+	x->cap = cap;
+	pthread_mutex_init(&x->lock, NULL);
+	return (x);
+}
+
+void
+rd_seen_free(struct rd_seen *x)
+{
+	if (x == NULL)
+		return;
+	pthread_mutex_destroy(&x->lock);
+	free(x->v);
+	free(x);
+}
+
+void
+rd_seen_note(struct rd_seen *x, const char *queue_id,
+    const struct rd_seen_info *info, time_t now)
+{
+	struct seen_entry *e;
+
+	if (x == NULL || queue_id == NULL || *queue_id == '\0' ||
+	    strlen(queue_id) >= sizeof(e->qid))
+		return;
+	pthread_mutex_lock(&x->lock);
+	e = &x->v[x->next];
+	x->next = (x->next + 1) % x->cap;
+	e->when = now > 0 ? now : 1;
+	/* Fits: checked above. */
+	(void)rd_strlcpy(e->qid, queue_id, sizeof(e->qid));
+	e->info = *info;
+	pthread_mutex_unlock(&x->lock);
+}
+
+bool
+rd_seen_find(struct rd_seen *x, const char *queue_id, time_t now,
+    struct rd_seen_info *out)
+{
+	bool found = false;
+	size_t i, k;
+
+	if (x == NULL || queue_id == NULL || *queue_id == '\0')
+		return (false);
+	pthread_mutex_lock(&x->lock);
+	for (i = 0; i < x->cap && !found; i++) {
+		const struct seen_entry *e;
+
+		k = (x->next + x->cap - 1 - i) % x->cap;
+		e = &x->v[k];
+		if (e->when == 0)
+			break;
+		if (now - e->when > RD_SEEN_TTL ||
+		    strcmp(e->qid, queue_id) != 0)
+			continue;
+		*out = e->info;
+		found = true;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return (found);
+}
