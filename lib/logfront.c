@@ -5,6 +5,7 @@
  * everything a recipient refusal means is the session's (session.c), as
  * for the milter and the policy service.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,10 @@ lf_common(const struct rd_config *cfg, struct lf_event *e, const char *type,
 	e->c.client_port = r->client_port;
 	e->c.client_name = r->client_name;
 	e->c.helo = r->helo[0] != '\0' ? r->helo : NULL;
+	/* the listener, when the line names it (Exim's I=) */
+	e->c.server_port = r->daemon_port;
+	e->c.submission = r->daemon_port != 0 &&
+			  rd_config_is_submission_port(cfg, r->daemon_port);
 	e->c.action = "none";
 	e->c.front_end = "log";
 }
@@ -102,9 +107,13 @@ lf_alert(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 	if (rd_diagnose_fill(id, &f, &d) != 0)
 		return;
 	lf_common(sv->cfg, &e, "alert", r);
+	/* about many clients: none of the last one's details */
 	e.c.client_ip = NULL;
+	e.c.client_port = 0;
 	e.c.client_name = NULL;
 	e.c.helo = NULL;
+	e.c.server_port = 0;
+	e.c.submission = false;
 	memset(&a, 0, sizeof(a));
 	a.diag = &d;
 	a.window_s = window;
@@ -296,16 +305,17 @@ lf_auth(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 }
 
 /*
- * lf_rcpt - a recipient refusal the MTA logged: one short session, with
- * what the milter saw of the same transaction (its queue id) when it did
+ * lf_rcpt_emit - a recipient refusal the MTA logged: one short session,
+ * with what the milter saw of the same transaction (seen; NULL: nothing)
  */
 static void
-lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r,
-    time_t now)
+lf_rcpt_emit(const struct rd_logfront_services *sv, const struct rd_logrec *r,
+    const struct rd_seen_info *joinp)
 {
-	struct rd_seen_info seen;
+	static const struct rd_seen_info none;
+	const struct rd_seen_info seen = joinp != NULL ? *joinp : none;
 	struct rd_tls_info tls;
-	bool joined;
+	bool joined = joinp != NULL;
 	char sender[sizeof(((struct rd_seen_info *)0)->sender) + 3];
 	char rcpt[sizeof(r->rcpt) + 3];
 	char host[32];
@@ -315,24 +325,19 @@ lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 	struct rd_verdict v;
 	struct rd_session *s;
 
-	/* With a milter attached, Postfix's refusals are the milter's. */
-	if (r->format == RD_LOGFMT_POSTFIX && !sv->cfg->log_rejects)
-		return;
-	if (r->cut || r->client_ip[0] == '\0' || r->rcpt[0] == '\0' ||
-	    (s = rd_session_new(sv->cfg, sv->sink)) == NULL)
+	if ((s = rd_session_new(sv->cfg, sv->sink)) == NULL)
 		return;
 	rd_session_set_front_end(s, "log");
 	rd_session_use(s, sv->history, sv->dns);
 	rd_session_use_authfails(s, sv->authfails, sv->cfg->authfail_window);
-	/* The same client, or it is no join. */
-	joined = rd_seen_find(sv->seen, r->queue_id, now, &seen) &&
-		 strcmp(seen.client_ip, r->client_ip) == 0;
 	memset(&ci, 0, sizeof(ci));
 	ci.client_ip = r->client_ip;
 	ci.client_port = joined ? seen.client_port : r->client_port;
 	ci.client_name = joined ? seen.client_name : r->client_name;
-	ci.daemon_addr = joined ? seen.daemon_addr : NULL;
-	ci.daemon_port = joined ? seen.daemon_port : 0;
+	ci.daemon_addr = joined                    ? seen.daemon_addr
+			 : r->daemon_ip[0] != '\0' ? r->daemon_ip
+						   : NULL;
+	ci.daemon_port = joined ? seen.daemon_port : r->daemon_port;
 	rd_session_connect(s, &ci);
 	memset(&tls, 0, sizeof(tls));
 	tls.version = joined ? seen.tls_version : NULL;
@@ -365,6 +370,141 @@ lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 	rd_session_rcpt(s, &ri, &v);
 	rd_session_close(s);
 	rd_session_free(s);
+}
+
+/* lf_join - what the milter noted of r's transaction, the same client */
+static bool
+lf_join(const struct rd_logfront_services *sv, const struct rd_logrec *r,
+    time_t now, struct rd_seen_info *seen)
+{
+	return (rd_seen_find(sv->seen, r->queue_id, now, seen) &&
+		strcmp(seen->client_ip, r->client_ip) == 0);
+}
+
+struct lf_waiting {
+	struct rd_logrec r;
+	time_t until;
+};
+
+struct rd_logwait {
+	pthread_mutex_t lock;
+	struct lf_waiting *v; /* a ring: oldest at head */
+	size_t cap, head, n;
+};
+
+struct rd_logwait *
+rd_logwait_new(size_t cap)
+{
+	struct rd_logwait *w;
+
+	if (cap == 0 || (w = calloc(1, sizeof(*w))) == NULL)
+		return (NULL);
+	if ((w->v = calloc(cap, sizeof(*w->v))) == NULL) {
+		free(w);
+		return (NULL);
+	}
+	w->cap = cap;
+	pthread_mutex_init(&w->lock, NULL);
+	return (w);
+}
+
+void
+rd_logwait_free(struct rd_logwait *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_destroy(&w->lock);
+	free(w->v);
+	free(w);
+}
+
+/*
+ * lf_rcpt - a recipient refusal: joined now, or (a queue id the milter
+ * has not noted yet) left to wait for rd_logfront_tick, or out unjoined
+ */
+static void
+lf_rcpt(const struct rd_logfront_services *sv, const struct rd_logrec *r,
+    time_t now)
+{
+	struct rd_seen_info seen;
+	struct lf_waiting out;
+	struct rd_logwait *w = sv->wait;
+	bool evict = false;
+
+	/* With a milter attached, Postfix's refusals are the milter's. */
+	if (r->format == RD_LOGFMT_POSTFIX && !sv->cfg->log_rejects)
+		return;
+	if (r->cut || r->client_ip[0] == '\0' || r->rcpt[0] == '\0')
+		return;
+	if (lf_join(sv, r, now, &seen)) {
+		lf_rcpt_emit(sv, r, &seen);
+		return;
+	}
+	if (w == NULL || sv->seen == NULL || r->queue_id[0] == '\0') {
+		lf_rcpt_emit(sv, r, NULL);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->n == w->cap) { /* full: the oldest goes out as it is */
+		out = w->v[w->head];
+		w->head = (w->head + 1) % w->cap;
+		w->n--;
+		evict = true;
+	}
+	w->v[(w->head + w->n) % w->cap].r = *r;
+	w->v[(w->head + w->n) % w->cap].until = now + RD_LOGFRONT_JOIN_WAIT;
+	w->n++;
+	pthread_mutex_unlock(&w->lock);
+	if (evict)
+		lf_rcpt_emit(
+		    sv, &out.r, lf_join(sv, &out.r, now, &seen) ? &seen : NULL);
+}
+
+void
+rd_logfront_tick(const struct rd_logfront_services *sv, time_t now, bool flush)
+{
+	struct rd_logwait *w = sv->wait;
+	struct rd_seen_info seen;
+	struct lf_waiting cur;
+	size_t i, n;
+	bool joined;
+
+	if (w == NULL)
+		return;
+	/* Each waiting one once: taken out, then emitted or put back (the
+	   lock is not held while an event is built). */
+	pthread_mutex_lock(&w->lock);
+	n = w->n;
+	pthread_mutex_unlock(&w->lock);
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&w->lock);
+		if (w->n == 0) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		cur = w->v[w->head];
+		w->head = (w->head + 1) % w->cap;
+		w->n--;
+		pthread_mutex_unlock(&w->lock);
+		joined = lf_join(sv, &cur.r, now, &seen);
+		if (joined || flush || now >= cur.until) {
+			rd_log(LOG_DEBUG, NULL, "log: refusal of %s: %s",
+			    cur.r.queue_id,
+			    joined ? "joined after a wait"
+				   : "no milter transaction: out unjoined");
+			lf_rcpt_emit(sv, &cur.r, joined ? &seen : NULL);
+			continue;
+		}
+		pthread_mutex_lock(&w->lock);
+		if (w->n < w->cap) {
+			w->v[(w->head + w->n) % w->cap] = cur;
+			w->n++;
+			pthread_mutex_unlock(&w->lock);
+		} else {
+			pthread_mutex_unlock(&w->lock);
+			lf_rcpt_emit(sv, &cur.r, NULL);
+		}
+	}
 }
 
 void

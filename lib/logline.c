@@ -28,9 +28,17 @@
 
 /* Shared pieces of the patterns. */
 #define LL_DSN "[245]\\.\\d{1,3}\\.\\d{1,3}"
+/*
+ * Exim's "name (helo) [ip]:port". The HELO is greedy: under
+ * helo_accept_junk_hosts it may hold ") [ip]:port F=<...> rejected RCPT
+ * <...>", and the client is the last "(...) [ip]" the rest of the line
+ * matches after, not one the client wrote.
+ */
 #define LL_HOST_IP                                                             \
-	"(?:(?<cname>[^\\s(\\[]+) ?)?(?:\\((?<helo>[^)]*)\\) ?)?"              \
+	"(?:(?<cname>[^\\s(\\[]+) ?)?(?:\\((?<helo>.*)\\) ?)?"                 \
 	"\\[(?:IPv6:)?(?<cip>[^\\]]+)\\](?::(?<cport>\\d+))?"
+/* Exim's " I=[ip]:port" (log_selector +incoming_interface): the listener */
+#define LL_EXIM_IFACE "(?: I=\\[(?<dip>[^\\]]+)\\]:(?<dport>\\d+))?"
 #define LL_SM_RELAY                                                            \
 	"relay=(?:(?<cname>[^\\s\\[,]+) )?\\[(?:IPv6:)?(?<cip>[^\\]]*)\\]"     \
 	"(?: \\(may be forged\\))?"
@@ -79,15 +87,18 @@ static const struct ll_row {
 	"(?<code>[245]\\d\\d)[ -](?:(?<dsn>" LL_DSN ") )?(?<text>.*)$"},
     /* Exim: a refused recipient ("relay not permitted", ...) */
     {RD_LOGFMT_EXIM, RD_LOG_RCPT_REJECT,
-	"^H=" LL_HOST_IP "(?: [A-Z]+=\\S+)*? (?:F=<(?<sender>[^>]*)> )?"
-	"rejected RCPT <(?<rcpt>[^>]*)>: (?<text>.*)$"},
+	"^H=" LL_HOST_IP LL_EXIM_IFACE "(?: [A-Z]+=\\S+)*? "
+	"(?:F=<(?<sender>[^>]*)> )?rejected RCPT <(?<rcpt>[^>]*)>: "
+	"(?<text>.*)$"},
     /* Exim: a sender verification callout that failed */
     {RD_LOGFMT_EXIM, RD_LOG_VERIFY_FAIL,
-	"^H=" LL_HOST_IP "(?: [A-Z]+=\\S+)*? sender verify (?:fail|defer) "
+	"^H=" LL_HOST_IP LL_EXIM_IFACE
+	"(?: [A-Z]+=\\S+)*? sender verify (?:fail|defer) "
 	"for <(?<sender>[^>]*)>: (?<text>.*)$"},
     /* Exim: a failed AUTH */
     {RD_LOGFMT_EXIM, RD_LOG_AUTH_FAIL,
-	"^(?<mech>\\S+) authenticator failed for " LL_HOST_IP ": "
+	"^(?<mech>\\S+) authenticator failed for " LL_HOST_IP LL_EXIM_IFACE
+	"(?: U=\\S+)?: "
 	"(?<code>\\d{3}) (?<text>.*?)(?: \\(set_id=(?<user>[^)]*)\\))?$"},
 };
 
@@ -108,6 +119,7 @@ static const struct {
     LLF("sender", sender),
     LLF("cname", client_name),
     LLF("cip", client_ip),
+    LLF("dip", daemon_ip),
     LLF("helo", helo),
     LLF("rhost", relay_host),
     LLF("rip", relay_ip),
@@ -319,6 +331,8 @@ ll_fill(struct rd_logrec *r, pcre2_code *code, pcre2_match_data *md,
 			    ll_fields[i].size, v, n);
 	if ((v = ll_group(code, md, msg, "cport", &n)) != NULL)
 		r->client_port = ll_port(v, n);
+	if ((v = ll_group(code, md, msg, "dport", &n)) != NULL)
+		r->daemon_port = ll_port(v, n);
 	if ((v = ll_group(code, md, msg, "rport", &n)) != NULL)
 		r->relay_port = ll_port(v, n);
 	if ((v = ll_group(code, md, msg, "cmd", &n)) != NULL)

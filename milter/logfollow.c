@@ -97,6 +97,22 @@ lf_load(unsigned long long *ino, long long *off)
 	return (n == 2 && *off >= 0);
 }
 
+/* lf_services - the engine's view of the front end's services */
+static void
+lf_services(const struct logfollow_services *ls, struct rd_config *cfg,
+    struct rd_logfront_services *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->cfg = cfg;
+	sv->sink = ls->sink;
+	sv->history = ls->history;
+	sv->dns = ls->dns;
+	sv->authfails = ls->authfails;
+	sv->outbound = ls->outbound;
+	sv->seen = ls->seen;
+	sv->wait = ls->logwait;
+}
+
 void
 logfollow_handle(
     const struct logfollow_services *ls, const char *p, size_t n, bool cut)
@@ -110,16 +126,22 @@ logfollow_handle(
 		return;
 	if (rd_logline_parse(p, n, cfg->log_formats, now, &r) != RD_LOG_OTHER) {
 		r.cut |= cut;
-		memset(&sv, 0, sizeof(sv));
-		sv.cfg = cfg;
-		sv.sink = ls->sink;
-		sv.history = ls->history;
-		sv.dns = ls->dns;
-		sv.authfails = ls->authfails;
-		sv.outbound = ls->outbound;
-		sv.seen = ls->seen;
+		lf_services(ls, cfg, &sv);
 		rd_logfront_handle(&sv, &r, now);
 	}
+	rd_snapshot_release(cfg);
+}
+
+void
+logfollow_tick(const struct logfollow_services *ls, bool flush)
+{
+	struct rd_logfront_services sv;
+	struct rd_config *cfg;
+
+	if (ls->logwait == NULL || (cfg = rd_snapshot_acquire()) == NULL)
+		return;
+	lf_services(ls, cfg, &sv);
+	rd_logfront_tick(&sv, time(NULL), flush);
 	rd_snapshot_release(cfg);
 }
 
@@ -287,6 +309,7 @@ lf_main(void *arg)
 	for (;;) {
 		if (lf.fd >= 0 && !lf_drain())
 			lf_warn("read error on");
+		logfollow_tick(&lf.sv, false);
 		if (lf_wait())
 			break;
 		if (stat(lf.path, &st) != 0) {
@@ -310,6 +333,9 @@ lf_main(void *arg)
 			lf_save();
 		}
 	}
+	if (lf.fd >= 0)
+		(void)lf_drain();
+	logfollow_tick(&lf.sv, true);
 	lf_save();
 	return (NULL);
 }

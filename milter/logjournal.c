@@ -171,13 +171,16 @@ lj_main(void *arg)
 		}
 		if (batch > 0)
 			lj_save();
+		logfollow_tick(&lj.sv, false);
 		pf[0].fd = sd_journal_get_fd(lj.j);
 		pf[0].events = (short)sd_journal_get_events(lj.j);
 		pf[1].fd = lj_stop_pipe[0];
 		pf[1].events = POLLIN;
 		if (poll(pf, 2, LJ_WAIT_MS) > 0 &&
-		    (pf[1].revents & POLLIN) != 0)
+		    (pf[1].revents & POLLIN) != 0) {
+			logfollow_tick(&lj.sv, true);
 			break;
+		}
 		(void)sd_journal_process(lj.j);
 	}
 	return (NULL);

@@ -25,6 +25,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/config.h"
 #include "relaydiag/log.h"
+#include "relaydiag/logfront.h"
 #include "relaydiag/pseudo.h"
 #include "relaydiag/publish.h"
 #include "relaydiag/snapshot.h"
@@ -504,6 +505,7 @@ main(int argc, char **argv)
 	fsv.authfails = rd_recent_new(4096);
 	fsv.outbound = rd_recent_new(4096);
 	fsv.seen = rd_seen_new(4096);
+	fsv.logwait = rd_logwait_new(256);
 	glue_set_services(&fsv);
 	main_sink = sink;
 	sigemptyset(&set);
@@ -565,6 +567,7 @@ main(int argc, char **argv)
 	rd_recent_free(fsv.authfails);
 	rd_recent_free(fsv.outbound);
 	rd_seen_free(fsv.seen);
+	rd_logwait_free(fsv.logwait);
 	rd_snapshot_release(startcfg);
 	if (pidfile[0] != '\0')
 		(void)unlink(pidfile); /* may fail after the drop */

@@ -32,6 +32,7 @@ struct front_services {
 	struct rd_recent *authfails;
 	struct rd_recent *outbound;
 	struct rd_seen *seen;
+	struct rd_logwait *logwait; /* log refusals waiting for their join */
 };
 
 /* glue_set_services - what every milter session uses; once, before
@@ -51,6 +52,9 @@ void logfollow_stop(void);
    thread: the file's and the journal's readers share it) */
 void logfollow_handle(
     const struct logfollow_services *sv, const char *line, size_t n, bool cut);
+/* logfollow_tick - the waiting refusals, now joined or out of time (all
+   of them when flush); each transport calls it after each wait */
+void logfollow_tick(const struct logfollow_services *sv, bool flush);
 
 /* logjournal.c: the same, from the systemd journal (LogJournal) */
 /*

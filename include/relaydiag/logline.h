@@ -50,6 +50,9 @@ struct rd_logrec {
 	char client_ip[64];
 	unsigned client_port; /* 0: not logged */
 	char helo[256];
+	/* the listener the client reached (Exim's I=[ip]:port) */
+	char daemon_ip[64];
+	unsigned daemon_port; /* 0: not logged */
 	/* the envelope */
 	char sender[RD_ADDR_PATH_MAX];
 	char rcpt[RD_ADDR_PATH_MAX];

@@ -101,6 +101,10 @@
 #                                poll (every 0.1 s) until a line of the JSON
 #                                Lines FILE makes JQ_FILTER truthy; returns
 #                                0, or 1 after TIMEOUT seconds (decimals ok)
+#   rd_e2e_assert_event SELECT CHECK DESC TIMEOUT [JQ_ARGS...]
+#                                wait (TIMEOUT) for an event of RD_EVENTS
+#                                that SELECT (a jq select(...)) keeps, then
+#                                assert "SELECT | CHECK" (DESC)
 #   rd_e2e_jq_count FILE JQ_FILTER [JQ_ARGS...]
 #                                prints how many lines match
 #   rd_e2e_wait_maillog ERE TIMEOUT
@@ -181,7 +185,7 @@ _RD_E2E_LIB_LOADED=1
 # assertions, processes and the run directory, the MTA, Redis and
 # relaydiag, mail.
 _rd_lib=$(dirname "${BASH_SOURCE[0]}")/lib
-for _rd_part in tap wait proc mta relaydiag mail; do
+for _rd_part in tap wait proc mta relaydiag mail debs pidns; do
 	# shellcheck source=/dev/null
 	. "$_rd_lib/$_rd_part.sh"
 done

@@ -12,21 +12,20 @@
 #     rd_e2e_finish
 #
 # Debian's sendmail packages conflict with postfix (both are "the MTA"), so
-# they are never installed: `apt-get download` fetches sendmail-bin,
-# sendmail-base, sendmail-cf, m4, libwrap0, liblockfile1 and sasl2-bin into
-# $RD_SM_CACHE/debs (reused across runs; apt-get update once if a download
-# fails) and `dpkg -x` unpacks them into $RD_SM_CACHE/root (once, under a
-# lock). The other libraries sendmail needs are installed ones (libsasl2-2,
-# libsasl2-modules for PLAIN/LOGIN, libldap, libdb5.3: scripts/
-# install-deps.sh); a missing one bails with its name. That sendmail
+# they are never installed: sendmail-bin, sendmail-base, sendmail-cf, m4,
+# libwrap0, liblockfile1 and sasl2-bin are fetched into $RD_SM_CACHE/debs
+# and unpacked into $RD_SM_CACHE/root (lib/debs.sh). The other libraries
+# sendmail needs are installed ones (libsasl2-2, libsasl2-modules for
+# PLAIN/LOGIN, libldap, libdb5.3: scripts/install-deps.sh); a missing one
+# bails with its name. That sendmail
 # (usr/libexec/sendmail/sendmail, 8.17.1.9) runs as root with
 # `-C RUN/sendmail/sendmail.cf -bD -q1m -X RUN/sendmail/traffic.log` and
 # LD_LIBRARY_PATH for the unpacked libwrap; -bD is -bd in the foreground.
 # It runs in its own UTS namespace (host name mx.relaydiag.test: else an
 # unqualified host name makes sendmail sleep 60 s at startup) and its own
-# PID namespace, as its init (its delivery processes call setsid() and
-# would escape lib.sh's session tracking; when it exits, the kernel kills
-# whatever is left in the namespace). lib.sh's cleanup (EXIT trap) stops it
+# PID namespace, as its init (lib/pidns.sh: its delivery processes call
+# setsid() and would escape lib.sh's session tracking; when it exits, the
+# kernel kills whatever is left in the namespace). lib.sh's cleanup (EXIT trap) stops it
 # first, and dumps its logs on failure.
 #
 # The instance (RUN/sendmail; .mc built with the unpacked m4 and cf files):
@@ -161,63 +160,22 @@ _rd_dump_logs() {
 # ------------------------------------------------------------- packages --
 
 rd_e2e_sm_fetch() {
-	local debs=$RD_SM_CACHE/debs root=$RD_SM_CACHE/root f log
-	mkdir -p "$debs" || rd_e2e_bail "cannot create $debs"
-	log=$RD_SM_CACHE/fetch.log
-	(
-		flock -w 300 9 || exit 3
-		cd "$debs" || exit 4
-		local p missing=()
-		for p in $_RD_SM_PKGS; do
-			compgen -G "${p}_*.deb" >/dev/null || missing+=("$p")
-		done
-		if [ ${#missing[@]} -gt 0 ]; then
-			# apt-get download drops privileges to _apt where it can
-			chown _apt "$debs" 2>/dev/null
-			if ! apt-get download "${missing[@]}" >"$log" 2>&1; then
-				apt-get update -qq >>"$log" 2>&1
-				apt-get download "${missing[@]}" >>"$log" 2>&1 || exit 5
-			fi
-			rm -rf "$root"
-		fi
-		if [ ! -e "$root/.complete" ]; then
-			rm -rf "$root" "$root.tmp"
-			mkdir -p "$root.tmp"
-			for f in ./*.deb; do
-				dpkg -x "$f" "$root.tmp" || exit 6
-			done
-			touch "$root.tmp/.complete"
-			mv "$root.tmp" "$root"
-		fi
-	) 9>"$RD_SM_CACHE/.lock"
-	case $? in
-	0) ;;
-	3) rd_e2e_bail "sendmail packages: could not lock $RD_SM_CACHE/.lock within 300 s" ;;
-	5) rd_e2e_bail "sendmail packages: apt-get download $_RD_SM_PKGS failed: $(tail -n 5 "$log")" ;;
-	*) rd_e2e_bail "sendmail packages: could not unpack the .debs in $debs" ;;
-	esac
-	RD_SM_ROOT=$root
-	RD_SM_BIN=$root/usr/libexec/sendmail/sendmail
+	local f
+	# shellcheck disable=SC2086
+	rd_e2e_fetch_debs sendmail "$RD_SM_CACHE" $_RD_SM_PKGS
+	RD_SM_ROOT=$RD_SM_CACHE/root
+	RD_SM_BIN=$RD_SM_ROOT/usr/libexec/sendmail/sendmail
 	export RD_SM_ROOT RD_SM_BIN
-	for f in "$RD_SM_BIN" "$root/usr/bin/m4" "$root/usr/libexec/sendmail/makemap" \
-		"$root/usr/share/sendmail/cf/m4/cf.m4"; do
+	for f in "$RD_SM_ROOT/usr/libexec/sendmail/makemap" \
+		"$RD_SM_ROOT/usr/share/sendmail/cf/m4/cf.m4"; do
 		[ -e "$f" ] || rd_e2e_bail "sendmail packages: $f missing in the unpacked tree (remove $RD_SM_CACHE to fetch again)"
 	done
-	_rd_sm_check_libs
+	rd_e2e_debs_check_libs sendmail "$RD_SM_ROOT" "$RD_SM_BIN" \
+		"$RD_SM_ROOT/usr/sbin/saslpasswd2" "$RD_SM_ROOT/usr/bin/m4"
 }
 
 _rd_sm_env() {	# CMD...: run an unpacked binary with its libraries
-	LD_LIBRARY_PATH=$RD_SM_ROOT/usr/lib/x86_64-linux-gnu:$RD_SM_ROOT/lib/x86_64-linux-gnu \
-		"$@"
-}
-
-_rd_sm_check_libs() {
-	local f missing
-	for f in "$RD_SM_BIN" "$RD_SM_ROOT/usr/sbin/saslpasswd2" "$RD_SM_ROOT/usr/bin/m4"; do
-		missing=$(_rd_sm_env ldd "$f" 2>&1 | awk '/not found/ { print $1 }' | sort -u | tr '\n' ' ')
-		[ -z "$missing" ] ||
-			rd_e2e_bail "$f: shared libraries not found: $missing(install them with apt-get; see scripts/install-deps.sh)"
-	done
+	rd_e2e_debs_env "$RD_SM_ROOT" "$@"
 }
 
 # rd_e2e_sm_compiled_with NAME: 0 when the unpacked sendmail was built with
@@ -479,63 +437,19 @@ rd_e2e_start_sendmail() {
 	RD_SM_PID=${_RD_SID[sendmail]}
 	export RD_SM_PID
 	# the namespace of the daemon (unshare's child): its processes are ours
-	_RD_SM_PIDNS=
-	rd_wait 15 0.02 _rd_while_alive "$RD_SM_PID" _rd_sm_find_pidns
-	case $? in
-	1) rd_e2e_bail "sendmail: no daemon in its own PID namespace after 15 s" ;;
-	2) rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)" ;;
-	esac
-	for port in "$RD_SM_MX_PORT" "$RD_SM_SUBMISSION_PORT"; do
-		rd_wait 15 0.1 _rd_while_alive "$RD_SM_PID" _rd_banner "$port" 5
-		case $? in
-		1) rd_e2e_bail "sendmail: no 220 banner on 127.0.0.1:$port within 15 s (see the logs below)" ;;
-		2) rd_e2e_bail "sendmail exited at startup (see $RD_SM_LOG below)" ;;
-		esac
-	done
+	rd_e2e_pidns_up sendmail sendmail "$RD_SM_LOG" "$RD_SM_MX_PORT" "$RD_SM_SUBMISSION_PORT"
 	return 0
 }
 
-# _rd_sm_find_pidns: sets _RD_SM_PIDNS once the daemon runs in its own PID
-# namespace (unshare's child)
-_rd_sm_find_pidns() {
-	local child ns
-	child=$(ps -o pid= --ppid "$RD_SM_PID" | head -n 1 | tr -d ' ')
-	[ -n "$child" ] || return 1
-	ns=$(readlink "/proc/$child/ns/pid" 2>/dev/null) || return 1
-	[ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/pid)" ] || return 1
-	_RD_SM_PIDNS=$ns
-}
-
 _rd_sm_stop_quiet() {
-	[ -n "${_RD_SID[sendmail]:-}" ] || return 0
-	# unshare ignores SIGTERM while it waits for its child: signal the
-	# whole session (unshare and sendmail); sendmail's SIGTERM handler
-	# signals its children and exits, the kernel kills what is left in
-	# its PID namespace, and unshare exits with it
-	local ok=0 left
-	_rd_stop_session sendmail 10 all || ok=1
-	left=$(rd_e2e_sm_ns_pids)
-	if [ -n "$left" ]; then
-		rd_diag "sendmail: processes left in its PID namespace: $(ps -o pid=,args= -p "$(paste -sd, <<<"$left")"); SIGKILL"
-		# shellcheck disable=SC2086
-		kill -KILL $left 2>/dev/null
-		ok=1
-	fi
-	return $ok
+	rd_e2e_pidns_stop sendmail sendmail
 }
 
 # rd_e2e_sm_ns_pids: live processes in the PID namespace of the private
 # Sendmail (its daemon, SMTP servers, deliveries, mailers); prints nothing
 # when it is gone
 rd_e2e_sm_ns_pids() {
-	local f p
-	[ -n "${_RD_SM_PIDNS:-}" ] || return 0
-	for f in /proc/[0-9]*/ns/pid; do
-		[ "$(readlink "$f" 2>/dev/null)" = "$_RD_SM_PIDNS" ] || continue
-		p=${f#/proc/}
-		p=${p%%/*}
-		[ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" = Z ] || echo "$p"
-	done
+	rd_e2e_pidns_pids "${_RD_PIDNS[sendmail]:-}"
 }
 
 rd_e2e_stop_sendmail() {

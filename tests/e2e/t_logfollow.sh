@@ -19,14 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 run=$RD_E2E_DIR
-cat >"$run/unbound.conf" <<EOF2
-server:
-	local-zone: "test." static
-	local-data: "remote.test. MX 10 127.0.0.1."
-	local-data: "moved.test. MX 10 mx.new-home.test."
-	local-data: "soft.test. MX 10 127.0.0.1."
-EOF2
-chmod 0644 "$run/unbound.conf"
+rd_e2e_remote_dns "$run/unbound.conf"
 
 rd_e2e_start_remote
 cat >"$run/transport" <<EOF2
@@ -50,9 +43,7 @@ rd_wait 10 0.1 grep -q 'log front end following' "$RD_MILTER_LOG" ||
 
 # delivered RCPT JQ DESC: the delivery event for RCPT, then a check on it
 delivery() {
-	local rcpt=$1 want=$2 desc=$3
-	rd_e2e_wait_for "$RD_EVENTS" 'select(.type=="delivery" and .delivery.rcpt==$r)' 30 --arg r "$rcpt" >/dev/null || true
-	rd_assert_jq "$RD_EVENTS" "select(.type==\"delivery\" and .delivery.rcpt==\$r) | $want" "$desc" --arg r "$rcpt"
+	rd_e2e_assert_event 'select(.type=="delivery" and .delivery.rcpt==$r)' "$2" "$3" 30 --arg r "$1"
 }
 # send RCPT: a trusted client's mail, accepted by our Postfix
 send() {

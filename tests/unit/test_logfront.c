@@ -18,6 +18,7 @@
 #include "relaydiag/logfront.h"
 #include "relaydiag/logline.h"
 #include "relaydiag/recent.h"
+#include "relaydiag/seen.h"
 #include "testutil.h"
 
 #define ALL (RD_LOGFMT_POSTFIX | RD_LOGFMT_SENDMAIL | RD_LOGFMT_EXIM)
@@ -235,6 +236,93 @@ test_log_refusals(void **state)
 	assert_string_equal(tu_jstr(ev, "mta.code"), "550");
 }
 
+#define SM_REFUSAL(qid, ip)                                                    \
+	"Dec  7 03:14:47 mx sm-mta[4242]: " qid ": ruleset=check_rcpt, "       \
+	"arg1=<bob@gmail.test>, relay=[" ip "], reject=550 5.7.1 "             \
+	"<bob@gmail.test>... Relaying denied"
+
+/* note - what the milter saw of transaction qid (client ip, HELO UserPC,
+   the MX port) */
+static void
+note(struct rd_seen *seen, const char *qid, const char *ip, time_t now)
+{
+	struct rd_seen_info i;
+
+	memset(&i, 0, sizeof(i));
+	(void)snprintf(i.client_ip, sizeof(i.client_ip), "%s", ip);
+	(void)snprintf(i.helo, sizeof(i.helo), "UserPC");
+	i.daemon_port = 25;
+	(void)snprintf(i.sender, sizeof(i.sender), "carl@client.test");
+	rd_seen_note(seen, qid, &i, now);
+}
+
+/*
+ * The MTA logs a refusal before the milter has handled MAIL (no reply
+ * to MAIL: it does not wait): the refusal waits for the join, goes out
+ * joined once the milter notes it, unjoined when its wait is over, and
+ * all at once at a flush. A full queue lets its oldest out. Nothing is
+ * lost, nothing twice.
+ */
+static void
+test_join_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct rd_seen *seen = rd_seen_new(16);
+	struct rd_logwait *w = rd_logwait_new(2);
+	json_t *ev;
+
+	assert_non_null(seen);
+	assert_non_null(w);
+	f->sv.seen = seen;
+	f->sv.wait = w;
+	/* already noted: out at once, joined */
+	note(seen, "4B73ElWx000001", "127.0.0.5", f->now);
+	feed(f, SM_REFUSAL("4B73ElWx000001", "127.0.0.5"));
+	ev = tu_cap_get(f->cap, "rcpt", 0);
+	assert_non_null(ev);
+	assert_string_equal(
+	    tu_jstr(ev, "diagnosis.id"), "relay.client-on-port-25");
+	assert_string_equal(tu_jstr(ev, "sender.addr"), "carl@client.test");
+	/* not noted yet: it waits; the milter notes it; the tick joins it */
+	feed(f, SM_REFUSAL("4B73ElWx000002", "127.0.0.5"));
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 1);
+	rd_logfront_tick(&f->sv, f->now, false);
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 1);
+	note(seen, "4B73ElWx000002", "127.0.0.5", f->now);
+	rd_logfront_tick(&f->sv, f->now, false);
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 2);
+	ev = tu_cap_get(f->cap, "rcpt", 1);
+	assert_string_equal(tu_jstr(ev, "client.helo"), "UserPC");
+	/* never noted: out unjoined once its wait is over */
+	feed(f, SM_REFUSAL("4B73ElWx000003", "127.0.0.6"));
+	rd_logfront_tick(&f->sv, f->now + RD_LOGFRONT_JOIN_WAIT - 1, false);
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 2);
+	rd_logfront_tick(&f->sv, f->now + RD_LOGFRONT_JOIN_WAIT, false);
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 3);
+	ev = tu_cap_get(f->cap, "rcpt", 2);
+	assert_string_equal(tu_jstr(ev, "diagnosis.id"), "relay.no-auth");
+	assert_true(json_is_null(json_object_get(ev, "sender")));
+	/* noted for another client: no join */
+	note(seen, "4B73ElWx000004", "127.0.0.9", f->now);
+	feed(f, SM_REFUSAL("4B73ElWx000004", "127.0.0.7"));
+	/* the queue holds 2: a third lets the oldest out */
+	feed(f, SM_REFUSAL("4B73ElWx000005", "127.0.0.7"));
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 3);
+	feed(f, SM_REFUSAL("4B73ElWx000006", "127.0.0.7"));
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 4);
+	assert_string_equal(tu_jstr(tu_cap_get(f->cap, "rcpt", 3), "queue_id"),
+	    "4B73ElWx000004");
+	/* a flush: the rest, now */
+	rd_logfront_tick(&f->sv, f->now, true);
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 6);
+	rd_logfront_tick(&f->sv, f->now + 60, true);
+	assert_int_equal(tu_cap_count(f->cap, "rcpt"), 6);
+	f->sv.seen = NULL;
+	f->sv.wait = NULL;
+	rd_logwait_free(w);
+	rd_seen_free(seen);
+}
+
 /* A refused relay right after a failed AUTH: relay.auth-failed. */
 static void
 test_auth_failed_relay(void **state)
@@ -271,6 +359,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_auth_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_wait, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auth_failed_relay, setup, teardown),
 	};

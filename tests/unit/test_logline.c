@@ -103,6 +103,18 @@ static const struct {
 	  "2026-12-07 03:14:47 dovecot_plain authenticator failed for (UserPC) [203.0.113.5]:51234: 535 Incorrect authentication data (set_id=anna@example.test)",
 	  ALL, RD_LOG_AUTH_FAIL, "mech=dovecot_plain", "user=anna@example.test",
 	  "client_ip=203.0.113.5", "helo=UserPC", "" },
+	{ "Exim 4.96 rejected RCPT, +incoming_port +incoming_interface (real)",
+	  "2026-12-07 04:01:07 H=(UserPC) [127.0.0.5]:50495 I=[127.0.0.1]:2825 F=<a@client.test> rejected RCPT <bob@gmail.test>: relay not permitted",
+	  ALL, RD_LOG_RCPT_REJECT, "client_port=50495", "daemon_ip=127.0.0.1",
+	  "daemon_port=2825", "sender=a@client.test", "rcpt=bob@gmail.test" },
+	{ "Exim failed AUTH with I= and U= (ident)",
+	  "2026-12-07 03:14:47 plain authenticator failed for (UserPC) [2001:db8::5]:51234 I=[2001:db8::1]:587 U=anna: 535 Incorrect authentication data (set_id=anna@example.test)",
+	  ALL, RD_LOG_AUTH_FAIL, "client_ip=2001:db8::5", "daemon_port=587",
+	  "user=anna@example.test", "code=535", "" },
+	{ "hostile: a junk HELO (helo_accept_junk_hosts) that writes a fake client",
+	  "2026-12-07 04:03:21 H=(J) [9.9.9.9]:1 F=<s@x.test> rejected RCPT <s@g.test>: x ( ) [127.0.0.50]:60369 I=[127.0.0.1]:2825 F=<x@client.test> rejected RCPT <hostile1@gmail.test>: relay not permitted",
+	  ALL, RD_LOG_RCPT_REJECT, "client_ip=127.0.0.50", "client_port=60369",
+	  "rcpt=hostile1@gmail.test", "sender=x@client.test", "text=relay not permitted" },
 	{ "near miss: not a mail line", "Dec  7 03:14:47 mx kernel: eth0: link up",
 	  ALL, RD_LOG_OTHER, "", "", "", "", "" },
 	{ "near miss: no timestamp", "postfix/smtpd[1]: warning: x[1.2.3.4]: SASL PLAIN authentication failed: x",
@@ -125,6 +137,7 @@ field(const struct rd_logrec *r, const char *name, char *buf, size_t len)
 	    {"sender", offsetof(struct rd_logrec, sender)},
 	    {"client_ip", offsetof(struct rd_logrec, client_ip)},
 	    {"client_name", offsetof(struct rd_logrec, client_name)},
+	    {"daemon_ip", offsetof(struct rd_logrec, daemon_ip)},
 	    {"helo", offsetof(struct rd_logrec, helo)},
 	    {"relay_host", offsetof(struct rd_logrec, relay_host)},
 	    {"relay_ip", offsetof(struct rd_logrec, relay_ip)},
@@ -144,6 +157,8 @@ field(const struct rd_logrec *r, const char *name, char *buf, size_t len)
 			return ((const char *)r + f[i].off);
 	if (strcmp(name, "client_port") == 0)
 		snprintf(buf, len, "%u", r->client_port);
+	else if (strcmp(name, "daemon_port") == 0)
+		snprintf(buf, len, "%u", r->daemon_port);
 	else if (strcmp(name, "relay_port") == 0)
 		snprintf(buf, len, "%u", r->relay_port);
 	else if (strcmp(name, "in_reply_to_rcpt") == 0)

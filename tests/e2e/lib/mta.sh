@@ -270,6 +270,20 @@ rd_e2e_restart_postfix() {
 # answers 554 5.7.1 Relay access denied, :$RD_E2E_REMOTE_SOFT_PORT 454 4.7.1
 # (soft_bounce). Its log: RUN/remote/maillog. Stopped with the rest.
 
+# rd_e2e_remote_dns FILE: DNS data of our own (an unbound.conf for
+# relaydiag's DNSConfig) for the domains the remote serves: remote.test and
+# soft.test have it as their MX, moved.test another (mx.new-home.test)
+rd_e2e_remote_dns() {
+	cat >"$1" <<EOF2
+server:
+	local-zone: "test." static
+	local-data: "remote.test. MX 10 127.0.0.1."
+	local-data: "moved.test. MX 10 mx.new-home.test."
+	local-data: "soft.test. MX 10 127.0.0.1."
+EOF2
+	chmod 0644 "$1"
+}
+
 rd_e2e_start_remote() {
 	[ -n "${_RD_SID[remote]:-}" ] && return 0
 	local d=$RD_E2E_DIR/remote port pid

@@ -52,6 +52,13 @@ rd_e2e_wait_for() {
 	return 1
 }
 
+rd_e2e_assert_event() {	# SELECT CHECK DESC TIMEOUT [JQ_ARGS...]
+	local sel=$1 check=$2 desc=$3 timeout=$4
+	shift 4
+	rd_e2e_wait_for "$RD_EVENTS" "$sel" "$timeout" "$@" >/dev/null || true
+	rd_assert_jq "$RD_EVENTS" "$sel | $check" "$desc" "$@"
+}
+
 _rd_grep_q() { grep -qE -- "$1" "$2" 2>/dev/null || return 1; }	# RE FILE
 
 rd_e2e_wait_maillog() {
