@@ -276,6 +276,38 @@ lf_delivery(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 		    cfg->outbound_domains, distinct);
 }
 
+/*
+ * lf_auth_down - the MTA says its authentication service cannot be
+ * reached: alert.auth-outage at once (no count needed), once per
+ * OutageWindow with the alerts from failing logins
+ */
+static void
+lf_auth_down(const struct rd_logfront_services *sv, const struct rd_logrec *r,
+    time_t now)
+{
+	char safe[sizeof(r->text)];
+
+	if (!rd_recent_alert_gate(sv->authfails, now, sv->cfg->outage_window))
+		return;
+	rd_log(LOG_CRIT, NULL,
+	    "log: %s cannot reach its authentication "
+	    "service: %s",
+	    lf_mta(r->format), rd_text_log_str(safe, sizeof(safe), r->text));
+	lf_alert(sv, r, "alert.auth-outage", "auth_service_unreachable",
+	    sv->cfg->outage_window, 1, 1);
+}
+
+/* lf_auth_service_failed - a failed AUTH that the service's absence
+   caused: a temporary (4xx) refusal, or a connection to it lost */
+static bool
+lf_auth_service_failed(const struct rd_logrec *r)
+{
+	return (r->code[0] == '4' ||
+		strstr(r->text, "Connection lost to authentication server") !=
+		    NULL ||
+		strstr(r->text, "failed to connect to socket") != NULL);
+}
+
 /* lf_auth - a client failed SMTP AUTH */
 static void
 lf_auth(const struct rd_logfront_services *sv, const struct rd_logrec *r,
@@ -296,6 +328,8 @@ lf_auth(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 	ea.reason = r->text;
 	ea.mta = lf_mta(r->format);
 	lf_emit(sv->sink, "auth", rd_event_auth_json(&e.c, &ea));
+	if (lf_auth_service_failed(r))
+		lf_auth_down(sv, r, now);
 	/* The cut of a login would match another: not noted (recent.c). */
 	if (rd_recent_note(sv->authfails, r->client_ip, r->cut ? "" : r->user,
 		now, cfg->outage_window, cfg->outage_senders, &distinct))
@@ -520,6 +554,9 @@ rd_logfront_handle(const struct rd_logfront_services *sv,
 		break;
 	case RD_LOG_RCPT_REJECT:
 		lf_rcpt(sv, r, now);
+		break;
+	case RD_LOG_AUTH_DOWN:
+		lf_auth_down(sv, r, now);
 		break;
 	case RD_LOG_VERIFY_FAIL: /* the refusal that follows names it */
 	case RD_LOG_OTHER:

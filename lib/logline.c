@@ -60,7 +60,8 @@ static const struct ll_row {
     {RD_LOGFMT_POSTFIX, RD_LOG_AUTH_FAIL,
 	"^warning: (?<cname>[^\\[\\s]*)\\[(?<cip>[^\\]]*)\\]"
 	"(?::(?<cport>\\d+))?: SASL (?<mech>[A-Za-z0-9_-]+) authentication "
-	"failed: (?<text>.*?)(?:, sasl_username=(?<user>.*))?$"},
+	"failed: (?<text>.*?)(?:, sasl_username=(?:\\(unavailable\\)|"
+	"(?<user>.*)))?$"},
     /* Postfix smtpd: a refused recipient (no milter needed) */
     {RD_LOGFMT_POSTFIX, RD_LOG_RCPT_REJECT,
 	"^(?<qid>NOQUEUE|[0-9A-Za-z]+): reject: RCPT from "
@@ -68,6 +69,14 @@ static const struct ll_row {
 	"(?<code>[45]\\d\\d) (?:(?<dsn>" LL_DSN ") )?(?<text>.*?); "
 	"from=<(?<sender>[^>]*)> to=<(?<rcpt>[^>]*)> proto=\\S+ "
 	"helo=<(?<helo>.*)>$"},
+    /* Postfix: the SASL service cannot be reached (3.7: "Connect to
+       Dovecot auth socket '/path' failed: ...", older "Connect to
+       private/auth failed: ..."; Cyrus's saslauthd), or offers nothing */
+    {RD_LOGFMT_POSTFIX, RD_LOG_AUTH_DOWN,
+	"^(?:warning: SASL: (?<text>Connect to .+ failed: .*)|"
+	"warning: SASL authentication failure: "
+	"(?<text>cannot connect to saslauthd server.*)|"
+	"fatal: (?<text>no SASL authentication mechanisms))$"},
     /* Sendmail: its own check_rcpt refusal ("Relaying denied") */
     {RD_LOGFMT_SENDMAIL, RD_LOG_RCPT_REJECT,
 	"^(?:(?<qid>[0-9A-Za-z]+): )?ruleset=check_rcpt, "
@@ -133,8 +142,20 @@ static const struct {
 };
 #define LL_NFIELDS (sizeof(ll_fields) / sizeof(ll_fields[0]))
 
+/*
+ * The words of a line that may be about a refusal or a login, whatever
+ * the wording: what relaydiag -L counts and shows when no row knows it.
+ * A milter's refusal (Postfix's "milter-reject", Sendmail's "Milter:" and
+ * "milter=") is the milter's to report, not the log's.
+ */
+#define LL_CANDIDATE                                                           \
+	"(?i)^(?!.*milter).*?(?:reject|denied|not permitted|authentication "   \
+	"fail|"                                                                \
+	"authenticator failed|said: [45]\\d\\d|SMTP error from remote|"        \
+	"SASL: |saslauthd|AUTH failure)"
+
 static pthread_once_t ll_once = PTHREAD_ONCE_INIT;
-static pcre2_code *ll_code[LL_NROWS];
+static pcre2_code *ll_code[LL_NROWS], *ll_candidate;
 static pcre2_match_context *ll_mctx;
 
 static void
@@ -155,6 +176,25 @@ ll_compile(void)
 			rd_panic("logline: pattern %zu does not compile at %zu "
 				 "(%d)",
 			    i, (size_t)off, rc);
+	if ((ll_candidate = pcre2_compile((PCRE2_SPTR)LL_CANDIDATE,
+		 PCRE2_ZERO_TERMINATED, 0, &rc, &off, NULL)) == NULL)
+		rd_panic("logline: the candidate pattern does not compile");
+}
+
+bool
+rd_logline_candidate(const char *line, size_t len)
+{
+	pcre2_match_data *md;
+	int rc;
+
+	(void)pthread_once(&ll_once, ll_compile);
+	if ((md = pcre2_match_data_create_from_pattern(ll_candidate, NULL)) ==
+	    NULL)
+		return (false);
+	rc =
+	    pcre2_match(ll_candidate, (PCRE2_SPTR)line, len, 0, 0, md, ll_mctx);
+	pcre2_match_data_free(md);
+	return (rc >= 0);
 }
 
 static const char *const ll_months[] = {"Jan", "Feb", "Mar", "Apr", "May",
@@ -458,6 +498,8 @@ rd_logkind_name(enum rd_logkind k)
 		return ("rcpt");
 	case RD_LOG_VERIFY_FAIL:
 		return ("verify");
+	case RD_LOG_AUTH_DOWN:
+		return ("auth-down");
 	case RD_LOG_OTHER:
 		break;
 	}

@@ -116,6 +116,16 @@ recent_distinct(const struct rd_recent *x, time_t now, unsigned window)
 	return (n);
 }
 
+/* recent_gate - one alert per window of the ring (lock held) */
+static bool
+recent_gate(struct rd_recent *x, time_t when, unsigned window)
+{
+	if (x->alerted != 0 && when - x->alerted <= (time_t)window)
+		return (false);
+	x->alerted = when;
+	return (true);
+}
+
 bool
 rd_recent_note(struct rd_recent *x, const char *key, const char *value,
     time_t now, unsigned window, unsigned limit, unsigned *distinct)
@@ -140,11 +150,21 @@ rd_recent_note(struct rd_recent *x, const char *key, const char *value,
 	if (e.value[0] != '\0')
 		recent_value_seen(x, recent_hash(e.value), e.when);
 	*distinct = recent_distinct(x, e.when, window);
-	if (limit > 0 && limit <= RECENT_DISTINCT_MAX && *distinct >= limit &&
-	    (x->alerted == 0 || e.when - x->alerted > (time_t)window)) {
-		x->alerted = e.when;
-		alert = true;
-	}
+	if (limit > 0 && limit <= RECENT_DISTINCT_MAX && *distinct >= limit)
+		alert = recent_gate(x, e.when, window);
+	pthread_mutex_unlock(&x->lock);
+	return (alert);
+}
+
+bool
+rd_recent_alert_gate(struct rd_recent *x, time_t now, unsigned window)
+{
+	bool alert;
+
+	if (x == NULL)
+		return (false);
+	pthread_mutex_lock(&x->lock);
+	alert = recent_gate(x, now > 0 ? now : 1, window);
 	pthread_mutex_unlock(&x->lock);
 	return (alert);
 }

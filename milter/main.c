@@ -26,6 +26,7 @@
 #include "relaydiag/config.h"
 #include "relaydiag/log.h"
 #include "relaydiag/logfront.h"
+#include "relaydiag/logline.h"
 #include "relaydiag/pseudo.h"
 #include "relaydiag/publish.h"
 #include "relaydiag/snapshot.h"
@@ -46,16 +47,94 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relaydiag [-fhnvV] [-c config]\n"
+	    "usage: relaydiag [-fhnvV] [-c config] [-L logfile]\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -h       print this help and exit\n"
+	    "  -L FILE  read FILE as the MTA's log and say what the log front\n"
+	    "           end makes of it (lines of each kind, by MTA; lines\n"
+	    "           with a refusal's words that no pattern knows), then "
+	    "exit\n"
 	    "  -n       check the configuration and exit\n"
 	    "  -v       with -n: print the effective view of the MTA "
 	    "(domains,\n"
 	    "           networks, each listener and its restriction lists)\n"
 	    "  -V       print the version and exit\n",
 	    MAIN_DEFAULT_CONFIG);
+}
+
+/*
+ * main_log_test - relaydiag -L FILE: what the log front end makes of each
+ * line of FILE, read for every MTA: per MTA, the lines of each kind (and
+ * whether LogFormat reads them), and the lines with a refusal's or a
+ * login's words that no pattern knows, the first 20 shown made safe: a
+ * wording to report.
+ */
+static int
+main_log_test(const struct rd_config *cfg, const char *path)
+{
+	static const struct {
+		unsigned fmt;
+		const char *name;
+	} mtas[] = {{RD_LOGFMT_POSTFIX, "postfix"},
+	    {RD_LOGFMT_SENDMAIL, "sendmail"}, {RD_LOGFMT_EXIM, "exim"}};
+	enum { NKINDS = RD_LOG_AUTH_DOWN + 1 };
+	unsigned long n[3][NKINDS], lines = 0, unknown = 0;
+	char *line = NULL, safe[512];
+	size_t cap = 0, m, k;
+	struct rd_logrec r;
+	ssize_t len;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "relaydiag: %s: %s\n", path, strerror(errno));
+		return (EXIT_FAILURE);
+	}
+	memset(n, 0, sizeof(n));
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		lines++;
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if ((size_t)len > RD_LOGLINE_MAX)
+			len = RD_LOGLINE_MAX;
+		rd_logline_parse(line, (size_t)len,
+		    RD_LOGFMT_POSTFIX | RD_LOGFMT_SENDMAIL | RD_LOGFMT_EXIM,
+		    time(NULL), &r);
+		for (m = 0; m < 3; m++)
+			if (r.format == mtas[m].fmt)
+				n[m][r.kind]++;
+		if (r.kind == RD_LOG_OTHER &&
+		    rd_logline_candidate(line, (size_t)len) && ++unknown <= 20)
+			printf("unknown, line %lu: %s\n", lines,
+			    rd_text_log_str(safe, sizeof(safe), line));
+	}
+	free(line);
+	if (ferror(fp)) {
+		fprintf(stderr, "relaydiag: %s: read error\n", path);
+		(void)fclose(fp);
+		return (EXIT_FAILURE);
+	}
+	(void)fclose(fp);
+	printf("%s: %lu lines\n", path, lines);
+	for (m = 0; m < 3; m++) {
+		unsigned long any = 0;
+
+		for (k = 0; k < NKINDS; k++)
+			any += n[m][k];
+		if (any == 0)
+			continue;
+		printf("  %-9s %lu lines:", mtas[m].name, any);
+		for (k = 1; k < NKINDS; k++)
+			printf(" %s %lu", rd_logkind_name((enum rd_logkind)k),
+			    n[m][k]);
+		printf("%s\n", (cfg->log_formats & mtas[m].fmt) != 0
+				   ? ""
+				   : " (not read: add it to LogFormat)");
+	}
+	printf("  lines with a refusal's or a login's words that no pattern "
+	       "knows: %lu\n",
+	    unknown);
+	return (EXIT_SUCCESS);
 }
 
 static void
@@ -332,18 +411,22 @@ main(int argc, char **argv)
 	size_t i;
 	struct privs_user user, *up = NULL;
 	bool foreground = false, check_only = false, verbose = false;
+	const char *log_test = NULL;
 	char sockpath[4096], pidfile[4096];
 	sigset_t set, stopset;
 	pthread_t tid;
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "c:fnvVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:fL:nvVh")) != -1) {
 		switch (c) {
 		case 'c':
 			main_config_path = optarg;
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 'L':
+			log_test = optarg;
 			break;
 		case 'n':
 			check_only = true;
@@ -381,6 +464,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "relaydiag: %s\n",
 		    rd_err_format(&err, line, sizeof(line)));
 		return (EXIT_FAILURE);
+	}
+	if (log_test != NULL) {
+		rc = main_log_test(cfg, log_test);
+		rd_config_free(cfg);
+		return (rc);
 	}
 	if (check_only) {
 		if (main_hash_key(cfg, &err) != 0) {

@@ -74,6 +74,7 @@ cleanup() {
 	for m in dev/pts dev proc sys; do
 		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
 	done
+	mountpoint -q "$root" 2>/dev/null && umount -l "$root"
 	if [ "${RD_KEEP:-0}" = 1 ]; then
 		echo "fresh-check: root kept: $root"
 	else
@@ -98,6 +99,10 @@ base_size=$(du -smx "$root" | cut -f1)
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The root a mount point of its own, as a container's is: else `unshare
+# --mount` in it (the Sendmail test's private /dev) fails with "cannot
+# change root filesystem propagation: Invalid argument".
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"

@@ -12,6 +12,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# libidn12, libnsl2 and libgnutls-dane0: what Debian's exim4 needs beyond
+# these, for tests/e2e/exim.sh (Exim itself is never installed: it would
+# replace postfix). They must be installed, not unpacked beside it: Exim
+# re-executes its set-uid binary for deliveries, and the loader ignores
+# LD_LIBRARY_PATH for a set-uid program.
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev
 zlib1g-dev libpcre2-dev libidn2-dev libsystemd-dev systemd-journal-remote
@@ -19,7 +24,8 @@ postfix redis-server redis-tools swaks jq
 dovecot-core openssl ca-certificates
 libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libsasl2-modules
 procps psmisc iproute2 python3 python3-jsonschema
-systemd man-db debhelper dpkg-dev lintian"
+systemd man-db debhelper dpkg-dev lintian
+libidn12 libnsl2 libgnutls-dane0"
 
 missing=""
 for p in $PKGS; do

@@ -37,6 +37,7 @@ enum rd_logkind {
 	RD_LOG_AUTH_FAIL,   /* a client failed SMTP AUTH */
 	RD_LOG_RCPT_REJECT, /* this MTA refused a recipient at RCPT */
 	RD_LOG_VERIFY_FAIL, /* a sender verification callout failed */
+	RD_LOG_AUTH_DOWN, /* the MTA cannot reach its authentication service */
 };
 
 struct rd_logrec {
@@ -82,7 +83,15 @@ struct rd_logrec {
 enum rd_logkind rd_logline_parse(const char *line, size_t len, unsigned formats,
     time_t now, struct rd_logrec *out);
 
-/* rd_logkind_name - "delivery", "auth", "rcpt", "verify", "other" */
+/*
+ * rd_logline_candidate - whether line (len bytes) has the words of a
+ * refusal or a login (loosely, any MTA): with rd_logline_parse giving
+ * RD_LOG_OTHER, a wording no row knows (relaydiag -L lists them).
+ */
+bool rd_logline_candidate(const char *line, size_t len);
+
+/* rd_logkind_name - "delivery", "auth", "rcpt", "verify", "auth-down",
+   "other" */
 const char *rd_logkind_name(enum rd_logkind k);
 
 #endif

@@ -40,6 +40,14 @@ bool rd_recent_note(struct rd_recent *x, const char *key, const char *value,
     time_t now, unsigned window, unsigned limit, unsigned *distinct);
 
 /*
+ * rd_recent_alert_gate - the same once-per-window gate as rd_recent_note's
+ * alert, for evidence that needs no count (an authentication service that
+ * cannot be reached): true when no alert of this ring was given within
+ * window of now (and now is the last alert).
+ */
+bool rd_recent_alert_gate(struct rd_recent *x, time_t now, unsigned window);
+
+/*
  * rd_recent_find - whether key was noted within window of now; the value
  * of the latest entry into value (size RD_RECENT_VALUE_MAX). x may be
  * NULL: false.

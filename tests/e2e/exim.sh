@@ -12,17 +12,18 @@
 #     ...
 #     rd_e2e_finish
 #
-# Debian's exim4 packages conflict with postfix: exim4-daemon-light,
-# exim4-base and the libraries a Postfix machine may lack (libidn12,
-# libnsl2, libgnutls-dane0) are fetched and unpacked into $RD_EXIM_CACHE
-# (lib/debs.sh), never installed. That exim (4.96) runs as root with
-# `-C RUN/exim/exim.conf -bdf` (the daemon in the foreground), in its own
-# PID namespace as its init (lib/pidns.sh). Exim empties its environment
-# at startup and re-executes itself for deliveries: exim_path is
-# RUN/exim/exim4, a script that execs the unpacked binary with
-# LD_LIBRARY_PATH for the unpacked libidn12. Debian's binary looks up its
-# compiled-in user Debian-exim at startup: it is created (a system user,
-# no home, no shell) when missing, as Debian's exim4-base would.
+# Debian's exim4 packages conflict with postfix: exim4-daemon-light and
+# exim4-base are fetched and unpacked into $RD_EXIM_CACHE (lib/debs.sh),
+# never installed. The libraries it needs beyond Postfix's are installed
+# by scripts/install-deps.sh (libidn12, libnsl2, libgnutls-dane0): Exim
+# re-executes its set-uid binary for each delivery (exim_path, the
+# unpacked binary), and the loader ignores LD_LIBRARY_PATH for a set-uid
+# program (unpacked libraries worked for the daemon, started by root, and
+# failed every delivery on a fresh machine). That exim (4.96) runs as root
+# with `-C RUN/exim/exim.conf -bdf` (the daemon in the foreground), in its
+# own PID namespace as its init (lib/pidns.sh). Debian's binary looks up
+# its compiled-in user Debian-exim at startup: it is created (a system
+# user, no home, no shell) when missing, as Debian's exim4-base would.
 #
 # The instance (RUN/exim/exim.conf):
 #   127.0.0.1:$RD_EXIM_MX_PORT (2825)          the port-25-like listener
@@ -84,8 +85,7 @@ RD_EXIM_MAINLOG=$RD_EXIM_DIR/log/mainlog
 RD_EXIM_OUT=$RD_EXIM_DIR/exim.out
 export RD_EXIM_MX_PORT RD_EXIM_SUBMISSION_PORT RD_EXIM_DIR RD_EXIM_MAINLOG
 
-# what exim4-daemon-light needs beyond what Postfix and relaydiag pull in
-_RD_EXIM_PKGS="exim4-daemon-light exim4-base libidn12 libnsl2 libgnutls-dane0"
+_RD_EXIM_PKGS="exim4-daemon-light exim4-base"
 
 # lib.sh's EXIT trap: stop Exim first, show its logs too
 eval "_rd_exim_lib_stop_all() $(declare -f _rd_stop_all | tail -n +2)"
@@ -114,7 +114,8 @@ _rd_exim_fetch() {
 	RD_EXIM_ROOT=$RD_EXIM_CACHE/root
 	RD_EXIM_BIN=$RD_EXIM_ROOT/usr/sbin/exim4
 	export RD_EXIM_ROOT RD_EXIM_BIN
-	rd_e2e_debs_check_libs exim "$RD_EXIM_ROOT" "$RD_EXIM_BIN"
+	# the installed libraries only (see above)
+	rd_e2e_debs_check_libs exim "" "$RD_EXIM_BIN"
 }
 
 _rd_exim_user() {
@@ -141,13 +142,10 @@ _rd_exim_write_config() {
 	# the log exists before Exim opens it: readable by relaydiag
 	: >"$RD_EXIM_MAINLOG"
 	chmod 0666 "$RD_EXIM_MAINLOG"
-	printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/usr/lib/x86_64-linux-gnu:%s/lib/x86_64-linux-gnu exec %s "$@"\n' \
-		"$RD_EXIM_ROOT" "$RD_EXIM_ROOT" "$RD_EXIM_BIN" >"$d/exim4"
-	chmod 0755 "$d/exim4"
 	cat >"$d/exim.conf" <<EOF2
 # the private Exim of the e2e tests (tests/e2e/exim.sh)
 primary_hostname = mx.relaydiag.test
-exim_path = $d/exim4
+exim_path = $RD_EXIM_BIN
 spool_directory = $d/spool
 log_file_path = $d/log/%slog
 log_selector = +incoming_port +incoming_interface
@@ -233,7 +231,7 @@ login:
   server_set_id = \$auth1
 EOF2
 	chmod 0644 "$d/exim.conf"
-	"$d/exim4" -C "$d/exim.conf" -bV >"$d/check.log" 2>&1 ||
+	"$RD_EXIM_BIN" -C "$d/exim.conf" -bV >"$d/check.log" 2>&1 ||
 		rd_e2e_bail "exim: $d/exim.conf does not load: $(tail -n 5 "$d/check.log")"
 }
 
@@ -251,7 +249,7 @@ rd_e2e_start_exim() {
 	mkdir -p "$RD_EXIM_DIR"
 	_rd_exim_write_config
 	_rd_spawn exim "$RD_EXIM_OUT" unshare --pid --fork --kill-child=SIGTERM \
-		"$RD_EXIM_DIR/exim4" -C "$RD_EXIM_DIR/exim.conf" -bdf
+		"$RD_EXIM_BIN" -C "$RD_EXIM_DIR/exim.conf" -bdf
 	rd_e2e_pidns_up exim exim "$RD_EXIM_OUT" "$RD_EXIM_MX_PORT" "$RD_EXIM_SUBMISSION_PORT"
 }
 

@@ -101,6 +101,9 @@
 #                                poll (every 0.1 s) until a line of the JSON
 #                                Lines FILE makes JQ_FILTER truthy; returns
 #                                0, or 1 after TIMEOUT seconds (decimals ok)
+#   rd_e2e_stop_dovecot, rd_e2e_start_dovecot
+#                                the SASL service goes away mid-run (its
+#                                socket too), and comes back
 #   rd_e2e_assert_event SELECT CHECK DESC TIMEOUT [JQ_ARGS...]
 #                                wait (TIMEOUT) for an event of RD_EVENTS
 #                                that SELECT (a jq select(...)) keeps, then

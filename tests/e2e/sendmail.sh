@@ -406,6 +406,8 @@ rd_e2e_start_sendmail() {
 			rd_e2e_bail "port $port is already in use (a Sendmail left by an earlier run?): $(ss -Htlnp "( sport = :$port )")"
 	done
 	rd_e2e_sm_fetch
+	unshare --mount true 2>/dev/null ||
+		rd_e2e_bail "sendmail: cannot make a private mount namespace here ($(unshare --mount true 2>&1)); in a chroot, make its root a mount point first: mount --bind ROOT ROOT"
 	mkdir -p "$RD_SM_DIR"
 	_rd_sm_write_config "$@"
 	rm -f "$RD_SM_DIR/sendmail.pid"

@@ -115,6 +115,12 @@ rcpt hostile2@gmail.test '.client.ip=="127.0.0.51" and .sender.addr=="x@client.t
 rd_assert_jq_count "$RD_EVENTS" 'select(.client.ip=="9.9.9.9" or .rcpt.addr=="spoof@gmail.test")' 0 \
 	"no event for the fake client or recipient"
 
+# -- relaydiag -L: what the log front end makes of this mainlog
+"$RELAYDIAG_BIN" -c "$RD_MILTER_CONF" -L "$RD_EXIM_MAINLOG" >"$run/logtest.txt" 2>&1
+rd_assert_grep "$run/logtest.txt" '^  exim +[0-9]+ lines: delivery 3 auth 2 rcpt 5 verify 0 auth-down 0$' \
+	"relaydiag -L: 3 deliveries, 2 failed AUTH, 5 refusals, all read (LogFormat exim)"
+rd_assert_not_contains "$run/logtest.txt" $'\e' "relaydiag -L prints no raw ESC from the hostile HELO"
+
 rd_e2e_milter_alive "relaydiag still running"
 rd_assert_ok "all events valid against the schema" "$RD_SRC/tests/tools/check-events" "$RD_EVENTS"
 rd_e2e_stop_exim

@@ -19,6 +19,7 @@
 #include "relaydiag/logfront.h"
 #include "relaydiag/logline.h"
 #include "relaydiag/recent.h"
+#include "relaydiag/seen.h"
 #include "relaydiag/sink.h"
 
 #include "fuzz_util.h"
@@ -28,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct rd_config *cfg;
 static struct rd_recent *authfails, *outbound;
+static struct rd_seen *seen;
+static struct rd_logwait *logwait;
 
 static int
 check_emit_take(struct rd_sink *sk, const char *type, char *json)
@@ -75,7 +78,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	json_object_seed(1);
 	if ((cfg = rd_config_defaults()) == NULL ||
 	    (authfails = rd_recent_new(64)) == NULL ||
-	    (outbound = rd_recent_new(64)) == NULL)
+	    (outbound = rd_recent_new(64)) == NULL ||
+	    (seen = rd_seen_new(16)) == NULL ||
+	    (logwait = rd_logwait_new(4)) == NULL)
 		abort();
 	return (0);
 }
@@ -106,12 +111,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg->log_rejects = (data[0] & 8u) != 0;
 	k = rd_logline_parse(
 	    line, size - 1, cfg->log_formats, (time_t)1796644800, &r);
-	if ((unsigned)k > RD_LOG_VERIFY_FAIL)
+	if ((unsigned)k > RD_LOG_AUTH_DOWN)
 		fz_fail("logline: kind %u", (unsigned)k);
 	check_str(r.prog, sizeof(r.prog), "prog");
 	check_str(r.queue_id, sizeof(r.queue_id), "queue_id");
 	check_str(r.client_name, sizeof(r.client_name), "client_name");
 	check_str(r.client_ip, sizeof(r.client_ip), "client_ip");
+	check_str(r.daemon_ip, sizeof(r.daemon_ip), "daemon_ip");
 	check_str(r.helo, sizeof(r.helo), "helo");
 	check_str(r.sender, sizeof(r.sender), "sender");
 	check_str(r.rcpt, sizeof(r.rcpt), "rcpt");
@@ -128,7 +134,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sv.sink = &check_sink;
 	sv.authfails = authfails;
 	sv.outbound = outbound;
+	/* the join's wait too: every other input waits, then is flushed */
+	sv.seen = seen;
+	sv.wait = (data[0] & 16u) != 0 ? logwait : NULL;
 	rd_logfront_handle(&sv, &r, (time_t)1796644800);
+	rd_logfront_tick(&sv, (time_t)1796644800, (data[0] & 32u) != 0);
+	(void)rd_logline_candidate(line, size - 1);
 	free(line);
 	return (0);
 }

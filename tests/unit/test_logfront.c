@@ -191,6 +191,49 @@ test_auth_failures(void **state)
 	    "alert.auth-outage");
 }
 
+/*
+ * The MTA cannot reach its authentication service: the alert at once,
+ * with no count (the field reports' broken auth backend), and once per
+ * OutageWindow whatever the evidence; noise that looks alike is not it.
+ */
+static void
+test_auth_service_down(void **state)
+{
+	struct fixture *f = *state;
+	json_t *ev;
+
+	feed(f, "Dec  7 03:14:47 mx postfix/submission/smtpd[2311]: warning: "
+		"SASL authentication failure: Password verification failed");
+	assert_int_equal(tu_cap_count(f->cap, "alert"), 0);
+	feed(f, "Dec  7 03:14:47 mx postfix/submission/smtpd[2311]: warning: "
+		"SASL: Connect to private/auth failed: No such file or "
+		"directory");
+	assert_int_equal(tu_cap_count(f->cap, "alert"), 1);
+	ev = tu_cap_get(f->cap, "alert", 0);
+	assert_string_equal(tu_jstr(ev, "diagnosis.id"), "alert.auth-outage");
+	assert_string_equal(
+	    tu_jstr(ev, "threshold.metric"), "auth_service_unreachable");
+	assert_true(
+	    json_is_null(json_object_get(ev, "client")) ||
+	    json_is_null(json_object_get(json_object_get(ev, "client"), "ip")));
+	/* the same outage, said again, and by a failed login: still one */
+	feed(f, "Dec  7 03:14:48 mx postfix/submission/smtpd[2312]: fatal: "
+		"no SASL authentication mechanisms");
+	feed(f, "Dec  7 03:14:48 mx postfix/submission/smtpd[2313]: warning: "
+		"unknown[127.0.0.84]: SASL PLAIN authentication failed: "
+		"Connection lost to authentication server");
+	assert_int_equal(tu_cap_count(f->cap, "alert"), 1);
+	assert_int_equal(tu_cap_count(f->cap, "auth"), 1);
+	/* a window later: Exim's dovecot authenticator, 435, alerts again */
+	f->now += f->cfg->outage_window + 1;
+	feed(f, "2026-12-07 03:14:47 dovecot_plain authenticator failed for "
+		"(UserPC) [127.0.0.85]:51234: 435 Unable to authenticate at "
+		"present (set_id=anna@example.test): failed to connect to "
+		"socket /run/dovecot/auth-client: No such file or directory");
+	assert_int_equal(tu_cap_count(f->cap, "alert"), 2);
+	assert_int_equal(tu_cap_count(f->cap, "auth"), 2);
+}
+
 static void
 test_log_refusals(void **state)
 {
@@ -358,6 +401,8 @@ main(void)
 		test_outbound_alert, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auth_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auth_service_down, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_join_wait, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

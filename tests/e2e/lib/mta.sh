@@ -54,6 +54,16 @@ EOF
 	esac
 }
 
+# rd_e2e_stop_dovecot / rd_e2e_start_dovecot: the SASL service goes away
+# in the middle of a run (its socket with it), and comes back
+rd_e2e_stop_dovecot() {
+	_rd_stop_session dovecot 10 all || rd_e2e_bail "dovecot did not stop"
+	rm -f "$RD_SASL_SOCKET"
+}
+rd_e2e_start_dovecot() {
+	_rd_start_dovecot
+}
+
 # --------------------------------------------------------------- postfix --
 
 _rd_write_postfix_config() {
