@@ -3,7 +3,7 @@
  * (logline.c) and the engine (logfront.c), publishing into a counting
  * sink, and the memory it takes.
  *
- *   logbench [-n LINES] [-m MIX]
+ *   logbench [-n LINES] [-m MIX] [-o FILE]
  *
  * The input is a synthetic mail log made here, one real line of each kind
  * in turn (the lines of tests/unit/test_logline.c): Postfix connect and
@@ -11,7 +11,9 @@
  * deliveries refused by a remote server, failed AUTH, NOQUEUE rejects,
  * Sendmail's check_rcpt, Exim's rejected RCPT; MIX is the percentage of
  * lines that mean an event (default 20). Prints lines/s, events/s and the
- * peak RSS (VmHWM). Compare builds as ratios in one run.
+ * peak RSS (VmHWM). Compare builds as ratios in one run. With -o, the
+ * same lines are written to FILE instead (bench/run.sh feeds them to a
+ * running relaydiag's LogFile).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,39 @@ subst(char *out, size_t len, const char *tpl, unsigned v)
 		snprintf(out, len, "%.*s%u%s", (int)(p - tpl), tpl, v, p + 2);
 }
 
+/* line_at - the i-th line of the synthetic log */
+static void
+line_at(char *line, size_t len, unsigned long i, unsigned long mix)
+{
+	if (i % 100 < mix)
+		subst(line, len, meaning[i % 4], (unsigned)(i % 250));
+	else
+		snprintf(line, len, "%s", noise[i % 4]);
+}
+
+/* write_log - the n lines into path: 0, or 1 with a message */
+static int
+write_log(const char *path, unsigned long n, unsigned long mix)
+{
+	char line[1024];
+	unsigned long i;
+	FILE *fp;
+
+	if ((fp = fopen(path, "w")) == NULL) {
+		perror(path);
+		return (1);
+	}
+	for (i = 0; i < n; i++) {
+		line_at(line, sizeof(line), i, mix);
+		fprintf(fp, "%s\n", line);
+	}
+	if (fclose(fp) != 0) {
+		perror(path);
+		return (1);
+	}
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -106,17 +141,23 @@ main(int argc, char **argv)
 	FILE *fp;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:m:")) != -1) {
+	const char *out = NULL;
+
+	while ((c = getopt(argc, argv, "n:m:o:")) != -1) {
 		if (c == 'n')
 			n = strtoul(optarg, NULL, 10);
 		else if (c == 'm')
 			mix = strtoul(optarg, NULL, 10);
+		else if (c == 'o')
+			out = optarg;
 		else {
-			fprintf(
-			    stderr, "usage: logbench [-n LINES] [-m MIX%%]\n");
+			fprintf(stderr, "usage: logbench [-n LINES] [-m MIX%%] "
+					"[-o FILE]\n");
 			return (2);
 		}
 	}
+	if (out != NULL)
+		return (write_log(out, n, mix));
 	if ((cfg = rd_config_defaults()) == NULL)
 		return (1);
 	cfg->log_formats =
@@ -129,11 +170,7 @@ main(int argc, char **argv)
 	sv.outbound = rd_recent_new(4096);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
-		if (i % 100 < mix)
-			subst(line, sizeof(line), meaning[i % 4],
-			    (unsigned)(i % 250));
-		else
-			snprintf(line, sizeof(line), "%s", noise[i % 4]);
+		line_at(line, sizeof(line), i, mix);
 		rd_logline_parse(line, strlen(line), cfg->log_formats,
 		    (time_t)1796644800, &r);
 		rd_logfront_handle(&sv, &r, (time_t)1796644800);

@@ -3,8 +3,9 @@
 # bench/run.sh - issue 6's benchmarks in one invocation: relaydiag against
 # a null libmilter filter (the floor) through the milter protocol,
 # relaydiag's RSS with 500 sessions open, the Redis publisher against
-# redis-benchmark's pipelined XADD, and Postfix + relaydiag against Postfix
-# alone and Postfix + the null filter (smtp-source). Prints the tables
+# redis-benchmark's pipelined XADD, Postfix + relaydiag against Postfix
+# alone and Postfix + the null filter (smtp-source), and the log front end
+# reading a mail log while the milter serves load. Prints the tables
 # docs/BENCHMARKS.md quotes.
 #
 #   bench/run.sh                 # everything (root, for Postfix: ~6 min)
@@ -18,9 +19,11 @@
 #   -c "1 10 50"       concurrencies
 #   -m mix|plain       mload's session mix (mix)
 #   --hold N           sessions held open for the RSS figure (500)
-#   --no-milter --no-rss --no-redis --no-postfix   skip a part
+#   --log-lines L      lines of mail log for part 5 (400000)
+#   --no-milter --no-rss --no-redis --no-postfix --no-log   skip a part
 #   --build DIR        where to build (default /tmp/rd-bench-build)
 #   --relaydiag BIN --mload BIN --nullfilter BIN --pubbench BIN
+#   --logbench BIN
 #                      use these binaries instead of building
 # Environment: RD_E2E_MX_PORT (4525), RD_E2E_SUBMISSION_PORT (4587) for the
 # private Postfix; RD_BENCH_KEEP=1 keeps the work directory.
@@ -34,9 +37,9 @@ umask 022
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 smoke=0 N=5000 ROUNDS=3 CONCS="1 10 50" MIX=mix HOLD=500
-do_milter=1 do_rss=1 do_redis=1 do_postfix=1
+do_milter=1 do_rss=1 do_redis=1 do_postfix=1 do_log=1 LOGN=400000
 build=${RD_BENCH_BUILD:-/tmp/rd-bench-build}
-RELAYDIAG= MLOAD= NULLFILTER= PUBBENCH=
+RELAYDIAG= MLOAD= NULLFILTER= PUBBENCH= LOGBENCH=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -50,6 +53,9 @@ while [ $# -gt 0 ]; do
 	--no-rss) do_rss=0 ;;
 	--no-redis) do_redis=0 ;;
 	--no-postfix) do_postfix=0 ;;
+	--no-log) do_log=0 ;;
+	--log-lines) LOGN=$2; shift ;;
+	--logbench) LOGBENCH=$2; shift ;;
 	--build) build=$2; shift ;;
 	--relaydiag) RELAYDIAG=$2; shift ;;
 	--mload) MLOAD=$2; shift ;;
@@ -73,7 +79,7 @@ if [ -z "$RELAYDIAG" ] || [ -z "$MLOAD" ] || [ -z "$NULLFILTER" ]; then
 	if ! cmake -S "$src" -B "$build" -DRD_BUILD_TESTS=OFF \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 ||
 		! cmake --build "$build" -j"$(nproc)" --target relaydiag mload \
-			nullfilter >>"$build.cmake.log" 2>&1; then
+			nullfilter logbench >>"$build.cmake.log" 2>&1; then
 		tail -n 30 "$build.cmake.log"
 		echo "run.sh: build failed (log: $build.cmake.log)" >&2
 		exit 1
@@ -82,7 +88,7 @@ if [ -z "$RELAYDIAG" ] || [ -z "$MLOAD" ] || [ -z "$NULLFILTER" ]; then
 	cmake --build "$build" --target pubbench >>"$build.cmake.log" 2>&1 ||
 		note "pubbench did not build; the Redis table is skipped"
 	RELAYDIAG=$build/milter/relaydiag MLOAD=$build/bench/mload
-	NULLFILTER=$build/bench/nullfilter
+	NULLFILTER=$build/bench/nullfilter LOGBENCH=$build/bench/logbench
 	[ -x "$build/bench/pubbench" ] && PUBBENCH=$build/bench/pubbench
 fi
 for b in "$RELAYDIAG" "$MLOAD" "$NULLFILTER"; do
@@ -541,6 +547,75 @@ if [ $do_redis = 1 ]; then
 	fi
 fi
 stop redis
+
+# ------------------------------------------------------ the log front end --
+
+# log_read_upto LOGRD_SPOOL SIZE TIMEOUT: wait until relaydiag's saved log
+# position reaches SIZE; 0, or 1 after TIMEOUT seconds
+log_read_upto() {
+	local pos t=$((SECONDS + $3))
+	while [ $SECONDS -lt $t ]; do
+		pos=$(cut -d' ' -f2 "$1/log-position" 2>/dev/null)
+		[ "${pos:-0}" -ge "$2" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+if [ $do_log = 1 ]; then
+	echo
+	echo "== 5. The log front end while the milter serves load (LogFile) =="
+	if [ -z "$LOGBENCH" ] || [ ! -x "$LOGBENCH" ]; then
+		fail "no logbench binary (--logbench BIN)"
+	else
+		note "relaydiag with LogFile (postfix sendmail exim): mload -c 10 -n $N mix alone, and while $LOGN log lines (20% meaning an event, bench/logbench -o) are appended to its LogFile; $ROUNDS alternating rounds, medians"
+		"$LOGBENCH" -n "$LOGN" -m 20 -o "$W/synthetic.log" || fail "logbench -o"
+		lf=$W/mail.log
+		: >"$lf"
+		chmod 0644 "$lf" "$W/synthetic.log"
+		start_rd logrd "LogFile $lf" "LogFormat postfix sendmail exim"
+		ls_=$W/logrd.d/spool
+		mload_check "log part: warm-up" "$W/lw.out" -s "unix:$W/logrd.d/s.sock" -n 500 -c 10 -m "$MIX"
+		for ((r = 1; r <= ROUNDS; r++)); do
+			order="alone withlog"
+			[ $((r % 2)) = 0 ] && order="withlog alone"
+			for f in $order; do
+				: >"$W/logrd.events"
+				out=$W/l.$f.r$r.out
+				if [ $f = withlog ]; then
+					size=$(($(stat -c %s "$lf") + $(stat -c %s "$W/synthetic.log")))
+					t0=$(date +%s.%N)
+					cat "$W/synthetic.log" >>"$lf" &
+					catpid=$!
+				fi
+				mload_check "log part, $f, round $r" "$out" -s "unix:$W/logrd.d/s.sock" -n "$N" -c 10 -m "$MIX" || continue
+				sed -n 's/^result .* rate=\([0-9.]*\).*/\1/p' "$out" >>"$W/l.$f.rate"
+				if [ $f = withlog ]; then
+					wait "$catpid"
+					if log_read_upto "$ls_" "$size" 120; then
+						awk -v n="$LOGN" -v a="$t0" -v b="$(date +%s.%N)" \
+							'BEGIN { printf "%.0f\n", n / (b - a) }' >>"$W/l.lines"
+						# the Sendmail refusals wait up to 2 s for a milter
+						# join (RD_LOGFRONT_JOIN_WAIT): then count
+						sleep 3
+						grep -c '"front_end":"log"' "$W/logrd.events" >>"$W/l.events"
+					else
+						fail "log part, round $r: relaydiag did not read $LOGN lines within 120 s"
+					fi
+				fi
+			done
+		done
+		a=$(median <"$W/l.alone.rate") b=$(median <"$W/l.withlog.rate")
+		echo "| | milter sessions/s (c10) | log lines/s read | log events |"
+		echo "|---|---|---|---|"
+		echo "| milter alone | $a | - | - |"
+		echo "| milter + $LOGN log lines | $b ($(ratio "$b" "$a")) | $(median <"$W/l.lines") | $(median <"$W/l.events") |"
+		# the filter process (under AutoRestart, the supervisor's child)
+		fp=$(pgrep -P "${PID[logrd]}" -x relaydiag | head -n 1)
+		note "relaydiag (filter process) after the runs: $(rss_of "${fp:-${PID[logrd]}}")"
+		stop logrd
+	fi
+fi
 
 # -------------------------------------------------------------- Postfix --
 

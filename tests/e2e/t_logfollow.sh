@@ -86,8 +86,11 @@ rd_assert_jq "$RD_EVENTS" 'select(.type=="rcpt" and .rcpt.addr=="i@gmail.test") 
 
 # -- rotation by rename (postfix logrotate), then the next refusal
 postfix -c "$RD_POSTFIX_CONF" logrotate >/dev/null 2>&1 || rd_fail "postfix logrotate"
-rd_wait 10 0.1 test -s "$RD_MAILLOG" || true
-chmod 0644 "$RD_MAILLOG"
+# postlogd creates the new file at its next record, mode 0600 (umask 077):
+# give it one, then let relaydiag's user read it (see relaydiag.conf(5))
+postlog -c "$RD_POSTFIX_CONF" -t rotation-test "the new maillog" </dev/null >/dev/null 2>&1
+rd_wait 30 0.1 test -s "$RD_MAILLOG" || rd_e2e_bail "no new $RD_MAILLOG 30 s after postfix logrotate"
+chmod 0644 "$RD_MAILLOG" || rd_e2e_bail "cannot chmod the new $RD_MAILLOG"
 send d@remote.test
 delivery d@remote.test '.diagnosis.id=="remote.relay-denied"' "after a rotation by rename, the new log is followed"
 
