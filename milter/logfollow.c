@@ -333,8 +333,8 @@ lf_main(void *arg)
 			lf_save();
 		}
 	}
-	if (lf.fd >= 0)
-		(void)lf_drain();
+	/* What is not read yet is read at the next start (the position is
+	   saved); what waits for a join goes out now, or never would. */
 	logfollow_tick(&lf.sv, true);
 	lf_save();
 	return (NULL);
