@@ -108,12 +108,13 @@ main_log_test(const struct rd_config *cfg, const char *path)
 			printf("unknown, line %lu: %s\n", lines,
 			    rd_text_log_str(safe, sizeof(safe), line));
 	}
-	free(line);
 	if (ferror(fp)) {
-		fprintf(stderr, "relaydiag: %s: read error\n", path);
+		fprintf(stderr, "relaydiag: %s: %s\n", path, strerror(errno));
+		free(line);
 		(void)fclose(fp);
 		return (EXIT_FAILURE);
 	}
+	free(line);
 	(void)fclose(fp);
 	printf("%s: %lu lines\n", path, lines);
 	for (m = 0; m < 3; m++) {
