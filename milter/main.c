@@ -591,10 +591,16 @@ main(int argc, char **argv)
 	fsv.history = history;
 	fsv.dns = dns;
 	fsv.explained = rd_explained_new(4096);
-	fsv.authfails = rd_recent_new(4096);
-	fsv.outbound = rd_recent_new(4096);
-	fsv.seen = rd_seen_new(4096);
-	fsv.logwait = rd_logwait_new(256);
+	/* What only the log front end fills, and its join: only when there
+	   is one (LogFile and LogJournal take effect at restart); else no
+	   milter session pays for noting its transactions or looking up
+	   failed logins nobody records. */
+	if (cfg->log_file != NULL || cfg->log_journal != NULL) {
+		fsv.authfails = rd_recent_new(4096);
+		fsv.outbound = rd_recent_new(4096);
+		fsv.seen = rd_seen_new(4096);
+		fsv.logwait = rd_logwait_new(256);
+	}
 	glue_set_services(&fsv);
 	main_sink = sink;
 	sigemptyset(&set);
