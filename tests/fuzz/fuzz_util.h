@@ -22,6 +22,7 @@
 
 #include "relaydiag/err.h"
 #include "relaydiag/session.h"
+#include "relaydiag/sink.h"
 
 #define FZ_STRS_MAX 512
 
@@ -76,6 +77,11 @@ void fz_check_reply(const struct rd_verdict *v);
  * (the first line counts "<name>: ", a tab counts 8) and no trailing fold.
  */
 void fz_check_header(const char *name, const char *value, size_t cap);
+
+/* fz_sink_stats, fz_sink_close - a checking sink's other operations
+   (its emit_take checks the event, then frees it): no counts, no state */
+void fz_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out);
+void fz_sink_close(struct rd_sink *sk);
 
 /*
  * fz_check_event - json parses (JSON_REJECT_DUPLICATES) into an object
