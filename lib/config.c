@@ -465,6 +465,7 @@ rd_config_free(struct rd_config *cfg)
 	free(cfg->dns_config);
 	free(cfg->import_postfix);
 	free(cfg->policy_socket);
+	free(cfg->metrics_listen);
 	free(cfg->log_file);
 	free(cfg->log_journal);
 	rd_domainset_free(cfg->relay_host_names);

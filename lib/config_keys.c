@@ -26,16 +26,16 @@
 #include "relaydiag/templates.h"
 #include "relaydiag/text.h"
 
-static config_setter config_set_socket, config_set_socket_mode, config_set_mode,
-    config_set_bool, config_set_redis_url, config_set_stream,
-    config_set_abs_path, config_set_event_log, config_set_header_name,
-    config_set_user_id, config_set_log_level, config_set_facility,
-    config_set_host_name, config_add_local, config_add_relay,
-    config_add_trusted, config_add_port, config_set_uint, config_set_size,
-    config_add_action, config_add_rules, config_set_templates,
-    config_add_mx_host, config_set_drop_policy, config_set_import,
-    config_set_restart_rate, config_add_listener, config_add_log_format,
-    config_add_relay_host, config_set_log_journal;
+static config_setter config_set_socket, config_set_tcp_socket,
+    config_set_socket_mode, config_set_mode, config_set_bool,
+    config_set_redis_url, config_set_stream, config_set_abs_path,
+    config_set_event_log, config_set_header_name, config_set_user_id,
+    config_set_log_level, config_set_facility, config_set_host_name,
+    config_add_local, config_add_relay, config_add_trusted, config_add_port,
+    config_set_uint, config_set_size, config_add_action, config_add_rules,
+    config_set_templates, config_add_mx_host, config_set_drop_policy,
+    config_set_import, config_set_restart_rate, config_add_listener,
+    config_add_log_format, config_add_relay_host, config_set_log_journal;
 static config_reset config_reset_trusted, config_reset_ports;
 
 #define CONFIG_STR(field) offsetof(struct rd_config, field)
@@ -58,6 +58,8 @@ const struct config_key config_keys[] = {
 	CONFIG_RESTART},
     {"PolicySocket", CONFIG_SCALAR, config_set_socket, NULL,
 	CONFIG_STR(policy_socket), 0, 0, CONFIG_RESTART},
+    {"MetricsListen", CONFIG_SCALAR, config_set_tcp_socket, NULL,
+	CONFIG_STR(metrics_listen), 0, 0, CONFIG_RESTART},
     {"Mode", CONFIG_SCALAR, config_set_mode, NULL, 0, 0, 0, 0},
     {"LocalDomains", CONFIG_LIST, config_add_local, NULL, 0, 0, 0, 0},
     {"RelayDomains", CONFIG_LIST, config_add_relay, NULL, 0, 0, 0, 0},
@@ -241,6 +243,25 @@ config_set_socket(struct config_parse *p, const struct config_key *k,
 	if (rd_sockspec_parse(value, &ss, why, sizeof(why)) != 0)
 		return (config_error(
 		    p, at->source, at->line, "%s: %s", k->name, why));
+	return (config_store(p, k, at, value));
+}
+
+/* config_set_tcp_socket - a socket spec that is inet: or inet6: */
+static int
+config_set_tcp_socket(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	struct rd_sockspec ss;
+	char why[600];
+
+	if (rd_sockspec_parse(value, &ss, why, sizeof(why)) != 0)
+		return (config_error(
+		    p, at->source, at->line, "%s: %s", k->name, why));
+	if (ss.family == RD_SOCK_UNIX)
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\" is a unix socket; Prometheus scrapes TCP: "
+		    "inet:port[@host] (no host: 127.0.0.1)",
+		    k->name, value));
 	return (config_store(p, k, at, value));
 }
 

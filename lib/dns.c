@@ -46,6 +46,7 @@
 
 #include <unbound.h>
 
+#include "relaydiag/metrics.h"
 #include "relaydiag/addr.h"
 #include "relaydiag/dns.h"
 #include "relaydiag/domainset.h"
@@ -495,6 +496,7 @@ dns_mx(struct rd_dns *d, const char *domain, const char *want, char *mx_out,
 	if (d == NULL || domain == NULL || !rd_domain_valid(domain))
 		return (RD_MX_UNKNOWN);
 	deadline = dns_add_ms(dns_now(), d->timeout_ms);
+	rd_metrics_inc(RD_M_DNS_LOOKUPS);
 
 	pthread_mutex_lock(&d->lock);
 	/* Late answers first: they free their queries. */
@@ -522,8 +524,10 @@ dns_mx(struct rd_dns *d, const char *domain, const char *want, char *mx_out,
 			(void)rd_strlcpy(mx_out, q->mx, mx_len);
 		dns_unlink(d, q);
 		free(q);
-	} else
+	} else {
 		q->abandoned = true; /* its answer will fill unbound's cache */
+		rd_metrics_inc(RD_M_DNS_TIMEOUTS);
+	}
 	pthread_mutex_unlock(&d->lock);
 	return (answer);
 }

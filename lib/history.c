@@ -85,6 +85,7 @@
 #include <sys/time.h>
 #include <syslog.h>
 #include <hiredis/hiredis.h>
+#include "relaydiag/metrics.h"
 #include "relaydiag/history.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/text.h"
@@ -484,6 +485,7 @@ rd_history_refused(struct rd_history *h, const char *sender,
 	pthread_mutex_lock(&h->cache_lock);
 	cache_refused(h, &in, &cf, &ca);
 	pthread_mutex_unlock(&h->cache_lock);
+	rd_metrics_inc(RD_M_HISTORY_LOOKUPS);
 	if (h->use_redis) {
 		memset(facts, 0, sizeof(*facts));
 		memset(alerts, 0, sizeof(*alerts));
@@ -491,6 +493,7 @@ rd_history_refused(struct rd_history *h, const char *sender,
 			hist_merge_probe(facts, alerts, &cf, &ca);
 			return;
 		}
+		rd_metrics_inc(RD_M_HISTORY_LOOKUP_FAILURES);
 	}
 	*facts = cf;
 	*alerts = ca;
@@ -505,6 +508,12 @@ rd_history_redis_up(struct rd_history *h)
 	up = h->use_redis && h->health.state == RD_REDIS_UP;
 	pthread_mutex_unlock(&h->pool_lock);
 	return (up);
+}
+
+bool
+rd_history_uses_redis(const struct rd_history *h)
+{
+	return (h != NULL && h->use_redis); /* set once, at rd_history_new */
 }
 
 size_t

@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <syslog.h>
 #include <hiredis/hiredis.h>
+#include "relaydiag/metrics.h"
 #include "relaydiag/history.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/text.h"
@@ -147,12 +148,13 @@ call_error(
 	    (c->err == REDIS_ERR_EOF ||
 		(c->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE)));
 	if (c != NULL && c->err == REDIS_ERR_IO &&
-	    (e == EAGAIN || e == EWOULDBLOCK))
+	    (e == EAGAIN || e == EWOULDBLOCK)) {
+		rd_metrics_inc(RD_M_HISTORY_TIMEOUTS);
 		snprintf(call->why, sizeof(call->why),
 		    "%sno reply within "
 		    "%u ms (HistoryTimeout)",
 		    what, h->timeout_ms);
-	else
+	} else
 		snprintf(call->why, sizeof(call->why), "%s%s", what,
 		    rd_text_log_str(text, sizeof(text),
 			c != NULL && c->errstr[0] != '\0' ? c->errstr
@@ -293,6 +295,7 @@ call_timeout(const struct rd_history *h, struct hist_call *call)
 	int64_t left = call->deadline_ms - hist_mono_ms();
 
 	if (left <= 0) {
+		rd_metrics_inc(RD_M_HISTORY_TIMEOUTS);
 		snprintf(call->why, sizeof(call->why),
 		    "no reply within %u ms (HistoryTimeout)", h->timeout_ms);
 		return (-1);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "relaydiag/metrics.h"
 #include "relaydiag/addr.h"
 #include "relaydiag/buf.h"
 #include "relaydiag/diagnose.h"
@@ -121,6 +122,7 @@ lf_alert(const struct rd_logfront_services *sv, const struct rd_logrec *r,
 	a.limit = limit;
 	a.observed = observed;
 	lf_emit(sv->sink, "alert", rd_event_alert_json(&e.c, &a));
+	rd_metrics_alert(id);
 	rd_log(id[6] == 'a' ? LOG_CRIT : LOG_WARNING, NULL,
 	    "alert=%s %s=%u window=%us", id, metric, observed, window);
 }
@@ -545,6 +547,7 @@ void
 rd_logfront_handle(const struct rd_logfront_services *sv,
     const struct rd_logrec *r, time_t now)
 {
+	rd_metrics_inc(RD_M_LOG_LINES);
 	switch (r->kind) {
 	case RD_LOG_DELIVERY:
 		lf_delivery(sv, r, now);

@@ -112,6 +112,7 @@ pub_down(struct redis_sink *s, const char *why)
 	    s->sp != NULL ? "spooling" : "dropping events (no SpoolDir)";
 
 	pub_disconnect(s);
+	atomic_store_explicit(&s->up, 0, memory_order_relaxed);
 	s->replaying = false;
 	if (rd_redis_health_failed(&s->health, now, true) != RD_REDIS_DOWN)
 		pub_log(s, LOG_ERR, "redis: down: %s; %s", why, what);
@@ -153,6 +154,7 @@ pub_connect(struct redis_sink *s)
 		pub_log(s, LOG_INFO, "redis: connected to %s, stream %s",
 		    pub_where(s, where, sizeof(where)), s->stream);
 	(void)rd_redis_health_answered(&s->health);
+	atomic_store_explicit(&s->up, 1, memory_order_relaxed);
 }
 
 /*
@@ -163,6 +165,7 @@ pub_connect(struct redis_sink *s)
 static void
 pub_answered(struct redis_sink *s)
 {
+	atomic_store_explicit(&s->up, 1, memory_order_relaxed);
 	if (rd_redis_health_answered(&s->health) != RD_REDIS_DOWN)
 		return;
 	s->last_err[0] = '\0';
@@ -378,6 +381,7 @@ pub_replay(struct redis_sink *s)
 	for (i = 0; i < nv; i++)
 		free(s->recs[i].json);
 	s->replayed += ok;
+	atomic_fetch_add_explicit(&s->replayed_total, ok, memory_order_relaxed);
 	if (ok < nv)
 		pub_down(s, why);
 }
@@ -540,9 +544,15 @@ pub_stats(struct rd_sink *sk, struct rd_sink_stats *out)
 	out->delivered =
 	    atomic_load_explicit(&s->delivered, memory_order_relaxed);
 	out->dropped = atomic_load_explicit(&s->dropped, memory_order_relaxed);
+	out->replayed =
+	    atomic_load_explicit(&s->replayed_total, memory_order_relaxed);
+	out->redis_up = atomic_load_explicit(&s->up, memory_order_relaxed);
+	out->queue_depth = rd_evqueue_len(s->q);
 	if (s->sp != NULL) {
 		rd_spool_stats(s->sp, &ss);
 		out->spooled = ss.appended;
+		out->spool_pending = ss.pending;
+		out->spool_bytes = ss.bytes;
 		out->dropped += ss.dropped_oldest + ss.dropped_newest +
 				ss.dropped_io + ss.corrupt;
 	}

@@ -71,7 +71,9 @@ struct redis_sink {
 
 	_Atomic uint64_t emitted;
 	_Atomic uint64_t delivered;
-	_Atomic uint64_t dropped; /* besides what the spool counts */
+	_Atomic uint64_t dropped;        /* besides what the spool counts */
+	_Atomic uint64_t replayed_total; /* since start, for the metrics */
+	atomic_int up;                   /* the publisher's view: 1 up */
 
 	/* publisher */
 	redisContext *ctx;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include "relaydiag/metrics.h"
 #include "relaydiag/addr.h"
 #include "relaydiag/classify.h"
 #include "relaydiag/event.h"
@@ -469,6 +470,10 @@ rd_session_close(struct rd_session *s)
 	char eid[RD_EID_MAX];
 
 	sess_tx_reset(s);
+	if (strcmp(s->front_end, "policy") == 0)
+		rd_metrics_inc(RD_M_SESSIONS_POLICY);
+	else if (strcmp(s->front_end, "milter") == 0)
+		rd_metrics_inc(RD_M_SESSIONS_MILTER);
 	/* A policy request or a log line is no SMTP connection of ours:
 	   no session event. */
 	if (strcmp(s->front_end, "milter") != 0)

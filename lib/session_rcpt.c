@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include "relaydiag/metrics.h"
 #include "relaydiag/addr.h"
 #include "relaydiag/classify.h"
 #include "relaydiag/event.h"
@@ -84,6 +85,7 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 		a.clients = clients;
 		a.nclients = 1;
 		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
+		rd_metrics_alert("alert.auth-outage");
 		rd_log(LOG_CRIT, s->sid,
 		    "alert=alert.auth-outage senders=%u "
 		    "window=%us: many senders that used to log in are refused; "
@@ -102,6 +104,7 @@ sess_alerts(struct rd_session *s, const struct rd_history_alerts *al,
 		a.clients = clients;
 		a.nclients = 1;
 		sess_emit(s, "alert", rd_event_alert_json(&c, &a));
+		rd_metrics_alert("alert.relay-probe");
 		/* From {client_addr} when the MTA gave no address: escape. */
 		rd_log(LOG_WARNING, s->sid,
 		    "alert=alert.relay-probe client=%s "
@@ -327,6 +330,38 @@ sess_rcpt_verdict(
 }
 
 /*
+ * sess_rcpt_log - the decision's log line, in the MTA's own terms so that
+ * one grep finds both: "QUEUEID:" or "NOQUEUE:", client=name[ip],
+ * from=<sender> to=<rcpt> as Postfix writes them, then key=value facts.
+ * Network text is escaped (rd_text_log_str): no space, control byte or
+ * backslash of a client's reaches the line raw, so it splits on spaces.
+ */
+static void
+sess_rcpt_log(const struct rd_session *s, const struct sess_rcpt *r)
+{
+	char rcpt[RD_ADDR_PATH_MAX], from[RD_ADDR_PATH_MAX + 3];
+	char name[4 * 64], ip[4 * 64], qid[4 * 64];
+
+	rd_log(r->d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
+	    s->sid,
+	    "%s: client=%s[%s]:%u from=<%s> to=<%s> diagnosis=%s "
+	    "mta=%s action=%s class=%s authorized=%s front_end=%s event=%s",
+	    s->queue_id[0] != '\0'
+		? rd_text_log_word(qid, sizeof(qid), s->queue_id)
+		: "NOQUEUE",
+	    rd_text_log_word(name, sizeof(name),
+		s->client_name[0] != '\0' ? s->client_name : "unknown"),
+	    rd_text_log_word(ip, sizeof(ip), s->client_ip), s->client_port,
+	    rd_text_log_word(from, sizeof(from), s->in_tx ? s->sender : ""),
+	    rd_text_log_word(rcpt, sizeof(rcpt), r->addr), r->d.entry->id,
+	    rd_mta_verdict_name(r->mta.verdict), r->c.action,
+	    rd_class_name(r->cls.rclass),
+	    rd_authz_name(r->cls.by) != NULL ? rd_authz_name(r->cls.by)
+					     : "none",
+	    s->front_end, r->eid);
+}
+
+/*
  * sess_rcpt_emit - count the decision, then its event and log line. The
  * event's texts are filled again from the pseudonymised facts under
  * HashPersonalData (the same id: the reply keeps the real address).
@@ -340,7 +375,6 @@ sess_rcpt_emit(
 	struct rd_diagnosis dh;
 	struct rd_event_rcpt er;
 	struct sess_hashed h;
-	char safe[RD_ADDR_PATH_MAX];
 
 	if ((ef = sess_event_facts(s, &r->f, &h)) != &r->f) {
 		if (rd_diagnose_fill(r->d.entry->id, ef, &dh) != 0)
@@ -372,15 +406,10 @@ sess_rcpt_emit(
 	er.mta = ef->mta;
 	er.diag = ed;
 	sess_emit(s, "rcpt", rd_event_rcpt_json(&r->c, &er));
-	rd_log(r->d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
-	    s->sid,
-	    "rcpt=%s class=%s authorized=%s mta=%s diagnosis=%s "
-	    "action=%s",
-	    rd_text_log_str(safe, sizeof(safe), r->addr),
-	    rd_class_name(r->cls.rclass),
-	    rd_authz_name(r->cls.by) != NULL ? rd_authz_name(r->cls.by)
-					     : "none",
-	    rd_mta_verdict_name(r->mta.verdict), r->d.entry->id, r->c.action);
+	rd_metrics_decision(r->d.entry->id,
+	    rd_severity_name(r->d.entry->severity),
+	    rd_mta_verdict_name(r->mta.verdict), r->c.action, s->front_end);
+	sess_rcpt_log(s, r);
 }
 
 /*
@@ -394,6 +423,7 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
 {
 	char id[RD_EXPLAINED_ID_MAX], eid[RD_EID_MAX];
 	char safe[RD_ADDR_PATH_MAX];
+	char name[4 * 64], ip[4 * 64], qid[4 * 64];
 	const struct rd_catalogue_entry *e;
 
 	if (s->explained == NULL || ri->mailer == NULL ||
@@ -408,8 +438,16 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
 	sess_ids_add(&s->tx_ids, e->id);
 	sess_ids_add(&s->ids, e->id);
 	rd_log(LOG_INFO, s->sid,
-	    "rcpt=%s diagnosis=%s explained by policy event %s",
-	    rd_text_log_str(safe, sizeof(safe), r->addr), e->id, eid);
+	    "%s: client=%s[%s]:%u to=<%s> diagnosis=%s front_end=%s "
+	    "explained_by=%s",
+	    s->queue_id[0] != '\0'
+		? rd_text_log_word(qid, sizeof(qid), s->queue_id)
+		: "NOQUEUE",
+	    rd_text_log_word(name, sizeof(name),
+		s->client_name[0] != '\0' ? s->client_name : "unknown"),
+	    rd_text_log_word(ip, sizeof(ip), s->client_ip), s->client_port,
+	    rd_text_log_word(safe, sizeof(safe), r->addr), e->id, s->front_end,
+	    eid);
 	return (true);
 }
 

@@ -34,6 +34,7 @@ void
 rd_sink_stats(struct rd_sink *sk, struct rd_sink_stats *out)
 {
 	memset(out, 0, sizeof(*out));
+	out->redis_up = -1;
 	if (sk != NULL)
 		sk->ops->stats(sk, out);
 }

@@ -24,6 +24,7 @@
 
 enum text_rule {
 	TEXT_LOG,
+	TEXT_LOGWORD, /* TEXT_LOG, and a space escaped too */
 	TEXT_HEADER,
 	TEXT_REPLY,
 };
@@ -133,7 +134,9 @@ rd_utf8_valid(const char *s, size_t len)
 static size_t
 text_unit(unsigned char c, enum text_rule rule, char out[4])
 {
-	if (c >= 0x20 && c < 0x7f && !(c == '\\' && rule == TEXT_LOG)) {
+	if (c >= 0x20 && c < 0x7f &&
+	    !(c == '\\' && (rule == TEXT_LOG || rule == TEXT_LOGWORD)) &&
+	    !(c == ' ' && rule == TEXT_LOGWORD)) {
 		out[0] = (char)c;
 		if (c == '%' && rule == TEXT_REPLY) {
 			out[1] = '%';
@@ -227,11 +230,11 @@ rd_text_json(struct rd_buf *b, const char *s)
 }
 
 /*
- * rd_text_log_str - the log rule into dst (size len), cut at len - 1 bytes
- * and never inside an escape, so a cut "\x0" cannot be misread.
+ * text_log_into - rule (TEXT_LOG, TEXT_LOGWORD) into dst (size len), cut at len
+ * - 1 bytes and never inside an escape, so a cut "\x0" cannot be misread.
  */
-const char *
-rd_text_log_str(char *dst, size_t len, const char *s)
+static const char *
+text_log_into(char *dst, size_t len, const char *s, enum text_rule rule)
 {
 	const unsigned char *p;
 	size_t used = 0, n;
@@ -242,7 +245,7 @@ rd_text_log_str(char *dst, size_t len, const char *s)
 	if (s == NULL)
 		s = "";
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		n = text_unit(*p, TEXT_LOG, out);
+		n = text_unit(*p, rule, out);
 		if (n > len - 1 - used)
 			break;
 		memcpy(dst + used, out, n);
@@ -250,6 +253,18 @@ rd_text_log_str(char *dst, size_t len, const char *s)
 	}
 	dst[used] = '\0';
 	return (dst);
+}
+
+const char *
+rd_text_log_str(char *dst, size_t len, const char *s)
+{
+	return (text_log_into(dst, len, s, TEXT_LOG));
+}
+
+const char *
+rd_text_log_word(char *dst, size_t len, const char *s)
+{
+	return (text_log_into(dst, len, s, TEXT_LOGWORD));
 }
 
 /* text_lower - ASCII lower case of c, without the locale */

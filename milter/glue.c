@@ -13,6 +13,7 @@
 
 #include "milter.h"
 #include "relaydiag/log.h"
+#include "relaydiag/metrics.h"
 #include "relaydiag/snapshot.h"
 
 /* Shared by every session; set once before smfi_main starts threads. */
@@ -242,20 +243,52 @@ glue_close(SMFICTX *ctx)
 	return (SMFIS_CONTINUE);
 }
 
+/*
+ * The callbacks as libmilter calls them: each timed into the metrics'
+ * histogram when a daemon serves them (two clock reads), else called
+ * straight through.
+ */
+#define GLUE_TIMED(fn, stage, params, args)                                    \
+	static sfsistat fn##_timed params                                      \
+	{                                                                      \
+		uint64_t t0;                                                   \
+		sfsistat r;                                                    \
+                                                                               \
+		if (!rd_metrics_enabled())                                     \
+			return (fn args);                                      \
+		t0 = rd_metrics_now_ns();                                      \
+		r = fn args;                                                   \
+		rd_metrics_observe(stage, rd_metrics_now_ns() - t0);           \
+		return (r);                                                    \
+	}
+GLUE_TIMED(glue_connect, RD_STAGE_CONNECT,
+    (SMFICTX * ctx, char *hostname, _SOCK_ADDR *hostaddr),
+    (ctx, hostname, hostaddr))
+GLUE_TIMED(glue_helo, RD_STAGE_HELO, (SMFICTX * ctx, char *helo), (ctx, helo))
+GLUE_TIMED(
+    glue_envfrom, RD_STAGE_MAIL, (SMFICTX * ctx, char **argv), (ctx, argv))
+GLUE_TIMED(
+    glue_envrcpt, RD_STAGE_RCPT, (SMFICTX * ctx, char **argv), (ctx, argv))
+GLUE_TIMED(glue_header, RD_STAGE_HEADER,
+    (SMFICTX * ctx, char *name, char *value), (ctx, name, value))
+GLUE_TIMED(glue_eom, RD_STAGE_EOM, (SMFICTX * ctx), (ctx))
+GLUE_TIMED(glue_abort, RD_STAGE_ABORT, (SMFICTX * ctx), (ctx))
+GLUE_TIMED(glue_close, RD_STAGE_CLOSE, (SMFICTX * ctx), (ctx))
+
 struct smfiDesc glue_desc = {
     .xxfi_name = (char *)(uintptr_t) "relaydiag",
     .xxfi_version = SMFI_VERSION,
     .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
-    .xxfi_connect = glue_connect,
-    .xxfi_helo = glue_helo,
-    .xxfi_envfrom = glue_envfrom,
-    .xxfi_envrcpt = glue_envrcpt,
-    .xxfi_header = glue_header,
+    .xxfi_connect = glue_connect_timed,
+    .xxfi_helo = glue_helo_timed,
+    .xxfi_envfrom = glue_envfrom_timed,
+    .xxfi_envrcpt = glue_envrcpt_timed,
+    .xxfi_header = glue_header_timed,
     .xxfi_eoh = NULL,
     .xxfi_body = NULL,
-    .xxfi_eom = glue_eom,
-    .xxfi_abort = glue_abort,
-    .xxfi_close = glue_close,
+    .xxfi_eom = glue_eom_timed,
+    .xxfi_abort = glue_abort_timed,
+    .xxfi_close = glue_close_timed,
     .xxfi_unknown = NULL,
     .xxfi_data = NULL,
     .xxfi_negotiate = glue_negotiate,

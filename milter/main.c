@@ -24,6 +24,7 @@
 #include "milter.h"
 #include "relaydiag/buf.h"
 #include "relaydiag/config.h"
+#include "relaydiag/footer.h"
 #include "relaydiag/log.h"
 #include "relaydiag/logfront.h"
 #include "relaydiag/logline.h"
@@ -47,9 +48,12 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relaydiag [-fhnvV] [-c config] [-L logfile]\n"
+	    "usage: relaydiag [-fFhnvV] [-c config] [-L logfile]\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -F       print smtpd_reject_footer_maps entries (a regexp: "
+	    "table)\n"
+	    "           for Postfix's reject texts, then exit\n"
 	    "  -h       print this help and exit\n"
 	    "  -L FILE  read FILE as the MTA's log and say what the log front\n"
 	    "           end makes of it (lines of each kind, by MTA; lines\n"
@@ -407,7 +411,7 @@ main(int argc, char **argv)
 	struct rd_history *history;
 	struct rd_dns *dns;
 	struct front_services fsv;
-	int policy_fd = -1;
+	int policy_fd = -1, metrics_fd = -1;
 	struct rd_config *startcfg;
 	size_t i;
 	struct privs_user user, *up = NULL;
@@ -418,7 +422,7 @@ main(int argc, char **argv)
 	pthread_t tid;
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "c:fL:nvVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:fFL:nvVh")) != -1) {
 		switch (c) {
 		case 'c':
 			main_config_path = optarg;
@@ -426,6 +430,16 @@ main(int argc, char **argv)
 		case 'f':
 			foreground = true;
 			break;
+		case 'F': {
+			struct rd_buf b;
+
+			rd_buf_init(&b);
+			rd_footer_map(&b);
+			fputs(b.data, stdout);
+			rd_buf_free(&b);
+			return (
+			    fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+		}
 		case 'L':
 			log_test = optarg;
 			break;
@@ -550,6 +564,9 @@ main(int argc, char **argv)
 			 up != NULL ? up->gid : (gid_t)-1, &err)) < 0)
 			main_fatal(&err);
 	}
+	if (cfg->metrics_listen != NULL &&
+	    (metrics_fd = metricsd_open(cfg->metrics_listen, &err)) < 0)
+		main_fatal(&err);
 
 	if (!foreground && daemon(0, 0) != 0) {
 		rd_err_set(&err, "daemon", 0, "%s", strerror(errno));
@@ -628,6 +645,12 @@ main(int argc, char **argv)
 		rd_log(LOG_NOTICE, NULL, "policy service listening on %s",
 		    startcfg->policy_socket);
 	}
+	if (metrics_fd >= 0) {
+		if (metricsd_start(metrics_fd, &fsv, &err) != 0)
+			main_fatal(&err);
+		rd_log(LOG_NOTICE, NULL, "metrics served on %s, GET /metrics",
+		    startcfg->metrics_listen);
+	}
 	if (startcfg->log_file != NULL) {
 		char state[4200];
 
@@ -653,6 +676,7 @@ main(int argc, char **argv)
 	logjournal_stop();
 	logfollow_stop();
 	policyd_stop();
+	metricsd_stop();
 	rd_log(LOG_NOTICE, NULL, "relaydiag stopping (smfi_main: %s)",
 	    rc == MI_SUCCESS ? "ok" : "failure");
 	rd_sink_close(sink);

@@ -66,6 +66,22 @@ int logjournal_start(const char *spec, const char *state,
     const struct logfollow_services *sv, struct rd_err *err);
 void logjournal_stop(void);
 
+/*
+ * listen_open - a listening socket for spec, "key" naming it in errors;
+ * inet without a host is the loopback. unix_ok false: a unix socket is
+ * an error. A unix socket gets mode, and uid/gid unless uid is -1. The
+ * fd, or -1 with err.
+ */
+int listen_open(const char *key, const char *spec, bool unix_ok, mode_t mode,
+    uid_t uid, gid_t gid, struct rd_err *err);
+
+/* metricsd.c: MetricsListen, in the filter process */
+/* metricsd_open - the TCP listener, as root before the drop; fd or -1 */
+int metricsd_open(const char *spec, struct rd_err *err);
+/* metricsd_start - serve GET /metrics on fd from a thread; 0 or -1 */
+int metricsd_start(int fd, const struct front_services *sv, struct rd_err *err);
+void metricsd_stop(void);
+
 /* policyd.c: the policy service (deployment 3), in the filter process */
 #define policyd_services front_services
 /*

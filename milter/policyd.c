@@ -36,6 +36,7 @@
 #include "milter.h"
 #include "relaydiag/buf.h"
 #include "relaydiag/log.h"
+#include "relaydiag/metrics.h"
 #include "relaydiag/policy.h"
 #include "relaydiag/snapshot.h"
 #include "relaydiag/sockspec.h"
@@ -119,6 +120,7 @@ policyd_answer(struct policyd_conn *c, struct rd_buf *out)
 	struct rd_policy_services sv;
 	struct rd_config *cfg;
 	int64_t t0 = policyd_now_ms(), dt;
+	uint64_t t0ns;
 	int rc;
 
 	cfg = rd_snapshot_acquire();
@@ -130,7 +132,10 @@ policyd_answer(struct policyd_conn *c, struct rd_buf *out)
 	sv.explained = policyd_sv.explained;
 	sv.authfails = policyd_sv.authfails;
 	rd_buf_reset(out);
+	t0ns = rd_metrics_enabled() ? rd_metrics_now_ns() : 0;
 	rd_policy_answer(&sv, &c->p.req, out);
+	if (t0ns != 0)
+		rd_metrics_observe(RD_STAGE_POLICY, rd_metrics_now_ns() - t0ns);
 	rd_snapshot_release(cfg);
 	if ((dt = policyd_now_ms() - t0) > POLICYD_SLOW_MS)
 		rd_log(LOG_WARNING, NULL,
@@ -238,57 +243,7 @@ int
 policyd_open(
     const char *spec, mode_t mode, uid_t uid, gid_t gid, struct rd_err *err)
 {
-	struct rd_sockspec ss;
-	struct sockaddr_storage sa;
-	struct sockaddr_un *un;
-	socklen_t salen;
-	struct stat st;
-	char why[600];
-	int fd, one = 1;
-
-	if (rd_sockspec_parse(spec, &ss, why, sizeof(why)) != 0) {
-		rd_err_set(err, "PolicySocket", 0, "%s", why);
-		return (-1);
-	}
-	/* Local by default: "inet:port" listens on the loopback only. */
-	if (ss.family != RD_SOCK_UNIX && ss.host[0] == '\0')
-		(void)rd_strlcpy(ss.host,
-		    ss.family == RD_SOCK_INET ? "127.0.0.1" : "::1",
-		    sizeof(ss.host));
-	if (rd_sockspec_addr(&ss, &sa, &salen, why, sizeof(why)) != 0) {
-		rd_err_set(err, "PolicySocket", 0, "%s", why);
-		return (-1);
-	}
-	if ((fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		rd_err_set(
-		    err, "PolicySocket", 0, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	if (ss.family == RD_SOCK_UNIX) {
-		un = (struct sockaddr_un *)&sa;
-		/* A socket left by an earlier run goes; anything else stays. */
-		if (lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			(void)unlink(un->sun_path);
-	} else
-		(void)setsockopt(
-		    fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, salen) != 0 ||
-	    listen(fd, 128) != 0) {
-		rd_err_set(err, "PolicySocket", 0,
-		    "cannot listen on \"%s\": %s", spec, strerror(errno));
-		(void)close(fd);
-		return (-1);
-	}
-	if (ss.family == RD_SOCK_UNIX) {
-		if (chmod(ss.path, mode) != 0 ||
-		    (uid != (uid_t)-1 && chown(ss.path, uid, gid) != 0)) {
-			rd_err_set(err, "PolicySocket", 0, "%s: %s", ss.path,
-			    strerror(errno));
-			(void)close(fd);
-			return (-1);
-		}
-	}
-	return (fd);
+	return (listen_open("PolicySocket", spec, true, mode, uid, gid, err));
 }
 
 int

@@ -124,7 +124,7 @@ msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
 sed -n '/^X-Relay-Diagnostic:/,/^[^\t]/p' "${msg:-/dev/null}" | sed '$d' | sed 's/^/   /' >&7
 
 say "relaydiag's log (syslog in production)"
-grep -E 'rcpt=' "$RD_MILTER_LOG" | sed 's/^/   /' >&7
+grep -E ' to=<' "$RD_MILTER_LOG" | sed 's/^/   /' >&7
 
 ok=1
 "$top/tests/tools/check-events" "$RD_EVENTS" >&7 || ok=0

@@ -65,11 +65,13 @@ struct rd_config {
 	char *socket;       /* Socket: "unix:/p", "local:/p", "inet:port@host",
 			       "inet6:..." */
 	mode_t socket_mode; /* SocketMode: octal, default 0660 (both sockets) */
-	char *policy_socket; /* PolicySocket: the policy service's socket
-				(sockspec.h grammar); NULL = off */
-	char *user_id;       /* UserID: "user" or "user:group"; NULL = none */
-	char *pid_file;      /* PidFile; NULL = none */
-	bool auto_restart;   /* AutoRestart: default yes */
+	char *policy_socket;  /* PolicySocket: the policy service's socket
+				 (sockspec.h grammar); NULL = off */
+	char *metrics_listen; /* MetricsListen: inet:port[@host] for
+				 Prometheus; no host: 127.0.0.1; NULL = off */
+	char *user_id;        /* UserID: "user" or "user:group"; NULL = none */
+	char *pid_file;       /* PidFile; NULL = none */
+	bool auto_restart;    /* AutoRestart: default yes */
 	struct rd_restart_rate
 	    auto_restart_rate; /* AutoRestartRate: default 10/1h */
 	int log_level; /* LogLevel: syslog priority (LOG_ERR .. LOG_DEBUG) */

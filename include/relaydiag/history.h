@@ -135,6 +135,8 @@ void rd_history_refused(struct rd_history *h, const char *sender,
 
 /* rd_history_redis_up - whether the last Redis call succeeded */
 bool rd_history_redis_up(struct rd_history *h);
+/* rd_history_uses_redis - whether h keeps its history in Redis too */
+bool rd_history_uses_redis(const struct rd_history *h);
 
 /* rd_history_cache_entries - local cache entries in use (keys + members) */
 size_t rd_history_cache_entries(struct rd_history *h);

@@ -24,6 +24,12 @@ struct rd_sink_stats {
 	uint64_t delivered; /* written to the file / accepted by Redis */
 	uint64_t spooled;   /* written to the spool (Redis sink) */
 	uint64_t dropped;   /* lost, by policy or by error */
+	/* Redis sink only (0 elsewhere): */
+	uint64_t replayed;      /* sent from the spool after an outage */
+	uint64_t queue_depth;   /* events waiting in memory */
+	uint64_t spool_pending; /* records in the spool, not yet sent */
+	uint64_t spool_bytes;   /* the spool's segments on disk */
+	int redis_up;           /* 1 up, 0 down; -1: not a Redis sink */
 };
 
 struct rd_sink_ops {

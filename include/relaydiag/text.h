@@ -44,6 +44,12 @@ void rd_text_json(struct rd_buf *b, const char *s);
  */
 const char *rd_text_log_str(char *dst, size_t len, const char *s);
 
+/*
+ * rd_text_log_word - rd_text_log_str with a space as \x20 too: one
+ * key=value word of a log line, whatever the client sent
+ */
+const char *rd_text_log_word(char *dst, size_t len, const char *s);
+
 /* rd_strcasecmp_ascii - ASCII-only case-insensitive compare (no locale) */
 int rd_strcasecmp_ascii(const char *a, const char *b);
 

@@ -91,7 +91,7 @@ for r in bob@gmail.test carol@remote.test tls@remote.test frank@gmail.test hank@
 	rd_assert_jq "$RD_EVENTS" 'select(.type=="rcpt" and .rcpt.addr==$r) | .front_end=="policy" and .action=="reject" and .mta.verdict=="reject"' \
 		"$r: published by the policy front end" --arg r "$r"
 done
-rd_assert_grep "$RD_MILTER_LOG" 'rcpt=bob@gmail\.test diagnosis=relay\.client-on-port-25 explained by policy event' \
+rd_assert_grep "$RD_MILTER_LOG" 'to=<bob@gmail\.test> diagnosis=relay\.client-on-port-25 front_end=milter explained_by=' \
 	"the milter saw the refusal and counted it, without a second event"
 rd_assert_jq "$RD_EVENTS" 'select(.type=="session" and .client.ip=="127.0.0.66") | .front_end=="milter" and .counts.rcpts_rejected==1 and (.diagnoses | index("relay.probe") != null)' \
 	"the milter's session event counts the policy's decision"
