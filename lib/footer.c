@@ -4,7 +4,8 @@
  * Postfix looks the table up with the complete reply ("554 5.7.1
  * <bob@example.net>: Relay access denied"), and expands the template:
  * "\n" starts a new reply line with the same codes, $client_address and
- * $localtime are Postfix's own (postconf(5), smtpd_reject_footer). Each
+ * $localtime are Postfix's own (postconf(5), smtpd_reject_footer), written
+ * "$$" because a regexp: table reads "$1" in a result as a group. Each
  * regex anchors on the reply's code and on Postfix's fixed text, never on
  * what a client sent.
  */
@@ -18,7 +19,7 @@ struct footer {
 /* The trailer every footer ends with: how the admin finds the event. */
 #define FOOTER_REF                                                             \
 	"Your mail admin can look up why: relaydiag-report why "               \
-	"$client_address (at $localtime)."
+	"$$client_address (at $$localtime)."
 
 static const struct footer footers[] = {
     {"^[45][0-9][0-9] [45]\\.7\\.1 .*: Relay access denied$",
@@ -59,10 +60,10 @@ rd_footer_map(struct rd_buf *b)
 	    "access denied\")\n"
 	    "# and appends the template: \\n starts a new reply line with "
 	    "the same codes;\n"
-	    "# $client_address and $localtime are Postfix's. A footer "
-	    "states what the\n"
-	    "# server requires, never a cause: that is in relaydiag's event "
-	    "for the\n# recipient.\n");
+	    "# $$client_address and $$localtime are Postfix's ($$: a regexp: "
+	    "table's $).\n"
+	    "# A footer states what the server requires, never a cause: "
+	    "that is in\n# relaydiag's event for the recipient.\n");
 	for (i = 0; i < sizeof(footers) / sizeof(footers[0]); i++)
 		rd_buf_printf(b, "/%s/ %s\\n%s\n", footers[i].regex,
 		    footers[i].help, FOOTER_REF);

@@ -71,6 +71,7 @@ metricsd_metrics(struct MHD_Connection *c)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	struct rd_buf b;
+	size_t len;
 
 	memset(&g, 0, sizeof(g));
 	g.version = RD_VERSION;
@@ -88,8 +89,9 @@ metricsd_metrics(struct MHD_Connection *c)
 	}
 	rd_buf_init(&b);
 	rd_metrics_render(&b, &g);
+	len = b.len; /* before rd_buf_steal empties b */
 	r = MHD_create_response_from_buffer(
-	    b.len, rd_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+	    len, rd_buf_steal(&b), MHD_RESPMEM_MUST_FREE);
 	if (r == NULL)
 		return (MHD_NO);
 	(void)MHD_add_response_header(
@@ -150,12 +152,13 @@ metricsd_start(int fd, const struct front_services *sv, struct rd_err *err)
 	metricsd_started = (uint64_t)time(NULL);
 	metricsd_daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    metricsd_answer, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    metricsd_answer, NULL, MHD_OPTION_EXTERNAL_LOGGER, metricsd_log,
+	    NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICSD_CONNS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICSD_PER_IP,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICSD_MEM,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICSD_TIMEOUT_S,
-	    MHD_OPTION_EXTERNAL_LOGGER, metricsd_log, NULL, MHD_OPTION_END);
+	    MHD_OPTION_END);
 	if (metricsd_daemon == NULL) {
 		rd_err_set(
 		    err, "MetricsListen", 0, "cannot start the HTTP listener");

@@ -19,6 +19,7 @@ fi
 # LD_LIBRARY_PATH for a set-uid program.
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libmilter-dev libhiredis-dev libjansson-dev libcmocka-dev libunbound-dev
+libmicrohttpd-dev prometheus chromium chromium-driver fonts-dejavu-core curl
 zlib1g-dev libpcre2-dev libidn2-dev libsystemd-dev systemd-journal-remote
 postfix redis-server redis-tools swaks jq
 dovecot-core openssl ca-certificates
@@ -44,7 +45,7 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 # Debian starts the packaged daemons; the tests run their own private ones.
-for svc in redis-server dovecot postfix; do
+for svc in redis-server dovecot postfix prometheus; do
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl stop "$svc" >/dev/null 2>&1 || true
 		systemctl disable "$svc" >/dev/null 2>&1 || true

@@ -140,6 +140,9 @@ class Model:
             self.events.append(ev)
         did = text(ev, "diagnosis", "id")
         if t == "alert":
+            clients = get(ev, "sample", "clients")
+            if not isinstance(clients, list):
+                clients = []
             self.alerts.appendleft({
                 "id": cut(text(ev, "id")), "ts": cut(ts),
                 "diagnosis": cut(did),
@@ -148,9 +151,8 @@ class Model:
                 "remedy_admin": cut(text(ev, "diagnosis", "remedy_admin")),
                 "observed": get(ev, "threshold", "observed")
                 if isinstance(get(ev, "threshold", "observed"), int) else None,
-                "clients": [cut(c, 64) for c in (
-                    get(ev, "sample", "clients") or [])[:5]
-                    if isinstance(c, str)]})
+                "clients": [cut(c, 64) for c in clients[:5]
+                            if isinstance(c, str)]})
             return
         if t not in ("rcpt", "delivery") or not did:
             return
