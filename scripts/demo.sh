@@ -2,11 +2,23 @@
 # demo.sh - the main job, on a fresh Debian 12 machine as root: install what
 # is needed, build relaydiag, start a private Postfix (Dovecot SASL,
 # STARTTLS) with relaydiag attached on loopback, replay real failure cases
-# from the field reports with swaks, and show what relaydiag concluded.
+# from the field reports with swaks, and show what relaydiag concluded:
+# the events (from the Redis stream), relaydiag-report why, what a private
+# Prometheus scraped from MetricsListen, and what relaydiag-dashboard
+# holds. --serve keeps the dashboard (http://127.0.0.1:8491/) and
+# Prometheus up after the replay, until Ctrl-C.
 #
 # Nothing outside a temporary directory is touched; everything started is
 # stopped at the end. RD_KEEP=1 keeps the directory (events, logs, mail).
 set -eu
+serve=0
+case ${1:-} in
+--serve) serve=1 ;;
+"") ;;
+*)
+	echo "usage: demo.sh [--serve]   (--serve: keep the dashboard up after the replay, until Ctrl-C)" >&2
+	exit 2 ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 if [ "$(id -u)" -ne 0 ]; then
@@ -63,13 +75,32 @@ say() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$norm" >&7; }
 # model. Postfix starts first: relaydiag imports its view (ImportPostfix),
 # listener by listener.
 RD_E2E_SUBMISSION_OPTS="-o smtpd_tls_auth_only=yes"
+# Redis carries the events; the dashboard reads them as a consumer group,
+# Prometheus scrapes relaydiag's metrics, and Postfix adds relaydiag's
+# reject footers (relaydiag -F) under its own texts.
+rd_e2e_start_redis
+metrics_port=$(rd_e2e_free_port)
+"$RELAYDIAG_BIN" -F >"$RD_E2E_DIR/footer.regexp"
 printf '127.0.0.30 OK\n' >"$RD_E2E_DIR/pop-before-smtp"
 touch -d '-10 seconds' "$RD_E2E_DIR/pop-before-smtp"
 RD_MILTER=unix:$RD_E2E_DIR/rd/relaydiag.sock
 export RD_MILTER
-rd_e2e_start_postfix "smtpd_relay_restrictions = check_client_access texthash:$RD_E2E_DIR/pop-before-smtp, permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+rd_e2e_start_postfix "smtpd_relay_restrictions = check_client_access texthash:$RD_E2E_DIR/pop-before-smtp, permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
+	"smtpd_reject_footer_maps = regexp:$RD_E2E_DIR/footer.regexp"
 rd_e2e_start_milter "Mode annotate" "LocalDomains example.test newdomain.test" \
-	"ImportPostfix $RD_POSTFIX_CONF"
+	"ImportPostfix $RD_POSTFIX_CONF" "RedisURL $RD_REDIS_URL" \
+	"MetricsListen inet:$metrics_port"
+dash_port=8491
+_rd_port_in_use "$dash_port" && dash_port=$(rd_e2e_free_port)
+rd_e2e_start_dashboard "$dash_port"
+rd_e2e_start_prometheus "127.0.0.1:$metrics_port"
+say "The dashboard: $RD_DASHBOARD_URL (live; relaydiag-dashboard). Prometheus: $RD_PROM_URL"
+if [ "$serve" = 1 ]; then
+	printf '   Open it now (from another machine: ssh -L %s:127.0.0.1:%s this-host)\n' \
+		"$dash_port" "$dash_port" >&7
+	printf '   and watch it fill; the replay starts in 10 s.\n' >&7
+	sleep 10
+fi
 
 # case TITLE SWAKS-ARGS...: replay one session and show the reply
 case_() {
@@ -105,9 +136,14 @@ case_ "7. Mail for a local user, with a forged diagnostic header from outside" \
 	--helo mx.google.test --from friend@gmail.test --to "$RD_ALICE_USER" \
 	--header "Subject: hello" --add-header "X-Relay-Diagnostic: forged; diagnosis=relay.authorized-sasl"
 
-rd_e2e_wait_for "$RD_EVENTS" 'select(.type=="session" and .counts.messages==1 and .auth==null and .client.ip=="127.0.0.1")' 10 || true
+stream_done() {
+	rd_e2e_stream_dump
+	[ "$(rd_e2e_jq_count "$RD_EVENTS" 'select(.type=="session" and .counts.messages==1 and .auth==null and .client.ip=="127.0.0.1")')" -ge 1 ]
+}
+rd_wait 10 0.2 stream_done || true
 rd_e2e_wait_delivered 1 10 "$RD_ALICE_USER" || true
-sleep 0.3
+sleep 1.5	# one more scrape
+rd_e2e_stream_dump
 
 say "What relaydiag concluded (one rcpt event per recipient; $RD_EVENTS)"
 jq -r 'select(.type=="rcpt") |
@@ -126,10 +162,42 @@ sed -n '/^X-Relay-Diagnostic:/,/^[^\t]/p' "${msg:-/dev/null}" | sed '$d' | sed '
 say "relaydiag's log (syslog in production)"
 grep -E ' to=<' "$RD_MILTER_LOG" | sed 's/^/   /' >&7
 
+say "Why was 127.0.0.8 refused? (relaydiag-report why 127.0.0.8, from the stream)"
+"$top/tools/relaydiag-report" --redis "$RD_REDIS_URL" why 127.0.0.8 | sed 's/^/   /' >&7
+
+n_rcpt=$(rd_e2e_jq_count "$RD_EVENTS" 'select(.type=="rcpt")')
+prom_has_all() { [ "$(rd_e2e_prom_query 'sum(relaydiag_decisions_total)')" = "$n_rcpt" ]; }
+rd_wait 20 0.5 prom_has_all || true
+say "What Prometheus scraped: sum by (diagnosis) (relaydiag_decisions_total)"
+curl -fsS -G "$RD_PROM_URL/api/v1/query" \
+	--data-urlencode 'query=sum by (diagnosis) (relaydiag_decisions_total)' |
+	jq -r '.data.result[] | "   \(.metric.diagnosis): \(.value[1])"' | sort >&7
+prom_total=$(rd_e2e_prom_query 'sum(relaydiag_decisions_total)')
+
+say "What the dashboard holds ($RD_DASHBOARD_URL api/summary)"
+dash=$(curl -fsS "${RD_DASHBOARD_URL}api/summary")
+printf '%s\n' "$dash" | jq -r '"   \(.totals.events) events, \(.totals.rcpts) recipients, \(.totals.refused) refused; stream connected: \(.redis.ok)"' >&7
+
 ok=1
 "$top/tests/tools/check-events" "$RD_EVENTS" >&7 || ok=0
+[ "${prom_total:-0}" = "$n_rcpt" ] || {
+	printf 'demo: Prometheus counted %s decisions, the stream has %s\n' "${prom_total:-none}" "$n_rcpt" >&7
+	ok=0
+}
+[ "$(printf '%s' "$dash" | jq -r .totals.rcpts)" = "$n_rcpt" ] || {
+	printf 'demo: the dashboard does not hold the %s decisions\n' "$n_rcpt" >&7
+	ok=0
+}
 n=$(jq -r 'select(.type=="rcpt") | .diagnosis.id' "$RD_EVENTS" | sort -u | wc -l)
 [ "$n" -ge 10 ] || ok=0
+if [ "$serve" = 1 ] && [ "$ok" = 1 ]; then
+	say "Serving until Ctrl-C: dashboard $RD_DASHBOARD_URL, Prometheus $RD_PROM_URL"
+	printf '   Send more: swaks --server 127.0.0.1:%s --to someone@gmail.test --quit-after RCPT\n' \
+		"$RD_E2E_MX_PORT" >&7
+	trap 'serving=0' INT TERM
+	serving=1
+	while [ "$serving" = 1 ]; do sleep 1; done
+fi
 _RD_FINISHED=1
 [ "${RD_KEEP:-0}" = 1 ] && printf '\nrun directory kept: %s\n' "$RD_E2E_DIR" >&7
 if [ "$ok" = 1 ]; then

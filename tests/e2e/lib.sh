@@ -188,7 +188,7 @@ _RD_E2E_LIB_LOADED=1
 # assertions, processes and the run directory, the MTA, Redis and
 # relaydiag, mail.
 _rd_lib=$(dirname "${BASH_SOURCE[0]}")/lib
-for _rd_part in tap wait proc mta relaydiag mail debs pidns; do
+for _rd_part in tap wait proc mta relaydiag observe mail debs pidns; do
 	# shellcheck source=/dev/null
 	. "$_rd_lib/$_rd_part.sh"
 done

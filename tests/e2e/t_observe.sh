@@ -27,12 +27,7 @@ for c in prometheus promtool chromium chromedriver curl; do
 		rd_e2e_bail "$c missing (scripts/install-deps.sh installs prometheus, chromium, chromium-driver, curl)"
 done
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-MPORT=$(free_port)
-DPORT=$(free_port)
-PPORT=$(free_port)
+MPORT=$(rd_e2e_free_port)
 D=$RD_E2E_DIR
 REPORT=$RD_SRC/tools/relaydiag-report
 DASH=$RD_SRC/tools/relaydiag-dashboard
@@ -49,30 +44,12 @@ rd_e2e_start_postfix "smtpd_reject_footer_maps = regexp:$D/footer.regexp"
 rd_e2e_start_milter "RedisURL $RD_REDIS_URL" "MetricsListen inet:$MPORT"
 
 # -- the dashboard and Prometheus
-_rd_spawn dashboard "$D/dashboard.log" "$DASH" --redis "$RD_REDIS_URL" \
-	--listen "127.0.0.1:$DPORT"
-rd_wait 10 0.1 curl -fs -o /dev/null "http://127.0.0.1:$DPORT/healthz" ||
-	rd_e2e_bail "relaydiag-dashboard did not answer on port $DPORT"
-cat >"$D/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - $RD_SRC/conf/prometheus/relaydiag.rules.yml
-scrape_configs:
-  - job_name: relaydiag
-    static_configs:
-      - targets: ['127.0.0.1:$MPORT']
-EOF
-mkdir -p "$D/prom"
-_rd_spawn prometheus "$D/prometheus.log" prometheus --config.file="$D/prometheus.yml" \
-	--storage.tsdb.path="$D/prom" --web.listen-address="127.0.0.1:$PPORT"
-rd_wait 30 0.2 curl -fs -o /dev/null "http://127.0.0.1:$PPORT/-/ready" ||
-	rd_e2e_bail "prometheus not ready on port $PPORT"
+rd_e2e_start_dashboard
+rd_e2e_start_prometheus "127.0.0.1:$MPORT"
 
 # -- the browser opens the page, then the mail comes
 ready=$D/page-ready
-"$RD_SRC/tests/tools/dashboard-check" "http://127.0.0.1:$DPORT/" "$ready" 4 \
+"$RD_SRC/tests/tools/dashboard-check" "$RD_DASHBOARD_URL" "$ready" 4 \
 	"$HOSTILE" 127.0.0.1 "$D/dashboard.png" >"$D/page.tap" 2>"$D/page.err" &
 page=$!
 rd_wait 60 0.1 test -e "$ready" || { cat "$D/page.err" >&7; rd_e2e_bail "the page never became ready"; }
@@ -111,15 +88,8 @@ rd_assert_grep "$D/footer.txt" '^<\*\* +554 5\.7\.1 Your mail admin can look up 
 	"and the look-up line with \$client_address and \$localtime expanded"
 
 # -- the run's events, as the stream has them (XRANGE into RD_EVENTS)
-stream_dump() {
-	python3 -c 'import json, sys
-sys.path.insert(0, sys.argv[1])
-from relaydiag_tools.stream import Redis, stream_all
-for ev in stream_all(Redis(sys.argv[2], 5), "relaydiag:events"):
-    print(json.dumps(ev))' "$RD_SRC/tools" "$RD_REDIS_URL" >"$RD_EVENTS"
-}
 stream_has_all() {
-	stream_dump
+	rd_e2e_stream_dump
 	[ "$(rd_e2e_jq_count "$RD_EVENTS" 'select(.type=="session" and .counts.messages==1)')" -ge 2 ]
 }
 rd_wait 20 0.25 stream_has_all || true
@@ -156,11 +126,9 @@ printf '# /metrics: %d bytes, %d us per GET (20 GETs with curl)\n' \
 	"$(wc -c <"$D/metrics.txt")" $(( ($(date +%s%N) - t0) / 20000 )) >&7
 
 # -- 4. Prometheus
-q() {	# q PROMQL: the first sample's value, or empty
-	curl -fsS -G "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1" |
-		jq -r '.data.result[0].value[1] // empty'
-}
-rd_wait 20 0.5 bash -c "[ \"\$(curl -fsS -G 'http://127.0.0.1:$PPORT/api/v1/query' --data-urlencode 'query=sum(relaydiag_decisions_total)' | jq -r '.data.result[0].value[1] // empty')\" = '$n_rcpt' ]" || true
+q() { rd_e2e_prom_query "$1"; }
+prom_has_all() { [ "$(q 'sum(relaydiag_decisions_total)')" = "$n_rcpt" ]; }
+rd_wait 20 0.5 prom_has_all || true
 rd_assert_eq "$(q 'sum(relaydiag_decisions_total)')" "$n_rcpt" "Prometheus has sum(relaydiag_decisions_total) = the run's decisions"
 rd_assert_eq "$(q 'sum(relaydiag_decisions_total{diagnosis="relay.client-on-port-25"})')" "$n_port25" \
 	"and the per-diagnosis series"
@@ -168,12 +136,12 @@ rd_assert_eq "$(q 'up{job="relaydiag"}')" 1 "the target is up"
 rd_assert_eq "$(q 'relaydiag_redis_up')" 1 "relaydiag_redis_up is 1 in Prometheus"
 st=$(q 'scrape_duration_seconds{job="relaydiag"}')
 printf '# Prometheus scrape of relaydiag: %s s\n' "${st:-?}" >&7
-rules=$(curl -fsS "http://127.0.0.1:$PPORT/api/v1/rules" | jq -r '[.data.groups[].rules[] | select(.health=="ok")] | length')
+rules=$(curl -fsS "$RD_PROM_URL/api/v1/rules" | jq -r '[.data.groups[].rules[] | select(.health=="ok")] | length')
 rd_assert_ok "Prometheus loaded the shipped alerting rules, all healthy ($rules)" test "${rules:-0}" -ge 4
 
 bad=
 while IFS= read -r e; do
-	st=$(curl -fsS -G "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$e" | jq -r .status)
+	st=$(curl -fsS -G "$RD_PROM_URL/api/v1/query" --data-urlencode "query=$e" | jq -r .status)
 	[ "$st" = success ] || bad+="$e; "
 done < <(jq -r '.panels[].targets[].expr' "$RD_SRC/conf/grafana/relaydiag.json")
 rd_assert_eq "$bad" "" "every query of the Grafana dashboard runs in Prometheus"
@@ -208,18 +176,18 @@ pend=$(rd_e2e_redis_cli XINFO GROUPS relaydiag:events | awk 'p { print; exit } /
 rd_assert_eq "$pend" 0 "the dashboard's consumer group acknowledged every entry"
 
 # -- 6. the dashboard's guards
-u=http://127.0.0.1:$DPORT
+u=${RD_DASHBOARD_URL%/}
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "$u/api/summary")
 rd_assert_eq "$code" 421 "a foreign Host header is refused (DNS rebinding)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$u/api/summary")
 rd_assert_eq "$code" 405 "POST is 405"
 curl -sS -D "$D/headers.txt" -o /dev/null "$u/"
 rd_assert_grep "$D/headers.txt" "^Content-Security-Policy: default-src 'none'; script-src 'self'" "the page is served under a strict CSP"
-"$DASH" --redis "$RD_REDIS_URL" --listen "0.0.0.0:$(free_port)" >"$D/open.txt" 2>&1
+"$DASH" --redis "$RD_REDIS_URL" --listen "0.0.0.0:$(rd_e2e_free_port)" >"$D/open.txt" 2>&1
 rd_assert_eq "$?" 2 "listening beyond the loopback without a login is refused"
 rd_assert_contains "$D/open.txt" "set --basic-auth-file or --token-file" "and says what to set"
 printf 'a-token-of-32-characters-000000\n' >"$D/token"
-TPORT=$(free_port)
+TPORT=$(rd_e2e_free_port)
 _rd_spawn dashboard2 "$D/dashboard2.log" "$DASH" --redis "$RD_REDIS_URL" \
 	--listen "127.0.0.1:$TPORT" --token-file "$D/token"
 rd_wait 10 0.1 curl -fs -o /dev/null "http://127.0.0.1:$TPORT/healthz" || true

@@ -35,8 +35,15 @@ if ! cmake -S "$src" -B "$tmp/build" -DCMAKE_INSTALL_PREFIX="$pfx" \
 fi
 check "cmake --install succeeds" cmake --install "$tmp/build"
 etc=$pfx/etc	# GNUInstallDirs: <prefix>/etc for any prefix but /usr
-for f in sbin/relaydiag bin/relaydiag-report share/man/man8/relaydiag.8 \
+for f in sbin/relaydiag bin/relaydiag-report bin/relaydiag-dashboard \
+    share/man/man8/relaydiag.8 share/man/man1/relaydiag-dashboard.1 \
     share/man/man5/relaydiag.conf.5 share/man/man1/relaydiag-report.1 \
+    share/relaydiag/python/relaydiag_tools/report.py \
+    share/relaydiag/python/relaydiag_tools/web/index.html \
+    share/relaydiag/python/relaydiag_tools/web/app.js \
+    share/doc/relaydiag/prometheus/relaydiag.rules.yml \
+    share/doc/relaydiag/prometheus/relaydiag.json \
+    share/doc/relaydiag/examples/postfix-reject-footer.regexp \
     lib/systemd/system/relaydiag.service lib/sysusers.d/relaydiag.conf \
     lib/tmpfiles.d/relaydiag.conf share/doc/relaydiag/README.md \
     share/doc/relaydiag/diagnoses.md share/doc/relaydiag/events.md \
@@ -47,12 +54,15 @@ done
 check "installed: etc/relaydiag.conf and etc/logrotate.d/relaydiag" \
     test -s "$etc/relaydiag.conf" -a -s "$etc/logrotate.d/relaydiag"
 check "relaydiag-report is executable and answers --help" "$pfx/bin/relaydiag-report" --help
-for m in man8/relaydiag.8 man5/relaydiag.conf.5 man1/relaydiag-report.1; do
+check "relaydiag-dashboard finds its package and answers --help" "$pfx/bin/relaydiag-dashboard" --help
+check "relaydiag-report why runs from the install, on a recorded stream" \
+    bash -c "'$pfx/bin/relaydiag-report' --file '$src/tests/data/events/demo.jsonl' why 127.0.0.8 | grep -q relay.ip-changed"
+for m in man8/relaydiag.8 man5/relaydiag.conf.5 man1/relaydiag-report.1 man1/relaydiag-dashboard.1; do
 	check "man page $m renders without warnings" \
 	    bash -c "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l '$pfx/share/man/$m' 2>&1 >/dev/null | { ! grep .; }"
 done
-check "relaydiag -h names every option" bash -c "'$pfx/sbin/relaydiag' -h | grep -q -- '-h' && '$pfx/sbin/relaydiag' -h | grep -q '\\[-fhnvV\\]'"
-check "relaydiag(8) SYNOPSIS names -h" grep -q 'fhnvV' "$pfx/share/man/man8/relaydiag.8"
+check "relaydiag -h names every option" bash -c "'$pfx/sbin/relaydiag' -h | grep -q -- '-h' && '$pfx/sbin/relaydiag' -h | grep -q '\\[-fFhnvV\\]'"
+check "relaydiag(8) SYNOPSIS names -h and -F" grep -q 'fFhnvV' "$pfx/share/man/man8/relaydiag.8"
 
 unit=$pfx/lib/systemd/system/relaydiag.service
 check "the unit runs the installed binary" grep -q "^ExecStart=$pfx/sbin/relaydiag -c $etc/relaydiag.conf\$" "$unit"

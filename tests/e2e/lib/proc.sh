@@ -100,13 +100,17 @@ _rd_dump_logs() {
 }
 
 _rd_stop_all() {
-	local ok=0
+	local ok=0 name
 	_rd_stop_postfix_quiet || ok=1
 	_rd_stop_session remote 10 || ok=1
 	_rd_stop_milter_quiet || ok=1
 	# Dovecot's master alone takes 1-2 s to stop; all at once: 40 ms
 	_rd_stop_session dovecot 10 all || ok=1
 	_rd_stop_session redis 10 || ok=1
+	# whatever else a test started with _rd_spawn (dashboard, prometheus)
+	for name in "${!_RD_SID[@]}"; do
+		_rd_stop_session "$name" 10 || ok=1
+	done
 	_rd_reap
 	return $ok
 }

@@ -39,6 +39,19 @@ rd_e2e_redis_cli() {
 	redis-cli -h 127.0.0.1 -p "${RD_REDIS_PORT:?rd_e2e_start_redis first}" "$@"
 }
 
+# rd_e2e_stream_dump [FILE]: the whole stream, one event per line, into
+# FILE (default $RD_EVENTS): the jq helpers then read a Redis run as they
+# read EventLog
+rd_e2e_stream_dump() {
+	python3 -c 'import json, sys
+sys.path.insert(0, sys.argv[1])
+from relaydiag_tools.stream import Redis, stream_all
+for ev in stream_all(Redis(sys.argv[2], 5), sys.argv[3]):
+    print(json.dumps(ev))' "$RD_SRC/tools" "${RD_REDIS_URL:?rd_e2e_start_redis first}" \
+		"${RD_STREAM:-relaydiag:events}" >"${1:-$RD_EVENTS}.tmp" &&
+		mv "${1:-$RD_EVENTS}.tmp" "${1:-$RD_EVENTS}"
+}
+
 # ------------------------------------------------------------- relaydiag --
 
 _rd_ensure_user() {
