@@ -153,12 +153,11 @@ metricsd_start(int fd, const struct front_services *sv, struct rd_err *err)
 	metricsd_daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    metricsd_answer, NULL, MHD_OPTION_EXTERNAL_LOGGER, metricsd_log,
-	    NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICSD_CONNS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICSD_PER_IP,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICSD_MEM,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICSD_TIMEOUT_S,
-	    MHD_OPTION_END);
+	    NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)METRICSD_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)METRICSD_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)METRICSD_MEM, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)METRICSD_TIMEOUT_S, MHD_OPTION_END);
 	if (metricsd_daemon == NULL) {
 		rd_err_set(
 		    err, "MetricsListen", 0, "cannot start the HTTP listener");
