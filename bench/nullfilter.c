@@ -6,6 +6,7 @@
  *     nullfilter -s unix:/tmp/rdb/null.sock          # plain
  *     nullfilter -s unix:/tmp/rdb/null.sock -R       # + SMFIP_RCPT_REJ
  *     nullfilter -s unix:/tmp/rdb/null.sock -r       # no-reply + skip
+ *     nullfilter -s unix:/tmp/rdb/null.sock -L       # the limit
  *
  * Plain (no option): no xxfi_negotiate, so libmilter negotiates as for any
  * filter with every callback set: every stage sent, every stage answered.
@@ -15,6 +16,11 @@
  * SMFIP_NR_BODY) and skip the body, DATA, EOH and unknown commands
  * (SMFIP_NOBODY ...); the callbacks of the no-reply stages then return
  * SMFIS_NOREPLY, as libmilter requires (engine.c sendreply).
+ * -L: the limit, what a filter that sees what relaydiag sees cannot go
+ * below: -R and -r, no headers either (SMFIP_NOHDRS), so only CONNECT,
+ * HELO, MAIL and RCPT (rejected ones included) reach it, none answered;
+ * and one header added at end of message (SMFIF_ADDHDRS), as relaydiag's
+ * annotate mode does.
  * Stops on SIGTERM, SIGINT or SIGHUP (libmilter's signal thread).
  */
 #include <stdbool.h>
@@ -29,6 +35,7 @@
 
 static bool nf_rcpt_rej; /* -R */
 static bool nf_noreply;  /* -r */
+static bool nf_limit;    /* -L */
 
 /* The stages whose reply -r gives up, and those it skips. */
 #define NF_NR_FLAGS                                                            \
@@ -63,6 +70,10 @@ nf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 		 * lacks) but only tells the MTA of those it offered.
 		 */
 		*pf1 |= f1 & (NF_NR_FLAGS | NF_SKIP_FLAGS);
+	}
+	if (nf_limit) {
+		*pf0 = f0 & SMFIF_ADDHDRS;
+		*pf1 |= f1 & SMFIP_NOHDRS;
 	}
 	*pf2 = 0;
 	*pf3 = 0;
@@ -127,7 +138,17 @@ nf_unknown(SMFICTX *ctx, const char *cmd)
 	return (nf_reply());
 }
 
-/* End of message, abort, close: always answered (or never), continue. */
+/* -L: one header at end of message, as relaydiag's annotate mode. */
+static sfsistat
+nf_eom(SMFICTX *ctx)
+{
+	if (nf_limit)
+		(void)smfi_insheader(ctx, 0, (char *)(uintptr_t) "X-Null",
+		    (char *)(uintptr_t) "limit");
+	return (SMFIS_CONTINUE);
+}
+
+/* Abort, close: always answered (or never), continue. */
 static sfsistat
 nf_continue(SMFICTX *ctx)
 {
@@ -146,7 +167,7 @@ static struct smfiDesc nf_desc = {
     .xxfi_header = nf_header,
     .xxfi_eoh = nf_stage,
     .xxfi_body = nf_body,
-    .xxfi_eom = nf_continue,
+    .xxfi_eom = nf_eom,
     .xxfi_abort = nf_continue,
     .xxfi_close = nf_continue,
     .xxfi_unknown = nf_unknown,
@@ -158,11 +179,12 @@ static void
 nf_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: nullfilter -s SOCKET [-R] [-r] [-b backlog] "
+	    "usage: nullfilter -s SOCKET [-R] [-r] [-L] [-b backlog] "
 	    "[-m mode]\n"
 	    "  -s  unix:/path or inet:port@host (libmilter's syntax)\n"
 	    "  -R  negotiate SMFIP_RCPT_REJ (see MTA-rejected recipients)\n"
 	    "  -r  negotiate every no-reply flag and skip body/data/eoh\n"
+	    "  -L  the limit: -R -r, no headers, one header added at EOM\n"
 	    "  -b  listen backlog (default: libmilter's)\n"
 	    "  -m  octal mode of a unix socket (e.g. 666)\n");
 }
@@ -174,7 +196,7 @@ main(int argc, char **argv)
 	long mode = -1;
 	int c, backlog = 0;
 
-	while ((c = getopt(argc, argv, "s:Rrb:m:h")) != -1) {
+	while ((c = getopt(argc, argv, "s:RrLb:m:h")) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
@@ -184,6 +206,10 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			nf_noreply = true;
+			break;
+		case 'L':
+			nf_limit = nf_rcpt_rej = nf_noreply = true;
+			nf_desc.xxfi_flags = SMFIF_ADDHDRS;
 			break;
 		case 'b':
 			backlog = atoi(optarg);

@@ -235,7 +235,7 @@ start_null() {
 }
 
 NULL_SOCK=$W/null.sock
-NULLNR_SOCK=$W/nullnr.sock
+LIMIT_SOCK=$W/limit.sock
 
 # mload_check LABEL OUTFILE ARGS...: run mload, check errors and answers
 mload_check() {
@@ -280,12 +280,12 @@ if [ $smoke = 1 ]; then
 	start_relaydiag
 	start_rd gate "RelayGate yes"
 	start_null null "$NULL_SOCK"
-	start_null nullnr "$NULLNR_SOCK" -R -r
+	start_null limit "$LIMIT_SOCK" -L
 	mload_check "relaydiag, mix" "$W/s1.out" -s "unix:$RD_SOCK" -n 60 -c 4 -m mix
 	mload_check "relaydiag, plain" "$W/s2.out" -s "unix:$RD_SOCK" -n 10 -c 2 -m plain
 	mload_check "null filter, mix" "$W/s3.out" -s "unix:$NULL_SOCK" -n 60 -c 4 -m mix
-	mload_check "null filter -R -r (no replies), mix" "$W/s4.out" \
-		-s "unix:$NULLNR_SOCK" -n 60 -c 4 -m mix
+	mload_check "limit filter -L (what relaydiag sees, no replies, one header), mix" "$W/s4.out" \
+		-s "unix:$LIMIT_SOCK" -n 60 -c 4 -m mix
 	# RelayGate: relaydiag refuses the relays the MTA let through, with
 	# a reply text (checked by mload), one per outside recipient
 	if mload_check "relaydiag RelayGate, open-relay traffic" "$W/s6.out" \
@@ -385,21 +385,21 @@ start_relaydiag_best() {
 if [ $do_milter = 1 ]; then
 	start_relaydiag_best
 	start_null null "$NULL_SOCK" -R
-	start_null nullnr "$NULLNR_SOCK" -R -r
+	start_null limit "$LIMIT_SOCK" -L
 	echo
 	echo "== 1. relaydiag vs the null filter: milter protocol, mload (unix socket) =="
-	note "relaydiag: Mode annotate, $rd_redis_note; null: every callback continues, SMFIP_RCPT_REJ (same events as relaydiag); null -r: also every no-reply flag and skips body/data/eoh"
+	note "relaydiag: Mode annotate, $rd_redis_note; null: every callback continues, SMFIP_RCPT_REJ (same events as relaydiag); limit (nullfilter -L): only what relaydiag needs (connect, helo, mail, rcpt with rejected ones), no reply at any of them, one header added at EOM"
 	note "mix $MIX, $N sessions per run (+ $((N / 10)) warmup), $ROUNDS alternating rounds, median sessions/s"
-	for f in relaydiag null nullnr; do	# warm: page cache, thread pool
-		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; nullnr) s=$NULLNR_SOCK ;; esac
+	for f in relaydiag null limit; do	# warm: page cache, thread pool
+		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; esac
 		mload_check "$f: warm-up" "$W/warm.$f.out" -s "unix:$s" -n 500 -c 10 -m "$MIX"
 	done
 	for ((r = 1; r <= ROUNDS; r++)); do
-		order="relaydiag null nullnr"
-		[ $((r % 2)) = 0 ] && order="nullnr null relaydiag"
+		order="relaydiag null limit"
+		[ $((r % 2)) = 0 ] && order="limit null relaydiag"
 		for c in $CONCS; do
 			for f in $order; do
-				case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; nullnr) s=$NULLNR_SOCK ;; esac
+				case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; esac
 				[ $f = relaydiag ] && reset_events
 				out=$W/m.$f.c$c.r$r.out
 				# warm-up first, then the filter's CPU over the measured run
@@ -424,16 +424,16 @@ if [ $do_milter = 1 ]; then
 	done
 	echo
 	note "sessions/s: median of the rounds; CPU: the filter process's user+system ms per session (/proc/PID/stat), which other load on the machine disturbs far less than the rates"
-	printf '%-6s %11s %10s %7s %11s %7s | %8s %8s %8s %7s\n' conc "relaydiag/s" "null/s" ratio "null -r/s" "rd/nr" "rd CPU" "null CPU" "nr CPU" "CPU rd/null"
+	printf '%-6s %11s %10s %7s %11s %8s | %8s %8s %9s %8s %9s\n' conc "relaydiag/s" "null/s" "rd/null" "limit/s" "rd/limit" "rd CPU" "null CPU" "limit CPU" "CPU rd/nl" "CPU rd/lim"
 	for c in $CONCS; do
 		a=$(median <"$W/rate.relaydiag.c$c" 2>/dev/null)
 		b=$(median <"$W/rate.null.c$c" 2>/dev/null)
-		d=$(median <"$W/rate.nullnr.c$c" 2>/dev/null)
+		d=$(median <"$W/rate.limit.c$c" 2>/dev/null)
 		ca=$(median <"$W/cpu.relaydiag.c$c" 2>/dev/null)
 		cb=$(median <"$W/cpu.null.c$c" 2>/dev/null)
-		cd=$(median <"$W/cpu.nullnr.c$c" 2>/dev/null)
-		printf '%-6s %11s %10s %7s %11s %7s | %8s %8s %8s %7s\n' "$c" "$a" "$b" \
-			"$(ratio "$a" "$b")" "$d" "$(ratio "$a" "$d")" "$ca" "$cb" "$cd" "$(ratio "$ca" "$cb")"
+		cd=$(median <"$W/cpu.limit.c$c" 2>/dev/null)
+		printf '%-6s %11s %10s %7s %11s %8s | %8s %8s %9s %8s %9s\n' "$c" "$a" "$b" \
+			"$(ratio "$a" "$b")" "$d" "$(ratio "$a" "$d")" "$ca" "$cb" "$cd" "$(ratio "$ca" "$cb")" "$(ratio "$ca" "$cd")"
 	done
 	if [ "$rd_redis" = 1 ]; then
 		r1=""
@@ -442,14 +442,14 @@ if [ $do_milter = 1 ]; then
 	fi
 	note "runs (sessions/s, in round order):"
 	for c in $CONCS; do
-		for f in relaydiag null nullnr; do
+		for f in relaydiag null limit; do
 			note "  c=$c $f: $(tr '\n' ' ' <"$W/rate.$f.c$c" 2>/dev/null)/ CPU ms/session $(tr '\n' ' ' <"$W/cpu.$f.c$c" 2>/dev/null)"
 		done
 	done
 	echo
 	echo "== 1b. latency per stage at concurrency 10 (one run each, $N sessions) =="
-	for f in relaydiag null nullnr; do
-		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; nullnr) s=$NULLNR_SOCK ;; esac
+	for f in relaydiag null limit; do
+		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; esac
 		[ $f = relaydiag ] && reset_events
 		echo "-- $f"
 		"$MLOAD" -s "unix:$s" -n "$N" -c 10 -w $((N / 10)) -m "$MIX" 2>&1 | grep -v '^mload: unix\|^result'

@@ -562,6 +562,20 @@ rd_config_action(const struct rd_config *cfg, const char *id)
 	return (-1);
 }
 
+bool
+rd_config_may_refuse(const struct rd_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL || cfg->mode == RD_MODE_ENFORCE || cfg->relay_gate)
+		return (true);
+	for (i = 0; i < cfg->n_actions; i++)
+		if (cfg->actions[i].action == RD_ACTION_REJECT ||
+		    cfg->actions[i].action == RD_ACTION_TEMPFAIL)
+			return (true);
+	return (false);
+}
+
 const char *
 rd_config_key_name(size_t i)
 {

@@ -2,10 +2,16 @@
  * event.c - the JSON objects of the event contract, schema
  * "relaydiag.event/1" (docs/events.md, docs/event.schema.json).
  *
- * Owns the member names and shapes; a consumer depends on them, so members
- * are only ever added. Every string passes rd_text_json() first: jansson
- * returns NULL for invalid UTF-8 and the member would vanish silently.
- * Threads: pure; the jansson objects are private to the call.
+ * Owns the member names, their order and shapes; a consumer depends on
+ * them, so members are only ever added. Each event is written straight
+ * into one buffer by the streaming writer (jsonw.h), reused per thread,
+ * then copied once into the malloc'ed string the sink takes: one
+ * allocation per event, where a jansson tree took dozens. Every string
+ * goes through rd_text_json_quote (valid UTF-8, jansson's escaping). The
+ * bytes are jansson's json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) of
+ * the tree relaydiag used to build: tests/unit/event_oracle.c keeps that
+ * tree as the oracle. rd_event_check reads an event back with jansson.
+ * Threads: pure, but for the per-thread buffer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,146 +22,163 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/event.h"
 #include "relaydiag/ids.h"
+#include "relaydiag/jsonw.h"
 #include "relaydiag/text.h"
 
-/* ev_text - a JSON string made valid UTF-8, or null for NULL */
-static json_t *
-ev_text(const char *s)
-{
-	struct rd_buf b;
-	json_t *j;
+/* Each thread's buffer; one event at a time, kept at its high mark. */
+static _Thread_local struct rd_buf ev_buf;
 
-	if (s == NULL)
-		return (json_null());
-	rd_buf_init(&b);
-	rd_text_json(&b, s);
-	j = json_stringn_nocheck(b.data, b.len);
-	rd_buf_free(&b);
-	return (j);
+/* ev_begin - an empty buffer and a writer on it, the top object open */
+static void
+ev_begin(struct rd_jw *w)
+{
+	rd_buf_reset(&ev_buf);
+	rd_jw_init(w, &ev_buf);
+	rd_jw_open(w, NULL);
 }
 
-/* ev_text_or_null - as ev_text, and "" is null too */
-static json_t *
-ev_text_or_null(const char *s)
+/* ev_end - close the top object; a malloc'ed copy for the sink */
+static char *
+ev_end(struct rd_jw *w)
 {
-	return (ev_text(s != NULL && *s != '\0' ? s : NULL));
+	char *s;
+
+	rd_jw_close(w);
+	if ((s = malloc(ev_buf.len + 1)) == NULL)
+		return (NULL);
+	memcpy(s, ev_buf.data, ev_buf.len + 1);
+	/* A rare huge event does not keep its memory in this thread. */
+	if (ev_buf.cap > 64 * 1024)
+		rd_buf_free(&ev_buf);
+	return (s);
 }
 
-static json_t *
-ev_port(unsigned port)
+static void
+ev_port(struct rd_jw *w, const char *key, unsigned port)
 {
-	return (port != 0 ? json_integer(port) : json_null());
+	if (port != 0)
+		rd_jw_int(w, key, port);
+	else
+		rd_jw_null(w, key);
 }
 
 /* ev_truncated - the names of the members that enum rd_cut bits stand for */
-static json_t *
-ev_truncated(unsigned cut)
+static void
+ev_truncated(struct rd_jw *w, unsigned cut)
 {
 	static const char *const names[] = {"client.ip", "client.name",
 	    "client.helo", "server.daemon", "host", "tls", "auth.user",
 	    "sender.addr", "queue_id", "rcpt.addr", "mta.text"};
-	json_t *a = json_array();
 	size_t i;
 
+	rd_jw_array(w, "truncated");
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((cut & (1u << i)) != 0)
-			json_array_append_new(a, json_string(names[i]));
-	return (a);
+			rd_jw_str(w, NULL, names[i]);
+	rd_jw_end(w);
 }
 
-static json_t *
-ev_common(const struct rd_event_common *c)
+/* ev_tls_bits - the key size as a number, or -1 for null */
+static long
+ev_tls_bits(const char *s)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return (-1);
+	v = strtol(s, &end, 10);
+	return (*end == '\0' && v > 0 && v < 100000 ? v : -1);
+}
+
+/*
+ * ev_common - the members every event starts with; outbound (a delivery):
+ * client and server are null, in their places
+ */
+static void
+ev_common(struct rd_jw *w, const struct rd_event_common *c, bool outbound)
 {
 	char ts[RD_TS_MAX];
-	json_t *o;
+	long bits;
 
 	rd_time_rfc3339(ts, c->ts);
-	o = json_object();
-	if (o == NULL)
-		return (NULL);
-	json_object_set_new(o, "schema", json_string(RD_EVENT_SCHEMA));
-	json_object_set_new(o, "type", json_string(c->type));
-	json_object_set_new(o, "id", ev_text(c->id));
-	json_object_set_new(o, "ts", json_string(ts));
-	json_object_set_new(o, "host", ev_text_or_null(c->host));
-	json_object_set_new(o, "session", ev_text(c->session));
-	json_object_set_new(o, "queue_id", ev_text_or_null(c->queue_id));
-	json_object_set_new(o, "client",
-	    json_pack("{s:o,s:o,s:o,s:o,s:b}", "ip",
-		ev_text_or_null(c->client_ip), "port", ev_port(c->client_port),
-		"name", ev_text_or_null(c->client_name), "helo",
-		ev_text(c->helo), "trusted", c->trusted));
-	json_object_set_new(o, "server",
-	    json_pack("{s:o,s:o,s:b}", "daemon", ev_text_or_null(c->daemon),
-		"port", ev_port(c->server_port), "submission", c->submission));
+	rd_jw_str(w, "schema", RD_EVENT_SCHEMA);
+	rd_jw_str(w, "type", c->type);
+	rd_jw_str(w, "id", c->id);
+	rd_jw_str(w, "ts", ts);
+	rd_jw_str_or_null(w, "host", c->host);
+	rd_jw_str(w, "session", c->session);
+	rd_jw_str_or_null(w, "queue_id", c->queue_id);
+	if (outbound) {
+		rd_jw_null(w, "client");
+		rd_jw_null(w, "server");
+	} else {
+		rd_jw_open(w, "client");
+		rd_jw_str_or_null(w, "ip", c->client_ip);
+		ev_port(w, "port", c->client_port);
+		rd_jw_str_or_null(w, "name", c->client_name);
+		rd_jw_str(w, "helo", c->helo);
+		rd_jw_bool(w, "trusted", c->trusted);
+		rd_jw_close(w);
+		rd_jw_open(w, "server");
+		rd_jw_str_or_null(w, "daemon", c->daemon);
+		ev_port(w, "port", c->server_port);
+		rd_jw_bool(w, "submission", c->submission);
+		rd_jw_close(w);
+	}
 	if (c->tls_version != NULL && *c->tls_version != '\0') {
-		json_t *bits = json_null();
-
-		if (c->tls_bits != NULL && *c->tls_bits != '\0') {
-			char *end;
-			long v = strtol(c->tls_bits, &end, 10);
-
-			if (*end == '\0' && v > 0 && v < 100000)
-				bits = json_integer(v);
-		}
-		json_object_set_new(o, "tls",
-		    json_pack("{s:o,s:o,s:o}", "version",
-			ev_text(c->tls_version), "cipher",
-			ev_text_or_null(c->tls_cipher), "bits", bits));
+		rd_jw_open(w, "tls");
+		rd_jw_str(w, "version", c->tls_version);
+		rd_jw_str_or_null(w, "cipher", c->tls_cipher);
+		if ((bits = ev_tls_bits(c->tls_bits)) >= 0)
+			rd_jw_int(w, "bits", bits);
+		else
+			rd_jw_null(w, "bits");
+		rd_jw_close(w);
 	} else
-		json_object_set_new(o, "tls", json_null());
-	if (c->auth_user != NULL && *c->auth_user != '\0')
-		json_object_set_new(o, "auth",
-		    json_pack("{s:o,s:o}", "mech",
-			ev_text_or_null(c->auth_mech), "user",
-			ev_text(c->auth_user)));
-	else
-		json_object_set_new(o, "auth", json_null());
-	if (c->sender_addr != NULL)
-		json_object_set_new(o, "sender",
-		    json_pack("{s:o,s:o,s:b}", "addr", ev_text(c->sender_addr),
-			"domain", ev_text_or_null(c->sender_domain), "local",
-			c->sender_local));
-	else
-		json_object_set_new(o, "sender", json_null());
-	json_object_set_new(
-	    o, "action", json_string(c->action != NULL ? c->action : "none"));
-	json_object_set_new(o, "front_end",
-	    json_string(c->front_end != NULL ? c->front_end : "milter"));
+		rd_jw_null(w, "tls");
+	if (c->auth_user != NULL && *c->auth_user != '\0') {
+		rd_jw_open(w, "auth");
+		rd_jw_str_or_null(w, "mech", c->auth_mech);
+		rd_jw_str(w, "user", c->auth_user);
+		rd_jw_close(w);
+	} else
+		rd_jw_null(w, "auth");
+	if (c->sender_addr != NULL) {
+		rd_jw_open(w, "sender");
+		rd_jw_str(w, "addr", c->sender_addr);
+		rd_jw_str_or_null(w, "domain", c->sender_domain);
+		rd_jw_bool(w, "local", c->sender_local);
+		rd_jw_close(w);
+	} else
+		rd_jw_null(w, "sender");
+	rd_jw_str(w, "action", c->action != NULL ? c->action : "none");
+	rd_jw_str(
+	    w, "front_end", c->front_end != NULL ? c->front_end : "milter");
 	if (c->truncated != 0)
-		json_object_set_new(o, "truncated", ev_truncated(c->truncated));
-	return (o);
+		ev_truncated(w, c->truncated);
 }
 
-static json_t *
-ev_diagnosis(const struct rd_diagnosis *d)
+static void
+ev_diagnosis(struct rd_jw *w, const struct rd_diagnosis *d)
 {
-	json_t *facts;
 	size_t i;
 
-	if (d == NULL || d->entry == NULL)
-		return (json_null());
-	facts = json_array();
+	if (d == NULL || d->entry == NULL) {
+		rd_jw_null(w, "diagnosis");
+		return;
+	}
+	rd_jw_open(w, "diagnosis");
+	rd_jw_str(w, "id", d->entry->id);
+	rd_jw_str(w, "severity", rd_severity_name(d->entry->severity));
+	rd_jw_str(w, "summary", d->summary);
+	rd_jw_str_or_null(w, "remedy_client", d->remedy_client);
+	rd_jw_str_or_null(w, "remedy_admin", d->remedy_admin);
+	rd_jw_array(w, "facts");
 	for (i = 0; i < d->nfacts; i++)
-		json_array_append_new(facts, ev_text(d->facts[i]));
-	return (json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "id", d->entry->id,
-	    "severity", rd_severity_name(d->entry->severity), "summary",
-	    ev_text(d->summary), "remedy_client",
-	    ev_text_or_null(d->remedy_client), "remedy_admin",
-	    ev_text_or_null(d->remedy_admin), "facts", facts));
-}
-
-/* ev_dump - serialize compactly and free o; NULL when o is NULL */
-static char *
-ev_dump(json_t *o)
-{
-	char *s;
-
-	if (o == NULL)
-		return (NULL);
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return (s);
+		rd_jw_str(w, NULL, d->facts[i]);
+	rd_jw_end(w);
+	rd_jw_close(w);
 }
 
 char *
@@ -163,87 +186,92 @@ rd_event_rcpt_json(
     const struct rd_event_common *c, const struct rd_event_rcpt *r)
 {
 	const struct rd_mta_result *m = r->mta;
-	const char *by = rd_authz_name(r->cls->by);
-	json_t *o;
+	struct rd_jw w;
 
-	if ((o = ev_common(c)) == NULL)
-		return (NULL);
-	json_object_set_new(o, "rcpt",
-	    json_pack("{s:o,s:o,s:s}", "addr", ev_text(r->addr), "domain",
-		ev_text_or_null(r->domain), "class",
-		rd_class_name(r->cls->rclass)));
-	json_object_set_new(o, "mta",
-	    json_pack("{s:s,s:o,s:o,s:o}", "verdict",
-		rd_mta_verdict_name(m->verdict), "code",
-		ev_text_or_null(m->code), "dsn", ev_text_or_null(m->dsn),
-		"text", ev_text_or_null(m->text)));
-	json_object_set_new(o, "relay",
-	    json_pack("{s:b,s:o}", "authorized", r->cls->by != RD_AUTHZ_NONE,
-		"by", by != NULL ? json_string(by) : json_null()));
-	json_object_set_new(o, "diagnosis", ev_diagnosis(r->diag));
-	return (ev_dump(o));
+	ev_begin(&w);
+	ev_common(&w, c, false);
+	rd_jw_open(&w, "rcpt");
+	rd_jw_str(&w, "addr", r->addr);
+	rd_jw_str_or_null(&w, "domain", r->domain);
+	rd_jw_str(&w, "class", rd_class_name(r->cls->rclass));
+	rd_jw_close(&w);
+	rd_jw_open(&w, "mta");
+	rd_jw_str(&w, "verdict", rd_mta_verdict_name(m->verdict));
+	rd_jw_str_or_null(&w, "code", m->code);
+	rd_jw_str_or_null(&w, "dsn", m->dsn);
+	rd_jw_str_or_null(&w, "text", m->text);
+	rd_jw_close(&w);
+	rd_jw_open(&w, "relay");
+	rd_jw_bool(&w, "authorized", r->cls->by != RD_AUTHZ_NONE);
+	rd_jw_str(&w, "by", rd_authz_name(r->cls->by));
+	rd_jw_close(&w);
+	ev_diagnosis(&w, r->diag);
+	return (ev_end(&w));
 }
 
-static json_t *
-ev_ids(const struct rd_event_counts *n)
+static void
+ev_ids(struct rd_jw *w, const struct rd_event_counts *n)
 {
-	json_t *a = json_array();
 	size_t i;
 
+	rd_jw_array(w, "diagnoses");
 	for (i = 0; i < n->ndiag_ids; i++)
-		json_array_append_new(a, json_string(n->diag_ids[i]));
-	return (a);
+		rd_jw_str(w, NULL, n->diag_ids[i]);
+	rd_jw_end(w);
 }
 
 char *
 rd_event_message_json(const struct rd_event_common *c,
     const struct rd_event_counts *n, const struct rd_diagnosis *worst)
 {
-	json_t *o;
+	struct rd_jw w;
 
-	if ((o = ev_common(c)) == NULL)
-		return (NULL);
-	json_object_set_new(o, "diagnosis", ev_diagnosis(worst));
-	json_object_set_new(o, "counts",
-	    json_pack("{s:i,s:i,s:i}", "rcpts", (int)n->rcpts, "rcpts_accepted",
-		(int)n->rcpts_accepted, "rcpts_rejected",
-		(int)n->rcpts_rejected));
-	json_object_set_new(o, "diagnoses", ev_ids(n));
-	return (ev_dump(o));
+	ev_begin(&w);
+	ev_common(&w, c, false);
+	ev_diagnosis(&w, worst);
+	rd_jw_open(&w, "counts");
+	rd_jw_int(&w, "rcpts", (int)n->rcpts);
+	rd_jw_int(&w, "rcpts_accepted", (int)n->rcpts_accepted);
+	rd_jw_int(&w, "rcpts_rejected", (int)n->rcpts_rejected);
+	rd_jw_close(&w);
+	ev_ids(&w, n);
+	return (ev_end(&w));
 }
 
 char *
 rd_event_session_json(
     const struct rd_event_common *c, const struct rd_event_counts *n)
 {
-	json_t *o;
+	struct rd_jw w;
 
-	if ((o = ev_common(c)) == NULL)
-		return (NULL);
-	json_object_set_new(o, "diagnosis", json_null());
-	json_object_set_new(o, "counts",
-	    json_pack("{s:i,s:i,s:i,s:I}", "rcpts_accepted",
-		(int)n->rcpts_accepted, "rcpts_rejected",
-		(int)n->rcpts_rejected, "messages", (int)n->messages,
-		"duration_ms", (json_int_t)n->duration_ms));
-	json_object_set_new(o, "diagnoses", ev_ids(n));
-	if (n->has_sink)
-		json_object_set_new(o, "sink",
-		    json_pack("{s:I,s:I}", "dropped",
-			(json_int_t)n->sink_dropped, "spooled",
-			(json_int_t)n->sink_spooled));
-	return (ev_dump(o));
+	ev_begin(&w);
+	ev_common(&w, c, false);
+	rd_jw_null(&w, "diagnosis");
+	rd_jw_open(&w, "counts");
+	rd_jw_int(&w, "rcpts_accepted", (int)n->rcpts_accepted);
+	rd_jw_int(&w, "rcpts_rejected", (int)n->rcpts_rejected);
+	rd_jw_int(&w, "messages", (int)n->messages);
+	rd_jw_int(&w, "duration_ms", (long long)n->duration_ms);
+	rd_jw_close(&w);
+	ev_ids(&w, n);
+	if (n->has_sink) {
+		rd_jw_open(&w, "sink");
+		rd_jw_int(&w, "dropped", (long long)n->sink_dropped);
+		rd_jw_int(&w, "spooled", (long long)n->sink_spooled);
+		rd_jw_close(&w);
+	}
+	return (ev_end(&w));
 }
 
-static json_t *
-ev_text_array(const char *const *v, size_t n)
+static void
+ev_text_array(struct rd_jw *w, const char *key, const char *const *v, size_t n)
 {
-	json_t *a = json_array();
 	size_t i;
 
-	for (i = 0; a != NULL && i < n; i++)
-		json_array_append_new(a, ev_text(v[i]));
-	return (a);
+	rd_jw_array(w, key);
+	for (i = 0; i < n; i++)
+		rd_jw_str(w, NULL, v[i]);
+	rd_jw_end(w);
 }
 
 char *
@@ -252,67 +280,77 @@ rd_event_alert_json(
 {
 	struct timespec start = *c->ts;
 	char ts0[RD_TS_MAX], ts1[RD_TS_MAX];
-	json_t *o;
+	struct rd_jw w;
 
-	if ((o = ev_common(c)) == NULL)
-		return (NULL);
 	start.tv_sec -= a->window_s;
 	rd_time_rfc3339(ts0, &start);
 	rd_time_rfc3339(ts1, c->ts);
-	json_object_set_new(o, "diagnosis", ev_diagnosis(a->diag));
-	json_object_set_new(o, "window",
-	    json_pack("{s:s,s:s,s:i}", "start", ts0, "end", ts1, "seconds",
-		(int)a->window_s));
-	json_object_set_new(o, "threshold",
-	    json_pack("{s:s,s:i,s:i}", "metric", a->metric, "limit",
-		(int)a->limit, "observed", (int)a->observed));
-	json_object_set_new(o, "sample",
-	    json_pack("{s:o,s:o}", "clients",
-		ev_text_array(a->clients, a->nclients), "senders",
-		ev_text_array(a->senders, a->nsenders)));
-	return (ev_dump(o));
+	ev_begin(&w);
+	ev_common(&w, c, false);
+	ev_diagnosis(&w, a->diag);
+	rd_jw_open(&w, "window");
+	rd_jw_str(&w, "start", ts0);
+	rd_jw_str(&w, "end", ts1);
+	rd_jw_int(&w, "seconds", (int)a->window_s);
+	rd_jw_close(&w);
+	rd_jw_open(&w, "threshold");
+	rd_jw_str(&w, "metric", a->metric);
+	rd_jw_int(&w, "limit", (int)a->limit);
+	rd_jw_int(&w, "observed", (int)a->observed);
+	rd_jw_close(&w);
+	rd_jw_open(&w, "sample");
+	ev_text_array(&w, "clients", a->clients, a->nclients);
+	ev_text_array(&w, "senders", a->senders, a->nsenders);
+	rd_jw_close(&w);
+	return (ev_end(&w));
 }
 
 char *
 rd_event_delivery_json(
     const struct rd_event_common *c, const struct rd_event_delivery *d)
 {
-	json_t *o;
+	struct rd_jw w;
 
-	if ((o = ev_common(c)) == NULL)
-		return (NULL);
+	ev_begin(&w);
 	/* Outbound: this server is the client; there is no SMTP client. */
-	json_object_set_new(o, "client", json_null());
-	json_object_set_new(o, "server", json_null());
-	json_object_set_new(o, "delivery",
-	    json_pack("{s:o,s:o,s:o,s:{s:o,s:o,s:o},s:{s:o,s:o,s:o,s:b},s:o}",
-		"rcpt", ev_text_or_null(d->rcpt), "domain",
-		ev_text_or_null(d->rcpt_domain), "status",
-		ev_text_or_null(d->status), "relay", "host",
-		ev_text_or_null(d->relay_host), "ip",
-		ev_text_or_null(d->relay_ip), "port", ev_port(d->relay_port),
-		"reply", "code", ev_text_or_null(d->code), "dsn",
-		ev_text_or_null(d->dsn), "text", ev_text_or_null(d->text),
-		"to_rcpt", d->in_reply_to_rcpt, "mta",
-		ev_text_or_null(d->mta)));
-	json_object_set_new(o, "diagnosis", ev_diagnosis(d->diag));
-	return (ev_dump(o));
+	ev_common(&w, c, true);
+	rd_jw_open(&w, "delivery");
+	rd_jw_str_or_null(&w, "rcpt", d->rcpt);
+	rd_jw_str_or_null(&w, "domain", d->rcpt_domain);
+	rd_jw_str_or_null(&w, "status", d->status);
+	rd_jw_open(&w, "relay");
+	rd_jw_str_or_null(&w, "host", d->relay_host);
+	rd_jw_str_or_null(&w, "ip", d->relay_ip);
+	ev_port(&w, "port", d->relay_port);
+	rd_jw_close(&w);
+	rd_jw_open(&w, "reply");
+	rd_jw_str_or_null(&w, "code", d->code);
+	rd_jw_str_or_null(&w, "dsn", d->dsn);
+	rd_jw_str_or_null(&w, "text", d->text);
+	rd_jw_bool(&w, "to_rcpt", d->in_reply_to_rcpt);
+	rd_jw_close(&w);
+	rd_jw_str_or_null(&w, "mta", d->mta);
+	rd_jw_close(&w);
+	ev_diagnosis(&w, d->diag);
+	return (ev_end(&w));
 }
 
 char *
 rd_event_auth_json(
     const struct rd_event_common *c, const struct rd_event_auth *a)
 {
-	json_t *o;
+	struct rd_jw w;
 
-	if ((o = ev_common(c)) == NULL)
-		return (NULL);
-	json_object_set_new(o, "auth_failure",
-	    json_pack("{s:o,s:o,s:o,s:o}", "mech", ev_text_or_null(a->mech),
-		"user", ev_text_or_null(a->user), "reason",
-		ev_text_or_null(a->reason), "mta", ev_text_or_null(a->mta)));
-	json_object_set_new(o, "diagnosis", json_null());
-	return (ev_dump(o));
+	ev_begin(&w);
+	ev_common(&w, c, false);
+	rd_jw_open(&w, "auth_failure");
+	rd_jw_str_or_null(&w, "mech", a->mech);
+	rd_jw_str_or_null(&w, "user", a->user);
+	rd_jw_str_or_null(&w, "reason", a->reason);
+	rd_jw_str_or_null(&w, "mta", a->mta);
+	rd_jw_close(&w);
+	rd_jw_null(&w, "diagnosis");
+	return (ev_end(&w));
 }
 
 int

@@ -230,6 +230,79 @@ rd_text_json(struct rd_buf *b, const char *s)
 }
 
 /*
+ * rd_text_json_quote - s as a JSON string, quotes included: rd_text_json's
+ * valid UTF-8, escaped byte for byte as jansson's json_dumps writes it
+ * (dump.c dump_string without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH):
+ * \\ \" \b \f \n \r \t, any other byte below 0x20 as \u00XX in capitals,
+ * everything else as it is. NULL is written as null.
+ */
+void
+rd_text_json_quote(struct rd_buf *b, const char *s)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t len, i, n, run;
+	char esc[6];
+	bool ok;
+
+	if (s == NULL) {
+		rd_buf_add(b, "null", 4);
+		return;
+	}
+	rd_buf_addc(b, '"');
+	p = (const unsigned char *)s;
+	len = strlen(s);
+	for (run = 0, i = 0; i < len; i += n) {
+		n = 1;
+		if (p[i] >= 0x80) {
+			n = text_utf8_seq(p + i, len - i, &ok);
+			if (ok)
+				continue;
+			rd_buf_add(b, p + run, i - run);
+			rd_buf_add(b, replacement, sizeof(replacement) - 1);
+			run = i + n;
+			continue;
+		}
+		if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\')
+			continue;
+		rd_buf_add(b, p + run, i - run);
+		run = i + 1;
+		esc[0] = '\\';
+		switch (p[i]) {
+		case '"':
+		case '\\':
+			esc[1] = (char)p[i];
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[p[i] >> 4];
+			esc[5] = hex[p[i] & 0x0f];
+			rd_buf_add(b, esc, 6);
+			continue;
+		}
+		rd_buf_add(b, esc, 2);
+	}
+	rd_buf_add(b, p + run, len - run);
+	rd_buf_addc(b, '"');
+}
+
+/*
  * text_log_into - rule (TEXT_LOG, TEXT_LOGWORD) into dst (size len), cut at len
  * - 1 bytes and never inside an escape, so a cut "\x0" cannot be misread.
  */

@@ -3,21 +3,70 @@
  * verdict out.
  *
  * Owns struct smfiDesc, the protocol negotiation and the failure policy. No
- * decision about diagnoses lives here: session.c makes them. Per-session
+ * decision about diagnoses lives here: session.c makes them. Per-connection
  * state lives only in smfi_setpriv (libmilter may serve many sessions on
- * fewer threads); xxfi_close may come with NULL private data, or twice.
+ * fewer threads): a struct glue_conn made at negotiation, holding the
+ * configuration snapshot the connection negotiated with (a reload changes
+ * new connections only, so what was negotiated always holds) and the
+ * session from CONNECT on. xxfi_close may come with NULL private data, or
+ * twice.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "milter.h"
+#include "relaydiag/config.h"
 #include "relaydiag/log.h"
 #include "relaydiag/metrics.h"
 #include "relaydiag/snapshot.h"
 
 /* Shared by every session; set once before smfi_main starts threads. */
 static struct front_services glue_sv;
+
+struct glue_conn {
+	struct rd_config *cfg; /* a snapshot reference, released at close */
+	struct rd_session *s;  /* from CONNECT on */
+	bool nr_rcpt;          /* SMFIP_NR_RCPT negotiated: no RCPT reply */
+};
+
+/* glue_conn - the connection's state, made on first use */
+static struct glue_conn *
+glue_conn(SMFICTX *ctx)
+{
+	struct glue_conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		return (c);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return (NULL);
+	c->cfg = rd_snapshot_acquire();
+	if (c->cfg == NULL || smfi_setpriv(ctx, c) != MI_SUCCESS) {
+		rd_snapshot_release(c->cfg);
+		free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+/* glue_nr_rcpt - whether the MTA expects no reply at RCPT */
+static bool
+glue_nr_rcpt(SMFICTX *ctx)
+{
+	struct glue_conn *c = smfi_getpriv(ctx);
+
+	return (c != NULL && c->nr_rcpt);
+}
+
+/* glue_session - the session, or NULL (no CONNECT yet, out of memory) */
+static struct rd_session *
+glue_session(SMFICTX *ctx)
+{
+	struct glue_conn *c = smfi_getpriv(ctx);
+
+	return (c != NULL ? c->s : NULL);
+}
 
 void
 glue_set_services(const struct front_services *sv)
@@ -29,14 +78,21 @@ glue_set_services(const struct front_services *sv)
  * glue_failure - the failure policy, for a callback without its session
  * (out of memory, no configuration): mail goes on, unless relaydiag is the
  * relay gate (RelayGate or enforce mode, deployment 2), where failing open
- * would make the MTA an open relay.
+ * would make the MTA an open relay. The connection's own configuration
+ * decides, the one it negotiated with; without one, the current.
  */
 static sfsistat
-glue_failure(void)
+glue_failure(SMFICTX *ctx)
 {
-	struct rd_config *cfg = rd_snapshot_acquire();
+	struct glue_conn *c = smfi_getpriv(ctx);
+	struct rd_config *cfg;
 	sfsistat r = SMFIS_CONTINUE;
 
+	if (c != NULL) /* holds its reference until close */
+		return (c->cfg->relay_gate || c->cfg->mode == RD_MODE_ENFORCE
+			    ? SMFIS_TEMPFAIL
+			    : SMFIS_CONTINUE);
+	cfg = rd_snapshot_acquire();
 	if (cfg == NULL || cfg->relay_gate || cfg->mode == RD_MODE_ENFORCE)
 		r = SMFIS_TEMPFAIL;
 	rd_snapshot_release(cfg);
@@ -48,9 +104,11 @@ glue_failure(void)
  * the MTA rejected (SMFIP_RCPT_REJ); it skips the stages it never looks at
  * (body, DATA, EOH, unknown commands; headers too in observe mode without
  * per-id actions); and it never replies at CONNECT, HELO, MAIL and header
- * (SMFIP_NR_*): a round trip less each, and the milter protocol, not our
- * code, sets the floor (milter-protocol-notes.md). libmilter fakes the
- * no-reply flags for an MTA without them, and forces a reply of those
+ * (SMFIP_NR_*), nor at RCPT when the connection's configuration cannot
+ * refuse (rd_config_may_refuse: observe or annotate, RelayGate off, no
+ * Action reject/tempfail): a round trip less each, and the milter
+ * protocol, not our code, sets the floor (milter-protocol-notes.md). libmilter
+ * fakes the no-reply flags for an MTA without them, and forces a reply of those
  * stages to "no reply" (libmilter engine.c sendreply), so those callbacks
  * return SMFIS_NOREPLY and the failure policy acts at RCPT.
  */
@@ -59,7 +117,8 @@ glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
     unsigned long *pf2, unsigned long *pf3)
 {
-	struct rd_config *cfg = rd_snapshot_acquire();
+	struct glue_conn *conn = glue_conn(ctx);
+	const struct rd_config *cfg = conn != NULL ? conn->cfg : NULL;
 	unsigned long want;
 
 	(void)f2;
@@ -72,7 +131,13 @@ glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	/* Headers matter only where relaydiag may change the message. */
 	if (cfg != NULL && cfg->mode == RD_MODE_OBSERVE && cfg->n_actions == 0)
 		want |= SMFIP_NOHDRS;
-	rd_snapshot_release(cfg);
+	/* Nothing to say at RCPT where nothing can refuse: no reply there,
+	   a round trip less per recipient. This connection keeps cfg. */
+	if (cfg != NULL && !rd_config_may_refuse(cfg) &&
+	    (f1 & SMFIP_NR_RCPT) != 0) {
+		want |= SMFIP_NR_RCPT;
+		conn->nr_rcpt = true;
+	}
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -90,17 +155,16 @@ glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat
 glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	struct rd_config *cfg;
+	struct glue_conn *conn;
 	struct rd_session *s;
 	struct rd_conn_info ci;
 	char ip[64];
 
 	/* No reply at CONNECT (SMFIP_NR_CONN): without a session, the
 	 * failure policy acts at RCPT. */
-	if ((cfg = rd_snapshot_acquire()) == NULL)
+	if ((conn = glue_conn(ctx)) == NULL || conn->s != NULL)
 		return (SMFIS_NOREPLY);
-	if ((s = rd_session_new(cfg, glue_sv.sink)) == NULL) {
-		rd_snapshot_release(cfg);
+	if ((s = rd_session_new(conn->cfg, glue_sv.sink)) == NULL) {
 		rd_log(LOG_ERR, NULL, "connect: out of memory");
 		return (SMFIS_NOREPLY);
 	}
@@ -109,7 +173,7 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	rd_session_use_authfails(
 	    s, glue_sv.authfails, rd_session_config(s)->authfail_window);
 	rd_session_use_seen(s, glue_sv.seen);
-	smfi_setpriv(ctx, s);
+	conn->s = s;
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);
 	return (SMFIS_NOREPLY);
@@ -118,7 +182,7 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 static sfsistat
 glue_helo(SMFICTX *ctx, char *helo)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_session *s = glue_session(ctx);
 	struct rd_tls_info tls;
 
 	if (s != NULL) {
@@ -131,7 +195,7 @@ glue_helo(SMFICTX *ctx, char *helo)
 static sfsistat
 glue_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_session *s = glue_session(ctx);
 	struct rd_mail_info mi;
 
 	if (s != NULL) {
@@ -162,14 +226,23 @@ glue_reply(SMFICTX *ctx, const struct rd_session *s, const struct rd_verdict *v)
 static sfsistat
 glue_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_session *s = glue_session(ctx);
 	struct rd_rcpt_info ri;
 	struct rd_verdict v;
 
 	if (s == NULL)
-		return (glue_failure());
+		return (glue_failure(ctx));
 	macros_rcpt(ctx, argv, &ri);
 	rd_session_rcpt(s, &ri, &v);
+	if (glue_nr_rcpt(ctx)) {
+		/* Negotiated from this very configuration: it cannot refuse. */
+		if (v.action == RD_ACTION_REJECT ||
+		    v.action == RD_ACTION_TEMPFAIL)
+			rd_log(LOG_ERR, rd_session_id(s),
+			    "a refusal with no reply negotiated at RCPT: "
+			    "not sent (a bug: please report)");
+		return (SMFIS_NOREPLY);
+	}
 	switch (v.action) {
 	case RD_ACTION_REJECT:
 		glue_reply(ctx, s, &v);
@@ -185,7 +258,7 @@ glue_envrcpt(SMFICTX *ctx, char **argv)
 static sfsistat
 glue_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_session *s = glue_session(ctx);
 
 	if (s != NULL)
 		rd_session_header(s, name, value);
@@ -195,12 +268,12 @@ glue_header(SMFICTX *ctx, char *name, char *value)
 static sfsistat
 glue_eom(SMFICTX *ctx)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_session *s = glue_session(ctx);
 	struct rd_eom_plan plan;
 	unsigned i;
 
 	if (s == NULL)
-		return (glue_failure());
+		return (glue_failure(ctx));
 	rd_session_eom(s, macros_queue_id(ctx), &plan);
 	for (i = plan.nremove; i > 0; i--)
 		if (smfi_chgheader(ctx, plan.header_name, (int)i, NULL) !=
@@ -220,7 +293,7 @@ glue_eom(SMFICTX *ctx)
 static sfsistat
 glue_abort(SMFICTX *ctx)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
+	struct rd_session *s = glue_session(ctx);
 
 	if (s != NULL)
 		rd_session_abort(s);
@@ -230,16 +303,17 @@ glue_abort(SMFICTX *ctx)
 static sfsistat
 glue_close(SMFICTX *ctx)
 {
-	struct rd_session *s = smfi_getpriv(ctx);
-	struct rd_config *cfg;
+	struct glue_conn *c = smfi_getpriv(ctx);
 
-	if (s == NULL)
+	if (c == NULL)
 		return (SMFIS_CONTINUE);
 	smfi_setpriv(ctx, NULL);
-	rd_session_close(s);
-	cfg = (struct rd_config *)(uintptr_t)rd_session_config(s);
-	rd_session_free(s);
-	rd_snapshot_release(cfg);
+	if (c->s != NULL) {
+		rd_session_close(c->s);
+		rd_session_free(c->s);
+	}
+	rd_snapshot_release(c->cfg);
+	free(c);
 	return (SMFIS_CONTINUE);
 }
 

@@ -257,4 +257,13 @@ const char *rd_action_name(enum rd_action a);
  */
 int rd_config_action(const struct rd_config *cfg, const char *id);
 
+/*
+ * rd_config_may_refuse - whether a session under cfg can ever answer a
+ * recipient with a refusal of relaydiag's own: Mode enforce, RelayGate,
+ * or an Action reject or tempfail. When not, relaydiag never replies at
+ * RCPT, and the milter asks for no reply there (SMFIP_NR_RCPT). cfg NULL:
+ * true (the failure policy may tempfail).
+ */
+bool rd_config_may_refuse(const struct rd_config *cfg);
+
 #endif

@@ -37,6 +37,12 @@ void rd_text_log(struct rd_buf *b, const char *s);
 void rd_text_header(struct rd_buf *b, const char *s);
 void rd_text_reply(struct rd_buf *b, const char *s);
 void rd_text_json(struct rd_buf *b, const char *s);
+/*
+ * rd_text_json_quote - s as a whole JSON string ("..."), rd_text_json's
+ * valid UTF-8 escaped exactly as jansson's json_dumps escapes (the event
+ * writer's byte-for-byte oracle); NULL: null
+ */
+void rd_text_json_quote(struct rd_buf *b, const char *s);
 
 /*
  * rd_text_log_str - sanitize s for a log line into dst (size len), cut at

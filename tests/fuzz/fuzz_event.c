@@ -8,8 +8,10 @@
  *
  * Invariants: fz_check_event (parses with JSON_REJECT_DUPLICATES, every
  * member docs/events.md requires, of its type, nullable strings never "",
- * no newline), and text that was valid UTF-8 comes back byte for byte.
+ * no newline), text that was valid UTF-8 comes back byte for byte, and
+ * every event is byte for byte what jansson built (event_oracle.c).
  */
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "relaydiag/event.h"
 #include "relaydiag/ids.h"
 
+#include "event_oracle.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -34,6 +37,19 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	json_object_seed(1); /* as main() does, before any thread */
 	return (0);
+}
+
+/* as_jansson - relaydiag's bytes are jansson's (tests/unit/event_oracle.c) */
+static void
+as_jansson(const char *mine, char *theirs)
+{
+	if (mine == NULL || theirs == NULL || strcmp(mine, theirs) != 0) {
+		fprintf(stderr, "event differs from jansson's:\n  %s\n  %s\n",
+		    mine != NULL ? mine : "(null)",
+		    theirs != NULL ? theirs : "(null)");
+		abort();
+	}
+	free(theirs);
 }
 
 static const char *const actions[] = {"none", "header", "reject", "tempfail"};
@@ -144,6 +160,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.diag = &d;
 
 	json = rd_event_rcpt_json(&c, &r);
+	as_jansson(json, oracle_event_rcpt_json(&c, &r));
 	o = fz_check_event(json, "rcpt");
 	kept(o, NULL, "host", c.host);
 	kept(o, NULL, "queue_id", c.queue_id);
@@ -183,6 +200,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.type = "message";
 	c.action = more & 1 ? "header" : "none";
 	json = rd_event_message_json(&c, &n, flags & 0x80 ? NULL : &d);
+	as_jansson(
+	    json, oracle_event_message_json(&c, &n, flags & 0x80 ? NULL : &d));
 	o = fz_check_event(json, "message");
 	json_decref(o);
 	free(json);
@@ -195,6 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n.messages = fz_byte(&f);
 	n.duration_ms = (long long)fz_u16(&f) * 1000;
 	json = rd_event_session_json(&c, &n);
+	as_jansson(json, oracle_event_session_json(&c, &n));
 	o = fz_check_event(json, "session");
 	json_decref(o);
 	free(json);

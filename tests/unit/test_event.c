@@ -30,6 +30,9 @@
 #include "relaydiag/diagnose.h"
 #include "relaydiag/event.h"
 
+#include "event_oracle.h"
+#include "relaydiag/buf.h"
+#include "relaydiag/text.h"
 #include "testutil.h"
 
 #define NCASES(a) (sizeof(a) / sizeof((a)[0]))
@@ -423,8 +426,11 @@ static const struct rcase rcases[] = {
 };
 /* clang-format on */
 
+typedef char *(*rcpt_fn)(
+    const struct rd_event_common *, const struct rd_event_rcpt *);
+
 static void
-build_rcpt(const struct rcase *rc, char **json)
+build_rcpt_with(const struct rcase *rc, char **json, rcpt_fn fn)
 {
 	struct rd_event_common c;
 	struct rd_event_rcpt r;
@@ -478,7 +484,13 @@ build_rcpt(const struct rcase *rc, char **json)
 		rd_diagnose_rcpt(&f, &d);
 		r.diag = &d;
 	}
-	*json = rd_event_rcpt_json(&c, &r);
+	*json = fn(&c, &r);
+}
+
+static void
+build_rcpt(const struct rcase *rc, char **json)
+{
+	build_rcpt_with(rc, json, rd_event_rcpt_json);
 }
 
 static void
@@ -719,12 +731,227 @@ test_event_check(void **state)
 	}
 }
 
+/* ---- the jansson oracle: lib/event.c writes exactly its bytes ---- */
+
+/* Strings a client can send, and what no event may garble. */
+static const char *const hostile[] = {"", "plain", "a\"b\\c/d",
+    "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
+    "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbd",
+    "bad \xff\xfe \xc0\xaf \xe0\x80\xaf \xed\xa0\x80 \xf4\x90\x80\x80 "
+    "\xc3 \xe2\x82 \xf0\x9f\x98",
+    "<img/src=x/onerror=alert(1)>", "\xe2\x80\xae\xe2\x81\xa6rtl",
+    "\\u0000 \\x0a %s %n", "\xc2\x80\xc2\x9f\xdf\xbf\xee\x80\x80"};
+
+static unsigned
+oracle_same(const char *what, const char *h, char *mine, char *theirs)
+{
+	unsigned bad = 0;
+
+	if (mine == NULL || theirs == NULL || strcmp(mine, theirs) != 0) {
+		print_error("%s with \"%s\":\n mine:   %s\n jansson: %s\n",
+		    what, h, mine != NULL ? mine : "(null)",
+		    theirs != NULL ? theirs : "(null)");
+		bad = 1;
+	}
+	free(mine);
+	free(theirs);
+	return (bad);
+}
+
+/* hostile_common - every text member of c set to h */
+static void
+hostile_common(struct rd_event_common *c, const char *type, const char *h,
+    unsigned variant)
+{
+	common_base(c, type);
+	c->id = c->session = c->host = c->queue_id = h;
+	c->client_ip = c->client_name = c->helo = c->daemon = h;
+	c->sender_addr = c->sender_domain = h;
+	c->auth_mech = c->auth_user = h;
+	c->tls_version = c->tls_cipher = h;
+	c->tls_bits = variant & 1 ? "256" : h;
+	c->trusted = variant & 2;
+	c->submission = variant & 4;
+	c->sender_local = variant & 8;
+	c->client_port = variant & 16 ? 0 : 65535;
+	c->server_port = variant & 16 ? 587 : 0;
+	c->truncated = variant * 0x2a5u & 0x7ffu;
+	if (variant & 32)
+		c->sender_addr = NULL;
+	if (variant & 64)
+		c->auth_user = c->tls_version = NULL;
+	c->front_end = variant & 128 ? "policy" : NULL;
+	c->action = variant & 128 ? NULL : "header";
+}
+
+static void
+test_event_oracle(void **state)
+{
+	struct rd_event_common c;
+	struct rd_event_rcpt r;
+	struct rd_event_counts n;
+	struct rd_event_alert a;
+	struct rd_event_delivery dl;
+	struct rd_event_auth au;
+	struct rd_rcpt_class cls;
+	struct rd_mta_result mta;
+	struct rd_diagnosis d;
+	const char *list[3];
+	const char *ids[2] = {"relay.no-auth", "delivery.local"};
+	unsigned bad = 0, v;
+	char *mine, *theirs;
+	size_t i;
+
+	(void)state;
+	/* every rcpt case of this file */
+	for (i = 0; i < NCASES(rcases); i++) {
+		build_rcpt_with(&rcases[i], &mine, rd_event_rcpt_json);
+		build_rcpt_with(&rcases[i], &theirs, oracle_event_rcpt_json);
+		bad += oracle_same(rcases[i].name, "", mine, theirs);
+	}
+	diag_desktop(&d, &mta);
+	for (i = 0; i < NCASES(hostile); i++) {
+		for (v = 0; v < 256; v += 17) {
+			const char *h = hostile[i];
+
+			snprintf(d.summary, sizeof(d.summary), "%s", h);
+			snprintf(
+			    d.remedy_client, sizeof(d.remedy_client), "%s", h);
+			snprintf(d.remedy_admin, sizeof(d.remedy_admin), "%s",
+			    v & 1 ? "" : h);
+			snprintf(d.facts[0], sizeof(d.facts[0]), "%s", h);
+			d.nfacts = 1 + (v & 1);
+			memset(&cls, 0, sizeof(cls));
+			cls.rclass = (enum rd_class)(v % 3);
+			cls.by = (enum rd_authz)(v % 4);
+			memset(&r, 0, sizeof(r));
+			r.addr = h;
+			r.domain = v & 2 ? NULL : h;
+			r.cls = &cls;
+			snprintf(mta.code, sizeof(mta.code), "%s", h);
+			snprintf(mta.dsn, sizeof(mta.dsn), "%s", h);
+			snprintf(mta.text, sizeof(mta.text), "%s", h);
+			mta.verdict = (enum rd_mta_verdict)(v % 3);
+			r.mta = &mta;
+			r.diag = v & 4 ? NULL : &d;
+			hostile_common(&c, "rcpt", h, v);
+			bad +=
+			    oracle_same("rcpt", h, rd_event_rcpt_json(&c, &r),
+				oracle_event_rcpt_json(&c, &r));
+
+			memset(&n, 0, sizeof(n));
+			n.rcpts = v;
+			n.rcpts_accepted = v / 2;
+			n.rcpts_rejected = v / 3;
+			n.messages = v / 5;
+			n.duration_ms = (uint64_t)v * 1000003u;
+			n.diag_ids = ids;
+			n.ndiag_ids = v % 3;
+			n.has_sink = v & 8;
+			n.sink_dropped = v * 7u;
+			n.sink_spooled = 1ULL << 40;
+			hostile_common(&c, "message", h, v);
+			bad += oracle_same("message", h,
+			    rd_event_message_json(&c, &n, v & 4 ? NULL : &d),
+			    oracle_event_message_json(
+				&c, &n, v & 4 ? NULL : &d));
+			hostile_common(&c, "session", h, v);
+			bad += oracle_same("session", h,
+			    rd_event_session_json(&c, &n),
+			    oracle_event_session_json(&c, &n));
+
+			list[0] = list[1] = list[2] = h;
+			memset(&a, 0, sizeof(a));
+			a.diag = &d;
+			a.window_s = 900 + v;
+			a.metric = "refused_relay_attempts";
+			a.limit = 20;
+			a.observed = v;
+			a.clients = list;
+			a.nclients = v % 4 > 2 ? 2 : v % 4;
+			a.senders = list;
+			a.nsenders = v % 3;
+			hostile_common(&c, "alert", h, v);
+			bad +=
+			    oracle_same("alert", h, rd_event_alert_json(&c, &a),
+				oracle_event_alert_json(&c, &a));
+
+			memset(&dl, 0, sizeof(dl));
+			dl.rcpt = dl.rcpt_domain = dl.status = h;
+			dl.relay_host = dl.relay_ip = dl.code = dl.dsn = h;
+			dl.text = dl.mta = v & 2 ? NULL : h;
+			dl.relay_port = v & 1 ? 25 : 0;
+			dl.in_reply_to_rcpt = v & 4;
+			dl.diag = v & 8 ? NULL : &d;
+			hostile_common(&c, "delivery", h, v);
+			bad += oracle_same("delivery", h,
+			    rd_event_delivery_json(&c, &dl),
+			    oracle_event_delivery_json(&c, &dl));
+
+			memset(&au, 0, sizeof(au));
+			au.mech = au.user = au.reason = h;
+			au.mta = v & 2 ? NULL : "postfix";
+			hostile_common(&c, "auth", h, v);
+			bad +=
+			    oracle_same("auth", h, rd_event_auth_json(&c, &au),
+				oracle_event_auth_json(&c, &au));
+		}
+	}
+	if (bad > 0)
+		fail_msg("%u events differ from jansson's bytes", bad);
+}
+
+/* rd_text_json_quote against jansson's dump of the same string: every
+   byte alone and every pair of bytes */
+static void
+test_json_quote_oracle(void **state)
+{
+	struct rd_buf mine, valid;
+	char in[3];
+	char *theirs;
+	json_t *j;
+	unsigned a, b, bad = 0;
+
+	(void)state;
+	rd_buf_init(&mine);
+	rd_buf_init(&valid);
+	for (a = 1; a < 256; a++)
+		for (b = 0; b < 256; b++) {
+			in[0] = (char)a;
+			in[1] = (char)b;
+			in[2] = '\0';
+			rd_buf_reset(&mine);
+			rd_buf_reset(&valid);
+			rd_text_json_quote(&mine, in);
+			rd_text_json(&valid, in);
+			j = json_stringn(valid.data, valid.len);
+			theirs =
+			    j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+			json_decref(j);
+			if (theirs == NULL || strcmp(mine.data, theirs) != 0) {
+				if (bad++ < 5)
+					print_error(
+					    "%02x %02x: mine %s, jansson %s\n",
+					    a, b, mine.data,
+					    theirs != NULL ? theirs : "(null)");
+			}
+			free(theirs);
+		}
+	rd_buf_free(&mine);
+	rd_buf_free(&valid);
+	if (bad > 0)
+		fail_msg("%u of 65280 strings quoted unlike jansson", bad);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_event_check),
 	    cmocka_unit_test(test_event_rcpt_cases),
+	    cmocka_unit_test(test_event_oracle),
+	    cmocka_unit_test(test_json_quote_oracle),
 	    cmocka_unit_test(test_event_message),
 	    cmocka_unit_test(test_event_session),
 	    cmocka_unit_test(test_event_ts),

@@ -148,7 +148,18 @@ _rd_on_exit() {
 }
 
 rd_e2e_finish() {
-	local dt
+	local dt rt
+	# The events of the run, byte for byte as jansson writes them (the
+	# streaming writer's oracle, tests/tools/json_roundtrip.c).
+	if [ -s "${RD_EVENTS:-}" ]; then
+		rt=${RD_JSON_ROUNDTRIP:-$RD_SRC/build/tests/rd-json-roundtrip}
+		if [ -x "$rt" ]; then
+			rd_assert_ok "every event of the run is byte for byte what jansson writes" \
+				"$rt" "$RD_EVENTS"
+		else
+			rd_fail "harness: $rt missing (build the tests, or set RD_JSON_ROUNDTRIP)"
+		fi
+	fi
 	dt=$(awk -v a="$_RD_T0" -v b="$(_rd_now_us)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
 	_RD_FINISHED=1
 	[ "$RD_PASSED" -eq 0 ] && [ "$RD_FAILED" -eq 0 ] &&
