@@ -269,6 +269,14 @@ sysinfo() {
 
 HZ=$(getconf CLK_TCK)
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# user + system
+# filter_pid NAME: the process that serves: relaydiag's filter process is
+# the child of its AutoRestart supervisor (PID[NAME]); a null filter is
+# PID[NAME] itself
+filter_pid() {
+	local p=${PID[$1]} c
+	c=$(pgrep -P "$p" 2>/dev/null | head -n 1)
+	echo "${c:-$p}"
+}
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else print a[int((NR + 1) / 2)] }'; }
@@ -283,6 +291,21 @@ if [ $smoke = 1 ]; then
 	start_null limit "$LIMIT_SOCK" -L
 	mload_check "relaydiag, mix" "$W/s1.out" -s "unix:$RD_SOCK" -n 60 -c 4 -m mix
 	mload_check "relaydiag, plain" "$W/s2.out" -s "unix:$RD_SOCK" -n 10 -c 2 -m plain
+	# what relaydiag negotiates: a reply at CONNECT and RCPT only (see
+	# glue.c: an MTA that awaits nothing can hang up before libmilter
+	# read the commands); headers only where it strips forged copies
+	if grep -q '^  stages skipped: data eoh body; no reply: helo mail header$' "$W/s1.out"; then
+		pass "annotate: replies at CONNECT and RCPT only; headers sent (forged copies stripped)"
+	else
+		fail "annotate negotiation: $(grep '^  stages skipped' "$W/s1.out")"
+	fi
+	start_rd nohdr "StripForgedHeaders no"
+	mload_check "relaydiag StripForgedHeaders no, mix" "$W/s7.out" -s "unix:$W/nohdr.d/s.sock" -n 20 -c 2 -m mix
+	if grep -q '^  stages skipped: data header eoh body; no reply: helo mail header$' "$W/s7.out"; then
+		pass "StripForgedHeaders no: no header sent to relaydiag (SMFIP_NOHDRS)"
+	else
+		fail "StripForgedHeaders no negotiation: $(grep '^  stages skipped' "$W/s7.out")"
+	fi
 	mload_check "null filter, mix" "$W/s3.out" -s "unix:$NULL_SOCK" -n 60 -c 4 -m mix
 	mload_check "limit filter -L (what relaydiag sees, no replies, one header), mix" "$W/s4.out" \
 		-s "unix:$LIMIT_SOCK" -n 60 -c 4 -m mix
@@ -404,13 +427,14 @@ if [ $do_milter = 1 ]; then
 				out=$W/m.$f.c$c.r$r.out
 				# warm-up first, then the filter's CPU over the measured run
 				"$MLOAD" -s "unix:$s" -n $((N / 10)) -c "$c" -m "$MIX" -q >/dev/null 2>&1
-				t0=$(proc_ticks "${PID[$f]}")
+				fpid=$(filter_pid "$f")
+				t0=$(proc_ticks "$fpid")
 				[ $f = relaydiag ] && [ "$rd_redis" = 1 ] && tr0=$(proc_ticks "${PID[redis]}")
 				# quiet unless it fails (mload_check prints why)
 				if mload_check "round $r, c=$c, $f" "$out" -s "unix:$s" -n "$N" \
 					-c "$c" -m "$MIX" -q >"$out.check"; then
 					sed -n 's/.* rate=\([0-9.]*\).*/\1/p' "$out" >>"$W/rate.$f.c$c"
-					awk -v a="$(proc_ticks "${PID[$f]}")" -v b="$t0" -v n="$N" -v hz="$HZ" \
+					awk -v a="$(proc_ticks "$fpid")" -v b="$t0" -v n="$N" -v hz="$HZ" \
 						'BEGIN { printf "%.3f\n", (a - b) * 1000 / hz / n }' >>"$W/cpu.$f.c$c"
 					[ $f = relaydiag ] && [ "$rd_redis" = 1 ] &&
 						awk -v a="$(proc_ticks "${PID[redis]}")" -v b="$tr0" -v n="$N" -v hz="$HZ" \
@@ -454,7 +478,7 @@ if [ $do_milter = 1 ]; then
 		echo "-- $f"
 		"$MLOAD" -s "unix:$s" -n "$N" -c 10 -w $((N / 10)) -m "$MIX" 2>&1 | grep -v '^mload: unix\|^result'
 	done
-	note "relaydiag CPU so far: $(awk '{ printf "%.1f s user, %.1f s system", $14 / 100, $15 / 100 }' "/proc/${PID[relaydiag]}/stat")"
+	note "relaydiag CPU so far: $(awk '{ printf "%.1f s user, %.1f s system", $14 / 100, $15 / 100 }' "/proc/$(filter_pid relaydiag)/stat")"
 	stop_all_but redis
 fi
 
@@ -467,7 +491,7 @@ if [ $do_rss = 1 ]; then
 	echo "== 2. RSS with $HOLD sessions held open mid-transaction (mload -H $HOLD) =="
 	for f in relaydiag null; do
 		if [ $f = relaydiag ]; then start_relaydiag_best; s=$RD_SOCK; else start_null null "$NULL_SOCK" -R; s=$NULL_SOCK; fi
-		pid=${PID[$f]}
+		pid=$(filter_pid "$f")
 		idle=$(rss_of "$pid")
 		: >"$W/hold.$f.out"
 		"$MLOAD" -s "unix:$s" -H "$HOLD" -T 60 >"$W/hold.$f.out" 2>&1 &

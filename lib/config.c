@@ -321,6 +321,7 @@ config_new(void)
 	cfg->event_queue_size = 65536;
 	cfg->spool_max_size = 256ULL * 1024 * 1024;
 	cfg->spool_drop_policy = RD_SPOOL_DROP_OLDEST;
+	cfg->strip_forged_headers = true;
 	for (i = 0; i < CONFIG_NNAMES(config_def_ports); i++)
 		cfg->submission_ports[i] = config_def_ports[i];
 	cfg->n_submission_ports = i;
@@ -560,20 +561,6 @@ rd_config_action(const struct rd_config *cfg, const char *id)
 		if (strcmp(cfg->actions[i].id, id) == 0)
 			return ((int)cfg->actions[i].action);
 	return (-1);
-}
-
-bool
-rd_config_may_refuse(const struct rd_config *cfg)
-{
-	size_t i;
-
-	if (cfg == NULL || cfg->mode == RD_MODE_ENFORCE || cfg->relay_gate)
-		return (true);
-	for (i = 0; i < cfg->n_actions; i++)
-		if (cfg->actions[i].action == RD_ACTION_REJECT ||
-		    cfg->actions[i].action == RD_ACTION_TEMPFAIL)
-			return (true);
-	return (false);
 }
 
 const char *

@@ -80,6 +80,8 @@ const struct config_key config_keys[] = {
 	CONFIG_STR(event_log), 0, 0, CONFIG_RESTART},
     {"HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
 	CONFIG_STR(header_name), 0, 0, 0},
+    {"StripForgedHeaders", CONFIG_SCALAR, config_set_bool, NULL,
+	CONFIG_OFF(strip_forged_headers), 0, 0, 0},
     {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0,
 	0, CONFIG_RESTART},
     {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file),

@@ -82,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <hiredis/hiredis.h>
@@ -175,6 +176,13 @@ hist_writer(void *arg)
 			pthread_cond_wait(&h->wq_cv, &h->wq_lock);
 		if (h->wq_n == 0)
 			break;
+		if (!h->wq_stop && h->wq_n < HIST_BATCH / 4) {
+			struct timespec linger = {0, HIST_LINGER_US * 1000L};
+
+			pthread_mutex_unlock(&h->wq_lock);
+			(void)nanosleep(&linger, NULL);
+			pthread_mutex_lock(&h->wq_lock);
+		}
 		if (h->wq_stop && hist_mono_ms() >= h->wq_stop_by) {
 			h->wq_dropped += h->wq_n;
 			h->wq_done += h->wq_n;
@@ -229,6 +237,8 @@ writer_start(
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	e = pthread_create(&h->writer, NULL, hist_writer, h);
+	if (e == 0) /* named for top -H and perf */
+		(void)pthread_setname_np(h->writer, "rd-history");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
 		rd_err_set(err, "history", 0,

@@ -46,6 +46,9 @@
 #define HIST_QUEUE_MIN 4
 
 #define HIST_BATCH 64 /* writes per round trip; 6 commands each at most */
+/* Woken with less than a quarter batch queued, the writer lingers this
+   long, so that writes share round trips (as the publisher, publish_int.h) */
+#define HIST_LINGER_US 1000
 
 #define HIST_DRAIN_TIMEOUTS 4 /* rd_history_free: timeout_ms times this */
 

@@ -263,6 +263,11 @@ pub_take(struct redis_sink *s, int wait_ms)
 
 	if (!rd_evqueue_wait(s->q, wait_ms))
 		return (0);
+	if (wait_ms > 0 && rd_evqueue_len(s->q) < s->batch / 4) {
+		struct timespec linger = {0, PUB_LINGER_US * 1000L};
+
+		(void)nanosleep(&linger, NULL);
+	}
 	pthread_mutex_lock(&s->order);
 	if (s->sp == NULL || rd_spool_pending(s->sp) == 0) {
 		n = rd_evqueue_get(s->q, s->items, s->batch, 0);
@@ -671,6 +676,8 @@ rd_sink_redis_open(const struct rd_redis_params *p, struct rd_err *err)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	e = pthread_create(&s->thread, NULL, pub_main, s);
+	if (e == 0) /* named for top -H and perf */
+		(void)pthread_setname_np(s->thread, "rd-publish");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
 		rd_err_set(err, "RedisURL", 0,

@@ -380,6 +380,8 @@ void
 rd_session_header(struct rd_session *s, const char *name, const char *value)
 {
 	(void)value;
+	if (!s->cfg->strip_forged_headers) /* the MTA removes them */
+		return;
 	if (name != NULL && s->cfg->header_name != NULL &&
 	    rd_strcasecmp_ascii(name, s->cfg->header_name) == 0)
 		s->own_headers++;

@@ -28,7 +28,6 @@ static struct front_services glue_sv;
 struct glue_conn {
 	struct rd_config *cfg; /* a snapshot reference, released at close */
 	struct rd_session *s;  /* from CONNECT on */
-	bool nr_rcpt;          /* SMFIP_NR_RCPT negotiated: no RCPT reply */
 };
 
 /* glue_conn - the connection's state, made on first use */
@@ -48,15 +47,6 @@ glue_conn(SMFICTX *ctx)
 		return (NULL);
 	}
 	return (c);
-}
-
-/* glue_nr_rcpt - whether the MTA expects no reply at RCPT */
-static bool
-glue_nr_rcpt(SMFICTX *ctx)
-{
-	struct glue_conn *c = smfi_getpriv(ctx);
-
-	return (c != NULL && c->nr_rcpt);
 }
 
 /* glue_session - the session, or NULL (no CONNECT yet, out of memory) */
@@ -103,14 +93,18 @@ glue_failure(SMFICTX *ctx)
  * glue_negotiate - what relaydiag asks of the MTA. It sees the recipients
  * the MTA rejected (SMFIP_RCPT_REJ); it skips the stages it never looks at
  * (body, DATA, EOH, unknown commands; headers too in observe mode without
- * per-id actions); and it never replies at CONNECT, HELO, MAIL and header
- * (SMFIP_NR_*), nor at RCPT when the connection's configuration cannot
- * refuse (rd_config_may_refuse: observe or annotate, RelayGate off, no
- * Action reject/tempfail): a round trip less each, and the milter
- * protocol, not our code, sets the floor (milter-protocol-notes.md). libmilter
- * fakes the no-reply flags for an MTA without them, and forces a reply of those
- * stages to "no reply" (libmilter engine.c sendreply), so those callbacks
- * return SMFIS_NOREPLY and the failure policy acts at RCPT.
+ * per-id actions, or with StripForgedHeaders no); and it gives no reply at
+ * HELO, MAIL and header (SMFIP_NR_*): a round trip less each.
+ * It replies at CONNECT and at RCPT. An MTA that awaits no reply sends
+ * its commands and, when the client quits, QUIT and hangs up at once; a
+ * socket hung up is an error to libmilter's mi_rd_cmd (POLLHUP) even with
+ * commands still unread in it, so the session is dropped, callbacks and
+ * events with it (docs/BENCHMARKS.md, "No reply at RCPT"). CONNECT
+ * answered, every connection has its session, and its session event at
+ * close; RCPT answered, every refused recipient its decision. libmilter
+ * fakes the no-reply flags for an MTA without them, and forces a reply of
+ * those stages to "no reply" (libmilter engine.c sendreply), so those
+ * callbacks return SMFIS_NOREPLY and the failure policy acts at RCPT.
  */
 static sfsistat
 glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -126,18 +120,13 @@ glue_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	/* Header edits: add ours, delete forged copies. */
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST);
 	want = SMFIP_RCPT_REJ | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-	       SMFIP_NOEOH | SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
-	       SMFIP_NR_HDR;
-	/* Headers matter only where relaydiag may change the message. */
-	if (cfg != NULL && cfg->mode == RD_MODE_OBSERVE && cfg->n_actions == 0)
+	       SMFIP_NOEOH | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR;
+	/* Headers matter only where relaydiag may change the message, and
+	   removes forged copies of its own itself (StripForgedHeaders). */
+	if (cfg != NULL &&
+	    ((cfg->mode == RD_MODE_OBSERVE && cfg->n_actions == 0) ||
+		!cfg->strip_forged_headers))
 		want |= SMFIP_NOHDRS;
-	/* Nothing to say at RCPT where nothing can refuse: no reply there,
-	   a round trip less per recipient. This connection keeps cfg. */
-	if (cfg != NULL && !rd_config_may_refuse(cfg) &&
-	    (f1 & SMFIP_NR_RCPT) != 0) {
-		want |= SMFIP_NR_RCPT;
-		conn->nr_rcpt = true;
-	}
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -160,13 +149,18 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct rd_conn_info ci;
 	char ip[64];
 
-	/* No reply at CONNECT (SMFIP_NR_CONN): without a session, the
-	 * failure policy acts at RCPT. */
+	/*
+	 * A reply at CONNECT, the one stage answered before RCPT: the MTA
+	 * then waits for it, so libmilter reads CONNECT before the MTA can
+	 * hang up, and every connection gets its session (and its session
+	 * event at close) even when the client quits at once. Without a
+	 * session, the failure policy acts at RCPT.
+	 */
 	if ((conn = glue_conn(ctx)) == NULL || conn->s != NULL)
-		return (SMFIS_NOREPLY);
+		return (SMFIS_CONTINUE);
 	if ((s = rd_session_new(conn->cfg, glue_sv.sink)) == NULL) {
 		rd_log(LOG_ERR, NULL, "connect: out of memory");
-		return (SMFIS_NOREPLY);
+		return (SMFIS_CONTINUE);
 	}
 	rd_session_use(s, glue_sv.history, glue_sv.dns);
 	rd_session_use_explained(s, glue_sv.explained);
@@ -176,7 +170,7 @@ glue_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	conn->s = s;
 	macros_connect(ctx, hostname, hostaddr, &ci, ip, sizeof(ip));
 	rd_session_connect(s, &ci);
-	return (SMFIS_NOREPLY);
+	return (SMFIS_CONTINUE);
 }
 
 static sfsistat
@@ -234,15 +228,6 @@ glue_envrcpt(SMFICTX *ctx, char **argv)
 		return (glue_failure(ctx));
 	macros_rcpt(ctx, argv, &ri);
 	rd_session_rcpt(s, &ri, &v);
-	if (glue_nr_rcpt(ctx)) {
-		/* Negotiated from this very configuration: it cannot refuse. */
-		if (v.action == RD_ACTION_REJECT ||
-		    v.action == RD_ACTION_TEMPFAIL)
-			rd_log(LOG_ERR, rd_session_id(s),
-			    "a refusal with no reply negotiated at RCPT: "
-			    "not sent (a bug: please report)");
-		return (SMFIS_NOREPLY);
-	}
 	switch (v.action) {
 	case RD_ACTION_REJECT:
 		glue_reply(ctx, s, &v);

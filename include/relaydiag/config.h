@@ -82,6 +82,11 @@ struct rd_config {
 	/* what relaydiag does */
 	enum rd_mode mode; /* Mode: observe|annotate|enforce */
 	char *header_name; /* HeaderName: default "X-Relay-Diagnostic" */
+	bool strip_forged_headers; /* StripForgedHeaders: relaydiag removes
+				      copies of HeaderName it did not add
+				      (default yes); no: the MTA does
+				      (header_checks), and no header is
+				      sent to relaydiag */
 
 	/* the MTA's view of the world */
 	struct rd_domainset *local_domains; /* LocalDomains */
@@ -256,14 +261,5 @@ const char *rd_action_name(enum rd_action a);
  * none is (then the mode decides).
  */
 int rd_config_action(const struct rd_config *cfg, const char *id);
-
-/*
- * rd_config_may_refuse - whether a session under cfg can ever answer a
- * recipient with a refusal of relaydiag's own: Mode enforce, RelayGate,
- * or an Action reject or tempfail. When not, relaydiag never replies at
- * RCPT, and the milter asks for no reply there (SMFIP_NR_RCPT). cfg NULL:
- * true (the failure policy may tempfail).
- */
-bool rd_config_may_refuse(const struct rd_config *cfg);
 
 #endif

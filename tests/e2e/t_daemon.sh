@@ -93,6 +93,26 @@ for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" 
 rd_assert_ok "and the reload thread still answers the next SIGUSR1" \
 	test "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n"
 
+# -- StripForgedHeaders no: Postfix's header_checks removes the forged
+#    copies (it never sees a milter's headers), relaydiag asks for none
+printf '/^X-Relay-Diagnostic:/ IGNORE\n' >"$RD_E2E_DIR/header_checks"
+rd_e2e_postconf "header_checks = regexp:$RD_E2E_DIR/header_checks"
+postfix -c "$RD_POSTFIX_CONF" reload >/dev/null 2>&1
+echo "StripForgedHeaders no" >>"$RD_MILTER_CONF"
+n=$(grep -c "configuration reloaded" "$RD_MILTER_LOG")
+rd_e2e_reload_milter
+for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n" ] && break; sleep 0.1; done
+sleep 1	# Postfix's smtpd processes restart after its reload
+rd_e2e_swaks --helo mail.client.test --to "$RD_ALICE_USER" \
+	--header "Subject: annotate 3" --add-header "X-Relay-Diagnostic: forged; diagnosis=relay.authorized-sasl"
+rd_e2e_wait_delivered 3 10 "$RD_ALICE_USER" || true
+msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
+rd_assert_contains "${msg:-/nonexistent}" "Subject: annotate 3" "StripForgedHeaders no: delivered"
+rd_assert_eq "$(grep -ci '^X-Relay-Diagnostic:' "${msg:-/dev/null}")" 1 \
+	"exactly one X-Relay-Diagnostic: header_checks removed the forged copy, not relaydiag's"
+rd_assert_not_contains "${msg:-/nonexistent}" "forged" "and the forged text is gone"
+rd_assert_contains "${msg:-/nonexistent}" "diagnosis=delivery.local" "relaydiag's own header is there"
+
 # -- SIGTERM stops cleanly
 pid=$RD_MILTER_PID
 kill -TERM "$pid"

@@ -94,6 +94,27 @@ rd_assert_ok "every rcpt event's session has a session event" \
 rd_assert_ok "every event has a unique id" \
 	bash -c "[ -z \"\$(jq -r .id '$RD_EVENTS' | sort | uniq -d)\" ]"
 
+# -- 6b. a connection that ends before any RCPT still has its session
+#    event: the client quits at once, after HELO, after MAIL (relaydiag
+#    answers at CONNECT, so libmilter reads it before the MTA hangs up)
+q=0
+for stage in CONNECT HELO MAIL; do
+	q=$((q + 1))
+	for i in 1 2 3; do
+		rd_e2e_swaks --local-interface "127.0.0.$((60 + q))" --helo "quit-$stage.test" \
+			--from "q$i@client.test" --to "x@gmail.test" --quit-after "$stage"
+	done
+done
+for q in 1 2 3; do
+	rd_e2e_wait_for "$RD_EVENTS" "select(.type==\"session\" and .client.ip==\"127.0.0.$((60 + q))\")" 10 >/dev/null || true
+done
+sleep 0.5
+for q in 1 2 3; do
+	stage=$(echo "CONNECT HELO MAIL" | cut -d' ' -f$q)
+	rd_assert_eq "$(rd_e2e_jq_count "$RD_EVENTS" "select(.type==\"session\" and .client.ip==\"127.0.0.$((60 + q))\")")" 3 \
+		"3 connections that quit after $stage: 3 session events"
+done
+
 # -- 7. every event valid against the schema
 rd_assert_ok "all events valid against docs/event.schema.json" \
 	"$RD_SRC/tests/tools/check-events" "$RD_EVENTS"

@@ -580,69 +580,10 @@ test_restart_changes(void **state)
 	tu_rmtree(dir);
 }
 
-/* Whether a configuration can refuse at RCPT (SMFIP_NR_RCPT otherwise). */
-static void
-test_may_refuse(void **state)
-{
-	static const struct {
-		const char *name, *lines;
-		bool refuse;
-	} cases[] = {
-	    {"observe", "Mode observe\n", false},
-	    {"annotate", "Mode annotate\n", false},
-	    {"annotate, an Action that only annotates",
-		"Mode annotate\nAction relay.no-auth=header\n", false},
-	    {"observe, Action none", "Mode observe\nAction relay.probe=none\n",
-		false},
-	    {"enforce", "Mode enforce\n", true},
-	    {"RelayGate in observe mode", "Mode observe\nRelayGate yes\n",
-		true},
-	    {"an Action reject", "Mode observe\nAction relay.probe=reject\n",
-		true},
-	    {"an Action tempfail",
-		"Mode annotate\nAction relay.no-auth=tempfail\n", true},
-	};
-	char dir[64], path[128];
-	struct rd_config *cfg;
-	struct rd_err err;
-	unsigned bad = 0;
-	size_t i;
-	FILE *fp;
-
-	(void)state;
-	tu_tmpdir(dir, sizeof(dir), "test_config");
-	tu_path(path, sizeof(path), dir, "c.conf");
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fp = fopen(path, "w");
-		assert_non_null(fp);
-		fprintf(fp,
-		    "Socket local:/run/a.sock\nLocalDomains "
-		    "example.org\n%s",
-		    cases[i].lines);
-		fclose(fp);
-		if ((cfg = rd_config_load(path, &err)) == NULL) {
-			print_error("%s: %s\n", cases[i].name, err.text);
-			bad++;
-			continue;
-		}
-		if (rd_config_may_refuse(cfg) != cases[i].refuse) {
-			print_error("%s: may_refuse %d, want %d\n",
-			    cases[i].name, !cases[i].refuse, cases[i].refuse);
-			bad++;
-		}
-		rd_config_free(cfg);
-	}
-	assert_true(rd_config_may_refuse(NULL));
-	tu_rmtree(dir);
-	if (bad > 0)
-		fail_msg("%u cases wrong", bad);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest unit[] = {
-	    cmocka_unit_test(test_may_refuse),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_sample),
 	    cmocka_unit_test(test_man_page),

@@ -43,11 +43,20 @@ rd_e2e_redis_cli() {
 # FILE (default $RD_EVENTS): the jq helpers then read a Redis run as they
 # read EventLog
 rd_e2e_stream_dump() {
-	python3 -c 'import json, sys
+	# the "event" field's bytes as relaydiag wrote them (XRANGE, in pages)
+	python3 -c 'import sys
 sys.path.insert(0, sys.argv[1])
-from relaydiag_tools.stream import Redis, stream_all
-for ev in stream_all(Redis(sys.argv[2], 5), sys.argv[3]):
-    print(json.dumps(ev))' "$RD_SRC/tools" "${RD_REDIS_URL:?rd_e2e_start_redis first}" \
+from relaydiag_tools.stream import Redis
+r, key, start, out = Redis(sys.argv[2], 5), sys.argv[3], "-", sys.stdout.buffer
+while True:
+    page = r.call("XRANGE", key, start, "+", "COUNT", 1000) or []
+    for sid, fields in page:
+        d = dict(zip(fields[0::2], fields[1::2]))
+        if b"event" in d:
+            out.write(d[b"event"] + b"\n")
+    if len(page) < 1000:
+        break
+    start = "(" + page[-1][0].decode()' "$RD_SRC/tools" "${RD_REDIS_URL:?rd_e2e_start_redis first}" \
 		"${RD_STREAM:-relaydiag:events}" >"${1:-$RD_EVENTS}.tmp" &&
 		mv "${1:-$RD_EVENTS}.tmp" "${1:-$RD_EVENTS}"
 }
