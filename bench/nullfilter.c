@@ -21,6 +21,11 @@
  * HELO, MAIL and RCPT (rejected ones included) reach it, none answered;
  * and one header added at end of message (SMFIF_ADDHDRS), as relaydiag's
  * annotate mode does.
+ * -S: with -L, the safe limit: a reply at CONNECT and RCPT, as relaydiag
+ * gives. Without one, an MTA that awaits nothing hangs up on a client's
+ * QUIT before libmilter read the commands, and libmilter drops them
+ * (mi_rd_cmd takes POLLHUP for an error): -L alone loses sessions under
+ * Postfix, -L -S does not.
  * Stops on SIGTERM, SIGINT or SIGHUP (libmilter's signal thread).
  */
 #include <stdbool.h>
@@ -36,6 +41,7 @@
 static bool nf_rcpt_rej; /* -R */
 static bool nf_noreply;  /* -r */
 static bool nf_limit;    /* -L */
+static bool nf_safe;     /* -S */
 
 /* The stages whose reply -r gives up, and those it skips. */
 #define NF_NR_FLAGS                                                            \
@@ -75,6 +81,8 @@ nf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 		*pf0 = f0 & SMFIF_ADDHDRS;
 		*pf1 |= f1 & SMFIP_NOHDRS;
 	}
+	if (nf_safe)
+		*pf1 &= ~(unsigned long)(SMFIP_NR_CONN | SMFIP_NR_RCPT);
 	*pf2 = 0;
 	*pf3 = 0;
 	return (SMFIS_CONTINUE);
@@ -86,7 +94,16 @@ nf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	(void)ctx;
 	(void)host;
 	(void)sa;
-	return (nf_reply());
+	return (nf_safe ? SMFIS_CONTINUE : nf_reply());
+}
+
+/* RCPT: answered under -S, as relaydiag answers it */
+static sfsistat
+nf_rcpt(SMFICTX *ctx, char **argv)
+{
+	(void)ctx;
+	(void)argv;
+	return (nf_safe ? SMFIS_CONTINUE : nf_reply());
 }
 
 static sfsistat
@@ -163,7 +180,7 @@ static struct smfiDesc nf_desc = {
     .xxfi_connect = nf_connect,
     .xxfi_helo = nf_helo,
     .xxfi_envfrom = nf_envelope,
-    .xxfi_envrcpt = nf_envelope,
+    .xxfi_envrcpt = nf_rcpt,
     .xxfi_header = nf_header,
     .xxfi_eoh = nf_stage,
     .xxfi_body = nf_body,
@@ -185,6 +202,7 @@ nf_usage(FILE *fp)
 	    "  -R  negotiate SMFIP_RCPT_REJ (see MTA-rejected recipients)\n"
 	    "  -r  negotiate every no-reply flag and skip body/data/eoh\n"
 	    "  -L  the limit: -R -r, no headers, one header added at EOM\n"
+	    "  -S  with -L: a reply at CONNECT and RCPT (the safe limit)\n"
 	    "  -b  listen backlog (default: libmilter's)\n"
 	    "  -m  octal mode of a unix socket (e.g. 666)\n");
 }
@@ -196,7 +214,7 @@ main(int argc, char **argv)
 	long mode = -1;
 	int c, backlog = 0;
 
-	while ((c = getopt(argc, argv, "s:RrLb:m:h")) != -1) {
+	while ((c = getopt(argc, argv, "s:RrLSb:m:h")) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
@@ -210,6 +228,9 @@ main(int argc, char **argv)
 		case 'L':
 			nf_limit = nf_rcpt_rej = nf_noreply = true;
 			nf_desc.xxfi_flags = SMFIF_ADDHDRS;
+			break;
+		case 'S':
+			nf_safe = true;
 			break;
 		case 'b':
 			backlog = atoi(optarg);

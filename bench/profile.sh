@@ -10,6 +10,7 @@
 #
 # Options: -n N sessions (20000), -c C concurrency (10), -m mix|plain,
 #   --top K symbols shown (30), --mode observe|annotate (annotate),
+#   --config "KEY VALUE" (one more relaydiag.conf line, repeatable),
 #   --relaydiag BIN, --mload BIN,
 #   --build DIR (default /tmp/rd-bench-build), --freq HZ (4000).
 # Needs root (perf on another process, the relaydiag user). The perf data
@@ -21,12 +22,14 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 N=20000 C=10 MIX=mix TOP=30 FREQ=4000 MODE=annotate
 build=${RD_BENCH_BUILD:-/tmp/rd-bench-build}
 RELAYDIAG= MLOAD=
+EXTRA=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) N=$2; shift ;;
 	-c) C=$2; shift ;;
 	-m) MIX=$2; shift ;;
 	--mode) MODE=$2; shift ;;
+	--config) EXTRA+="$2"$'\n'; shift ;;
 	--top) TOP=$2; shift ;;
 	--freq) FREQ=$2; shift ;;
 	--build) build=$2; shift ;;
@@ -72,8 +75,10 @@ getent passwd relaydiag >/dev/null ||
 	adduser --system --group --no-create-home --home /nonexistent --quiet relaydiag
 mkdir -p "$W/spool"
 chown relaydiag:relaydiag "$W" "$W/spool"
+mport=$((20000 + RANDOM % 20000))
 cat >"$W/relaydiag.conf" <<EOF
 Socket local:$W/s.sock
+MetricsListen inet:$mport
 UserID relaydiag:relaydiag
 SpoolDir $W/spool
 RedisURL redis://127.0.0.1:$port
@@ -81,6 +86,7 @@ LocalDomains example.test
 TrustedNetworks 10.0.0.0/8
 SubmissionPorts 587
 Mode $MODE
+$EXTRA
 EOF
 setsid "$RELAYDIAG" -f -c "$W/relaydiag.conf" >"$W/relaydiag.log" 2>&1 &
 pids+=($!)
@@ -117,6 +123,25 @@ echo "CPU ms per session by thread (libmilter's session threads are \"relaydiag\
 thread_ticks >"$W/threads.after"
 join -a 2 -e 0 -o 0,1.2,2.2 "$W/threads.before" "$W/threads.after" |
 	awk -v n="$N" -v hz="$hz" '{ printf "  %-14s %.3f\n", $1, ($3 - $2) * 1000 / hz / n }'
+echo "callback time, wall clock (relaydiag's own histogram, MetricsListen): upper bounds of the p50 and p99 buckets"
+curl -fsS "http://127.0.0.1:$mport/metrics" | awk '
+	/^relaydiag_callback_duration_seconds_bucket/ {
+		match($0, /stage="[a-z]+"/); st = substr($0, RSTART + 7, RLENGTH - 8)
+		match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+		n[st]++; les[st, n[st]] = le; cnt[st, n[st]] = $2
+	}
+	END {
+		for (st in n) {
+			tot = cnt[st, n[st]]
+			if (tot == 0) continue
+			p50 = p99 = ""
+			for (i = 1; i <= n[st]; i++) {
+				if (p50 == "" && cnt[st, i] >= 0.50 * tot) p50 = les[st, i]
+				if (p99 == "" && cnt[st, i] >= 0.99 * tot) p99 = les[st, i]
+			}
+			printf "  %-8s %8d calls, p50 <= %s s, p99 <= %s s\n", st, tot, p50, p99
+		}
+	}' | sort
 echo
 echo "== top $TOP symbols, self time in the relaydiag process (perf report --no-children) =="
 echo "-- by object:"

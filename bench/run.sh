@@ -22,6 +22,9 @@
 #   --log-lines L      lines of mail log for part 5 (400000)
 #   --no-milter --no-rss --no-redis --no-postfix --no-log   skip a part
 #   --build DIR        where to build (default /tmp/rd-bench-build)
+#   --rd-config "KEY VALUE"   one more relaydiag.conf line for the
+#                      relaydiag of parts 1, 2 and 4 (repeatable), e.g.
+#                      --rd-config "StripForgedHeaders no"
 #   --relaydiag BIN --mload BIN --nullfilter BIN --pubbench BIN
 #   --logbench BIN
 #                      use these binaries instead of building
@@ -40,6 +43,7 @@ smoke=0 N=5000 ROUNDS=3 CONCS="1 10 50" MIX=mix HOLD=500
 do_milter=1 do_rss=1 do_redis=1 do_postfix=1 do_log=1 LOGN=400000
 build=${RD_BENCH_BUILD:-/tmp/rd-bench-build}
 RELAYDIAG= MLOAD= NULLFILTER= PUBBENCH= LOGBENCH=
+RD_EXTRA=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--logbench) LOGBENCH=$2; shift ;;
 	--build) build=$2; shift ;;
 	--relaydiag) RELAYDIAG=$2; shift ;;
+	--rd-config) RD_EXTRA+=("$2"); shift ;;
 	--mload) MLOAD=$2; shift ;;
 	--nullfilter) NULLFILTER=$2; shift ;;
 	--pubbench) PUBBENCH=$2; shift ;;
@@ -223,7 +228,7 @@ start_rd() {
 	wait_socket "$d/s.sock" "$name" "${RD_SOFT:+soft}"
 }
 
-start_relaydiag() { start_rd relaydiag "$@"; }
+start_relaydiag() { start_rd relaydiag "${RD_EXTRA[@]}" "$@"; }
 
 # start_null NAME SOCKET OPTIONS...
 start_null() {
@@ -236,6 +241,7 @@ start_null() {
 
 NULL_SOCK=$W/null.sock
 LIMIT_SOCK=$W/limit.sock
+SAFE_SOCK=$W/safe.sock
 
 # mload_check LABEL OUTFILE ARGS...: run mload, check errors and answers
 mload_check() {
@@ -409,20 +415,21 @@ if [ $do_milter = 1 ]; then
 	start_relaydiag_best
 	start_null null "$NULL_SOCK" -R
 	start_null limit "$LIMIT_SOCK" -L
+	start_null safe "$SAFE_SOCK" -L -S
 	echo
 	echo "== 1. relaydiag vs the null filter: milter protocol, mload (unix socket) =="
-	note "relaydiag: Mode annotate, $rd_redis_note; null: every callback continues, SMFIP_RCPT_REJ (same events as relaydiag); limit (nullfilter -L): only what relaydiag needs (connect, helo, mail, rcpt with rejected ones), no reply at any of them, one header added at EOM"
+	note "relaydiag: Mode annotate${RD_EXTRA[*]:+, ${RD_EXTRA[*]}}, $rd_redis_note; null: every callback continues, SMFIP_RCPT_REJ (same events as relaydiag); limit (nullfilter -L): only what relaydiag needs (connect, helo, mail, rcpt with rejected ones), no reply at any of them, one header added at EOM; safe (nullfilter -L -S): the limit with a reply at CONNECT and RCPT, which a filter needs not to lose sessions (see nullfilter.c)"
 	note "mix $MIX, $N sessions per run (+ $((N / 10)) warmup), $ROUNDS alternating rounds, median sessions/s"
-	for f in relaydiag null limit; do	# warm: page cache, thread pool
-		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; esac
+	for f in relaydiag null limit safe; do	# warm: page cache, thread pool
+		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; safe) s=$SAFE_SOCK ;; esac
 		mload_check "$f: warm-up" "$W/warm.$f.out" -s "unix:$s" -n 500 -c 10 -m "$MIX"
 	done
 	for ((r = 1; r <= ROUNDS; r++)); do
-		order="relaydiag null limit"
-		[ $((r % 2)) = 0 ] && order="limit null relaydiag"
+		order="relaydiag null limit safe"
+		[ $((r % 2)) = 0 ] && order="safe limit null relaydiag"
 		for c in $CONCS; do
 			for f in $order; do
-				case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; esac
+				case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; safe) s=$SAFE_SOCK ;; esac
 				[ $f = relaydiag ] && reset_events
 				out=$W/m.$f.c$c.r$r.out
 				# warm-up first, then the filter's CPU over the measured run
@@ -448,7 +455,7 @@ if [ $do_milter = 1 ]; then
 	done
 	echo
 	note "sessions/s: median of the rounds; CPU: the filter process's user+system ms per session (/proc/PID/stat), which other load on the machine disturbs far less than the rates"
-	printf '%-6s %11s %10s %7s %11s %8s | %8s %8s %9s %8s %9s\n' conc "relaydiag/s" "null/s" "rd/null" "limit/s" "rd/limit" "rd CPU" "null CPU" "limit CPU" "CPU rd/nl" "CPU rd/lim"
+	printf '%-6s %11s %8s %7s %8s %8s %8s %8s | %7s %7s %8s %7s %8s %9s %8s\n' conc "relaydiag/s" "null/s" "rd/null" "limit/s" "rd/limit" "safe/s" "rd/safe" "rd CPU" "nl CPU" "lim CPU" "sf CPU" "CPU rd/nl" "CPU rd/lim" "CPU rd/sf"
 	for c in $CONCS; do
 		a=$(median <"$W/rate.relaydiag.c$c" 2>/dev/null)
 		b=$(median <"$W/rate.null.c$c" 2>/dev/null)
@@ -456,8 +463,11 @@ if [ $do_milter = 1 ]; then
 		ca=$(median <"$W/cpu.relaydiag.c$c" 2>/dev/null)
 		cb=$(median <"$W/cpu.null.c$c" 2>/dev/null)
 		cd=$(median <"$W/cpu.limit.c$c" 2>/dev/null)
-		printf '%-6s %11s %10s %7s %11s %8s | %8s %8s %9s %8s %9s\n' "$c" "$a" "$b" \
-			"$(ratio "$a" "$b")" "$d" "$(ratio "$a" "$d")" "$ca" "$cb" "$cd" "$(ratio "$ca" "$cb")" "$(ratio "$ca" "$cd")"
+		e=$(median <"$W/rate.safe.c$c" 2>/dev/null)
+		ce=$(median <"$W/cpu.safe.c$c" 2>/dev/null)
+		printf '%-6s %11s %8s %7s %8s %8s %8s %8s | %7s %7s %8s %7s %8s %9s %8s\n' "$c" "$a" "$b" \
+			"$(ratio "$a" "$b")" "$d" "$(ratio "$a" "$d")" "$e" "$(ratio "$a" "$e")" \
+			"$ca" "$cb" "$cd" "$ce" "$(ratio "$ca" "$cb")" "$(ratio "$ca" "$cd")" "$(ratio "$ca" "$ce")"
 	done
 	if [ "$rd_redis" = 1 ]; then
 		r1=""
@@ -466,14 +476,14 @@ if [ $do_milter = 1 ]; then
 	fi
 	note "runs (sessions/s, in round order):"
 	for c in $CONCS; do
-		for f in relaydiag null limit; do
+		for f in relaydiag null limit safe; do
 			note "  c=$c $f: $(tr '\n' ' ' <"$W/rate.$f.c$c" 2>/dev/null)/ CPU ms/session $(tr '\n' ' ' <"$W/cpu.$f.c$c" 2>/dev/null)"
 		done
 	done
 	echo
 	echo "== 1b. latency per stage at concurrency 10 (one run each, $N sessions) =="
-	for f in relaydiag null limit; do
-		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; esac
+	for f in relaydiag null limit safe; do
+		case $f in relaydiag) s=$RD_SOCK ;; null) s=$NULL_SOCK ;; limit) s=$LIMIT_SOCK ;; safe) s=$SAFE_SOCK ;; esac
 		[ $f = relaydiag ] && reset_events
 		echo "-- $f"
 		"$MLOAD" -s "unix:$s" -n "$N" -c 10 -w $((N / 10)) -m "$MIX" 2>&1 | grep -v '^mload: unix\|^result'
@@ -655,6 +665,7 @@ if [ $do_postfix = 1 ]; then
 			rd_redis=1
 			grep -q 'Redis publisher is not built' "$RELAYDIAG" && rd_redis=0
 		fi
+		BENCH_RD_CONFIG=$(printf '%s\n' "${RD_EXTRA[@]}") \
 		RELAYDIAG_BIN=$RELAYDIAG NULLFILTER_BIN=$NULLFILTER RD_SRC=$src BENCH_REDIS=$rd_redis \
 			BENCH_ROUNDS=$ROUNDS bash "$src/bench/postfix.sh" ||
 			fail "the Postfix benchmark (bench/postfix.sh)"
