@@ -256,15 +256,14 @@ config_set_tcp_socket(struct config_parse *p, const struct config_key *k,
 	struct rd_sockspec ss;
 	char why[600];
 
-	if (rd_sockspec_parse(value, &ss, why, sizeof(why)) != 0)
-		return (config_error(
-		    p, at->source, at->line, "%s: %s", k->name, why));
-	if (ss.family == RD_SOCK_UNIX)
-		return (config_error(p, at->source, at->line,
-		    "%s: \"%s\" is a unix socket; Prometheus scrapes TCP: "
-		    "inet:port[@host] (no host: 127.0.0.1)",
-		    k->name, value));
-	return (config_store(p, k, at, value));
+	/* config_set_socket says what is wrong with a bad spec */
+	if (rd_sockspec_parse(value, &ss, why, sizeof(why)) != 0 ||
+	    ss.family != RD_SOCK_UNIX)
+		return (config_set_socket(p, k, at, value));
+	return (config_error(p, at->source, at->line,
+	    "%s: \"%s\" is a unix socket; Prometheus scrapes TCP: "
+	    "inet:port[@host] (no host: 127.0.0.1)",
+	    k->name, value));
 }
 
 /* config_set_socket_mode - octal permission bits, at most 0777, not o+w */

@@ -330,6 +330,25 @@ sess_rcpt_verdict(
 }
 
 /*
+ * sess_log_who - "QUEUEID: client=name[ip]:port" (or NOQUEUE), the start of
+ * a decision's log line as Postfix starts its own, escaped into buf
+ */
+static const char *
+sess_log_who(const struct rd_session *s, char *buf, size_t len)
+{
+	char name[4 * 64], ip[4 * 64], qid[4 * 64];
+
+	snprintf(buf, len, "%s: client=%s[%s]:%u",
+	    s->queue_id[0] != '\0'
+		? rd_text_log_word(qid, sizeof(qid), s->queue_id)
+		: "NOQUEUE",
+	    rd_text_log_word(name, sizeof(name),
+		s->client_name[0] != '\0' ? s->client_name : "unknown"),
+	    rd_text_log_word(ip, sizeof(ip), s->client_ip), s->client_port);
+	return (buf);
+}
+
+/*
  * sess_rcpt_log - the decision's log line, in the MTA's own terms so that
  * one grep finds both: "QUEUEID:" or "NOQUEUE:", client=name[ip],
  * from=<sender> to=<rcpt> as Postfix writes them, then key=value facts.
@@ -340,18 +359,13 @@ static void
 sess_rcpt_log(const struct rd_session *s, const struct sess_rcpt *r)
 {
 	char rcpt[RD_ADDR_PATH_MAX], from[RD_ADDR_PATH_MAX + 3];
-	char name[4 * 64], ip[4 * 64], qid[4 * 64];
+	char who[1024];
 
 	rd_log(r->d.entry->severity >= RD_SEV_WARNING ? LOG_NOTICE : LOG_INFO,
 	    s->sid,
-	    "%s: client=%s[%s]:%u from=<%s> to=<%s> diagnosis=%s "
+	    "%s from=<%s> to=<%s> diagnosis=%s "
 	    "mta=%s action=%s class=%s authorized=%s front_end=%s event=%s",
-	    s->queue_id[0] != '\0'
-		? rd_text_log_word(qid, sizeof(qid), s->queue_id)
-		: "NOQUEUE",
-	    rd_text_log_word(name, sizeof(name),
-		s->client_name[0] != '\0' ? s->client_name : "unknown"),
-	    rd_text_log_word(ip, sizeof(ip), s->client_ip), s->client_port,
+	    sess_log_who(s, who, sizeof(who)),
 	    rd_text_log_word(from, sizeof(from), s->in_tx ? s->sender : ""),
 	    rd_text_log_word(rcpt, sizeof(rcpt), r->addr), r->d.entry->id,
 	    rd_mta_verdict_name(r->mta.verdict), r->c.action,
@@ -422,8 +436,7 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
     const struct sess_rcpt *r)
 {
 	char id[RD_EXPLAINED_ID_MAX], eid[RD_EID_MAX];
-	char safe[RD_ADDR_PATH_MAX];
-	char name[4 * 64], ip[4 * 64], qid[4 * 64];
+	char safe[RD_ADDR_PATH_MAX], who[1024];
 	const struct rd_catalogue_entry *e;
 
 	if (s->explained == NULL || ri->mailer == NULL ||
@@ -438,14 +451,8 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
 	sess_ids_add(&s->tx_ids, e->id);
 	sess_ids_add(&s->ids, e->id);
 	rd_log(LOG_INFO, s->sid,
-	    "%s: client=%s[%s]:%u to=<%s> diagnosis=%s front_end=%s "
-	    "explained_by=%s",
-	    s->queue_id[0] != '\0'
-		? rd_text_log_word(qid, sizeof(qid), s->queue_id)
-		: "NOQUEUE",
-	    rd_text_log_word(name, sizeof(name),
-		s->client_name[0] != '\0' ? s->client_name : "unknown"),
-	    rd_text_log_word(ip, sizeof(ip), s->client_ip), s->client_port,
+	    "%s to=<%s> diagnosis=%s front_end=%s explained_by=%s",
+	    sess_log_who(s, who, sizeof(who)),
 	    rd_text_log_word(safe, sizeof(safe), r->addr), e->id, s->front_end,
 	    eid);
 	return (true);
