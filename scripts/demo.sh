@@ -34,6 +34,14 @@ if [ -n "${RELAYDIAG_BIN:-}" ]; then
 		exit 1
 	}
 	echo "demo: using the installed $RELAYDIAG_BIN"
+	# and the installed consumers beside it (/usr/sbin -> /usr/bin)
+	bindir=$(dirname "$RELAYDIAG_BIN")/../bin
+	if [ -x "$bindir/relaydiag-report" ] && [ -x "$bindir/relaydiag-dashboard" ]; then
+		RD_REPORT_BIN=$(cd "$bindir" && pwd)/relaydiag-report
+		RD_DASHBOARD_BIN=$(cd "$bindir" && pwd)/relaydiag-dashboard
+		export RD_DASHBOARD_BIN
+		echo "demo: and the installed $RD_REPORT_BIN, $RD_DASHBOARD_BIN"
+	fi
 else
 	# The demo has a build directory of its own: the test command's
 	# build/ keeps its tests whatever the demo configures.
@@ -163,7 +171,7 @@ say "relaydiag's log (syslog in production)"
 grep -E ' to=<' "$RD_MILTER_LOG" | sed 's/^/   /' >&7
 
 say "Why was 127.0.0.8 refused? (relaydiag-report why 127.0.0.8, from the stream)"
-"$top/tools/relaydiag-report" --redis "$RD_REDIS_URL" why 127.0.0.8 | sed 's/^/   /' >&7
+"${RD_REPORT_BIN:-$top/tools/relaydiag-report}" --redis "$RD_REDIS_URL" why 127.0.0.8 | sed 's/^/   /' >&7
 
 n_rcpt=$(rd_e2e_jq_count "$RD_EVENTS" 'select(.type=="rcpt")')
 prom_has_all() { [ "$(rd_e2e_prom_query 'sum(relaydiag_decisions_total)')" = "$n_rcpt" ]; }

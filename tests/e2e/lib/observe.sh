@@ -7,12 +7,13 @@ rd_e2e_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# rd_e2e_start_dashboard [PORT [ARGS...]]: relaydiag-dashboard on the
-# stream of rd_e2e_start_redis; sets RD_DASHBOARD_URL
+# rd_e2e_start_dashboard [PORT [ARGS...]]: relaydiag-dashboard (the
+# source tree's, or RD_DASHBOARD_BIN) on the stream of rd_e2e_start_redis;
+# sets RD_DASHBOARD_URL
 rd_e2e_start_dashboard() {
 	local port=${1:-$(rd_e2e_free_port)}
 	shift || true
-	_rd_spawn dashboard "$RD_E2E_DIR/dashboard.log" "$RD_SRC/tools/relaydiag-dashboard" \
+	_rd_spawn dashboard "$RD_E2E_DIR/dashboard.log" "${RD_DASHBOARD_BIN:-$RD_SRC/tools/relaydiag-dashboard}" \
 		--redis "${RD_REDIS_URL:?rd_e2e_start_redis first}" --listen "127.0.0.1:$port" "$@"
 	RD_DASHBOARD_URL=http://127.0.0.1:$port/
 	export RD_DASHBOARD_URL
