@@ -321,6 +321,7 @@ config_new(void)
 	cfg->event_queue_size = 65536;
 	cfg->spool_max_size = 256ULL * 1024 * 1024;
 	cfg->spool_drop_policy = RD_SPOOL_DROP_OLDEST;
+	cfg->strip_forged = RD_STRIP_AUTO;
 	cfg->strip_forged_headers = true;
 	for (i = 0; i < CONFIG_NNAMES(config_def_ports); i++)
 		cfg->submission_ports[i] = config_def_ports[i];
@@ -355,6 +356,36 @@ config_new(void)
 }
 
 /*
+ * config_strip_decide - who removes forged copies of HeaderName, and why
+ * (auto with ImportPostfix: decided by rd_config_import_postfix)
+ */
+static void
+config_strip_decide(struct rd_config *cfg)
+{
+	const char *why = NULL;
+
+	switch (cfg->strip_forged) {
+	case RD_STRIP_YES:
+		cfg->strip_forged_headers = true;
+		why = "StripForgedHeaders yes";
+		break;
+	case RD_STRIP_NO:
+		cfg->strip_forged_headers = false;
+		why = "StripForgedHeaders no: the MTA removes them";
+		break;
+	case RD_STRIP_AUTO:
+		if (cfg->import_postfix != NULL)
+			return;
+		cfg->strip_forged_headers = true;
+		why = "auto, and without ImportPostfix relaydiag cannot see "
+		      "the MTA's header_checks";
+		break;
+	}
+	(void)snprintf(
+	    cfg->strip_forged_why, sizeof(cfg->strip_forged_why), "%s", why);
+}
+
+/*
  * config_finish - what follows from the whole file: the built-in reply rules
  * after the admin's, the Postfix import, the checks between keys.
  */
@@ -371,6 +402,7 @@ config_finish(struct rd_config *cfg, const char *path, struct rd_err *err)
 							: cfg->import_postfix,
 		NULL, err) != 0)
 		return (-1);
+	config_strip_decide(cfg);
 	if (rd_domainset_count(cfg->mx_hosts) == 0 && cfg->host_name != NULL &&
 	    rd_domainset_add(cfg->mx_hosts, cfg->host_name, NULL) != 0)
 		(void)0; /* a host name that is no domain: no MX matches */
@@ -674,9 +706,25 @@ rd_config_import_postfix(struct rd_config *cfg, const char *config_dir,
 	struct rd_mta_view view;
 	int rc;
 
+	char postmap[PATH_MAX], why[sizeof(cfg->strip_forged_why) - 64];
+	const char *slash;
+
 	rc = rd_postconf_view(&view, config_dir, postconf_bin, err);
 	if (rc == 0)
 		rc = rd_config_merge_view(cfg, &view, err);
+	if (rc == 0 && cfg->strip_forged == RD_STRIP_AUTO) {
+		/* postmap beside the postconf given, else from PATH */
+		slash =
+		    postconf_bin != NULL ? strrchr(postconf_bin, '/') : NULL;
+		(void)snprintf(postmap, sizeof(postmap), "%.*spostmap",
+		    slash != NULL ? (int)(slash - postconf_bin + 1) : 0,
+		    slash != NULL ? postconf_bin : "");
+		cfg->strip_forged_headers =
+		    rd_postconf_header_probe(&view, cfg->header_name,
+			config_dir, postmap, why, sizeof(why)) != 1;
+		(void)snprintf(cfg->strip_forged_why,
+		    sizeof(cfg->strip_forged_why), "auto, and %s", why);
+	}
 	rd_mta_view_free(&view);
 	return (rc);
 }

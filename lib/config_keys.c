@@ -27,7 +27,7 @@
 #include "relaydiag/text.h"
 
 static config_setter config_set_socket, config_set_tcp_socket,
-    config_set_socket_mode, config_set_mode, config_set_bool,
+    config_set_socket_mode, config_set_mode, config_set_bool, config_set_strip,
     config_set_redis_url, config_set_stream, config_set_abs_path,
     config_set_event_log, config_set_header_name, config_set_user_id,
     config_set_log_level, config_set_facility, config_set_host_name,
@@ -80,8 +80,7 @@ const struct config_key config_keys[] = {
 	CONFIG_STR(event_log), 0, 0, CONFIG_RESTART},
     {"HeaderName", CONFIG_SCALAR, config_set_header_name, NULL,
 	CONFIG_STR(header_name), 0, 0, 0},
-    {"StripForgedHeaders", CONFIG_SCALAR, config_set_bool, NULL,
-	CONFIG_OFF(strip_forged_headers), 0, 0, 0},
+    {"StripForgedHeaders", CONFIG_SCALAR, config_set_strip, NULL, 0, 0, 0, 0},
     {"UserID", CONFIG_SCALAR, config_set_user_id, NULL, CONFIG_STR(user_id), 0,
 	0, CONFIG_RESTART},
     {"PidFile", CONFIG_SCALAR, config_set_abs_path, NULL, CONFIG_STR(pid_file),
@@ -178,6 +177,11 @@ static const struct config_name config_facilities[] = {
     {"local5", LOG_LOCAL5},
     {"local6", LOG_LOCAL6},
     {"local7", LOG_LOCAL7},
+};
+static const struct config_name config_strips[] = {
+    {"auto", RD_STRIP_AUTO},
+    {"yes", RD_STRIP_YES},
+    {"no", RD_STRIP_NO},
 };
 static const struct config_name config_bools[] = {
     {"yes", 1},
@@ -311,6 +315,21 @@ config_set_mode(struct config_parse *p, const struct config_key *k,
 		    "%s: \"%s\": expected observe, annotate or enforce",
 		    k->name, value));
 	p->cfg->mode = (enum rd_mode)v;
+	return (0);
+}
+
+/* config_set_strip - StripForgedHeaders (config_finish decides auto) */
+static int
+config_set_strip(struct config_parse *p, const struct config_key *k,
+    const struct config_at *at, const char *value)
+{
+	int v;
+
+	if (config_lookup(
+		config_strips, CONFIG_NNAMES(config_strips), value, &v) == -1)
+		return (config_error(p, at->source, at->line,
+		    "%s: \"%s\": expected auto, yes or no", k->name, value));
+	p->cfg->strip_forged = (enum rd_strip)v;
 	return (0);
 }
 

@@ -54,6 +54,12 @@ rd_config_view_text(const struct rd_config *cfg, struct rd_buf *b)
 	for (i = 0; i < cfg->n_submission_ports; i++)
 		rd_buf_printf(b, " %u", cfg->submission_ports[i]);
 	rd_buf_printf(b, "\nRelayGate = %s\n", view_yes(cfg->relay_gate));
+	rd_buf_adds(b, "# forged ");
+	view_text(b, cfg->header_name);
+	rd_buf_printf(b, " headers removed by %s (",
+	    cfg->strip_forged_headers ? "relaydiag" : "the MTA");
+	view_text(b, cfg->strip_forged_why);
+	rd_buf_adds(b, ")\n");
 	if (cfg->n_listeners == 0)
 		rd_buf_adds(b, "# no listeners: every session is judged by "
 			       "the keys above\n");

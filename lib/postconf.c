@@ -75,6 +75,10 @@ const char *const pc_names[PC_NPARAMS] = {
     "smtpd_relay_restrictions",
     "smtpd_recipient_restrictions",
     "relayhost",
+    "header_checks",
+    "receive_override_options",
+    "smtpd_milters",
+    "cleanup_service_name",
 };
 
 /* What postconf -x says on stderr about a $name it expanded to nothing. */
@@ -530,5 +534,7 @@ rd_mta_view_free(struct rd_mta_view *v)
 		rd_listener_clear(&v->listeners[i]);
 	for (i = 0; i < v->nwarnings; i++)
 		free(v->warnings[i]);
+	for (i = 0; i < v->n_hc_maps; i++)
+		free(v->hc_maps[i]);
 	memset(v, 0, sizeof(*v));
 }

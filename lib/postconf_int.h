@@ -21,7 +21,7 @@
 #define PC_ERR_MAX 8192u       /* postconf's stderr, for the error text */
 #define PC_FILE_MAX (1u << 20) /* a "/file/name" list */
 #define PC_FILE_DEPTH 4        /* files naming files */
-#define PC_ARGS_MAX 16
+#define PC_ARGS_MAX 32
 #define PC_SEP ", \t\r\n"
 
 /* The main.cf parameters we read, in the order asked. */
@@ -41,6 +41,10 @@ enum pc_param {
 	PC_RELAYR,    /* smtpd_relay_restrictions */
 	PC_RCPTR,     /* smtpd_recipient_restrictions */
 	PC_RELAYHOST, /* relayhost */
+	PC_HDRCHK,    /* header_checks (cleanup's) */
+	PC_RECVOVR,   /* receive_override_options */
+	PC_MILTERS,   /* smtpd_milters */
+	PC_CLEANUP,   /* cleanup_service_name */
 	PC_NPARAMS
 };
 
@@ -76,6 +80,13 @@ void pc_warn(struct pc_ctx *x, const char *fmt, ...)
  */
 int pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
     struct rd_buf *out, struct rd_buf *err);
+
+/*
+ * pc_run_status - pc_run of x->bin, where an exit status other than 0 is
+ * an answer, not an error (postmap -q: 1 = not found): into *status
+ */
+int pc_run_status(struct pc_ctx *x, const char *const *args, size_t nargs,
+    struct rd_buf *out, struct rd_buf *err, int *status);
 
 /*
  * pc_services - the smtpd listeners from postconf -M and -P -x output into

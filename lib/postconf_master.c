@@ -5,6 +5,12 @@
  * both). A listener is a submission port when it is named so, or when it
  * demands a login: SASL with TLS required or wrapped, or a restriction
  * list that lets only logins through (restrict.c).
+ *
+ * Also which header_checks apply to the mail of the listeners that have
+ * milters (x->view's hc_maps, hc_off): cleanup(8) applies them, so a
+ * listener's own are those of its cleanup service (cleanup_service_name,
+ * that service's -o header_checks, else main.cf's), unless its
+ * receive_override_options says no_header_body_checks.
  */
 
 #include <errno.h>
@@ -138,6 +144,109 @@ pc_listener_override(
 	}
 }
 
+/* What decides the header_checks of each listener; values point into
+   postconf's output. */
+struct pc_hc {
+	const char *recv_override[RD_MTA_LISTENERS_MAX]; /* -o, or NULL */
+	const char *milters[RD_MTA_LISTENERS_MAX];
+	const char *cleanup[RD_MTA_LISTENERS_MAX];
+	struct {
+		const char *service, *value;
+	} own[RD_MTA_LISTENERS_MAX]; /* "svc/unix/header_checks = value" */
+	size_t n_own;
+};
+
+/* pc_hc_override - a listener's -o that decides its header_checks */
+static bool
+pc_hc_override(struct pc_hc *hc, size_t i, const char *name, const char *value)
+{
+	if (strcmp(name, "receive_override_options") == 0)
+		hc->recv_override[i] = value;
+	else if (strcmp(name, "smtpd_milters") == 0)
+		hc->milters[i] = value;
+	else if (strcmp(name, "cleanup_service_name") == 0)
+		hc->cleanup[i] = value;
+	else
+		return (false);
+	return (true);
+}
+
+/* pc_hc_off - the first reason why some mail escapes header_checks */
+static void pc_hc_off(struct rd_mta_view *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+pc_hc_off(struct rd_mta_view *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->hc_off[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->hc_off, sizeof(v->hc_off), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * pc_header_checks - the header_checks that cleanup applies to the mail
+ * of each listener with milters, into v->hc_maps (distinct values), or
+ * why some escapes them into v->hc_off
+ */
+static void
+pc_header_checks(struct pc_ctx *x, const struct pc_hc *hc, char **vals)
+{
+	struct rd_mta_view *v = x->view;
+	const char *milters, *ro, *cleanup, *maps;
+	size_t i, k;
+
+	for (i = 0; i < v->nlisteners; i++) {
+		milters =
+		    hc->milters[i] != NULL ? hc->milters[i] : vals[PC_MILTERS];
+		if (milters == NULL || milters[strspn(milters, PC_SEP)] == '\0')
+			continue; /* no milter there, relaydiag included */
+		ro = hc->recv_override[i] != NULL ? hc->recv_override[i]
+						  : vals[PC_RECVOVR];
+		if (pc_has_word(ro, "no_header_body_checks")) {
+			pc_hc_off(v,
+			    "service %s: receive_override_options has "
+			    "no_header_body_checks",
+			    v->listeners[i].name);
+			continue;
+		}
+		cleanup = hc->cleanup[i] != NULL     ? hc->cleanup[i]
+			  : vals[PC_CLEANUP] != NULL ? vals[PC_CLEANUP]
+						     : "cleanup";
+		maps = vals[PC_HDRCHK];
+		for (k = 0; k < hc->n_own; k++)
+			if (strcmp(hc->own[k].service, cleanup) == 0)
+				maps = hc->own[k].value;
+		if (maps == NULL || maps[strspn(maps, PC_SEP)] == '\0') {
+			pc_hc_off(v,
+			    "service %s: its cleanup service %s has no "
+			    "header_checks",
+			    v->listeners[i].name, cleanup);
+			continue;
+		}
+		for (k = 0; k < v->n_hc_maps; k++)
+			if (strcmp(v->hc_maps[k], maps) == 0)
+				break;
+		if (k < v->n_hc_maps)
+			continue;
+		if (k == RD_MTA_HC_MAX) {
+			pc_hc_off(v, "more than %d different header_checks",
+			    RD_MTA_HC_MAX);
+			continue;
+		}
+		if ((v->hc_maps[k] = strdup(maps)) == NULL) {
+			pc_hc_off(v, "out of memory");
+			continue;
+		}
+		v->n_hc_maps++;
+	}
+	if (v->n_hc_maps == 0)
+		pc_hc_off(v, "no smtpd listener has smtpd_milters");
+}
+
 /*
  * pc_services - the inet smtpd listeners of master.cf (postconf -M), with
  * main.cf's settings overridden by their -o options (postconf -P -x),
@@ -148,11 +257,13 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext, char *vals[PC_NPARAMS])
 {
 	struct rd_mta_view *v = x->view;
 	struct rd_listener *s;
+	struct pc_hc hc;
 	char *p, *line, *f[8], *tok, *value, *slash, *type;
 	const char *cmd;
 	struct rd_err e;
 	size_t nf, i;
 
+	memset(&hc, 0, sizeof(hc));
 	/* service type private unpriv chroot wakeup maxproc command args */
 	for (p = mtext; (line = pc_line(&p)) != NULL;) {
 		for (nf = 0; nf < 8 && (tok = pc_token(&line)) != NULL; nf++)
@@ -186,15 +297,26 @@ pc_services(struct pc_ctx *x, char *mtext, char *ptext, char *vals[PC_NPARAMS])
 		    (slash = strrchr(line, '/')) == NULL)
 			continue;
 		*slash = '\0';
-		if ((type = strrchr(line, '/')) == NULL ||
-		    strcmp(type + 1, "inet") != 0)
+		if ((type = strrchr(line, '/')) == NULL)
 			continue;
 		*type = '\0';
+		if (strcmp(type + 1, "inet") != 0) {
+			/* a cleanup service's own header_checks */
+			if (strcmp(slash + 1, "header_checks") == 0 &&
+			    hc.n_own < RD_MTA_LISTENERS_MAX) {
+				hc.own[hc.n_own].service = line;
+				hc.own[hc.n_own++].value = value;
+			}
+			continue;
+		}
 		if ((s = pc_find_service(v->listeners, v->nlisteners, line)) ==
 		    NULL)
 			continue;
-		pc_listener_override(x, s, slash + 1, value);
+		if (!pc_hc_override(
+			&hc, (size_t)(s - v->listeners), slash + 1, value))
+			pc_listener_override(x, s, slash + 1, value);
 	}
+	pc_header_checks(x, &hc, vals);
 	for (i = 0; i < v->nlisteners; i++) {
 		s = &v->listeners[i];
 		s->sasl_required =

@@ -192,11 +192,19 @@ pc_collect(int fds[2], struct rd_buf *bufs[2], const size_t max[2],
 /*
  * pc_run - run postconf [-c dir] args...: its stdout into out, its stderr
  * into errout (may be NULL). 0, or -1 with x->err when it cannot run, takes
- * too long, or fails.
+ * too long, or fails. pc_run_status: x->bin (postconf or postmap), and an
+ * exit status other than 0 goes into *exit_status instead of failing.
  */
 int
 pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
     struct rd_buf *out, struct rd_buf *errout)
+{
+	return (pc_run_status(x, args, nargs, out, errout, NULL));
+}
+
+int
+pc_run_status(struct pc_ctx *x, const char *const *args, size_t nargs,
+    struct rd_buf *out, struct rd_buf *errout, int *exit_status)
 {
 	char *argv[PC_ARGS_MAX + 4];
 	struct rd_buf errbuf, cmd;
@@ -264,7 +272,9 @@ pc_run(struct pc_ctx *x, const char *const *args, size_t nargs,
 		    why);
 		goto done;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (exit_status != NULL && WIFEXITED(status))
+		*exit_status = WEXITSTATUS(status);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		rd_err_set(x->err, source, 0, "%s failed (exit status %d)%s%s",
 		    cmd.data, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		    why[0] != '\0' ? ": " : "", why);

@@ -184,6 +184,18 @@ main_hash_key(const struct rd_config *cfg, struct rd_err *err)
 	return (0);
 }
 
+/* main_log_strip - who removes forged copies of HeaderName, and why */
+static void
+main_log_strip(const struct rd_config *cfg)
+{
+	rd_log(LOG_NOTICE, NULL, "forged %s headers: removed by %s (%s)",
+	    cfg->header_name,
+	    cfg->strip_forged_headers
+		? "relaydiag"
+		: "the MTA; no header is sent to relaydiag",
+	    cfg->strip_forged_why);
+}
+
 /* main_reload - SIGUSR1: a new snapshot, or the old one and the reason */
 static void
 main_reload(void)
@@ -229,6 +241,7 @@ main_reload(void)
 	rd_snapshot_install_take(fresh);
 	rd_log(LOG_NOTICE, NULL, "configuration reloaded from %s mode=%s",
 	    main_config_path, rd_mode_name(fresh->mode));
+	main_log_strip(fresh);
 }
 
 static void *
@@ -639,6 +652,7 @@ main(int argc, char **argv)
 	    "user=%s",
 	    RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
+	main_log_strip(cfg);
 	if (policy_fd >= 0) {
 		if (policyd_start(policy_fd, &fsv, &err) != 0)
 			main_fatal(&err);

@@ -40,6 +40,14 @@ enum rd_mode {
 	RD_MODE_ENFORCE,     /* annotate + rejects */
 };
 
+/* StripForgedHeaders: who removes forged copies of HeaderName. */
+enum rd_strip {
+	RD_STRIP_AUTO = 0, /* Postfix, when ImportPostfix sees header_checks
+			      that do (postconf_probe.c); else relaydiag */
+	RD_STRIP_YES,      /* relaydiag */
+	RD_STRIP_NO,       /* the MTA, as the admin says */
+};
+
 /* What relaydiag does about a recipient (per diagnosis id, or by mode). */
 enum rd_action {
 	RD_ACTION_NONE = 0, /* continue */
@@ -82,11 +90,12 @@ struct rd_config {
 	/* what relaydiag does */
 	enum rd_mode mode; /* Mode: observe|annotate|enforce */
 	char *header_name; /* HeaderName: default "X-Relay-Diagnostic" */
-	bool strip_forged_headers; /* StripForgedHeaders: relaydiag removes
-				      copies of HeaderName it did not add
-				      (default yes); no: the MTA does
-				      (header_checks), and no header is
-				      sent to relaydiag */
+	enum rd_strip strip_forged; /* StripForgedHeaders: yes|no|auto */
+	bool strip_forged_headers;  /* the outcome: relaydiag removes copies
+				       of HeaderName it did not add; false:
+				       the MTA does (header_checks), and no
+				       header is sent to relaydiag */
+	char strip_forged_why[512]; /* why, for the log and -n -v */
 
 	/* the MTA's view of the world */
 	struct rd_domainset *local_domains; /* LocalDomains */

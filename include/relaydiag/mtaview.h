@@ -20,6 +20,7 @@
 
 #define RD_MTA_LISTENERS_MAX 64
 #define RD_MTA_WARNINGS_MAX 32
+#define RD_MTA_HC_MAX 8
 
 struct rd_mta_view {
 	struct rd_domainset *local_domains; /* mydestination, virtual_* */
@@ -33,6 +34,14 @@ struct rd_mta_view {
 	   rd_config_merge_view takes them. */
 	struct rd_listener listeners[RD_MTA_LISTENERS_MAX];
 	size_t nlisteners;
+	/* header_checks as cleanup(8) applies them to the mail of the smtpd
+	   listeners that have milters: each distinct value (a list of
+	   tables), or in hc_off why some of that mail escapes them ("": it
+	   does not; with no value and no reason, no listener has milters).
+	   postconf_probe.c asks those tables about relaydiag's header. */
+	char *hc_maps[RD_MTA_HC_MAX];
+	size_t n_hc_maps;
+	char hc_off[256];
 	char *warnings[RD_MTA_WARNINGS_MAX]; /* what could not be used */
 	size_t nwarnings;
 	size_t dropped; /* warnings beyond RD_MTA_WARNINGS_MAX */

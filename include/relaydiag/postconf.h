@@ -49,4 +49,16 @@ struct rd_postconf_text {
 int rd_postconf_view_text(
     struct rd_mta_view *v, struct rd_postconf_text *t, struct rd_err *err);
 
+/*
+ * rd_postconf_header_probe - whether Postfix's header_checks remove every
+ * copy of header_name a client may send, on all the mail relaydiag sees
+ * (v from rd_postconf_view: hc_maps, hc_off), asked with postmap -q
+ * (postmap_bin; NULL = "postmap" from PATH) as cleanup(8) would. 1: they
+ * do; 0: they do not, or it cannot tell. why says which tables, or why
+ * not, for the log and "relaydiag -n -v". Runs processes.
+ */
+int rd_postconf_header_probe(const struct rd_mta_view *v,
+    const char *header_name, const char *config_dir, const char *postmap_bin,
+    char *why, size_t whylen);
+
 #endif

@@ -44,6 +44,7 @@ for f in sbin/relaydiag bin/relaydiag-report bin/relaydiag-dashboard \
     share/doc/relaydiag/prometheus/relaydiag.rules.yml \
     share/doc/relaydiag/prometheus/relaydiag.json \
     share/doc/relaydiag/examples/postfix-reject-footer.regexp \
+    share/doc/relaydiag/examples/postfix-header_checks.regexp \
     lib/systemd/system/relaydiag.service lib/sysusers.d/relaydiag.conf \
     lib/tmpfiles.d/relaydiag.conf share/doc/relaydiag/README.md \
     share/doc/relaydiag/diagnoses.md share/doc/relaydiag/events.md \

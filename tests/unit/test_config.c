@@ -9,6 +9,7 @@
  * followed by "Key=value" lines checked against the loaded config:
  *   Socket SocketMode Mode UserID PidFile LogLevel SyslogFacility HostName
  *   HeaderName TLSAuthOnly RedisURL RedisStream SpoolDir EventLog
+ *   StripForgedHeaders     "yes (why)" or "no (why)": the outcome
  *   SubmissionPorts        the value as written ("(none)" for unset)
  *   LocalDomains.count RelayDomains.count TrustedNetworks.count
  *   LocalDomains?d RelayDomains?d TrustedNetworks?ip SubmissionPorts?n
@@ -216,6 +217,12 @@ render(const struct rd_config *cfg, const char *key, char *buf, size_t len)
 		return (str_or_none(cfg->header_name));
 	if (strcmp(key, "TLSAuthOnly") == 0)
 		return (cfg->tls_auth_only ? "yes" : "no");
+	if (strcmp(key, "StripForgedHeaders") == 0) { /* the outcome, why */
+		(void)snprintf(buf, len, "%s (%.400s)",
+		    cfg->strip_forged_headers ? "yes" : "no",
+		    cfg->strip_forged_why);
+		return (buf);
+	}
 	if (strcmp(key, "AutoRestart") == 0)
 		return (cfg->auto_restart ? "yes" : "no");
 	if (strcmp(key, "AutoRestartRate") == 0) {

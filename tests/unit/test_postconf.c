@@ -68,6 +68,25 @@ put(const struct fixture *f, const char *name, const char *text)
 	tu_backdate(path, 60);
 }
 
+/* expand - text with "%D" as the fixture's directory, into out */
+static void
+expand(const struct fixture *f, const char *text, char *out, size_t len)
+{
+	struct rd_buf b;
+	const char *p;
+
+	rd_buf_init(&b);
+	for (p = text; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'D') {
+			rd_buf_adds(&b, f->dir);
+			p++;
+		} else
+			rd_buf_addc(&b, *p);
+	}
+	(void)snprintf(out, len, "%s", b.data);
+	rd_buf_free(&b);
+}
+
 static int
 setup(void **state)
 {
@@ -515,6 +534,121 @@ test_no_submission_listener_keeps_ports(void **state)
 	check_ports(f->cfg, ports, 2);
 }
 
+/*
+ * StripForgedHeaders auto: relaydiag leaves forged copies of its header to
+ * Postfix only when the header_checks that cleanup applies to every
+ * listener with milters remove each spelling of it (real postconf and
+ * postmap on the fixture's files).
+ */
+static void
+test_forged_header_checks(void **state)
+{
+	static const char milt[] = "smtpd_milters = unix:/run/rd.sock\n";
+	static const struct {
+		const char *name, *main_cf, *master_cf, *hc, *hc2, *header;
+		bool strip;
+		const char *why;
+	} cases[] = {
+	    {"main.cf's header_checks ignore it",
+		"header_checks = regexp:%D/hc\n", NULL,
+		"/^X-Relay-Diagnostic:/ IGNORE\n", NULL, NULL, false,
+		"header_checks (regexp:%D/hc) remove it"},
+	    {"only some spellings", "header_checks = regexp:%D/hc\n", NULL,
+		"/^X-Relay-Diagnostic: diagnosis=/ IGNORE\n", NULL, NULL, true,
+		"removes \"x-relay-diagnostic:forged\""},
+	    {"another answer than IGNORE", "header_checks = regexp:%D/hc\n",
+		NULL, "/^X-Relay-Diagnostic:/ WARN forged\n", NULL, NULL, true,
+		"answers \"WARN\""},
+	    {"the first table that answers decides",
+		"header_checks = regexp:%D/hc, regexp:%D/hc2\n", NULL,
+		"/^Subject:/ IGNORE\n", "/^x-relay-diagnostic:/ IGNORE\n", NULL,
+		false, "remove it"},
+	    {"an earlier table's other answer wins",
+		"header_checks = regexp:%D/hc regexp:%D/hc2\n", NULL,
+		"/^X-Relay-/ DUNNO\n", "/^x-relay-diagnostic:/ IGNORE\n", NULL,
+		true, "answers \"DUNNO\""},
+	    {"another HeaderName", "header_checks = regexp:%D/hc\n", NULL,
+		"/^X-Relay-Diagnostic:/ IGNORE\n", NULL, "X-Other", true,
+		"removes \"X-Other: diagnosis="},
+	    {"a listener without header checks",
+		"header_checks = regexp:%D/hc\n",
+		"smtp inet n - n - - smtpd\n"
+		"127.0.0.1:2587 inet n - n - - smtpd\n"
+		"  -o receive_override_options=no_header_body_checks\n",
+		"/^X-Relay-Diagnostic:/ IGNORE\n", NULL, NULL, true,
+		"service 127.0.0.1:2587: receive_override_options has "
+		"no_header_body_checks"},
+	    {"... that has no milter (a content filter's return)",
+		"header_checks = regexp:%D/hc\n",
+		"smtp inet n - n - - smtpd\n"
+		"127.0.0.1:10025 inet n - n - - smtpd -o smtpd_milters=\n"
+		"  -o receive_override_options=no_header_body_checks\n",
+		"/^X-Relay-Diagnostic:/ IGNORE\n", NULL, NULL, false,
+		"remove it"},
+	    {"a listener's own cleanup service, without them",
+		"header_checks = regexp:%D/hc\n",
+		"smtp inet n - n - - smtpd\n"
+		"submission inet n - n - - smtpd\n"
+		"  -o cleanup_service_name=subcleanup\n"
+		"cleanup unix n - n - 0 cleanup\n"
+		"subcleanup unix n - n - 0 cleanup -o header_checks=\n",
+		"/^X-Relay-Diagnostic:/ IGNORE\n", NULL, NULL, true,
+		"service submission: its cleanup service subcleanup has no "
+		"header_checks"},
+	    {"... with their own", "",
+		"smtp inet n - n - - smtpd -o cleanup_service_name=c2\n"
+		"c2 unix n - n - 0 cleanup -o header_checks=regexp:%D/hc2\n",
+		"", "/^X-Relay-Diagnostic:/ IGNORE\n", NULL, false,
+		"header_checks (regexp:%D/hc2) remove it"},
+	    {"none at all", "", NULL, "", NULL, NULL, true,
+		"its cleanup service cleanup has no header_checks"},
+	    {"a table postmap cannot open",
+		"header_checks = regexp:%D/missing\n", NULL, "", NULL, NULL,
+		true, "postmap"},
+	};
+	struct fixture *f = *state;
+	char main_cf[512], why[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case: %s\n", cases[i].name);
+		(void)snprintf(main_cf, sizeof(main_cf),
+		    "compatibility_level = 3.6\n%s%s", milt, cases[i].main_cf);
+		put(f, "main.cf", main_cf);
+		put(f, "master.cf",
+		    cases[i].master_cf != NULL ? cases[i].master_cf
+					       : "smtp inet n - n - - smtpd\n");
+		put(f, "hc", cases[i].hc);
+		put(f, "hc2", cases[i].hc2 != NULL ? cases[i].hc2 : "");
+		rd_config_free(f->cfg);
+		assert_non_null(f->cfg = rd_config_defaults());
+		if (cases[i].header != NULL) {
+			free(f->cfg->header_name);
+			assert_non_null(
+			    f->cfg->header_name = strdup(cases[i].header));
+		}
+		import(f, POSTCONF);
+		expand(f, cases[i].why, why, sizeof(why));
+		if (f->cfg->strip_forged_headers != cases[i].strip ||
+		    strstr(f->cfg->strip_forged_why, why) == NULL)
+			fail_msg("%s: strip %d (%s), want %d (... %s ...)",
+			    cases[i].name, f->cfg->strip_forged_headers,
+			    f->cfg->strip_forged_why, cases[i].strip, why);
+	}
+	/* yes and no are the admin's word: no postmap is asked */
+	f->cfg->strip_forged = RD_STRIP_YES;
+	f->cfg->strip_forged_headers = true;
+	f->cfg->strip_forged_why[0] = '\0';
+	put(f, "main.cf",
+	    "compatibility_level = 3.6\n"
+	    "smtpd_milters = unix:/run/rd.sock\n"
+	    "header_checks = regexp:%D/hc\n");
+	put(f, "hc", "/^X-Relay-Diagnostic:/ IGNORE\n");
+	import(f, POSTCONF);
+	assert_true(f->cfg->strip_forged_headers);
+	assert_string_equal(f->cfg->strip_forged_why, "");
+}
+
 static void
 test_mx_hosts_given_are_kept(void **state)
 {
@@ -650,6 +784,8 @@ main(void)
 		test_listener_overrides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_client_tables, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_forged_header_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_mx_hosts_given_are_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
