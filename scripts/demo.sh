@@ -93,11 +93,16 @@ printf '127.0.0.30 OK\n' >"$RD_E2E_DIR/pop-before-smtp"
 touch -d '-10 seconds' "$RD_E2E_DIR/pop-before-smtp"
 RD_MILTER=unix:$RD_E2E_DIR/rd/relaydiag.sock
 export RD_MILTER
+# Postfix removes forged copies of relaydiag's header (the shipped
+# header_checks table): relaydiag sees it and asks for no header at all.
+cp "$top/conf/postfix-header_checks.regexp" "$RD_E2E_DIR/header_checks"
 rd_e2e_start_postfix "smtpd_relay_restrictions = check_client_access texthash:$RD_E2E_DIR/pop-before-smtp, permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" \
-	"smtpd_reject_footer_maps = regexp:$RD_E2E_DIR/footer.regexp"
+	"smtpd_reject_footer_maps = regexp:$RD_E2E_DIR/footer.regexp" \
+	"header_checks = regexp:$RD_E2E_DIR/header_checks"
 rd_e2e_start_milter "Mode annotate" "LocalDomains example.test newdomain.test" \
 	"ImportPostfix $RD_POSTFIX_CONF" "RedisURL $RD_REDIS_URL" \
 	"MetricsListen inet:$metrics_port"
+printf '   relaydiag: %s\n' "$(grep -o 'forged X-Relay-Diagnostic headers: .*' "$RD_MILTER_LOG" | head -n 1)" >&7
 dash_port=8491
 _rd_port_in_use "$dash_port" && dash_port=$(rd_e2e_free_port)
 rd_e2e_start_dashboard "$dash_port"
