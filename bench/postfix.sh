@@ -11,7 +11,14 @@
 # Environment: RELAYDIAG_BIN, NULLFILTER_BIN (required), RD_SRC,
 # BENCH_ROUNDS (3), BENCH_MSGS (2000 per run), BENCH_SESSIONS (10),
 # BENCH_REDIS=1: relaydiag publishes to a private Redis (RedisURL);
-# BENCH_RD_CONFIG: more relaydiag.conf lines (bench/run.sh --rd-config).
+# BENCH_RD_CONFIG: more relaydiag.conf lines (bench/run.sh --rd-config);
+# BENCH_HEADER_CHECKS=0: Postfix without the shipped header_checks table.
+#
+# As the README deploys it, Postfix removes forged copies of relaydiag's
+# header with conf/postfix-header_checks.regexp, in every configuration
+# (the table costs every one the same), and relaydiag, with ImportPostfix,
+# sees that (StripForgedHeaders auto) and asks for no header; with
+# BENCH_HEADER_CHECKS=0 it strips them itself and sees every header.
 #
 # The client is 127.0.0.1, made a trusted network (mynetworks, and
 # relaydiag's TrustedNetworks) so that mail to remote.test relays to the
@@ -44,6 +51,10 @@ _bench_on_exit() {
 trap _bench_on_exit EXIT
 
 PF_LINES=("mynetworks = 127.0.0.0/8")
+if [ "${BENCH_HEADER_CHECKS:-1}" = 1 ]; then
+	cp "$RD_SRC/conf/postfix-header_checks.regexp" "$RD_E2E_DIR/header_checks"
+	PF_LINES+=("header_checks = regexp:$RD_E2E_DIR/header_checks")
+fi
 
 nf_dir=$RD_E2E_DIR/nf
 mkdir -p "$nf_dir"
@@ -73,6 +84,18 @@ while IFS= read -r line; do
 done <<<"${BENCH_RD_CONFIG:-}"
 rd_e2e_start_milter "${rd_lines[@]}"
 RD_MILTER_SOCK=$RD_MILTER
+# relaydiag reads Postfix's configuration as it will run with relaydiag
+# (ImportPostfix, at reload), and says who removes forged headers
+RD_MILTER=$RD_MILTER_SOCK _rd_write_postfix_config "${PF_LINES[@]}"
+echo "ImportPostfix $RD_POSTFIX_CONF" >>"$RD_MILTER_CONF"
+rd_e2e_reload_milter
+for ((i = 0; i < 100; i++)); do
+	[ "$(grep -c 'forged X-Relay-Diagnostic headers: ' "$RD_MILTER_LOG")" -ge 2 ] && break
+	sleep 0.05
+done
+strip=$(grep -o 'forged X-Relay-Diagnostic headers: .*' "$RD_MILTER_LOG" | tail -n 1)
+[ -n "$strip" ] || rd_e2e_bail "relaydiag did not reload with ImportPostfix (see $RD_MILTER_LOG)"
+rd_diag "relaydiag: $strip"
 
 milter_for() {
 	case $1 in
