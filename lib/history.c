@@ -53,8 +53,9 @@
  *
  * Deadlines: a call's deadline (timeout_ms from its start) bounds the wait
  * for a pooled connection, the connect, and each socket read and write
- * (the socket timeout is set to what is left before each one: hiredis's
- * own redisGetReply would give every read(2) the whole timeout).
+ * (the socket timeout is kept within what is left before each one, 1 ms
+ * over it at most, a tenth of timeout_ms under it at most: hiredis's own
+ * redisGetReply would give every read(2) the whole timeout).
  *
  * The cache mirrors the keys (without the prefix), is written on every
  * call whatever Redis does (so it is warm when Redis goes away), and holds

@@ -118,6 +118,7 @@ struct rd_history {
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cv;
 	redisContext *idle[HIST_POOL];
+	int64_t idle_tv[HIST_POOL]; /* each one's socket timeout, ms */
 	size_t nidle;
 	size_t nconn;                  /* idle + in use + being connected */
 	struct rd_redis_health health; /* up, down, when to retry (gen:
@@ -184,7 +185,7 @@ struct hist_call {
 	unsigned nprefix;    /* AUTH, SELECT on a new connection */
 	const char *prefix_cmd[2];
 	unsigned ncmd; /* appended since the last exchange */
-	int64_t tv_ms; /* socket timeout set, ms; 0 none yet */
+	int64_t tv_ms; /* c's socket timeout, ms; 0 not set by us */
 	bool reused;   /* c came from the pool */
 	bool closed;   /* c failed: EOF or reset */
 	bool retried;

@@ -59,6 +59,7 @@ pool_take(struct rd_history *h, struct hist_call *call)
 		}
 		if (h->nidle > 0) {
 			call->c = h->idle[--h->nidle];
+			call->tv_ms = h->idle_tv[h->nidle];
 			call->gen = h->health.gen;
 			pthread_mutex_unlock(&h->pool_lock);
 			return (1);
@@ -94,9 +95,10 @@ pool_give(struct rd_history *h, struct hist_call *call, bool ok)
 
 	pthread_mutex_lock(&h->pool_lock);
 	if (ok) {
-		if (call->gen == h->health.gen && h->nidle < HIST_POOL)
+		if (call->gen == h->health.gen && h->nidle < HIST_POOL) {
+			h->idle_tv[h->nidle] = call->tv_ms;
 			h->idle[h->nidle++] = call->c;
-		else {
+		} else {
 			drop[ndrop++] = call->c;
 			h->nconn--;
 		}
@@ -286,13 +288,18 @@ replies_free(redisReply **r, unsigned n)
 }
 
 /*
- * call_timeout - set the socket timeout to what is left of the deadline,
- * for the next read or write; 0, or -1 with call->why when nothing is left
+ * call_timeout - bound the next read or write by what is left of the
+ * deadline; 0, or -1 with call->why when nothing is left. The socket's
+ * timeout (two setsockopt(2) to change) stays while it is within 1 ms
+ * over what is left and at most a tenth of HistoryTimeout under it: a
+ * pooled connection keeps the one its last call set, so a call that
+ * starts within a few ms of the last one sets none.
  */
 static int
 call_timeout(const struct rd_history *h, struct hist_call *call)
 {
 	int64_t left = call->deadline_ms - hist_mono_ms();
+	int64_t slack = h->timeout_ms / 10 > 0 ? h->timeout_ms / 10 : 1;
 
 	if (left <= 0) {
 		rd_metrics_inc(RD_M_HISTORY_TIMEOUTS);
@@ -300,7 +307,8 @@ call_timeout(const struct rd_history *h, struct hist_call *call)
 		    "no reply within %u ms (HistoryTimeout)", h->timeout_ms);
 		return (-1);
 	}
-	if (left != call->tv_ms) { /* two setsockopt(2): only if it moved */
+	if (call->tv_ms <= 0 || call->tv_ms > left + 1 ||
+	    call->tv_ms < left - slack) {
 		redisSetTimeout(call->c, hist_tv(left));
 		call->tv_ms = left;
 	}

@@ -55,7 +55,7 @@ static const char *const met_stage_names[RD_STAGE__COUNT] = {"connect", "helo",
 void
 rd_metrics_add(enum rd_metric m, uint64_t n)
 {
-	if ((unsigned)m < RD_M__COUNT)
+	if ((unsigned)m < RD_M__COUNT && rd_metrics_enabled())
 		atomic_fetch_add_explicit(
 		    &met_counters[m], n, memory_order_relaxed);
 }
@@ -101,6 +101,8 @@ rd_metrics_decision(const char *diagnosis, const char *severity,
 	size_t i, probe;
 	int k;
 
+	if (!rd_metrics_enabled())
+		return; /* nobody reads them: no copies, no mutex */
 	v[0] = diagnosis;
 	v[1] = severity;
 	v[2] = mta;
@@ -142,7 +144,7 @@ rd_metrics_alert(const char *id)
 {
 	size_t i;
 
-	if (id == NULL)
+	if (id == NULL || !rd_metrics_enabled())
 		return;
 	pthread_mutex_lock(&met_lock);
 	for (i = 0; i < met_nalerts; i++)

@@ -38,8 +38,8 @@ probe_lines(const char *name, char out[PROBES][PROBE_LEN])
 {
 	size_t i, n;
 
-	(void)snprintf(out[0], PROBE_LEN, "%s: diagnosis=relay.authorized-sasl",
-	    name);
+	(void)snprintf(
+	    out[0], PROBE_LEN, "%s: diagnosis=relay.authorized-sasl", name);
 	n = strlen(name) < PROBE_LEN - 8 ? strlen(name) : PROBE_LEN - 8;
 	for (i = 0; i < n; i++) {
 		out[1][i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
@@ -102,8 +102,8 @@ ask(struct pc_ctx *x, const char *maps, const char *line, char *why,
 		if (err.data != NULL &&
 		    (fatal = strstr(err.data, "fatal: ")) != NULL) {
 			fatal[strcspn(fatal, "\r\n")] = '\0';
-			(void)snprintf(why, whylen, "postmap -q on %s: %s",
-			    table, fatal);
+			(void)snprintf(
+			    why, whylen, "postmap -q on %s: %s", table, fatal);
 			rc = -1;
 			goto done;
 		}
@@ -116,8 +116,8 @@ ask(struct pc_ctx *x, const char *maps, const char *line, char *why,
 			rc = -1;
 			goto done;
 		}
-		first_word(out.data != NULL ? out.data : "", word,
-		    sizeof(word));
+		first_word(
+		    out.data != NULL ? out.data : "", word, sizeof(word));
 		if (rd_strcasecmp_ascii(word, "IGNORE") == 0) {
 			rc = 1;
 			goto done;
@@ -139,8 +139,7 @@ done:
 
 int
 rd_postconf_header_probe(const struct rd_mta_view *v, const char *header_name,
-    const char *config_dir, const char *postmap_bin, char *why,
-    size_t whylen)
+    const char *config_dir, const char *postmap_bin, char *why, size_t whylen)
 {
 	char lines[PROBES][PROBE_LEN];
 	struct rd_buf list;
@@ -167,8 +166,8 @@ rd_postconf_header_probe(const struct rd_mta_view *v, const char *header_name,
 	rd_buf_init(&list);
 	for (i = 0; i < v->n_hc_maps; i++)
 		rd_buf_printf(&list, "%s%s", i > 0 ? "; " : "", v->hc_maps[i]);
-	(void)snprintf(why, whylen, "Postfix's header_checks (%s) remove it",
-	    list.data);
+	(void)snprintf(
+	    why, whylen, "Postfix's header_checks (%s) remove it", list.data);
 	rd_buf_free(&list);
 	return (1);
 }

@@ -653,17 +653,19 @@ main(int argc, char **argv)
 	    RD_VERSION, cfg->socket, rd_mode_name(cfg->mode),
 	    up != NULL ? up->name : "(unchanged)");
 	main_log_strip(cfg);
-	if (policy_fd >= 0) {
-		if (policyd_start(policy_fd, &fsv, &err) != 0)
-			main_fatal(&err);
-		rd_log(LOG_NOTICE, NULL, "policy service listening on %s",
-		    startcfg->policy_socket);
-	}
+	/* Metrics first: they count from the first request of any front
+	   end (nothing is counted before rd_metrics_enable). */
 	if (metrics_fd >= 0) {
 		if (metricsd_start(metrics_fd, &fsv, &err) != 0)
 			main_fatal(&err);
 		rd_log(LOG_NOTICE, NULL, "metrics served on %s, GET /metrics",
 		    startcfg->metrics_listen);
+	}
+	if (policy_fd >= 0) {
+		if (policyd_start(policy_fd, &fsv, &err) != 0)
+			main_fatal(&err);
+		rd_log(LOG_NOTICE, NULL, "policy service listening on %s",
+		    startcfg->policy_socket);
 	}
 	if (startcfg->log_file != NULL) {
 		char state[4200];

@@ -9,9 +9,11 @@
  * time from rd_sink_stats, not counted twice.
  *
  * Serving them is the front end's job (milter/metricsd.c, MetricsListen).
- * Counting costs a relaxed atomic add, or one uncontended mutex for a
- * labelled decision; timing callbacks (two clock reads) only happens once
- * rd_metrics_enable(true) was called, by a daemon that serves them.
+ * Nothing is counted or timed until rd_metrics_enable(true), called by a
+ * daemon that serves them (before its first session): without
+ * MetricsListen a decision costs one relaxed load. Once on, counting
+ * costs a relaxed atomic add, or one mutex for a labelled decision, and
+ * timing a callback two clock reads.
  * Threads: every function is safe from any thread.
  */
 #ifndef RELAYDIAG_METRICS_H
@@ -62,8 +64,9 @@ rd_metrics_inc(enum rd_metric m)
 /*
  * rd_metrics_decision - one recipient decision. The label values are the
  * engine's own names (catalogue id, severity, MTA verdict, action, front
- * end); a value longer than 63 bytes is cut. Past 2048 distinct label
- * sets, decisions are counted in relaydiag_decisions_overflow_total.
+ * end); a value longer than 63 bytes is cut. Past 1536 distinct label
+ * sets, decisions are counted in relaydiag_metrics_overflow_total (as are
+ * alerts past 32 ids).
  */
 void rd_metrics_decision(const char *diagnosis, const char *severity,
     const char *mta, const char *action, const char *front_end);
@@ -71,7 +74,7 @@ void rd_metrics_decision(const char *diagnosis, const char *severity,
 /* rd_metrics_alert - one alert raised, by its id ("alert.auth-outage") */
 void rd_metrics_alert(const char *id);
 
-/* rd_metrics_enable - whether callbacks are timed; off at start */
+/* rd_metrics_enable - whether anything is counted and timed; off at start */
 void rd_metrics_enable(bool on);
 bool rd_metrics_enabled(void);
 
