@@ -1,14 +1,16 @@
 /*
  * explained.c - what another front end already published (explained.h): a
- * small ring of entries under one mutex. The table is small (Postfix asks
- * and then tells the milter within one SMTP command), so a linear search
- * from the newest entry is enough.
+ * ring of entries under one mutex (Postfix asks and then tells the milter
+ * within one SMTP command, so the newest go last), found through a hash
+ * index of its slots (ringidx.c): every refused recipient looks here, and
+ * a scan of the ring cost 4096 entries of ~900 bytes each time.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "relaydiag/explained.h"
+#include "relaydiag/ringidx.h"
 #include "relaydiag/text.h"
 
 #define EXPLAINED_IP_MAX 64
@@ -27,7 +29,24 @@ struct rd_explained {
 	pthread_mutex_t lock;
 	struct explained_entry *v;
 	size_t cap, next; /* next: the slot written next (the oldest) */
+	struct rd_ringidx idx;
 };
+
+/* explained_hash - the key: address, port, recipient in lower case */
+static uint64_t
+explained_hash(const char *ip, unsigned port, const char *rcpt)
+{
+	uint64_t h;
+	char c;
+
+	h = rd_ringidx_hash(0, ip, strlen(ip) + 1);
+	h = rd_ringidx_hash(h, &port, sizeof(port));
+	for (; *rcpt != '\0'; rcpt++) {
+		c = *rcpt >= 'A' && *rcpt <= 'Z' ? (char)(*rcpt + 32) : *rcpt;
+		h = rd_ringidx_hash(h, &c, 1);
+	}
+	return (h);
+}
 
 struct rd_explained *
 rd_explained_new(size_t cap)
@@ -36,7 +55,9 @@ rd_explained_new(size_t cap)
 
 	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
 		return (NULL);
-	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL) {
+	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL ||
+	    rd_ringidx_init(&x->idx, cap) != 0) {
+		free(x->v);
 		free(x);
 		return (NULL);
 	}
@@ -51,6 +72,7 @@ rd_explained_free(struct rd_explained *x)
 	if (x == NULL)
 		return;
 	pthread_mutex_destroy(&x->lock);
+	rd_ringidx_free(&x->idx);
 	free(x->v);
 	free(x);
 }
@@ -60,6 +82,7 @@ rd_explained_note(struct rd_explained *x, const char *ip, unsigned port,
     const char *rcpt, const char *id, const char *eid, time_t now)
 {
 	struct explained_entry e;
+	uint64_t h;
 
 	if (x == NULL || ip == NULL || rcpt == NULL || id == NULL ||
 	    eid == NULL)
@@ -73,8 +96,10 @@ rd_explained_note(struct rd_explained *x, const char *ip, unsigned port,
 		return;
 	e.port = port;
 	e.when = now > 0 ? now : 1;
+	h = explained_hash(e.ip, e.port, e.rcpt);
 	pthread_mutex_lock(&x->lock);
 	x->v[x->next] = e;
+	rd_ringidx_link(&x->idx, x->next, h); /* unlinks the oldest first */
 	x->next = (x->next + 1) % x->cap;
 	pthread_mutex_unlock(&x->lock);
 }
@@ -86,13 +111,15 @@ rd_explained_take(struct rd_explained *x, const char *ip, unsigned port,
 {
 	struct explained_entry *e;
 	bool found = false;
-	size_t i, k;
+	uint64_t h;
+	size_t k;
 
 	if (x == NULL || ip == NULL || rcpt == NULL)
 		return (false);
+	h = explained_hash(ip, port, rcpt);
 	pthread_mutex_lock(&x->lock);
-	for (i = 0; i < x->cap && !found; i++) {
-		k = (x->next + x->cap - 1 - i) % x->cap; /* newest first */
+	for (k = rd_ringidx_first(&x->idx, h); k != RD_RINGIDX_END && !found;
+	     k = rd_ringidx_next(&x->idx, k, h)) { /* newest first */
 		e = &x->v[k];
 		if (e->when == 0 || e->port != port ||
 		    now - e->when > RD_EXPLAINED_TTL || now < e->when - 5 ||
@@ -102,6 +129,7 @@ rd_explained_take(struct rd_explained *x, const char *ip, unsigned port,
 		memcpy(id, e->id, RD_EXPLAINED_ID_MAX);
 		memcpy(eid, e->eid, RD_EID_MAX);
 		e->when = 0;
+		rd_ringidx_unlink(&x->idx, k);
 		found = true;
 	}
 	pthread_mutex_unlock(&x->lock);

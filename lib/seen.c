@@ -1,11 +1,13 @@
 /*
  * seen.c - the milter's transactions by queue id (seen.h): a ring under
- * one mutex, searched from the newest entry.
+ * one mutex, found through a hash index of its slots (ringidx.c), the
+ * newest entry first.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "relaydiag/ringidx.h"
 #include "relaydiag/seen.h"
 #include "relaydiag/text.h"
 
@@ -19,6 +21,7 @@ struct rd_seen {
 	pthread_mutex_t lock;
 	struct seen_entry *v;
 	size_t cap, next;
+	struct rd_ringidx idx;
 };
 
 struct rd_seen *
@@ -28,7 +31,9 @@ rd_seen_new(size_t cap)
 
 	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
 		return (NULL);
-	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL) {
+	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL ||
+	    rd_ringidx_init(&x->idx, cap) != 0) {
+		free(x->v);
 		free(x);
 		return (NULL);
 	}
@@ -43,6 +48,7 @@ rd_seen_free(struct rd_seen *x)
 	if (x == NULL)
 		return;
 	pthread_mutex_destroy(&x->lock);
+	rd_ringidx_free(&x->idx);
 	free(x->v);
 	free(x);
 }
@@ -52,12 +58,15 @@ rd_seen_note(struct rd_seen *x, const char *queue_id,
     const struct rd_seen_info *info, time_t now)
 {
 	struct seen_entry *e;
+	uint64_t h;
 
 	if (x == NULL || queue_id == NULL || *queue_id == '\0' ||
 	    strlen(queue_id) >= sizeof(e->qid))
 		return;
+	h = rd_ringidx_hash(0, queue_id, strlen(queue_id));
 	pthread_mutex_lock(&x->lock);
 	e = &x->v[x->next];
+	rd_ringidx_link(&x->idx, x->next, h); /* unlinks the oldest first */
 	x->next = (x->next + 1) % x->cap;
 	e->when = now > 0 ? now : 1;
 	/* Fits: checked above. */
@@ -71,18 +80,17 @@ rd_seen_find(struct rd_seen *x, const char *queue_id, time_t now,
     struct rd_seen_info *out)
 {
 	bool found = false;
-	size_t i, k;
+	uint64_t h;
+	size_t k;
 
 	if (x == NULL || queue_id == NULL || *queue_id == '\0')
 		return (false);
+	h = rd_ringidx_hash(0, queue_id, strlen(queue_id));
 	pthread_mutex_lock(&x->lock);
-	for (i = 0; i < x->cap && !found; i++) {
-		const struct seen_entry *e;
+	for (k = rd_ringidx_first(&x->idx, h); k != RD_RINGIDX_END && !found;
+	     k = rd_ringidx_next(&x->idx, k, h)) { /* newest first */
+		const struct seen_entry *e = &x->v[k];
 
-		k = (x->next + x->cap - 1 - i) % x->cap;
-		e = &x->v[k];
-		if (e->when == 0)
-			break;
 		if (now - e->when > RD_SEEN_TTL ||
 		    strcmp(e->qid, queue_id) != 0)
 			continue;

@@ -129,7 +129,8 @@ test_nothing_counted_while_off(void **state)
 
 	(void)state;
 	rd_metrics_enable(false);
-	rd_metrics_decision("relay.no-auth", "error", "reject", "none", "milter");
+	rd_metrics_decision(
+	    "relay.no-auth", "error", "reject", "none", "milter");
 	rd_metrics_alert("alert.relay-probe");
 	rd_metrics_inc(RD_M_DNS_LOOKUPS);
 	rd_metrics_enable(true);
@@ -138,7 +139,8 @@ test_nothing_counted_while_off(void **state)
 	assert_null(strstr(t, "alert=\"alert.relay-probe\""));
 	assert_int_equal(value_of(t, "relaydiag_dns_lookups_total"), 0);
 	free(t);
-	rd_metrics_decision("relay.no-auth", "error", "reject", "none", "milter");
+	rd_metrics_decision(
+	    "relay.no-auth", "error", "reject", "none", "milter");
 	rd_metrics_inc(RD_M_DNS_LOOKUPS);
 	t = render();
 	assert_int_equal(value_of(t, "relaydiag_dns_lookups_total"), 1);
@@ -183,8 +185,8 @@ test_decisions_and_labels(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (strstr(t, cases[i].line) == NULL)
 			fail_msg("missing: %s\n%s", cases[i].line, t);
-	assert_non_null(strstr(t,
-	    "relaydiag_alerts_total{alert=\"alert.auth-outage\"} 2\n"));
+	assert_non_null(strstr(
+	    t, "relaydiag_alerts_total{alert=\"alert.auth-outage\"} 2\n"));
 	assert_non_null(
 	    strstr(t, "relaydiag_build_info{version=\"1.2.3\"} 1\n"));
 	free(t);
@@ -223,7 +225,7 @@ test_histogram_bounds(void **state)
 {
 	static const struct {
 		uint64_t ns;
-		const char *le; /* the first bucket that counts it */
+		const char *le;    /* the first bucket that counts it */
 		const char *below; /* the bucket before, which does not */
 	} cases[] = {
 	    {4999, "5e-06", NULL},
@@ -247,8 +249,9 @@ test_histogram_bounds(void **state)
 		    "\"rcpt\",le=\"%s\"}",
 		    cases[i].le);
 		if (value_of(t, key) != 1)
-			fail_msg("%llu ns: %s is %lld", (unsigned long long)
-			    cases[i].ns, key, value_of(t, key));
+			fail_msg("%llu ns: %s is %lld",
+			    (unsigned long long)cases[i].ns, key,
+			    value_of(t, key));
 		if (cases[i].below != NULL) {
 			(void)snprintf(key, sizeof(key),
 			    "relaydiag_callback_duration_seconds_bucket{"
