@@ -73,8 +73,10 @@ rd_session_new(const struct rd_config *cfg, struct rd_sink *sink)
 void
 rd_session_free(struct rd_session *s)
 {
-	if (s != NULL)
-		explicit_bzero(&s->hash_key, sizeof(s->hash_key));
+	if (s == NULL)
+		return;
+	sess_rcpt_flush(s); /* closed without rd_session_close: not lost */
+	explicit_bzero(&s->hash_key, sizeof(s->hash_key));
 	free(s);
 }
 
@@ -258,6 +260,7 @@ void
 rd_session_helo(
     struct rd_session *s, const char *helo, const struct rd_tls_info *tls)
 {
+	sess_rcpt_flush(s);
 	if (sess_copy(s->helo, sizeof(s->helo), helo))
 		s->cut |= RD_CUT_HELO;
 	s->has_helo = true;
@@ -289,6 +292,7 @@ rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi)
 	bool cut;
 	struct rd_err err;
 
+	sess_rcpt_flush(s);
 	sess_tx_reset(s);
 	s->in_tx = true;
 	if (sess_copy(s->queue_id, sizeof(s->queue_id), mi->queue_id))
@@ -379,6 +383,7 @@ sess_emit(struct rd_session *s, const char *type, char *json)
 void
 rd_session_header(struct rd_session *s, const char *name, const char *value)
 {
+	sess_rcpt_flush(s);
 	(void)value;
 	if (!s->cfg->strip_forged_headers) /* the MTA removes them */
 		return;
@@ -407,6 +412,7 @@ rd_session_eom(
 	struct timespec now;
 	char eid[RD_EID_MAX];
 
+	sess_rcpt_flush(s);
 	memset(plan, 0, sizeof(*plan));
 	if (queue_id != NULL && *queue_id != '\0')
 		if (sess_copy(s->queue_id, sizeof(s->queue_id), queue_id))
@@ -459,6 +465,7 @@ rd_session_eom(
 void
 rd_session_abort(struct rd_session *s)
 {
+	sess_rcpt_flush(s);
 	sess_tx_reset(s);
 }
 
@@ -471,6 +478,7 @@ rd_session_close(struct rd_session *s)
 	struct timespec now, mono;
 	char eid[RD_EID_MAX];
 
+	sess_rcpt_flush(s);
 	sess_tx_reset(s);
 	if (strcmp(s->front_end, "policy") == 0)
 		rd_metrics_inc(RD_M_SESSIONS_POLICY);

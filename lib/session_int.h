@@ -76,6 +76,20 @@ struct rd_session {
 	bool tx_header;       /* an accepted rcpt wants the header */
 	unsigned own_headers; /* copies of our header seen */
 
+	/* An MTA-refused recipient not yet diagnosed (session_rcpt.c:
+	   the MTA ignores the reply, so it gets it before the history's
+	   Redis round trip): copies of its strings, and when it came. */
+	struct sess_pending {
+		bool on;
+		bool has_host, has_addr, has_qid;
+		struct timespec at; /* CLOCK_REALTIME */
+		char rcpt[1024];
+		char mailer[64];
+		char host[1024];
+		char addr[1024];
+		char qid[64];
+	} pend;
+
 	/* session totals */
 	unsigned accepted, rejected, messages;
 	struct sess_ids ids;
@@ -106,5 +120,9 @@ const struct rd_facts *sess_event_facts(const struct rd_session *s,
 void sess_common(struct rd_session *s, struct rd_event_common *c,
     const char *type, char eid[RD_EID_MAX], const struct timespec *now);
 void sess_emit(struct rd_session *s, const char *type, char *json);
+
+/* session_rcpt.c: the refused recipient left for later, if any, now; every
+   entry point calls it first, so events keep their order */
+void sess_rcpt_flush(struct rd_session *s);
 
 #endif

@@ -164,10 +164,9 @@ sess_gate_agrees(const struct rd_session *s, const struct rd_rcpt_class *cls,
 static void
 sess_correlate(struct rd_session *s, struct rd_facts *f,
     struct rd_history_facts *hf, struct rd_history_alerts *al, char *mx,
-    size_t mxlen, char failed_user[RD_RECENT_VALUE_MAX])
+    size_t mxlen, char failed_user[RD_RECENT_VALUE_MAX], time_t now)
 {
 	bool unauth = rd_diagnose_is_unauthorized_relay(f);
-	time_t now = time(NULL);
 
 	/* The client failed AUTH shortly before (the MTA's log said so). */
 	if (unauth && rd_recent_find(s->authfails, s->client_ip, now,
@@ -223,7 +222,7 @@ struct sess_rcpt {
 	char failed_user[RD_RECENT_VALUE_MAX];
 	struct rd_diagnosis d;
 	struct rd_event_common c; /* points into now and eid */
-	struct timespec now;
+	struct timespec now;      /* when the MTA sent the recipient */
 	char eid[RD_EID_MAX];
 	unsigned cut; /* enum rd_cut: this recipient's own */
 };
@@ -296,8 +295,8 @@ sess_rcpt_facts(
 	f->templates = s->cfg->templates;
 	f->our_name = s->host;
 	f->probe_domains = s->cfg->probe_domains;
-	sess_correlate(
-	    s, f, &r->hf, &r->al, r->mx, sizeof(r->mx), r->failed_user);
+	sess_correlate(s, f, &r->hf, &r->al, r->mx, sizeof(r->mx),
+	    r->failed_user, r->now.tv_sec);
 }
 
 /* sess_rcpt_verdict - what relaydiag does about it, and its reply */
@@ -305,7 +304,6 @@ static void
 sess_rcpt_verdict(
     struct rd_session *s, struct sess_rcpt *r, struct rd_verdict *v)
 {
-	clock_gettime(CLOCK_REALTIME, &r->now);
 	sess_common(s, &r->c, "rcpt", r->eid, &r->now);
 	r->c.truncated |= r->cut | (r->mta.text_cut ? RD_CUT_MTA_TEXT : 0);
 	v->action = sess_action(s, &r->mta, &r->d);
@@ -442,7 +440,7 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
 	if (s->explained == NULL || ri->mailer == NULL ||
 	    rd_strcasecmp_ascii(ri->mailer, "error") != 0 ||
 	    !rd_explained_take(s->explained, s->client_ip, s->client_port,
-		r->addr, time(NULL), id, eid) ||
+		r->addr, r->now.tv_sec, id, eid) ||
 	    (e = rd_catalogue_find(id)) == NULL)
 		return (false);
 	s->tx_rcpts++;
@@ -459,18 +457,19 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
 }
 
 /*
- * rd_session_rcpt - one pass: the address, the facts (class, the MTA's
+ * sess_rcpt_run - one pass: the address, the facts (class, the MTA's
  * decision, DNS, history), one diagnosis, the verdict, the event; then
- * the alerts this refusal completed.
+ * the alerts this refusal completed. at: when the MTA sent it.
  */
-void
-rd_session_rcpt(
-    struct rd_session *s, const struct rd_rcpt_info *ri, struct rd_verdict *v)
+static void
+sess_rcpt_run(struct rd_session *s, const struct rd_rcpt_info *ri,
+    struct rd_verdict *v, const struct timespec *at)
 {
 	struct sess_rcpt r;
 
 	memset(v, 0, sizeof(*v));
 	memset(&r, 0, sizeof(r));
+	r.now = *at;
 	if (ri->queue_id != NULL && *ri->queue_id != '\0')
 		if (sess_copy(s->queue_id, sizeof(s->queue_id), ri->queue_id))
 			s->cut |= RD_CUT_QUEUE_ID;
@@ -483,4 +482,80 @@ rd_session_rcpt(
 	sess_rcpt_emit(s, &r, v);
 	if (r.al.auth_outage || r.al.relay_probe)
 		sess_alerts(s, &r.al, &r.f);
+}
+
+/* sess_pend_copy - src into dst, or false when it does not fit (or NULL) */
+static bool
+sess_pend_copy(char *dst, size_t len, const char *src, bool *has)
+{
+	if (has != NULL)
+		*has = src != NULL;
+	if (src == NULL)
+		return (has != NULL);
+	return (rd_strlcpy(dst, src, len) < len);
+}
+
+/*
+ * sess_rcpt_defer - keep a recipient the MTA refused for the next call:
+ * the MTA ignores a milter's reply to a recipient it refused (Postfix's
+ * smtpd uses it only "if (err == 0 && milter_err != 0)"), and relaydiag's
+ * is always "continue" for one (sess_action), so the MTA, and the client
+ * waiting for its 554, need not wait for the history's Redis round trip.
+ * Only for the milter: the policy service's answer is the diagnosis. False
+ * (diagnose now) when a string does not fit the copies.
+ */
+static bool
+sess_rcpt_defer(struct rd_session *s, const struct rd_rcpt_info *ri,
+    const struct timespec *at)
+{
+	struct sess_pending *p = &s->pend;
+	struct rd_mta_result m;
+
+	if (strcmp(s->front_end, "milter") != 0 || ri->rcpt == NULL)
+		return (false);
+	rd_classify_mta(ri->mailer, ri->host, ri->addr, &m);
+	if (m.verdict == RD_MTA_ACCEPT)
+		return (false);
+	if (!sess_pend_copy(p->rcpt, sizeof(p->rcpt), ri->rcpt, NULL) ||
+	    !sess_pend_copy(p->mailer, sizeof(p->mailer), ri->mailer, NULL) ||
+	    !sess_pend_copy(p->host, sizeof(p->host), ri->host, &p->has_host) ||
+	    !sess_pend_copy(p->addr, sizeof(p->addr), ri->addr, &p->has_addr) ||
+	    !sess_pend_copy(p->qid, sizeof(p->qid), ri->queue_id, &p->has_qid))
+		return (false);
+	p->at = *at;
+	p->on = true;
+	return (true);
+}
+
+void
+sess_rcpt_flush(struct rd_session *s)
+{
+	struct sess_pending *p = &s->pend;
+	struct rd_rcpt_info ri;
+	struct rd_verdict v;
+
+	if (!p->on)
+		return;
+	p->on = false;
+	ri.rcpt = p->rcpt;
+	ri.mailer = p->mailer;
+	ri.host = p->has_host ? p->host : NULL;
+	ri.addr = p->has_addr ? p->addr : NULL;
+	ri.queue_id = p->has_qid ? p->qid : NULL;
+	sess_rcpt_run(s, &ri, &v, &p->at); /* the verdict was "continue" */
+}
+
+void
+rd_session_rcpt(
+    struct rd_session *s, const struct rd_rcpt_info *ri, struct rd_verdict *v)
+{
+	struct timespec at;
+
+	sess_rcpt_flush(s);
+	clock_gettime(CLOCK_REALTIME, &at);
+	if (sess_rcpt_defer(s, ri, &at)) {
+		memset(v, 0, sizeof(*v)); /* RD_ACTION_NONE */
+		return;
+	}
+	sess_rcpt_run(s, ri, v, &at);
 }

@@ -102,27 +102,27 @@ test_explained_ring(void **state)
 	assert_non_null(x);
 	for (i = 0; i < 150; i++) {
 		(void)snprintf(rcpt, sizeof(rcpt), "u%d@remote.test", i);
-		rd_explained_note(x, "192.0.2.1", 2525, rcpt, "relay.no-auth",
-		    "SID.1", now);
+		rd_explained_note(
+		    x, "192.0.2.1", 2525, rcpt, "relay.no-auth", "SID.1", now);
 	}
 	for (i = 149; i >= 0; i--) { /* the newest 100 are there */
 		(void)snprintf(rcpt, sizeof(rcpt), "U%d@Remote.Test", i);
-		if (rd_explained_take(x, "192.0.2.1", 2525, rcpt, now, id,
-			eid) != (i >= 50))
+		if (rd_explained_take(
+			x, "192.0.2.1", 2525, rcpt, now, id, eid) != (i >= 50))
 			fail_msg("recipient %d: %s", i,
 			    i >= 50 ? "lost" : "kept past the ring");
 	}
 	/* the same key twice: the newest first, then the older */
 	rd_explained_note(x, "192.0.2.1", 1, "a@b.test", "old", "E.1", now);
 	rd_explained_note(x, "192.0.2.1", 1, "a@b.test", "new", "E.2", now);
-	assert_true(rd_explained_take(x, "192.0.2.1", 1, "a@b.test", now, id,
-	    eid));
+	assert_true(
+	    rd_explained_take(x, "192.0.2.1", 1, "a@b.test", now, id, eid));
 	assert_string_equal(id, "new");
-	assert_true(rd_explained_take(x, "192.0.2.1", 1, "a@b.test", now, id,
-	    eid));
+	assert_true(
+	    rd_explained_take(x, "192.0.2.1", 1, "a@b.test", now, id, eid));
 	assert_string_equal(id, "old");
-	assert_false(rd_explained_take(x, "192.0.2.1", 1, "a@b.test", now, id,
-	    eid));
+	assert_false(
+	    rd_explained_take(x, "192.0.2.1", 1, "a@b.test", now, id, eid));
 	rd_explained_free(x);
 }
 
