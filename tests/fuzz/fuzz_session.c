@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "relaydiag/catalogue.h"
+#include "relaydiag/classify.h"
 #include "relaydiag/config.h"
 #include "relaydiag/history.h"
 #include "relaydiag/log.h"
@@ -333,7 +334,9 @@ op_rcpt(struct run *r, struct fz *f)
 	    "none", "header", "reject", "tempfail"};
 	struct rd_rcpt_info ri;
 	struct rd_verdict v;
+	struct rd_mta_result m;
 	bool mta_accepts;
+	unsigned before = r->cap.rcpt;
 
 	memset(&ri, 0, sizeof(ri));
 	ri.rcpt = fz_str_or_null(f);
@@ -343,6 +346,19 @@ op_rcpt(struct run *r, struct fz *f)
 	ri.queue_id = fz_str_or_null(f);
 	memset(&v, 0x55, sizeof(v));
 	rd_session_rcpt(r->s, &ri, &v);
+	if (r->cap.rcpt == before) {
+		/* Refused by the MTA: answered now, diagnosed at the
+		   session's next call (session_rcpt.c); make one. */
+		rd_classify_mta(ri.mailer, ri.host, ri.addr, &m);
+		if (m.verdict == RD_MTA_ACCEPT)
+			fz_fail(
+			    "session: an accepted recipient left for later");
+		if (v.action != RD_ACTION_NONE || v.nlines != 0)
+			fz_fail("session: a recipient left for later answered "
+				"%u",
+			    (unsigned)v.action);
+		rd_session_header(r->s, "X-Fuzz-Next-Call", "1");
+	}
 	if (r->cap.rcpt != ++r->rcpts)
 		fz_fail("session: %u rcpt events for %u rcpts", r->cap.rcpt,
 		    r->rcpts);
