@@ -28,6 +28,9 @@ struct sess_ids {
 	size_t n;
 };
 
+#define SESS_PENDING_MAX 4
+struct sess_pending;
+
 struct rd_session {
 	const struct rd_config *cfg;
 	struct rd_sink *sink;
@@ -76,19 +79,11 @@ struct rd_session {
 	bool tx_header;       /* an accepted rcpt wants the header */
 	unsigned own_headers; /* copies of our header seen */
 
-	/* An MTA-refused recipient not yet diagnosed (session_rcpt.c:
-	   the MTA ignores the reply, so it gets it before the history's
-	   Redis round trip): copies of its strings, and when it came. */
-	struct sess_pending {
-		bool on;
-		bool has_host, has_addr, has_qid;
-		struct timespec at; /* CLOCK_REALTIME */
-		char rcpt[1024];
-		char mailer[64];
-		char host[1024];
-		char addr[1024];
-		char qid[64];
-	} pend;
+	/* MTA-refused recipients not yet diagnosed (session_rcpt.c: the
+	   MTA ignores the reply, so it gets it before the history's Redis
+	   round trip), oldest first; each one allocation. */
+	struct sess_pending *pend[SESS_PENDING_MAX];
+	unsigned npend;
 
 	/* session totals */
 	unsigned accepted, rejected, messages;
@@ -121,8 +116,8 @@ void sess_common(struct rd_session *s, struct rd_event_common *c,
     const char *type, char eid[RD_EID_MAX], const struct timespec *now);
 void sess_emit(struct rd_session *s, const char *type, char *json);
 
-/* session_rcpt.c: the refused recipient left for later, if any, now; every
-   entry point calls it first, so events keep their order */
+/* session_rcpt.c: the refused recipients left for later, now; every entry
+   point but the next recipient's calls it first */
 void sess_rcpt_flush(struct rd_session *s);
 
 #endif

@@ -2,8 +2,9 @@
  * session_rcpt.c - one recipient, in one pass: its address, the facts
  * (the class and authorization, the MTA's decision, what DNS and history
  * add), one diagnosis, the verdict (action and reply), the rcpt event and
- * log line; then the alerts that the refusal completed. The connection
- * and the message around it are session.c's.
+ * log line; then the alerts that the refusal completed; and the
+ * recipients the MTA refused that wait for a later call (sess_rcpt_defer).
+ * The connection and the message around it are session.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,65 +485,89 @@ sess_rcpt_run(struct rd_session *s, const struct rd_rcpt_info *ri,
 		sess_alerts(s, &r.al, &r.f);
 }
 
-/* sess_pend_copy - src into dst, or false when it does not fit (or NULL) */
-static bool
-sess_pend_copy(char *dst, size_t len, const char *src, bool *has)
+/* A refused recipient left for later: its strings, and when it came. */
+struct sess_pending {
+	struct timespec at;     /* CLOCK_REALTIME */
+	struct rd_rcpt_info ri; /* pointing into text */
+	char text[];
+};
+
+/* sess_rcpt_run_pending - diagnose a recipient left for later, free it */
+static void
+sess_rcpt_run_pending(struct rd_session *s, struct sess_pending *p)
 {
-	if (has != NULL)
-		*has = src != NULL;
-	if (src == NULL)
-		return (has != NULL);
-	return (rd_strlcpy(dst, src, len) < len);
+	struct rd_verdict v;
+
+	sess_rcpt_run(s, &p->ri, &v, &p->at); /* its answer was "continue" */
+	free(p);
 }
 
 /*
- * sess_rcpt_defer - keep a recipient the MTA refused for the next call:
- * the MTA ignores a milter's reply to a recipient it refused (Postfix's
- * smtpd uses it only "if (err == 0 && milter_err != 0)"), and relaydiag's
- * is always "continue" for one (sess_action), so the MTA, and the client
+ * sess_rcpt_defer - leave a recipient the MTA refused for later: the MTA
+ * ignores a milter's reply to a recipient it refused (Postfix's smtpd
+ * uses it only "if (err == 0 && milter_err != 0)"), and relaydiag's is
+ * always "continue" for one (sess_action), so the MTA, and the client
  * waiting for its 554, need not wait for the history's Redis round trip.
- * Only for the milter: the policy service's answer is the diagnosis. False
- * (diagnose now) when a string does not fit the copies.
+ * It is diagnosed at a call the MTA does not wait for (HELO, MAIL, a
+ * header, abort, close) or at the end of the message, whose event counts
+ * it. Only for the milter (the policy service's answer is the diagnosis).
+ * False: diagnose it now (another front end, accepted, no memory).
  */
 static bool
 sess_rcpt_defer(struct rd_session *s, const struct rd_rcpt_info *ri,
     const struct timespec *at)
 {
-	struct sess_pending *p = &s->pend;
+	const char *src[5] = {
+	    ri->rcpt, ri->mailer, ri->host, ri->addr, ri->queue_id};
+	const char **dst[5];
+	struct sess_pending *p;
 	struct rd_mta_result m;
+	size_t len[5], total = 0, i;
+	char *t;
 
 	if (strcmp(s->front_end, "milter") != 0 || ri->rcpt == NULL)
 		return (false);
 	rd_classify_mta(ri->mailer, ri->host, ri->addr, &m);
 	if (m.verdict == RD_MTA_ACCEPT)
 		return (false);
-	if (!sess_pend_copy(p->rcpt, sizeof(p->rcpt), ri->rcpt, NULL) ||
-	    !sess_pend_copy(p->mailer, sizeof(p->mailer), ri->mailer, NULL) ||
-	    !sess_pend_copy(p->host, sizeof(p->host), ri->host, &p->has_host) ||
-	    !sess_pend_copy(p->addr, sizeof(p->addr), ri->addr, &p->has_addr) ||
-	    !sess_pend_copy(p->qid, sizeof(p->qid), ri->queue_id, &p->has_qid))
+	if (s->npend == SESS_PENDING_MAX) { /* the oldest now */
+		p = s->pend[0];
+		memmove(
+		    &s->pend[0], &s->pend[1], --s->npend * sizeof(s->pend[0]));
+		sess_rcpt_run_pending(s, p);
+	}
+	for (i = 0; i < 5; i++) {
+		len[i] = src[i] != NULL ? strlen(src[i]) + 1 : 0;
+		total += len[i];
+	}
+	if ((p = malloc(sizeof(*p) + total)) == NULL)
 		return (false);
 	p->at = *at;
-	p->on = true;
+	dst[0] = &p->ri.rcpt;
+	dst[1] = &p->ri.mailer;
+	dst[2] = &p->ri.host;
+	dst[3] = &p->ri.addr;
+	dst[4] = &p->ri.queue_id;
+	for (t = p->text, i = 0; i < 5; i++) {
+		*dst[i] = NULL;
+		if (src[i] == NULL)
+			continue;
+		memcpy(t, src[i], len[i]);
+		*dst[i] = t;
+		t += len[i];
+	}
+	s->pend[s->npend++] = p;
 	return (true);
 }
 
 void
 sess_rcpt_flush(struct rd_session *s)
 {
-	struct sess_pending *p = &s->pend;
-	struct rd_rcpt_info ri;
-	struct rd_verdict v;
+	unsigned i, n = s->npend;
 
-	if (!p->on)
-		return;
-	p->on = false;
-	ri.rcpt = p->rcpt;
-	ri.mailer = p->mailer;
-	ri.host = p->has_host ? p->host : NULL;
-	ri.addr = p->has_addr ? p->addr : NULL;
-	ri.queue_id = p->has_qid ? p->qid : NULL;
-	sess_rcpt_run(s, &ri, &v, &p->at); /* the verdict was "continue" */
+	s->npend = 0;
+	for (i = 0; i < n; i++)
+		sess_rcpt_run_pending(s, s->pend[i]);
 }
 
 void
@@ -551,7 +576,6 @@ rd_session_rcpt(
 {
 	struct timespec at;
 
-	sess_rcpt_flush(s);
 	clock_gettime(CLOCK_REALTIME, &at);
 	if (sess_rcpt_defer(s, ri, &at)) {
 		memset(v, 0, sizeof(*v)); /* RD_ACTION_NONE */

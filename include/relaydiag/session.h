@@ -153,6 +153,13 @@ void rd_session_connect(struct rd_session *s, const struct rd_conn_info *ci);
 void rd_session_helo(
     struct rd_session *s, const char *helo, const struct rd_tls_info *tls);
 void rd_session_mail(struct rd_session *s, const struct rd_mail_info *mi);
+/*
+ * rd_session_rcpt - one recipient: its diagnosis, event and verdict. For
+ * the milter, a recipient the MTA refused gets its verdict (continue) at
+ * once and is diagnosed at a later call (up to four wait; every other
+ * call below diagnoses them first, rd_session_free too): the MTA ignores
+ * that reply and need not wait for the history lookup.
+ */
 void rd_session_rcpt(
     struct rd_session *s, const struct rd_rcpt_info *ri, struct rd_verdict *v);
 /* rd_session_header - one header of the message (our own name is counted) */

@@ -445,10 +445,11 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 	struct tu_cap *cap = tu_cap_new();
 	struct rd_session *s;
 	struct rd_verdict *vs, v;
+	size_t pos[NCASES(((struct scenario *)0)->rcpts)];
 	struct rd_eom_plan plan;
 	const char *ids[8];
 	json_t *ev, *a;
-	size_t i, k, nrcpt = 0, nids = 0;
+	size_t i, j, k, nrcpt = 0, nids = 0;
 	unsigned acc = 0, rej = 0;
 	char eid[64];
 
@@ -482,6 +483,14 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 		}
 	}
 	nrcpt = i;
+	/* Events: the recipients diagnosed at once in their order, then
+	   those the MTA refused (left for the end of the transaction). */
+	for (i = 0, k = 0; i < nrcpt; i++)
+		if (strcmp(sc->rcpts[i].ri->mailer, "error") != 0)
+			pos[i] = k++;
+	for (i = 0; i < nrcpt; i++)
+		if (strcmp(sc->rcpts[i].ri->mailer, "error") == 0)
+			pos[i] = k++;
 	for (i = 0; i < nrcpt; i++)
 		if (strcmp(sc->rcpts[i].ri->mailer, "error") != 0 &&
 		    sc->rcpts[i].want_action != RD_ACTION_REJECT &&
@@ -493,6 +502,17 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 	else
 		rd_session_abort(s);
 	acc = 0;
+	/* the session's diagnoses, in the order of the events */
+	for (j = 0; j < nrcpt; j++)
+		for (i = 0; i < nrcpt; i++) {
+			if (pos[i] != j)
+				continue;
+			for (k = 0; k < nids; k++)
+				if (strcmp(ids[k], sc->rcpts[i].want_id) == 0)
+					break;
+			if (k == nids)
+				ids[nids++] = sc->rcpts[i].want_id;
+		}
 	for (i = 0; i < nrcpt; i++) {
 		const struct sc_rcpt *r = &sc->rcpts[i];
 
@@ -503,19 +523,13 @@ run_scenario(const struct scenario *sc, unsigned *nbad)
 			rej++;
 		else
 			acc++;
-		for (k = 0; k < nids; k++)
-			if (strcmp(ids[k], r->want_id) == 0)
-				break;
-		if (k == nids)
-			ids[nids++] = r->want_id;
-
 		if (v.action != r->want_action) {
 			print_error("%s: rcpt %zu: action: got %s, want %s\n",
 			    sc->name, i + 1, action_str(v.action),
 			    action_str(r->want_action));
 			(*nbad)++;
 		}
-		if ((ev = tu_cap_get(cap, "rcpt", i)) == NULL) {
+		if ((ev = tu_cap_get(cap, "rcpt", pos[i])) == NULL) {
 			print_error(
 			    "%s: rcpt %zu: no event\n", sc->name, i + 1);
 			(*nbad)++;
@@ -994,6 +1008,63 @@ test_session_connection_without_mail(void **state)
 }
 
 /*
+ * Recipients the MTA refused wait for a call the MTA does not wait on: at
+ * most 4 of them (the oldest is diagnosed when a fifth comes), all at the
+ * end of the transaction, each with the time it came, none lost when the
+ * session is freed without a close.
+ */
+static void
+test_session_refused_later(void **state)
+{
+	struct rd_config *cfg = cfg_new(RD_MODE_ANNOTATE, false);
+	struct tu_cap *cap = tu_cap_new();
+	struct rd_session *s;
+	struct rd_rcpt_info ri = rcpt_relay_denied;
+	struct rd_verdict v;
+	char rcpt[64], want[64];
+	size_t i;
+
+	(void)state;
+	s = rd_session_new(cfg, &cap->base);
+	rd_session_connect(s, &conn_mx);
+	rd_session_helo(s, "UserPC", NULL);
+	rd_session_mail(s, &mail_carol);
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(rcpt, sizeof(rcpt), "<u%zu@gmail.test>", i);
+		ri.rcpt = rcpt;
+		memset(&v, 0x55, sizeof(v));
+		rd_session_rcpt(s, &ri, &v);
+		assert_int_equal(v.action, RD_ACTION_NONE);
+		assert_int_equal(v.nlines, 0);
+		/* four wait; then the oldest goes with each new one */
+		assert_int_equal(tu_cap_count(cap, "rcpt"), i < 4 ? 0 : i - 3);
+	}
+	rd_session_rcpt(s, &rcpt_relay_ok, &v); /* diagnosed at once */
+	assert_int_equal(tu_cap_count(cap, "rcpt"), 3);
+	rd_session_abort(s);
+	assert_int_equal(tu_cap_count(cap, "rcpt"), 7);
+	for (i = 0; i < 6; i++) { /* the refused ones, in their order */
+		(void)snprintf(want, sizeof(want), "u%zu@gmail.test", i);
+		assert_string_equal(
+		    tu_jstr(tu_cap_get(cap, "rcpt", i < 2 ? i : i + 1),
+			"rcpt.addr"),
+		    want);
+	}
+	/* freed without a close: the waiting one is not lost */
+	rd_session_mail(s, &mail_carol);
+	ri.rcpt = "<late@gmail.test>";
+	rd_session_rcpt(s, &ri, &v);
+	assert_int_equal(tu_cap_count(cap, "rcpt"), 7);
+	rd_session_free(s);
+	assert_int_equal(tu_cap_count(cap, "rcpt"), 8);
+	assert_string_equal(tu_jstr(tu_cap_get(cap, "rcpt", 7), "rcpt.addr"),
+	    "late@gmail.test");
+	tu_cap_check_all("refused later", cap);
+	rd_sink_close(&cap->base);
+	rd_config_free(cfg);
+}
+
+/*
  * A value longer than relaydiag keeps is cut to its limit, and every
  * event says which: "truncated" lists it (a 300-byte HELO, a 2000-byte
  * reply text); a session with nothing cut has no "truncated" at all.
@@ -1025,7 +1096,8 @@ test_session_truncation_is_recorded(void **state)
 	rd_session_close(s);
 	rd_session_free(s);
 	tu_cap_check_all("truncated", cap);
-	ev = tu_cap_get(cap, "rcpt", 0);
+	/* the refused one is diagnosed after the accepted one (deferred) */
+	ev = tu_cap_get(cap, "rcpt", 1);
 	t = tu_jget(ev, "truncated");
 	if (!json_is_array(t) || json_array_size(t) != 2 ||
 	    strcmp(json_string_value(json_array_get(t, 0)), "client.helo") ||
@@ -1035,7 +1107,7 @@ test_session_truncation_is_recorded(void **state)
 	if (strlen(tu_jstr(ev, "client.helo")) != 255)
 		fail_msg("HELO cut to %zu bytes, want 255",
 		    strlen(tu_jstr(ev, "client.helo")));
-	ev = tu_cap_get(cap, "rcpt", 1);
+	ev = tu_cap_get(cap, "rcpt", 0);
 	t = tu_jget(ev, "truncated");
 	if (!json_is_array(t) || json_array_size(t) != 1)
 		fail_msg(
@@ -1212,13 +1284,14 @@ test_session_hostile_text(void **state)
 	ri.host = "gmail.test";
 	ri.addr = "bob@gmail.test";
 	rd_session_rcpt(s, &ri, &v);
+	/* its event is the first: the refused one waits for the header */
 	if (v.action != RD_ACTION_HEADER ||
-	    strcmp(tu_jstr(tu_cap_get(cap, "rcpt", 1), "relay.by"), "sasl") !=
+	    strcmp(tu_jstr(tu_cap_get(cap, "rcpt", 0), "relay.by"), "sasl") !=
 		0)
 		fail_msg("hostile: unparsable recipient of an authenticated "
 			 "client: action %s, relay.by %s, want header, sasl",
 		    action_str(v.action),
-		    tu_jstr(tu_cap_get(cap, "rcpt", 1), "relay.by"));
+		    tu_jstr(tu_cap_get(cap, "rcpt", 0), "relay.by"));
 
 	rd_session_rcpt(s, &rcpt_virtual, &v);
 	rd_session_header(s, helo, user);
@@ -1233,8 +1306,9 @@ test_session_hostile_text(void **state)
 	rd_session_close(s);
 	tu_cap_check_all("hostile", cap);
 
-	/* The members are there, as strings, not dropped. */
-	ev = tu_cap_get(cap, "rcpt", 0);
+	/* The members are there, as strings, not dropped: the refused
+	   recipient, diagnosed at the header call after the two others. */
+	ev = tu_cap_get(cap, "rcpt", 2);
 	if (!json_is_string(tu_jget(ev, "client.helo")) ||
 	    !json_is_string(tu_jget(ev, "auth.user")) ||
 	    !json_is_string(tu_jget(ev, "auth.mech")) ||
@@ -1243,7 +1317,8 @@ test_session_hostile_text(void **state)
 	    !json_is_string(tu_jget(ev, "sender.addr")) ||
 	    !json_is_string(tu_jget(ev, "tls.version")) ||
 	    !json_is_string(tu_jget(ev, "diagnosis.summary")))
-		fail_msg("hostile: a member was dropped: %.600s", cap->json[0]);
+		fail_msg(
+		    "hostile: a member was dropped: %.600s", json_dumps(ev, 0));
 	if (strstr(tu_jstr(ev, "client.helo"), "User\r\nBcc") == NULL ||
 	    strstr(tu_jstr(ev, "mta.text"), "denied\r\n\xef\xbf\xbd") == NULL)
 		fail_msg("hostile: text not kept (escaped by JSON): %.300s",
@@ -1271,6 +1346,7 @@ main(void)
 	    cmocka_unit_test(test_session_several_transactions),
 	    cmocka_unit_test(test_session_connection_without_mail),
 	    cmocka_unit_test(test_session_truncation_is_recorded),
+	    cmocka_unit_test(test_session_refused_later),
 	    cmocka_unit_test(test_session_without_sink),
 	    cmocka_unit_test(test_session_null_everything),
 	    cmocka_unit_test(test_session_hostile_text),
