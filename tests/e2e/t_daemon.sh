@@ -93,47 +93,45 @@ for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" 
 rd_assert_ok "and the reload thread still answers the next SIGUSR1" \
 	test "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n"
 
+# reload_both PATTERN LABEL: reload Postfix and relaydiag; relaydiag's
+# log says who removes forged headers (PATTERN)
+reload_both() {
+	postfix -c "$RD_POSTFIX_CONF" reload >/dev/null 2>&1
+	n=$(grep -c "configuration reloaded" "$RD_MILTER_LOG")
+	rd_e2e_reload_milter
+	for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n" ] && break; sleep 0.1; done
+	rd_assert_grep "$RD_MILTER_LOG" "$1" "$2"
+	sleep 1	# Postfix's smtpd processes restart after its reload
+}
+# forged N WHO: message N with a forged copy arrives with relaydiag's own only
+forged() {
+	rd_e2e_swaks --helo mail.client.test --to "$RD_ALICE_USER" \
+		--header "Subject: annotate $1" --add-header "X-Relay-Diagnostic: forged; diagnosis=relay.authorized-sasl"
+	rd_e2e_wait_delivered "$1" 10 "$RD_ALICE_USER" || true
+	msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
+	rd_assert_contains "${msg:-/nonexistent}" "Subject: annotate $1" "$2: delivered"
+	rd_assert_eq "$(grep -ci '^X-Relay-Diagnostic:' "${msg:-/dev/null}")" 1 \
+		"exactly one X-Relay-Diagnostic: $2 removed the forged copy, not relaydiag's own"
+	rd_assert_not_contains "${msg:-/nonexistent}" "forged" "$2: the forged text is gone"
+	rd_assert_contains "${msg:-/nonexistent}" "diagnosis=delivery.local" "$2: relaydiag's own header is there"
+}
+
 # -- StripForgedHeaders auto (the default) with ImportPostfix: Postfix's
 #    header_checks remove the forged copies (they never see a milter's
 #    headers), relaydiag checks that with postmap -q and asks for no
 #    header; the table is the shipped conf/postfix-header_checks.regexp
 cp "$RD_SRC/conf/postfix-header_checks.regexp" "$RD_E2E_DIR/header_checks"
 rd_e2e_postconf "header_checks = regexp:$RD_E2E_DIR/header_checks"
-postfix -c "$RD_POSTFIX_CONF" reload >/dev/null 2>&1
 echo "ImportPostfix $RD_POSTFIX_CONF" >>"$RD_MILTER_CONF"
-n=$(grep -c "configuration reloaded" "$RD_MILTER_LOG")
-rd_e2e_reload_milter
-for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n" ] && break; sleep 0.1; done
-rd_assert_grep "$RD_MILTER_LOG" "forged X-Relay-Diagnostic headers: removed by the MTA; no header is sent to relaydiag \(auto, and Postfix's header_checks \(regexp:$RD_E2E_DIR/header_checks\) remove it\)" \
+reload_both "forged X-Relay-Diagnostic headers: removed by the MTA; no header is sent to relaydiag \(auto, and Postfix's header_checks \(regexp:$RD_E2E_DIR/header_checks\) remove it\)" \
 	"auto: relaydiag sees that Postfix's header_checks remove forged copies"
-sleep 1	# Postfix's smtpd processes restart after its reload
-rd_e2e_swaks --helo mail.client.test --to "$RD_ALICE_USER" \
-	--header "Subject: annotate 3" --add-header "X-Relay-Diagnostic: forged; diagnosis=relay.authorized-sasl"
-rd_e2e_wait_delivered 3 10 "$RD_ALICE_USER" || true
-msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
-rd_assert_contains "${msg:-/nonexistent}" "Subject: annotate 3" "header_checks: delivered"
-rd_assert_eq "$(grep -ci '^X-Relay-Diagnostic:' "${msg:-/dev/null}")" 1 \
-	"exactly one X-Relay-Diagnostic: header_checks removed the forged copy, not relaydiag's"
-rd_assert_not_contains "${msg:-/nonexistent}" "forged" "and the forged text is gone"
-rd_assert_contains "${msg:-/nonexistent}" "diagnosis=delivery.local" "relaydiag's own header is there"
+forged 3 "header_checks"
 
 # -- ... and when the admin drops header_checks, relaydiag strips again
 rd_e2e_postconf "header_checks ="
-postfix -c "$RD_POSTFIX_CONF" reload >/dev/null 2>&1
-n=$(grep -c "configuration reloaded" "$RD_MILTER_LOG")
-rd_e2e_reload_milter
-for _ in $(seq 50); do [ "$(grep -c "configuration reloaded" "$RD_MILTER_LOG")" -gt "$n" ] && break; sleep 0.1; done
-rd_assert_grep "$RD_MILTER_LOG" "forged X-Relay-Diagnostic headers: removed by relaydiag \(auto, and service [^ ]+: its cleanup service cleanup has no header_checks\)" \
+reload_both "forged X-Relay-Diagnostic headers: removed by relaydiag \(auto, and service [^ ]+: its cleanup service cleanup has no header_checks\)" \
 	"auto: without header_checks relaydiag removes them itself, and says why"
-sleep 1
-rd_e2e_swaks --helo mail.client.test --to "$RD_ALICE_USER" \
-	--header "Subject: annotate 4" --add-header "X-Relay-Diagnostic: forged; diagnosis=relay.authorized-sasl"
-rd_e2e_wait_delivered 4 10 "$RD_ALICE_USER" || true
-msg=$(rd_e2e_delivered_message "$RD_ALICE_USER")
-rd_assert_contains "${msg:-/nonexistent}" "Subject: annotate 4" "no header_checks: delivered"
-rd_assert_eq "$(grep -ci '^X-Relay-Diagnostic:' "${msg:-/dev/null}")" 1 \
-	"exactly one X-Relay-Diagnostic: relaydiag removed the forged copy"
-rd_assert_not_contains "${msg:-/nonexistent}" "forged" "and the forged text is gone"
+forged 4 "relaydiag"
 
 # -- SIGTERM stops cleanly
 pid=$RD_MILTER_PID

@@ -47,21 +47,31 @@ path_in(const struct fixture *f, const char *name, char *out, size_t len)
 }
 
 /* put - write dir/name; "%D" in text becomes the directory */
+/* expand_into - text with "%D" as the fixture's directory, into b */
+static void
+expand_into(const struct fixture *f, const char *text, struct rd_buf *b)
+{
+	const char *p;
+
+	for (p = text; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'D') {
+			rd_buf_adds(b, f->dir);
+			p++;
+		} else
+			rd_buf_addc(b, *p);
+	}
+	if (b->data == NULL)
+		rd_buf_adds(b, "");
+}
+
 static void
 put(const struct fixture *f, const char *name, const char *text)
 {
 	struct rd_buf b;
 	char path[256];
-	const char *p;
 
 	rd_buf_init(&b);
-	for (p = text; *p != '\0'; p++) {
-		if (p[0] == '%' && p[1] == 'D') {
-			rd_buf_adds(&b, f->dir);
-			p++;
-		} else
-			rd_buf_addc(&b, *p);
-	}
+	expand_into(f, text, &b);
 	tu_write_file(path_in(f, name, path, sizeof(path)), b.data);
 	rd_buf_free(&b);
 	/* Postfix waits (up to 2 s) for a file modified this very second. */
@@ -73,16 +83,9 @@ static void
 expand(const struct fixture *f, const char *text, char *out, size_t len)
 {
 	struct rd_buf b;
-	const char *p;
 
 	rd_buf_init(&b);
-	for (p = text; *p != '\0'; p++) {
-		if (p[0] == '%' && p[1] == 'D') {
-			rd_buf_adds(&b, f->dir);
-			p++;
-		} else
-			rd_buf_addc(&b, *p);
-	}
+	expand_into(f, text, &b);
 	(void)snprintf(out, len, "%s", b.data);
 	rd_buf_free(&b);
 }
