@@ -121,6 +121,12 @@ classify_skip_space(const char *p)
 	return (p);
 }
 
+bool
+rd_classify_mta_refused(const char *mailer)
+{
+	return (mailer != NULL && rd_strcasecmp_ascii(mailer, "error") == 0);
+}
+
 void
 rd_classify_mta(const char *mailer, const char *host, const char *addr,
     struct rd_mta_result *out)
@@ -133,7 +139,7 @@ rd_classify_mta(const char *mailer, const char *host, const char *addr,
 	if (mailer != NULL)
 		/* A cut mailer name is no known transport: judged so. */
 		(void)rd_strlcpy(out->mailer, mailer, sizeof(out->mailer));
-	if (mailer == NULL || rd_strcasecmp_ascii(mailer, "error") != 0) {
+	if (!rd_classify_mta_refused(mailer)) {
 		out->verdict = RD_MTA_ACCEPT;
 		return;
 	}

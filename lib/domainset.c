@@ -26,6 +26,7 @@
 #include "relaydiag/buf.h"
 #include "relaydiag/domainset.h"
 #include "relaydiag/err.h"
+#include "relaydiag/hash.h"
 #include "relaydiag/text.h"
 
 #define DOMAINSET_SOURCE "<domain list>"
@@ -55,14 +56,7 @@ domainset_lower(unsigned char c)
 static uint64_t
 domainset_hash(const char *p, size_t len)
 {
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= domainset_lower((unsigned char)p[i]);
-		h *= 1099511628211ULL;
-	}
-	return (h);
+	return (rd_fnv1a_lower(RD_FNV1A_INIT, p, len));
 }
 
 /* domainset_find - the slot of key p[0..len) (any case), or NULL */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "relaydiag/explained.h"
+#include "relaydiag/hash.h"
 #include "relaydiag/ringidx.h"
 #include "relaydiag/text.h"
 
@@ -36,16 +37,10 @@ struct rd_explained {
 static uint64_t
 explained_hash(const char *ip, unsigned port, const char *rcpt)
 {
-	uint64_t h;
-	char c;
+	uint64_t h = rd_fnv1a(RD_FNV1A_INIT, ip, strlen(ip) + 1);
 
-	h = rd_ringidx_hash(0, ip, strlen(ip) + 1);
-	h = rd_ringidx_hash(h, &port, sizeof(port));
-	for (; *rcpt != '\0'; rcpt++) {
-		c = *rcpt >= 'A' && *rcpt <= 'Z' ? (char)(*rcpt + 32) : *rcpt;
-		h = rd_ringidx_hash(h, &c, 1);
-	}
-	return (h);
+	h = rd_fnv1a(h, &port, sizeof(port));
+	return (rd_fnv1a_lower(h, rcpt, strlen(rcpt)));
 }
 
 struct rd_explained *

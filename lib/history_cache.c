@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <syslog.h>
 #include <hiredis/hiredis.h>
+#include "relaydiag/hash.h"
 #include "relaydiag/history.h"
 #include "relaydiag/redis.h"
 #include "relaydiag/text.h"
@@ -30,13 +31,7 @@
 static uint64_t
 hc_hash(const char *s, size_t n)
 {
-	uint64_t x = 14695981039346656037ull; /* FNV-1a */
-
-	while (n-- > 0) {
-		x ^= (unsigned char)*s++;
-		x *= 1099511628211ull;
-	}
-	return (x);
+	return (rd_fnv1a(RD_FNV1A_INIT, s, n));
 }
 
 static void

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "relaydiag/hash.h"
 #include "relaydiag/metrics.h"
 
 #define MET_LABEL_MAX 64
@@ -64,17 +65,12 @@ rd_metrics_add(enum rd_metric m, uint64_t n)
 static size_t
 met_hash(const char *const v[5])
 {
-	uint64_t h = 14695981039346656037ULL;
-	const unsigned char *p;
+	uint64_t h = RD_FNV1A_INIT;
 	int i;
 
 	for (i = 0; i < 5; i++) {
-		for (p = (const unsigned char *)v[i]; *p != '\0'; p++) {
-			h ^= *p;
-			h *= 1099511628211ULL;
-		}
-		h ^= 0xff; /* "ab","c" is not "a","bc" */
-		h *= 1099511628211ULL;
+		h = rd_fnv1a(h, v[i], strlen(v[i]));
+		h = rd_fnv1a_byte(h, 0xff); /* "ab","c" is not "a","bc" */
 	}
 	return ((size_t)h);
 }

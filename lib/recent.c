@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relaydiag/hash.h"
 #include "relaydiag/recent.h"
 #include "relaydiag/text.h"
 
@@ -41,15 +42,8 @@ struct rd_recent {
 static uint64_t
 recent_hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-	unsigned char c;
+	uint64_t h = rd_fnv1a_lower(RD_FNV1A_INIT, s, strlen(s));
 
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		h = (h ^ c) * 1099511628211ULL;
-	}
 	return (h != 0 ? h : 1);
 }
 

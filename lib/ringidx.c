@@ -6,26 +6,28 @@
 
 #include "relaydiag/ringidx.h"
 
+#define RINGIDX_OFF (SIZE_MAX - 1) /* prev of a slot in no chain */
+
 int
 rd_ringidx_init(struct rd_ringidx *r, size_t cap)
 {
 	size_t i;
 
-	r->cap = cap;
 	for (r->nb = 1; r->nb < cap; r->nb <<= 1)
 		;
 	r->head = malloc(r->nb * sizeof(*r->head));
 	r->next = calloc(cap, sizeof(*r->next));
-	r->prev = calloc(cap, sizeof(*r->prev));
+	r->prev = malloc(cap * sizeof(*r->prev));
 	r->hash = calloc(cap, sizeof(*r->hash));
-	r->linked = calloc(cap, sizeof(*r->linked));
 	if (r->head == NULL || r->next == NULL || r->prev == NULL ||
-	    r->hash == NULL || r->linked == NULL) {
+	    r->hash == NULL) {
 		rd_ringidx_free(r);
 		return (-1);
 	}
 	for (i = 0; i < r->nb; i++)
 		r->head[i] = RD_RINGIDX_END;
+	for (i = 0; i < cap; i++)
+		r->prev[i] = RINGIDX_OFF;
 	return (0);
 }
 
@@ -36,10 +38,8 @@ rd_ringidx_free(struct rd_ringidx *r)
 	free(r->next);
 	free(r->prev);
 	free(r->hash);
-	free(r->linked);
 	r->head = r->next = r->prev = NULL;
 	r->hash = NULL;
-	r->linked = NULL;
 }
 
 void
@@ -54,7 +54,6 @@ rd_ringidx_link(struct rd_ringidx *r, size_t slot, uint64_t hash)
 	if (r->head[b] != RD_RINGIDX_END)
 		r->prev[r->head[b]] = slot;
 	r->head[b] = slot;
-	r->linked[slot] = true;
 }
 
 void
@@ -62,7 +61,7 @@ rd_ringidx_unlink(struct rd_ringidx *r, size_t slot)
 {
 	size_t b;
 
-	if (!r->linked[slot])
+	if (r->prev[slot] == RINGIDX_OFF)
 		return;
 	b = (size_t)r->hash[slot] & (r->nb - 1);
 	if (r->prev[slot] != RD_RINGIDX_END)
@@ -71,7 +70,7 @@ rd_ringidx_unlink(struct rd_ringidx *r, size_t slot)
 		r->head[b] = r->next[slot];
 	if (r->next[slot] != RD_RINGIDX_END)
 		r->prev[r->next[slot]] = r->prev[slot];
-	r->linked[slot] = false;
+	r->prev[slot] = RINGIDX_OFF;
 }
 
 size_t
@@ -92,19 +91,4 @@ rd_ringidx_next(const struct rd_ringidx *r, size_t slot, uint64_t hash)
 	while (s != RD_RINGIDX_END && r->hash[s] != hash)
 		s = r->next[s];
 	return (s);
-}
-
-uint64_t
-rd_ringidx_hash(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	size_t i;
-
-	if (h == 0)
-		h = 14695981039346656037ULL;
-	for (i = 0; i < n; i++) {
-		h ^= c[i];
-		h *= 1099511628211ULL;
-	}
-	return (h);
 }

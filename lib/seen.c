@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relaydiag/hash.h"
 #include "relaydiag/ringidx.h"
 #include "relaydiag/seen.h"
 #include "relaydiag/text.h"
@@ -63,7 +64,7 @@ rd_seen_note(struct rd_seen *x, const char *queue_id,
 	if (x == NULL || queue_id == NULL || *queue_id == '\0' ||
 	    strlen(queue_id) >= sizeof(e->qid))
 		return;
-	h = rd_ringidx_hash(0, queue_id, strlen(queue_id));
+	h = rd_fnv1a(RD_FNV1A_INIT, queue_id, strlen(queue_id));
 	pthread_mutex_lock(&x->lock);
 	e = &x->v[x->next];
 	rd_ringidx_link(&x->idx, x->next, h); /* unlinks the oldest first */
@@ -85,7 +86,7 @@ rd_seen_find(struct rd_seen *x, const char *queue_id, time_t now,
 
 	if (x == NULL || queue_id == NULL || *queue_id == '\0')
 		return (false);
-	h = rd_ringidx_hash(0, queue_id, strlen(queue_id));
+	h = rd_fnv1a(RD_FNV1A_INIT, queue_id, strlen(queue_id));
 	pthread_mutex_lock(&x->lock);
 	for (k = rd_ringidx_first(&x->idx, h); k != RD_RINGIDX_END && !found;
 	     k = rd_ringidx_next(&x->idx, k, h)) { /* newest first */

@@ -148,7 +148,7 @@ sess_gate_agrees(const struct rd_session *s, const struct rd_rcpt_class *cls,
 {
 	if (!s->cfg->relay_gate || cls->by != RD_AUTHZ_LOCAL ||
 	    cls->source != RD_CLASS_BY_CONFIG || mailer == NULL ||
-	    *mailer == '\0' || rd_strcasecmp_ascii(mailer, "error") == 0)
+	    *mailer == '\0' || rd_classify_mta_refused(mailer))
 		return (true);
 	if (cls->rclass == RD_CLASS_RELAY &&
 	    rd_strcasecmp_ascii(mailer, "relay") == 0)
@@ -438,8 +438,7 @@ sess_rcpt_explained(struct rd_session *s, const struct rd_rcpt_info *ri,
 	char safe[RD_ADDR_PATH_MAX], who[1024];
 	const struct rd_catalogue_entry *e;
 
-	if (s->explained == NULL || ri->mailer == NULL ||
-	    rd_strcasecmp_ascii(ri->mailer, "error") != 0 ||
+	if (s->explained == NULL || !rd_classify_mta_refused(ri->mailer) ||
 	    !rd_explained_take(s->explained, s->client_ip, s->client_port,
 		r->addr, r->now.tv_sec, id, eid) ||
 	    (e = rd_catalogue_find(id)) == NULL)
@@ -521,14 +520,11 @@ sess_rcpt_defer(struct rd_session *s, const struct rd_rcpt_info *ri,
 	    ri->rcpt, ri->mailer, ri->host, ri->addr, ri->queue_id};
 	const char **dst[5];
 	struct sess_pending *p;
-	struct rd_mta_result m;
 	size_t len[5], total = 0, i;
 	char *t;
 
-	if (strcmp(s->front_end, "milter") != 0 || ri->rcpt == NULL)
-		return (false);
-	rd_classify_mta(ri->mailer, ri->host, ri->addr, &m);
-	if (m.verdict == RD_MTA_ACCEPT)
+	if (strcmp(s->front_end, "milter") != 0 || ri->rcpt == NULL ||
+	    !rd_classify_mta_refused(ri->mailer))
 		return (false);
 	if (s->npend == SESS_PENDING_MAX) { /* the oldest now */
 		p = s->pend[0];

@@ -91,6 +91,9 @@ void rd_classify_rcpt(const struct rd_config *cfg, const char *domain,
 void rd_classify_mta(const char *mailer, const char *host, const char *addr,
     struct rd_mta_result *out);
 
+/* rd_classify_mta_refused - whether {rcpt_mailer} says the MTA refused it */
+bool rd_classify_mta_refused(const char *mailer);
+
 const char *rd_class_name(enum rd_class c); /* "local" ... */
 const char *rd_authz_name(enum rd_authz a); /* "sasl" ...; NONE: NULL */
 const char *rd_mta_verdict_name(enum rd_mta_verdict v); /* "accept" ... */

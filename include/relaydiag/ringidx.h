@@ -10,20 +10,18 @@
 #ifndef RELAYDIAG_RINGIDX_H
 #define RELAYDIAG_RINGIDX_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define RD_RINGIDX_END SIZE_MAX /* no (more) slot */
 
 struct rd_ringidx {
-	size_t cap;     /* slots */
-	size_t nb;      /* buckets: a power of two >= cap */
+	size_t nb;      /* buckets: a power of two >= the slots */
 	size_t *head;   /* per bucket: the newest slot, or RD_RINGIDX_END */
 	size_t *next;   /* per slot: the next older slot of its chain */
-	size_t *prev;   /* per slot: the newer one, or RD_RINGIDX_END */
+	size_t *prev;   /* per slot: the newer one, RD_RINGIDX_END at the
+			   chain's head, or (ringidx.c) "not linked" */
 	uint64_t *hash; /* per slot */
-	bool *linked;   /* per slot */
 };
 
 /* rd_ringidx_init - an empty index of cap slots; 0, or -1 (no memory) */
@@ -43,8 +41,5 @@ void rd_ringidx_unlink(struct rd_ringidx *r, size_t slot);
  */
 size_t rd_ringidx_first(const struct rd_ringidx *r, uint64_t hash);
 size_t rd_ringidx_next(const struct rd_ringidx *r, size_t slot, uint64_t hash);
-
-/* rd_ringidx_hash - FNV-1a of n bytes, folded into h (start: 0) */
-uint64_t rd_ringidx_hash(uint64_t h, const void *p, size_t n);
 
 #endif

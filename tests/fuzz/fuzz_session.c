@@ -37,7 +37,6 @@
 #include <jansson.h>
 
 #include "relaydiag/catalogue.h"
-#include "relaydiag/classify.h"
 #include "relaydiag/config.h"
 #include "relaydiag/history.h"
 #include "relaydiag/log.h"
@@ -334,7 +333,6 @@ op_rcpt(struct run *r, struct fz *f)
 	    "none", "header", "reject", "tempfail"};
 	struct rd_rcpt_info ri;
 	struct rd_verdict v;
-	struct rd_mta_result m;
 	bool mta_accepts;
 	unsigned before = r->cap.rcpt;
 
@@ -349,8 +347,8 @@ op_rcpt(struct run *r, struct fz *f)
 	if (r->cap.rcpt == before) {
 		/* Refused by the MTA: answered now, diagnosed at the
 		   session's next call (session_rcpt.c); make one. */
-		rd_classify_mta(ri.mailer, ri.host, ri.addr, &m);
-		if (m.verdict == RD_MTA_ACCEPT)
+		if (ri.mailer == NULL ||
+		    rd_strcasecmp_ascii(ri.mailer, "error") != 0)
 			fz_fail(
 			    "session: an accepted recipient left for later");
 		if (v.action != RD_ACTION_NONE || v.nlines != 0)
