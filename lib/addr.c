@@ -414,10 +414,19 @@ rd_addr_parse(const char *in, struct rd_addr *out, struct rd_err *err)
 		rd_lower_ascii(out->domain);
 	}
 	dlen = strlen(out->domain);
-	/* The path limit keeps local@domain far below sizeof(out->addr). */
-	if (llen + 1 + dlen >= sizeof(out->addr))
-		rd_panic("rd_addr_parse: %zu + 1 + %zu octets do not fit", llen,
-		    dlen);
+	/*
+	 * U-labels grow as A-labels ("\xc3\xa9" is "xn--9ca"): an address
+	 * within the path limit as sent can pass it as relaydiag keeps it.
+	 * The limit holds for that form too, so that it fits out->addr and
+	 * parses again to itself.
+	 */
+	if (llen + 1 + dlen + 2 > RD_ADDR_PATH_MAX) {
+		memset(out, 0, sizeof(*out));
+		return (addr_fail(err, in,
+		    "address too long as A-labels: %zu octets, "
+		    "RFC 5321 4.5.3.1.3 allows %d with the brackets",
+		    llen + 1 + dlen + 2, RD_ADDR_PATH_MAX));
+	}
 	memcpy(out->local, s, llen);
 	memcpy(out->addr, s, llen);
 	out->addr[llen] = '@';

@@ -31,6 +31,10 @@
 #define S63 S60 "aaa"
 #define S64 S60 "aaaa"
 #define S65 S60 "aaaaa"
+/* eight U-labels of one 2-octet character: 24 octets, 64 as A-labels */
+#define E8                                                                     \
+	"\xc3\xa9.\xc3\xa9.\xc3\xa9.\xc3\xa9.\xc3\xa9.\xc3\xa9.\xc3\xa9."      \
+	"\xc3\xa9."
 
 /* flags of an accepted address */
 #define NUL 0x1   /* is_null */
@@ -229,6 +233,19 @@ static const struct {
 	  "address too long: 257 octets" },
 	{ "near miss: 255 octets without brackets",
 	  S64 "@" S63 "." S63 "." S62, "address too long" },
+	/*
+	 * U-labels within the path limit as sent whose A-labels are not:
+	 * relaydiag keeps the A-labels, so the limit holds for them too
+	 * (fuzz_addr found the first; the second once reached rd_panic,
+	 * 64 + 1 + 252 octets in a 259-octet buffer).
+	 */
+	{ "A-labels one octet over the path limit",
+	  "u@" S63 "." S63 "." S63 "." S10 S10 S10 S10 S10 "aaa.\xc3\xa9",
+	  "address too long as A-labels: 257 octets" },
+	{ "A-labels far over the path limit (was a crash)",
+	  S64 "@" E8 E8 E8 "\xc3\xa9.\xc3\xa9.\xc3\xa9.\xc3\xa9."
+	  "\xc3\xa9.\xc3\xa9.\xc3\xa9.test",
+	  "address too long as A-labels: 319 octets" },
 	{ "route without ':' is an empty local part", "<@a.test,@b.test>",
 	  "empty local part" },
 	{ "bad domain in the route", "<@a_b.test:u@c.test>",
