@@ -1,10 +1,11 @@
 /*
  * ids.h - unique identifiers and time stamps for sessions and events.
  *
- * A session id is 12 characters of Crockford base32 made from the time in
- * milliseconds and 20 random bits, so ids sort by time and two MTAs sharing
- * one Redis do not collide in practice; an event id is "<session>.<seq>".
- * Threads: safe (getrandom, no shared state).
+ * A session id is 16 characters of Crockford base32: the time in
+ * milliseconds (8), then 40 random bits (8), so ids sort by time and
+ * sessions in the same millisecond, on one MTA or on several sharing one
+ * Redis, do not collide in practice; an event id is "<session>.<seq>".
+ * Threads: safe (a generator per thread, no shared state).
  */
 #ifndef RELAYDIAG_IDS_H
 #define RELAYDIAG_IDS_H
@@ -12,7 +13,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define RD_SID_LEN 12
+#define RD_SID_LEN 16
 #define RD_EID_MAX 32
 #define RD_TS_MAX 32
 

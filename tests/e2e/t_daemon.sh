@@ -48,12 +48,12 @@ rd_assert_eq "$(grep -ci '^X-Relay-Diagnostic:' "${msg:-/dev/null}")" 1 "exactly
 rd_assert_not_contains "${msg:-/nonexistent}" "forged" "the forged header from outside was removed"
 hdr=$(sed -n '/^X-Relay-Diagnostic:/,/^[^\t]/p' "${msg:-/dev/null}" | sed '$d')
 printf '%s\n' "$hdr" >"$RD_E2E_DIR/hdr.txt"
-rd_assert_grep "$RD_E2E_DIR/hdr.txt" 'session=[0-9A-Z]{12}' "header names the session"
+rd_assert_grep "$RD_E2E_DIR/hdr.txt" 'session=[0-9A-Z]{16}' "header names the session"
 rd_assert_grep "$RD_E2E_DIR/hdr.txt" 'diagnosis=delivery\.local' "header carries the diagnosis"
 rd_assert_grep "$RD_E2E_DIR/hdr.txt" 'auth=none' "header says how the client was authorized"
 rd_assert_ok "header lines are at most 78 characters" \
 	bash -c "! awk 'length > 78' '$RD_E2E_DIR/hdr.txt' | grep -q ."
-sid=$(grep -oE 'session=[0-9A-Z]{12}' "$RD_E2E_DIR/hdr.txt" | head -1 | cut -d= -f2)
+sid=$(grep -oE 'session=[0-9A-Z]{16}' "$RD_E2E_DIR/hdr.txt" | head -1 | cut -d= -f2)
 rd_e2e_wait_for "$RD_EVENTS" 'select(.type=="message" and .session==$s)' 10 --arg s "$sid" || true
 rd_assert_jq "$RD_EVENTS" 'select(.type=="message" and .session==$s) | .action=="header"' \
 	"the header's session id leads to the message event" --arg s "$sid"

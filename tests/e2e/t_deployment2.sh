@@ -32,7 +32,7 @@ rd_assert_grep "$t" '<\*\* +554-5\.7\.1 Relay access denied for <bob@gmail\.test
 	"client sees relaydiag's multi-line reply, first line"
 rd_assert_grep "$t" '554-5\.7\.1 A mail program \(HELO "UserPC"\) connected to port' "the reply states the facts (HELO, port)"
 rd_assert_grep "$t" '554-5\.7\.1 Fix: Set the outgoing server to port 587 with STARTTLS' "the reply says what to do"
-rd_assert_grep "$t" '<\*\* +554 5\.7\.1 Ref relay\.client-on-port-25 [0-9A-Z]{12}\.[0-9]+$' \
+rd_assert_grep "$t" '<\*\* +554 5\.7\.1 Ref relay\.client-on-port-25 [0-9A-Z]{16}\.[0-9]+$' \
 	"last line: the reference (id and event id)"
 rd_assert_ok "every reply line is shorter than 512 octets" \
 	bash -c "! grep -E '^<\\*\\* ' '$t' | awk 'length > 512' | grep -q ."

@@ -36,7 +36,7 @@ refused() {
 	local rcpt=$1 want=$2 desc=$3
 	shift 3
 	rd_e2e_swaks --to "$rcpt" --quit-after RCPT "$@"
-	rd_assert_grep "$RD_TRANSCRIPT" "<~?\\*+ +554 5\\.7\\.1 <${rcpt//./\\.}>: Recipient address rejected: .* Ref ${want//./\\.} [0-9A-Z]{12}\\.[0-9]+\$" \
+	rd_assert_grep "$RD_TRANSCRIPT" "<~?\\*+ +554 5\\.7\\.1 <${rcpt//./\\.}>: Recipient address rejected: .* Ref ${want//./\\.} [0-9A-Z]{16}\\.[0-9]+\$" \
 		"$want: $desc: the client reads relaydiag's explanation"
 }
 
