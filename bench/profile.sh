@@ -64,7 +64,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))	# below the ephemeral range (run.sh)
 setsid redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
 	--dir "$W" --daemonize no >"$W/redis.log" 2>&1 &
 pids+=($!)
@@ -75,7 +75,7 @@ getent passwd relaydiag >/dev/null ||
 	adduser --system --group --no-create-home --home /nonexistent --quiet relaydiag
 mkdir -p "$W/spool"
 chown relaydiag:relaydiag "$W" "$W/spool"
-mport=$((20000 + RANDOM % 20000))
+mport=$((20000 + RANDOM % 12000))	# below the ephemeral range (run.sh)
 cat >"$W/relaydiag.conf" <<EOF
 Socket local:$W/s.sock
 MetricsListen inet:$mport

@@ -25,6 +25,11 @@
 #   --rd-config "KEY VALUE"   one more relaydiag.conf line for the
 #                      relaydiag of parts 1, 2 and 4 (repeatable), e.g.
 #                      --rd-config "StripForgedHeaders no"
+#   --rd-events redis|file|null   where relaydiag's events go in parts 1
+#                      and 2: a private redis-server with the history
+#                      (redis, the default; file when it cannot start), the
+#                      EventLog file, or /dev/null (no Redis: no history
+#                      either), which leaves relaydiag's own logic
 #   --relaydiag BIN --mload BIN --nullfilter BIN --pubbench BIN
 #   --logbench BIN
 #                      use these binaries instead of building
@@ -44,6 +49,7 @@ do_milter=1 do_rss=1 do_redis=1 do_postfix=1 do_log=1 LOGN=400000
 build=${RD_BENCH_BUILD:-/tmp/rd-bench-build}
 RELAYDIAG= MLOAD= NULLFILTER= PUBBENCH= LOGBENCH=
 RD_EXTRA=()
+RD_EVENTS_TO=redis
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -63,6 +69,10 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift ;;
 	--relaydiag) RELAYDIAG=$2; shift ;;
 	--rd-config) RD_EXTRA+=("$2"); shift ;;
+	--rd-events) RD_EVENTS_TO=$2; shift
+		case $RD_EVENTS_TO in redis|file|null) ;; *)
+			echo "run.sh: --rd-events redis, file or null" >&2; exit 2 ;;
+		esac ;;
 	--mload) MLOAD=$2; shift ;;
 	--nullfilter) NULLFILTER=$2; shift ;;
 	--pubbench) PUBBENCH=$2; shift ;;
@@ -183,10 +193,12 @@ wait_socket() {	# PATH NAME
 	exit 1
 }
 
+# free_port: a listening port below the ephemeral range (see rd_free_port
+# in tests/e2e/lib/proc.sh: a source port there can take it first)
 free_port() {
 	local p try
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000))	# 20000-31999: Linux's range starts at 32768
 		[ -z "$(ss -Htln "( sport = :$p )" 2>/dev/null)" ] && { echo $p; return 0; }
 	done
 	return 1
@@ -208,7 +220,11 @@ start_rd() {
 	{
 		echo "Socket local:$d/s.sock"
 		[ "$(id -u)" = 0 ] && echo "UserID relaydiag:relaydiag"
-		echo "EventLog $ev"
+		if [ "$RD_EVENTS_TO" = null ]; then
+			echo "EventLog /dev/null"
+		else
+			echo "EventLog $ev"
+		fi
 		echo "SpoolDir $d/spool"	# never the system's default
 		echo "LocalDomains example.test"
 		echo "TrustedNetworks 10.0.0.0/8"
@@ -397,7 +413,10 @@ reset_events() {	# keep the event log / stream small between runs
 	return 0
 }
 start_relaydiag_best() {
-	if [ $redis_ok = 1 ]; then
+	if [ "$RD_EVENTS_TO" = null ]; then
+		rd_redis_note="events to /dev/null, no Redis (no history)"
+	fi
+	if [ $redis_ok = 1 ] && [ "$RD_EVENTS_TO" = redis ]; then
 		if RD_SOFT=1 start_relaydiag "RedisURL redis://127.0.0.1:$REDIS_PORT" \
 			"RedisStream relaydiag:events"; then
 			rd_redis_note="events to Redis (RedisURL, a private redis-server on loopback)"

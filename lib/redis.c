@@ -9,8 +9,10 @@
  * Memory: allocates only the hiredis context it returns.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -341,6 +343,28 @@ rd_redis_setup_argv(const struct rd_redis_url *u, struct rd_redis_setup *out)
 	return (out->n);
 }
 
+/*
+ * redis_self_connected - the socket is connected to itself. A client that
+ * retries a local port nobody listens on, inside the kernel's ephemeral
+ * range, is soon given that port as its source port: TCP's simultaneous
+ * open then connects it to itself (after ~160 tries here). It would read
+ * its own commands back, and hold the port, so that a Redis restarting
+ * there could not bind it. Such a socket is closed and counts as a refusal.
+ */
+static bool
+redis_self_connected(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t alen = sizeof(a), blen = sizeof(b);
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	if (getsockname(fd, (struct sockaddr *)&a, &alen) != 0 ||
+	    getpeername(fd, (struct sockaddr *)&b, &blen) != 0)
+		return (false);
+	return (alen == blen && memcmp(&a, &b, alen) == 0);
+}
+
 struct redisContext *
 rd_redis_dial(const struct rd_redis_url *u, unsigned connect_timeout_ms,
     struct rd_err *err)
@@ -362,6 +386,14 @@ rd_redis_dial(const struct rd_redis_url *u, unsigned connect_timeout_ms,
 		rd_err_set(err, "redis", 0, "%s",
 		    rd_text_log_str(text, sizeof(text), c->errstr));
 		redisFree(c);
+		return (NULL);
+	}
+	if (!u->is_unix && redis_self_connected(c->fd)) {
+		redisFree(c);
+		rd_err_set(err, "redis", 0,
+		    "connected to itself: nothing listens on port %u, and the "
+		    "kernel gave that same port as the source port",
+		    (unsigned)u->port);
 		return (NULL);
 	}
 	return (c);

@@ -87,7 +87,7 @@ RD_E2E_SUBMISSION_OPTS="-o smtpd_tls_auth_only=yes"
 # Prometheus scrapes relaydiag's metrics, and Postfix adds relaydiag's
 # reject footers (relaydiag -F) under its own texts.
 rd_e2e_start_redis
-metrics_port=$(rd_e2e_free_port)
+metrics_port=$(rd_free_port)
 "$RELAYDIAG_BIN" -F >"$RD_E2E_DIR/footer.regexp"
 printf '127.0.0.30 OK\n' >"$RD_E2E_DIR/pop-before-smtp"
 touch -d '-10 seconds' "$RD_E2E_DIR/pop-before-smtp"
@@ -104,7 +104,7 @@ rd_e2e_start_milter "Mode annotate" "LocalDomains example.test newdomain.test" \
 	"MetricsListen inet:$metrics_port"
 printf '   relaydiag: %s\n' "$(grep -o 'forged X-Relay-Diagnostic headers: .*' "$RD_MILTER_LOG" | head -n 1)" >&7
 dash_port=8491
-_rd_port_in_use "$dash_port" && dash_port=$(rd_e2e_free_port)
+_rd_port_in_use "$dash_port" && dash_port=$(rd_free_port)
 rd_e2e_start_dashboard "$dash_port"
 rd_e2e_start_prometheus "127.0.0.1:$metrics_port"
 say "The dashboard: $RD_DASHBOARD_URL (live; relaydiag-dashboard). Prometheus: $RD_PROM_URL"

@@ -73,12 +73,7 @@ cleanup_faults() {
 # ours first, then the harness's (which reads the exit status)
 trap 'rc=$?; cleanup_faults; (exit $rc); _rd_on_exit' EXIT
 
-port=
-for _ in $(seq 20); do
-	p=$((40000 + RANDOM % 20000))
-	_rd_port_in_use "$p" || { port=$p; break; }
-done
-[ -n "$port" ] || rd_e2e_bail "no free port"
+port=$(rd_free_port) || exit 1
 
 # ------------------------------------------- 1. Redis gone, 2. disk full --
 MNT=$RD_E2E_DIR/rd/spool-tmpfs

@@ -27,7 +27,7 @@ for c in prometheus promtool chromium chromedriver curl; do
 		rd_e2e_bail "$c missing (scripts/install-deps.sh installs prometheus, chromium, chromium-driver, curl)"
 done
 
-MPORT=$(rd_e2e_free_port)
+MPORT=$(rd_free_port)
 D=$RD_E2E_DIR
 REPORT=$RD_SRC/tools/relaydiag-report
 DASH=$RD_SRC/tools/relaydiag-dashboard
@@ -183,11 +183,11 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$u/api/summary")
 rd_assert_eq "$code" 405 "POST is 405"
 curl -sS -D "$D/headers.txt" -o /dev/null "$u/"
 rd_assert_grep "$D/headers.txt" "^Content-Security-Policy: default-src 'none'; script-src 'self'" "the page is served under a strict CSP"
-"$DASH" --redis "$RD_REDIS_URL" --listen "0.0.0.0:$(rd_e2e_free_port)" >"$D/open.txt" 2>&1
+"$DASH" --redis "$RD_REDIS_URL" --listen "0.0.0.0:$(rd_free_port)" >"$D/open.txt" 2>&1
 rd_assert_eq "$?" 2 "listening beyond the loopback without a login is refused"
 rd_assert_contains "$D/open.txt" "set --basic-auth-file or --token-file" "and says what to set"
 printf 'a-token-of-32-characters-000000\n' >"$D/token"
-TPORT=$(rd_e2e_free_port)
+TPORT=$(rd_free_port)
 _rd_spawn dashboard2 "$D/dashboard2.log" "$DASH" --redis "$RD_REDIS_URL" \
 	--listen "127.0.0.1:$TPORT" --token-file "$D/token"
 rd_wait 10 0.1 curl -fs -o /dev/null "http://127.0.0.1:$TPORT/healthz" || true

@@ -12,15 +12,6 @@
 
 pgid=$(getent group postfix | cut -d: -f3)
 
-# free_port: a 127.0.0.1 port nothing listens on (Redis "gone")
-free_port() {
-	local p
-	for _ in $(seq 20); do
-		p=$((40000 + RANDOM % 20000))
-		_rd_port_in_use "$p" || { echo "$p"; return; }
-	done
-	rd_e2e_bail "no free port"
-}
 
 # ids PID: "uid gid groups cap" as /proc shows every thread of PID and of
 # its children (the filter process under the AutoRestart supervisor)
@@ -41,7 +32,7 @@ ids() {
 
 # -- the daemon the harness starts: UserID relaydiag:postfix, Redis gone
 spool=$RD_E2E_DIR/rd/spool-new
-rd_e2e_start_milter "RedisURL redis://127.0.0.1:$(free_port)" "SpoolDir $spool" "RedisTimeout 200"
+rd_e2e_start_milter "RedisURL redis://127.0.0.1:$(rd_free_port)" "SpoolDir $spool" "RedisTimeout 200"
 rd_e2e_start_postfix
 uid=$(id -u relaydiag)
 got=$(ids "$RD_MILTER_PID")

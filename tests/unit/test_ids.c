@@ -153,7 +153,8 @@ test_session_ids_differ_across_threads(void **state)
 	for (k = 0; k < NTHREADS; k++) {
 		t[k].ids = ids + k * (NIDS / NTHREADS);
 		t[k].n = NIDS / NTHREADS;
-		assert_int_equal(pthread_create(&th[k], NULL, make_ids, &t[k]), 0);
+		assert_int_equal(
+		    pthread_create(&th[k], NULL, make_ids, &t[k]), 0);
 	}
 	for (k = 0; k < NTHREADS; k++)
 		pthread_join(th[k], NULL);

@@ -3,7 +3,8 @@
  * parsing, the set-up commands of a new connection (AUTH with one or two
  * arguments, SELECT), and rd_redis_connect against a real redis-server:
  * a password, a wrong one (kept out of the error), SELECT, a unix socket,
- * nobody listening, a hung server.
+ * nobody listening, a hung server; rd_redis_dial never connected to
+ * itself.
  *
  * The connection tests start their own redis-server (testutil.h) on a
  * free loopback port in a temporary directory. Without redis-server they
@@ -20,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <hiredis/hiredis.h>
 
@@ -304,6 +309,86 @@ test_connect_errors(void **state)
 		fail_msg("nobody listening: got \"%s\"", err.text);
 }
 
+/* port_free - nothing is bound to 127.0.0.1:port (a bind succeeds) */
+static bool
+port_free(int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	close(fd);
+	return (rc == 0);
+}
+
+/* ephemeral_port - a free port inside the kernel's ephemeral range, of
+   the given parity (Linux hands even source ports to connect(2) first,
+   odd ones to bind(2) of port 0) */
+static int
+ephemeral_port(int parity)
+{
+	int lo = 32768, hi = 60999, port, i;
+	FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (fp != NULL) {
+		if (fscanf(fp, "%d %d", &lo, &hi) != 2)
+			lo = 32768, hi = 60999;
+		fclose(fp);
+	}
+	for (i = 0; i < 1000; i++) {
+		port = lo + (int)((unsigned)rand() % (unsigned)(hi - lo + 1));
+		port += (port % 2 != parity);
+		if (port <= hi && port_free(port))
+			return (port);
+	}
+	fail_msg("no free port in %d-%d", lo, hi);
+	return (-1);
+}
+
+/*
+ * Nobody listens on a port of the ephemeral range: retried, the kernel
+ * soon gives the client that port as its source, and TCP's simultaneous
+ * open connects the socket to itself. rd_redis_dial never returns such a
+ * connection, and says why. The test requires the case to happen (else it
+ * shows nothing): on this kernel it takes a few hundred tries.
+ */
+static void
+test_dial_self_connect(void **state)
+{
+	struct rd_redis_url u;
+	struct rd_err err;
+	struct redisContext *c;
+	char url[64];
+	int parity, port, i, self = 0, tries = 0;
+
+	(void)state;
+	for (parity = 0; parity < 2 && self == 0; parity++) {
+		port = ephemeral_port(parity);
+		snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+		assert_int_equal(rd_redis_url_parse(url, &u, &err), 0);
+		for (i = 0; i < 70000 && self == 0; i++, tries++) {
+			c = rd_redis_dial(&u, 500, &err);
+			if (c != NULL)
+				fail_msg("port %d: a connection with nobody "
+					 "listening (to itself?)",
+				    port);
+			if (strstr(err.text, "connected to itself") != NULL)
+				self++;
+		}
+	}
+	if (self == 0)
+		fail_msg("no self-connect in %d tries: this kernel picks "
+			 "source ports otherwise, and the test shows nothing",
+		    tries);
+	if (!tu_safe_line(err.text))
+		fail_msg("self-connect: \"%s\" is not one safe line", err.text);
+}
+
 /* a server that accepts and never answers: a timeout, named as such */
 static void
 test_connect_hung(void **state)
@@ -370,6 +455,7 @@ main(void)
 	    cmocka_unit_test(test_health),
 	    cmocka_unit_test(test_url_parse),
 	    cmocka_unit_test(test_setup_argv),
+	    cmocka_unit_test(test_dial_self_connect),
 	    cmocka_unit_test_setup_teardown(
 		test_connect_auth_select, tu_redis_setup, tu_redis_teardown),
 	    cmocka_unit_test_setup_teardown(

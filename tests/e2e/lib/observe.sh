@@ -2,16 +2,11 @@
 # dashboard (tools/relaydiag-dashboard) and a private Prometheus scraping
 # MetricsListen. Part of the harness: sourced by tests/e2e/lib.sh.
 
-# rd_e2e_free_port: a TCP port free on 127.0.0.1 now
-rd_e2e_free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # rd_e2e_start_dashboard [PORT [ARGS...]]: relaydiag-dashboard (the
 # source tree's, or RD_DASHBOARD_BIN) on the stream of rd_e2e_start_redis;
 # sets RD_DASHBOARD_URL
 rd_e2e_start_dashboard() {
-	local port=${1:-$(rd_e2e_free_port)}
+	local port=${1:-$(rd_free_port)}
 	shift || true
 	_rd_spawn dashboard "$RD_E2E_DIR/dashboard.log" "${RD_DASHBOARD_BIN:-$RD_SRC/tools/relaydiag-dashboard}" \
 		--redis "${RD_REDIS_URL:?rd_e2e_start_redis first}" --listen "127.0.0.1:$port" "$@"
@@ -30,7 +25,7 @@ rd_e2e_start_dashboard() {
 rd_e2e_start_prometheus() {
 	local target=$1 rules=${2:-$RD_SRC/conf/prometheus/relaydiag.rules.yml} port
 	command -v prometheus >/dev/null || rd_e2e_bail "prometheus missing (package prometheus)"
-	port=$(rd_e2e_free_port)
+	port=$(rd_free_port)
 	mkdir -p "$RD_E2E_DIR/prom"
 	cat >"$RD_E2E_DIR/prometheus.yml" <<EOF2
 global:

@@ -87,6 +87,24 @@ _rd_port_in_use() {	# PORT on 127.0.0.1 (or any address)
 	[ -n "$(ss -Htln "( sport = :$1 )" 2>/dev/null)" ]
 }
 
+# rd_free_port: a port nothing listens on, below the kernel's ephemeral
+# range. A port inside it can be any outgoing connection's source port; a
+# client retrying a closed port there (relaydiag while "Redis is gone") can
+# even connect to itself (TCP simultaneous open) and then hold the port
+# that Redis is about to bind.
+rd_free_port() {
+	local lo hi p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	hi=$((lo - 1))
+	[ "$hi" -gt 32767 ] && hi=32767
+	[ "$hi" -ge 21000 ] || rd_e2e_bail "ephemeral ports start at $lo: no room below them"
+	for _ in $(seq 30); do
+		p=$((20000 + RANDOM % (hi - 20000 + 1)))
+		_rd_port_in_use "$p" || { echo "$p"; return 0; }
+	done
+	rd_e2e_bail "no free port in 20000-$hi"
+}
+
 # ----------------------------------------------------------- run dir/exit --
 
 _rd_dump_logs() {

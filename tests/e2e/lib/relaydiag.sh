@@ -11,8 +11,7 @@ rd_e2e_start_redis() {
 	mkdir -p "$d"
 	RD_REDIS_SOCKET=$d/redis.sock
 	for _ in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + RANDOM % 20000))
-		_rd_port_in_use "$port" && continue
+		port=$(rd_free_port) || exit 1
 		: >"$log"
 		_rd_spawn redis "$log" redis-server --bind 127.0.0.1 --port "$port" \
 			--unixsocket "$RD_REDIS_SOCKET" --unixsocketperm 777 \
