@@ -27,10 +27,8 @@ struct explained_entry {
 };
 
 struct rd_explained {
-	pthread_mutex_t lock;
-	struct explained_entry *v;
-	size_t cap, next; /* next: the slot written next (the oldest) */
-	struct rd_ringidx idx;
+	struct rd_ring r;
+	struct explained_entry *v; /* r.v */
 };
 
 /* explained_hash - the key: address, port, recipient in lower case */
@@ -48,16 +46,13 @@ rd_explained_new(size_t cap)
 {
 	struct rd_explained *x;
 
-	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
+	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return (NULL);
-	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL ||
-	    rd_ringidx_init(&x->idx, cap) != 0) {
-		free(x->v);
+	if (rd_ring_init(&x->r, cap, sizeof(*x->v)) != 0) {
 		free(x);
 		return (NULL);
 	}
-	x->cap = cap;
-	pthread_mutex_init(&x->lock, NULL);
+	x->v = x->r.v;
 	return (x);
 }
 
@@ -66,9 +61,7 @@ rd_explained_free(struct rd_explained *x)
 {
 	if (x == NULL)
 		return;
-	pthread_mutex_destroy(&x->lock);
-	rd_ringidx_free(&x->idx);
-	free(x->v);
+	rd_ring_free(&x->r);
 	free(x);
 }
 
@@ -92,11 +85,9 @@ rd_explained_note(struct rd_explained *x, const char *ip, unsigned port,
 	e.port = port;
 	e.when = now > 0 ? now : 1;
 	h = explained_hash(e.ip, e.port, e.rcpt);
-	pthread_mutex_lock(&x->lock);
-	x->v[x->next] = e;
-	rd_ringidx_link(&x->idx, x->next, h); /* unlinks the oldest first */
-	x->next = (x->next + 1) % x->cap;
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_lock(&x->r.lock);
+	x->v[rd_ring_claim(&x->r, h)] = e;
+	pthread_mutex_unlock(&x->r.lock);
 }
 
 bool
@@ -112,9 +103,9 @@ rd_explained_take(struct rd_explained *x, const char *ip, unsigned port,
 	if (x == NULL || ip == NULL || rcpt == NULL)
 		return (false);
 	h = explained_hash(ip, port, rcpt);
-	pthread_mutex_lock(&x->lock);
-	for (k = rd_ringidx_first(&x->idx, h); k != RD_RINGIDX_END && !found;
-	     k = rd_ringidx_next(&x->idx, k, h)) { /* newest first */
+	pthread_mutex_lock(&x->r.lock);
+	for (k = rd_ringidx_first(&x->r.idx, h); k != RD_RINGIDX_END && !found;
+	     k = rd_ringidx_next(&x->r.idx, k, h)) { /* newest first */
 		e = &x->v[k];
 		if (e->when == 0 || e->port != port ||
 		    now - e->when > RD_EXPLAINED_TTL || now < e->when - 5 ||
@@ -124,9 +115,9 @@ rd_explained_take(struct rd_explained *x, const char *ip, unsigned port,
 		memcpy(id, e->id, RD_EXPLAINED_ID_MAX);
 		memcpy(eid, e->eid, RD_EID_MAX);
 		e->when = 0;
-		rd_ringidx_unlink(&x->idx, k);
+		rd_ringidx_unlink(&x->r.idx, k);
 		found = true;
 	}
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->r.lock);
 	return (found);
 }

@@ -1,9 +1,11 @@
 /*
  * recent.c - what the log front end saw lately (recent.h): a ring of
- * entries for finding a key (newest first, its hash compared before its
- * text), and a small open-addressed table of distinct values with the
- * time each was last seen, for counting them within a window without
- * comparing strings. Both under one mutex.
+ * entries found by key through a hash index of its slots (ringidx.c,
+ * newest first: every unauthorized refusal looks up its client here, and
+ * a scan cost up to 4096 entries of ~520 bytes, exactly when a password
+ * guesser filled the ring), and a small open-addressed table of distinct
+ * values with the time each was last seen, for counting them within a
+ * window without comparing strings. Both under the ring's mutex.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 
 #include "relaydiag/hash.h"
 #include "relaydiag/recent.h"
+#include "relaydiag/ringidx.h"
 #include "relaydiag/text.h"
 
 /* Distinct values are counted up to this: a larger limit never alerts. */
@@ -19,8 +22,7 @@
 #define RECENT_VALUES 1024 /* slots of the distinct-value table */
 
 struct recent_entry {
-	time_t when;   /* 0: empty */
-	uint64_t hash; /* of key, lower case */
+	time_t when; /* 0: empty */
 	char key[RD_RECENT_VALUE_MAX];
 	char value[RD_RECENT_VALUE_MAX];
 };
@@ -31,9 +33,8 @@ struct recent_value {
 };
 
 struct rd_recent {
-	pthread_mutex_t lock;
-	struct recent_entry *v;
-	size_t cap, next;
+	struct rd_ring r;
+	struct recent_entry *v; /* r.v */
 	struct recent_value values[RECENT_VALUES];
 	time_t alerted; /* the last alert; 0: none */
 };
@@ -52,14 +53,13 @@ rd_recent_new(size_t cap)
 {
 	struct rd_recent *x;
 
-	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
+	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return (NULL);
-	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL) {
+	if (rd_ring_init(&x->r, cap, sizeof(*x->v)) != 0) {
 		free(x);
 		return (NULL);
 	}
-	x->cap = cap;
-	pthread_mutex_init(&x->lock, NULL);
+	x->v = x->r.v;
 	return (x);
 }
 
@@ -68,8 +68,7 @@ rd_recent_free(struct rd_recent *x)
 {
 	if (x == NULL)
 		return;
-	pthread_mutex_destroy(&x->lock);
-	free(x->v);
+	rd_ring_free(&x->r);
 	free(x);
 }
 
@@ -137,16 +136,14 @@ rd_recent_note(struct rd_recent *x, const char *key, const char *value,
 	    rd_strlcpy(e.value, value != NULL ? value : "", sizeof(e.value)) >=
 		sizeof(e.value))
 		return (false);
-	e.hash = recent_hash(e.key);
-	pthread_mutex_lock(&x->lock);
-	x->v[x->next] = e;
-	x->next = (x->next + 1) % x->cap;
+	pthread_mutex_lock(&x->r.lock);
+	x->v[rd_ring_claim(&x->r, recent_hash(e.key))] = e;
 	if (e.value[0] != '\0')
 		recent_value_seen(x, recent_hash(e.value), e.when);
 	*distinct = recent_distinct(x, e.when, window);
 	if (limit > 0 && limit <= RECENT_DISTINCT_MAX && *distinct >= limit)
 		alert = recent_gate(x, e.when, window);
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->r.lock);
 	return (alert);
 }
 
@@ -157,9 +154,9 @@ rd_recent_alert_gate(struct rd_recent *x, time_t now, unsigned window)
 
 	if (x == NULL)
 		return (false);
-	pthread_mutex_lock(&x->lock);
+	pthread_mutex_lock(&x->r.lock);
 	alert = recent_gate(x, now > 0 ? now : 1, window);
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->r.lock);
 	return (alert);
 }
 
@@ -169,26 +166,23 @@ rd_recent_find(struct rd_recent *x, const char *key, time_t now,
 {
 	bool found = false;
 	uint64_t h;
-	size_t i, k;
+	size_t k;
 
 	value[0] = '\0';
 	if (x == NULL || key == NULL)
 		return (false);
 	h = recent_hash(key);
-	pthread_mutex_lock(&x->lock);
-	for (i = 0; i < x->cap && !found; i++) {
-		const struct recent_entry *e;
+	pthread_mutex_lock(&x->r.lock);
+	for (k = rd_ringidx_first(&x->r.idx, h); k != RD_RINGIDX_END && !found;
+	     k = rd_ringidx_next(&x->r.idx, k, h)) { /* newest first */
+		const struct recent_entry *e = &x->v[k];
 
-		k = (x->next + x->cap - 1 - i) % x->cap; /* newest first */
-		e = &x->v[k];
-		if (e->when == 0)
-			break; /* the ring was never this full */
-		if (e->hash != h || now - e->when > (time_t)window ||
-		    now < e->when - 5 || rd_strcasecmp_ascii(e->key, key) != 0)
+		if (now - e->when > (time_t)window || now < e->when - 5 ||
+		    rd_strcasecmp_ascii(e->key, key) != 0)
 			continue;
 		memcpy(value, e->value, RD_RECENT_VALUE_MAX);
 		found = true;
 	}
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->r.lock);
 	return (found);
 }

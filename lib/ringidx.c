@@ -1,8 +1,10 @@
 /*
  * ringidx.c - the hash index over a ring's slots (ringidx.h): doubly
- * linked chains of slot numbers by hash, the newest at each chain's head.
+ * linked chains of slot numbers by hash, the newest at each chain's head;
+ * and the locked ring around it.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "relaydiag/ringidx.h"
 
@@ -91,4 +93,41 @@ rd_ringidx_next(const struct rd_ringidx *r, size_t slot, uint64_t hash)
 	while (s != RD_RINGIDX_END && r->hash[s] != hash)
 		s = r->next[s];
 	return (s);
+}
+
+int
+rd_ring_init(struct rd_ring *r, size_t cap, size_t esize)
+{
+	memset(r, 0, sizeof(*r));
+	if (cap == 0 || (r->v = calloc(cap, esize)) == NULL)
+		return (-1);
+	if (rd_ringidx_init(&r->idx, cap) != 0) {
+		free(r->v);
+		r->v = NULL;
+		return (-1);
+	}
+	r->cap = cap;
+	pthread_mutex_init(&r->lock, NULL);
+	return (0);
+}
+
+void
+rd_ring_free(struct rd_ring *r)
+{
+	if (r->v == NULL)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	rd_ringidx_free(&r->idx);
+	free(r->v);
+	r->v = NULL;
+}
+
+size_t
+rd_ring_claim(struct rd_ring *r, uint64_t hash)
+{
+	size_t slot = r->next;
+
+	rd_ringidx_link(&r->idx, slot, hash); /* unlinks the oldest first */
+	r->next = (r->next + 1) % r->cap;
+	return (slot);
 }

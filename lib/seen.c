@@ -19,10 +19,8 @@ struct seen_entry {
 };
 
 struct rd_seen {
-	pthread_mutex_t lock;
-	struct seen_entry *v;
-	size_t cap, next;
-	struct rd_ringidx idx;
+	struct rd_ring r;
+	struct seen_entry *v; /* r.v */
 };
 
 struct rd_seen *
@@ -30,16 +28,13 @@ rd_seen_new(size_t cap)
 {
 	struct rd_seen *x;
 
-	if (cap == 0 || (x = calloc(1, sizeof(*x))) == NULL)
+	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return (NULL);
-	if ((x->v = calloc(cap, sizeof(*x->v))) == NULL ||
-	    rd_ringidx_init(&x->idx, cap) != 0) {
-		free(x->v);
+	if (rd_ring_init(&x->r, cap, sizeof(*x->v)) != 0) {
 		free(x);
 		return (NULL);
 	}
-	x->cap = cap;
-	pthread_mutex_init(&x->lock, NULL);
+	x->v = x->r.v;
 	return (x);
 }
 
@@ -48,9 +43,7 @@ rd_seen_free(struct rd_seen *x)
 {
 	if (x == NULL)
 		return;
-	pthread_mutex_destroy(&x->lock);
-	rd_ringidx_free(&x->idx);
-	free(x->v);
+	rd_ring_free(&x->r);
 	free(x);
 }
 
@@ -65,15 +58,13 @@ rd_seen_note(struct rd_seen *x, const char *queue_id,
 	    strlen(queue_id) >= sizeof(e->qid))
 		return;
 	h = rd_fnv1a(RD_FNV1A_INIT, queue_id, strlen(queue_id));
-	pthread_mutex_lock(&x->lock);
-	e = &x->v[x->next];
-	rd_ringidx_link(&x->idx, x->next, h); /* unlinks the oldest first */
-	x->next = (x->next + 1) % x->cap;
+	pthread_mutex_lock(&x->r.lock);
+	e = &x->v[rd_ring_claim(&x->r, h)];
 	e->when = now > 0 ? now : 1;
 	/* Fits: checked above. */
 	(void)rd_strlcpy(e->qid, queue_id, sizeof(e->qid));
 	e->info = *info;
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->r.lock);
 }
 
 bool
@@ -87,9 +78,9 @@ rd_seen_find(struct rd_seen *x, const char *queue_id, time_t now,
 	if (x == NULL || queue_id == NULL || *queue_id == '\0')
 		return (false);
 	h = rd_fnv1a(RD_FNV1A_INIT, queue_id, strlen(queue_id));
-	pthread_mutex_lock(&x->lock);
-	for (k = rd_ringidx_first(&x->idx, h); k != RD_RINGIDX_END && !found;
-	     k = rd_ringidx_next(&x->idx, k, h)) { /* newest first */
+	pthread_mutex_lock(&x->r.lock);
+	for (k = rd_ringidx_first(&x->r.idx, h); k != RD_RINGIDX_END && !found;
+	     k = rd_ringidx_next(&x->r.idx, k, h)) { /* newest first */
 		const struct seen_entry *e = &x->v[k];
 
 		if (now - e->when > RD_SEEN_TTL ||
@@ -98,6 +89,6 @@ rd_seen_find(struct rd_seen *x, const char *queue_id, time_t now,
 		*out = e->info;
 		found = true;
 	}
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->r.lock);
 	return (found);
 }

@@ -2,9 +2,9 @@
  * test_ringidx.c - lib/ringidx.c against the linear scan it replaces:
  * random links and unlinks on a small ring, with few hashes (long chains,
  * shared buckets), compared after every step with a model that scans every
- * slot (the slots of a hash, newest first). Then the two rings that use
- * it: explained.c and seen.c keep their newest cap entries, find every
- * one of them, and lose the older ones.
+ * slot (the slots of a hash, newest first). Then the three rings that use
+ * it (struct rd_ring): explained.c, seen.c and recent.c keep their newest
+ * cap entries, find every one of them, and lose the older ones.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "relaydiag/explained.h"
+#include "relaydiag/recent.h"
 #include "relaydiag/ringidx.h"
 #include "relaydiag/seen.h"
 
@@ -153,6 +154,43 @@ test_seen_ring(void **state)
 	rd_seen_free(x);
 }
 
+static void
+test_recent_ring(void **state)
+{
+	struct rd_recent *x = rd_recent_new(64);
+	char key[32], value[RD_RECENT_VALUE_MAX];
+	time_t now = time(NULL);
+	unsigned distinct;
+	int i;
+
+	(void)state;
+	assert_non_null(x);
+	assert_false(rd_recent_find(x, "192.0.2.1", now, 900, value));
+	for (i = 0; i < 100; i++) {
+		(void)snprintf(key, sizeof(key), "192.0.2.%d", i);
+		(void)snprintf(value, sizeof(value), "user%d", i);
+		(void)rd_recent_note(x, key, value, now, 900, 0, &distinct);
+	}
+	for (i = 0; i < 100; i++) { /* the newest 64, in any case */
+		(void)snprintf(key, sizeof(key), "192.0.2.%d", i);
+		if (rd_recent_find(x, key, now, 900, value) != (i >= 36))
+			fail_msg("key %d: %s", i,
+			    i >= 36 ? "lost" : "kept past the ring");
+		if (i >= 36)
+			assert_int_equal(atoi(value + 4), i);
+	}
+	/* the same key twice: the newest value; older than the window: not */
+	(void)rd_recent_note(
+	    x, "Mail.Test", "old", now - 100, 900, 0, &distinct);
+	(void)rd_recent_note(
+	    x, "mail.test", "new", now - 50, 900, 0, &distinct);
+	assert_true(rd_recent_find(x, "MAIL.test", now, 900, value));
+	assert_string_equal(value, "new");
+	assert_false(rd_recent_find(x, "mail.test", now, 40, value));
+	assert_string_equal(value, "");
+	rd_recent_free(x);
+}
+
 int
 main(void)
 {
@@ -160,6 +198,7 @@ main(void)
 	    cmocka_unit_test(test_against_a_scan),
 	    cmocka_unit_test(test_explained_ring),
 	    cmocka_unit_test(test_seen_ring),
+	    cmocka_unit_test(test_recent_ring),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
