@@ -124,6 +124,7 @@ rd_recent_note(struct rd_recent *x, const char *key, const char *value,
     time_t now, unsigned window, unsigned limit, unsigned *distinct)
 {
 	struct recent_entry e;
+	uint64_t hk, hv;
 	bool alert = false;
 
 	*distinct = 0;
@@ -136,10 +137,12 @@ rd_recent_note(struct rd_recent *x, const char *key, const char *value,
 	    rd_strlcpy(e.value, value != NULL ? value : "", sizeof(e.value)) >=
 		sizeof(e.value))
 		return (false);
+	hk = recent_hash(e.key);
+	hv = e.value[0] != '\0' ? recent_hash(e.value) : 0;
 	pthread_mutex_lock(&x->r.lock);
-	x->v[rd_ring_claim(&x->r, recent_hash(e.key))] = e;
-	if (e.value[0] != '\0')
-		recent_value_seen(x, recent_hash(e.value), e.when);
+	x->v[rd_ring_claim(&x->r, hk)] = e;
+	if (hv != 0)
+		recent_value_seen(x, hv, e.when);
 	*distinct = recent_distinct(x, e.when, window);
 	if (limit > 0 && limit <= RECENT_DISTINCT_MAX && *distinct >= limit)
 		alert = recent_gate(x, e.when, window);

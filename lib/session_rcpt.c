@@ -512,15 +512,33 @@ sess_rcpt_run_pending(struct rd_session *s, struct sess_pending *p)
  * it. Only for the milter (the policy service's answer is the diagnosis).
  * False: diagnose it now (another front end, accepted, no memory).
  */
+/* pend_copy - src (NULL: none) into *t, which moves past it */
+static const char *
+pend_copy(char **t, const char *src)
+{
+	size_t n;
+	char *dst = *t;
+
+	if (src == NULL)
+		return (NULL);
+	n = strlen(src) + 1;
+	memcpy(dst, src, n);
+	*t += n;
+	return (dst);
+}
+
+/* pend_len - the bytes pend_copy takes for src */
+static size_t
+pend_len(const char *src)
+{
+	return (src != NULL ? strlen(src) + 1 : 0);
+}
+
 static bool
 sess_rcpt_defer(struct rd_session *s, const struct rd_rcpt_info *ri,
     const struct timespec *at)
 {
-	const char *src[5] = {
-	    ri->rcpt, ri->mailer, ri->host, ri->addr, ri->queue_id};
-	const char **dst[5];
 	struct sess_pending *p;
-	size_t len[5], total = 0, i;
 	char *t;
 
 	if (strcmp(s->front_end, "milter") != 0 || ri->rcpt == NULL ||
@@ -532,26 +550,18 @@ sess_rcpt_defer(struct rd_session *s, const struct rd_rcpt_info *ri,
 		    &s->pend[0], &s->pend[1], --s->npend * sizeof(s->pend[0]));
 		sess_rcpt_run_pending(s, p);
 	}
-	for (i = 0; i < 5; i++) {
-		len[i] = src[i] != NULL ? strlen(src[i]) + 1 : 0;
-		total += len[i];
-	}
-	if ((p = malloc(sizeof(*p) + total)) == NULL)
+	p = malloc(sizeof(*p) + pend_len(ri->rcpt) + pend_len(ri->mailer) +
+		   pend_len(ri->host) + pend_len(ri->addr) +
+		   pend_len(ri->queue_id));
+	if (p == NULL)
 		return (false);
 	p->at = *at;
-	dst[0] = &p->ri.rcpt;
-	dst[1] = &p->ri.mailer;
-	dst[2] = &p->ri.host;
-	dst[3] = &p->ri.addr;
-	dst[4] = &p->ri.queue_id;
-	for (t = p->text, i = 0; i < 5; i++) {
-		*dst[i] = NULL;
-		if (src[i] == NULL)
-			continue;
-		memcpy(t, src[i], len[i]);
-		*dst[i] = t;
-		t += len[i];
-	}
+	t = p->text;
+	p->ri.rcpt = pend_copy(&t, ri->rcpt);
+	p->ri.mailer = pend_copy(&t, ri->mailer);
+	p->ri.host = pend_copy(&t, ri->host);
+	p->ri.addr = pend_copy(&t, ri->addr);
+	p->ri.queue_id = pend_copy(&t, ri->queue_id);
 	s->pend[s->npend++] = p;
 	return (true);
 }
